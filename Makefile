@@ -1,0 +1,37 @@
+# qcode: `make demo` sets everything up and codes the sample transcripts; `make test` runs
+# the tests. Both create .venv on first use. Nothing is downloaded at run time.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.qcode-installed
+OUT ?= out/demo
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: install demo test golden clean
+
+install: $(STAMP)
+
+# torch first and pinned, so pip takes the CPU build on disk instead of a CUDA build.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/qcode --version
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/qcode code transcripts_sample --out $(OUT)
+	@echo "outputs: $(OUT)/excerpts.jsonl $(OUT)/counts.csv $(OUT)/manifest.json"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
+
+# After a deliberate change to segmentation or tagging: regenerate the e2e golden summary.
+golden: $(STAMP)
+	$(BIN)/qcode code transcripts_sample --out out/golden -q
+	$(BIN)/python -m tests.make_golden out/golden

@@ -1,0 +1,49 @@
+"""The `qcode` command: thin wrappers over plain functions in `pipeline`.
+
+Data goes to stdout or files; progress and messages go to stderr. Exit 1 means bad
+input data, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from .. import __version__
+from . import code as code_cmd
+from . import codebook as codebook_cmd
+from . import evaluate as evaluate_cmd
+
+app = typer.Typer(
+    name="qcode",
+    help="Deductive qualitative coding of interview transcripts against a YAML codebook. "
+    "Everything runs on this machine; nothing is sent anywhere.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"qcode {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """qcode: code transcripts, check codebooks, evaluate against gold labels."""
+
+
+app.command("code")(code_cmd.code_cli)
+app.command("evaluate")(evaluate_cmd.evaluate_cli)
+app.add_typer(codebook_cmd.app, name="codebook")
+
+
+def main() -> None:
+    sys.exit(app(standalone_mode=True) or 0)

@@ -1,0 +1,75 @@
+"""`qcode code INPUT... [--codebook PATH] [--out DIR]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..config import Config
+from ..errors import InputError
+from ..run import code_corpus
+from .common import say
+
+
+def code_cli(
+    inputs: list[Path] = typer.Argument(..., metavar="INPUT", help="Transcript files or folders (folders are searched for .txt/.md)."),
+    codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
+    attributes: Path = typer.Option(None, "--attributes", help="participants.csv to use [default: one beside the inputs]."),
+    interviewer: list[str] = typer.Option(None, "--interviewer", help="Speaker label of an interviewer (repeatable) [default: Interviewer, I, Q, ...]."),
+    target_words: int = typer.Option(Config().target_words, help="Close a passage at the first sentence end past this many words."),
+    max_words: int = typer.Option(Config().max_words, help="Never grow a passage past this (unless one sentence is longer)."),
+    threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
+    max_codes: int = typer.Option(Config().max_codes, min=1, help="At most this many codes per passage."),
+    batch_size: int = typer.Option(Config().batch_size, min=1, help="Passages per embedding batch."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder [default: ~/.cache/qcode]."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Code transcripts: segment, embed, tag; write excerpts.jsonl, counts.csv, manifest.json.
+
+    Example: qcode code transcripts_sample/ --out out/
+
+    Reviewer decisions already in OUT/excerpts.jsonl are kept; decisions whose passage no
+    longer exists move to OUT/orphaned_reviews.jsonl. Exit 1 if any input was bad (the
+    others are still coded).
+    """
+    settings = dict(target_words=target_words, max_words=max_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size)
+    if interviewer:
+        settings["interviewer_labels"] = tuple(interviewer)
+    config = Config(**settings)
+    progress = Progress(
+        TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        transient=True, disable=quiet,
+    )
+    task = None
+
+    def advance(transcript: str, total: int) -> None:
+        nonlocal task
+        if task is None:
+            task = progress.add_task("", total=total)
+        progress.update(task, advance=1, description=transcript)
+
+    try:
+        with progress:
+            result = code_corpus(
+                list(inputs), out_dir=out, codebook_path=codebook, config=config,
+                attributes_path=attributes, cache_dir=cache_dir, on_transcript=advance,
+            )
+    except InputError as err:
+        say(f"error: {err}")
+        raise typer.Exit(1) from None
+    for err in result.errors:
+        say(f"error: {err}")
+    rate = result.passages / result.seconds if result.seconds else 0.0
+    say(
+        f"coded {result.transcripts} transcript(s): {result.passages} passages, {result.coded} with codes; "
+        f"embedded {result.embedded}, {result.from_cache} from cache; {result.seconds:.1f}s ({rate:.0f} passages/s)"
+    )
+    if result.kept_reviews or result.orphaned_reviews:
+        say(f"reviews kept: {result.kept_reviews}; orphaned (see orphaned_reviews.jsonl): {result.orphaned_reviews}")
+    say(f"outputs: {out / 'excerpts.jsonl'}, {out / 'counts.csv'}, {out / 'manifest.json'}")
+    if result.errors:
+        say(f"{len(result.errors)} input(s) failed: " + ", ".join(e.path for e in result.errors))
+        raise typer.Exit(1)

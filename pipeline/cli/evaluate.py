@@ -1,0 +1,54 @@
+"""`qcode evaluate --gold FILE [--codebook PATH] [--json]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..codebook import load_codebook
+from ..config import Config
+from ..embed import build_embedder
+from ..errors import InputError
+from ..evaluate import EvalReport, evaluate_file
+from ..tag import PrototypeTagger
+from .common import say
+
+
+def format_table(report: EvalReport) -> str:
+    width = max(len(s.code) for s in report.per_code)
+    lines = [f"{'code':<{width}}  precision  recall     f1  kappa  support  predicted"]
+    for s in report.per_code:
+        lines.append(
+            f"{s.code:<{width}}  {s.precision:9.3f}  {s.recall:6.3f}  {s.f1:5.3f}  {s.kappa:5.3f}  {s.support:7d}  {s.predicted:9d}"
+        )
+    lines.append(f"passages {report.n}  macro-F1 {report.macro_f1:.3f}  micro-F1 {report.micro_f1:.3f}  mean kappa {report.mean_kappa:.3f}")
+    return "\n".join(lines)
+
+
+def evaluate_cli(
+    gold: Path = typer.Option(..., "--gold", "-g", help='JSONL of {"id", "text", "labels": [code ids]}.'),
+    codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
+) -> None:
+    """Score the tagger against gold labels: per-code precision, recall, F1, Cohen's kappa.
+
+    Example: qcode evaluate --gold eval/dev_gold.jsonl --json
+
+    Macro-F1 and mean kappa average over the codes that occur in the gold file.
+    """
+    config = Config(threshold=threshold)
+    try:
+        cb = load_codebook(codebook)
+        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir)
+        tagger = PrototypeTagger(cb, config=config).fit(embedder)
+        report = evaluate_file(gold, codebook=cb, tagger=tagger, embedder=embedder)
+    except InputError as err:
+        say(f"error: {err}")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(report.model_dump_json(include={"n", "macro_f1", "micro_f1", "mean_kappa", "per_code"}))
+    else:
+        typer.echo(format_table(report))

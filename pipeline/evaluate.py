@@ -1,0 +1,117 @@
+"""Agreement between the tagger and a gold file: per-code P/R/F1/kappa, macro and micro.
+
+Gold format (JSONL): {"id": "...", "text": "...", "labels": ["code_id", ...]}. Each text is
+coded as one passage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
+
+from .errors import InputError
+from .io import read_jsonl
+from .schemas import Codebook, GoldItem
+
+
+class CodeScore(BaseModel):
+    code: str
+    precision: float
+    recall: float
+    f1: float
+    kappa: float
+    support: int
+    predicted: int
+
+
+class EvalReport(BaseModel):
+    n: int
+    macro_f1: float
+    micro_f1: float
+    mean_kappa: float
+    per_code: list[CodeScore]
+
+
+def read_gold(path: Path, codebook: Codebook) -> list[GoldItem]:
+    """Read a gold file; unknown codes and duplicate ids are errors naming the line."""
+    known = set(codebook.code_ids)
+    items, seen = [], {}
+    for n, item in read_jsonl(path, GoldItem):
+        unknown = [c for c in item.labels if c not in known]
+        if unknown:
+            raise InputError(path, f"unknown code(s) {unknown} not in codebook {codebook.name!r}", n)
+        if item.id in seen:
+            raise InputError(path, f"duplicate id {item.id!r} (first on line {seen[item.id]})", n)
+        seen[item.id] = n
+        items.append(item)
+    if not items:
+        raise InputError(path, "no gold lines")
+    return items
+
+
+def label_matrix(labels: list[list[str]], code_ids: list[str]) -> np.ndarray:
+    index = {c: k for k, c in enumerate(code_ids)}
+    m = np.zeros((len(labels), len(code_ids)), dtype=np.int8)
+    for i, row in enumerate(labels):
+        for c in row:
+            m[i, index[c]] = 1
+    return m
+
+
+def _kappa(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    if np.array_equal(y_true, y_pred):
+        return 1.0
+    k = cohen_kappa_score(y_true, y_pred)
+    return 0.0 if np.isnan(k) else float(k)
+
+
+def score(gold: list[list[str]], predicted: list[list[str]], code_ids: list[str]) -> EvalReport:
+    """Per-code scores for every code; macro-F1 and mean kappa over the codes that occur in
+    `gold`; micro-F1 pooled over those same codes."""
+    y = label_matrix(gold, code_ids)
+    p = label_matrix(predicted, code_ids)
+    prec, rec, f1, support = precision_recall_fscore_support(y, p, average=None, zero_division=0)
+    per_code = [
+        CodeScore(
+            code=c,
+            precision=round(float(prec[k]), 4),
+            recall=round(float(rec[k]), 4),
+            f1=round(float(f1[k]), 4),
+            kappa=round(_kappa(y[:, k], p[:, k]), 4),
+            support=int(support[k]),
+            predicted=int(p[:, k].sum()),
+        )
+        for k, c in enumerate(code_ids)
+    ]
+    present = [k for k in range(len(code_ids)) if support[k] > 0]
+    if present:
+        micro = precision_recall_fscore_support(y[:, present], p[:, present], average="micro", zero_division=0)[2]
+    else:
+        micro = 0.0
+    return EvalReport(
+        n=len(gold),
+        macro_f1=round(float(np.mean([per_code[k].f1 for k in present])) if present else 0.0, 4),
+        micro_f1=round(float(micro), 4),
+        mean_kappa=round(float(np.mean([per_code[k].kappa for k in present])) if present else 0.0, 4),
+        per_code=per_code,
+    )
+
+
+def evaluate_file(
+    gold_path: Path,
+    *,
+    codebook: Codebook,
+    tagger,
+    embedder,
+) -> EvalReport:
+    """Code each gold text as one passage with a fitted tagger and score it."""
+    items = read_gold(gold_path, codebook)
+    predicted: list[list[str]] = []
+    for i in range(0, len(items), 512):
+        chunk = items[i : i + 512]
+        vectors = embedder.embed([it.text for it in chunk])
+        predicted.extend(codes for _, codes in tagger.suggest(vectors))
+    return score([it.labels for it in items], predicted, codebook.code_ids)

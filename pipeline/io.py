@@ -1,0 +1,58 @@
+"""Atomic file writing and line-checked JSONL reading."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import InputError, validation_messages
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@contextmanager
+def atomic_write(path: Path, mode: str = "w") -> Iterator:
+    """Write to a temporary file beside `path`, then rename over it: readers see the old
+    file or the complete new one, never a truncated one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8", newline=None if "b" in mode else "\n") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_jsonl(path: Path, model: type[M]) -> Iterator[tuple[int, M]]:
+    """Yield (line number, record); a bad line raises `InputError` with its line number.
+    Blank lines are skipped."""
+    try:
+        f = open(path, encoding="utf-8-sig")
+    except OSError as err:
+        raise InputError(path, f"cannot read: {err.strerror or err}") from None
+    with f:
+        try:
+            for n, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise InputError(path, f"not valid JSON ({err.msg})", n) from None
+                try:
+                    yield n, model.model_validate(data)
+                except ValidationError as err:
+                    raise InputError(path, "; ".join(validation_messages(err)), n) from None
+        except UnicodeDecodeError:
+            raise InputError(path, "not UTF-8 text") from None

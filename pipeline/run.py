@@ -1,0 +1,248 @@
+"""`qcode code`: transcripts in, coded excerpts out.
+
+Streams transcripts -> passages -> embedding batches -> excerpts.jsonl, so memory does
+not grow with the corpus. Every output is written atomically; reviewer decisions already
+in the output folder are carried over (or moved to orphaned_reviews.jsonl).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .codebook import default_codebook_path, file_sha256, load_codebook
+from .config import Config
+from .embed import CachedEmbedder, Embedder, build_embedder
+from .errors import InputError
+from .ingest import discover_inputs, load_attributes, read_transcript
+from .io import atomic_write
+from .review import EXCERPTS, ORPHANS, previous_reviews
+from .schemas import Excerpt, Passage, Review, Transcript
+from .segment import SPACY_MODEL, segment
+from .tag import PrototypeTagger
+
+COUNTS = "counts.csv"
+MANIFEST = "manifest.json"
+ATTRIBUTE_FILES = ("participants.csv",)
+CHUNK = 256  # passages per embedding round trip
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    transcripts: int = 0
+    passages: int = 0
+    coded: int = 0
+    embedded: int = 0
+    from_cache: int = 0
+    seconds: float = 0.0
+    kept_reviews: int = 0
+    orphaned_reviews: int = 0
+    errors: list[InputError] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[dict[str, dict[str, str]], list[Path]]:
+    """Attributes from `explicit`, else from `participants.csv` beside the inputs."""
+    if explicit is not None:
+        paths = [explicit]
+    else:
+        folders = sorted({Path(i) if Path(i).is_dir() else Path(i).parent for i in inputs})
+        paths = [f / name for f in folders for name in ATTRIBUTE_FILES if (f / name).is_file()]
+    table: dict[str, dict[str, str]] = {}
+    for p in paths:
+        table.update(load_attributes(p))
+    return table, paths
+
+
+def _timed(timings: dict[str, float], key: str, items: Iterator) -> Iterator:
+    """Charge the time spent producing each item of `items` to `timings[key]`."""
+    it = iter(items)
+    while True:
+        t = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            timings[key] = timings.get(key, 0.0) + time.perf_counter() - t
+            return
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - t
+        yield item
+
+
+def code_corpus(
+    inputs: list[str | Path],
+    *,
+    out_dir: Path,
+    codebook_path: Path | None = None,
+    config: Config | None = None,
+    attributes_path: Path | None = None,
+    embedder: Embedder | None = None,
+    cache_dir: Path | None = None,
+    on_transcript: Callable[[str, int], None] | None = None,
+) -> RunResult:
+    """Code every transcript under `inputs` and write excerpts.jsonl, counts.csv and
+    manifest.json into `out_dir`. Bad transcripts are reported in `RunResult.errors` and
+    skipped; a bad codebook, attributes file or previous output raises `InputError`.
+
+    >>> code_corpus(["transcripts_sample"], out_dir=Path("out"))  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    config = config or Config()
+    codebook_path = Path(codebook_path) if codebook_path else default_codebook_path()
+    codebook = load_codebook(codebook_path)
+    files, errors = discover_inputs(inputs)
+    attributes, attribute_files = find_attributes(inputs, attributes_path)
+    out_dir = Path(out_dir)
+    reviews = previous_reviews(out_dir)  # before anything is written: a bad file stops here
+    result = RunResult(out_dir=out_dir, errors=errors)
+    timings = result.timings
+
+    if embedder is None:
+        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir)
+    t = time.perf_counter()
+    tagger = PrototypeTagger(codebook, config=config).fit(embedder)
+    timings["calibrate"] = time.perf_counter() - t
+
+    counts: dict[str, dict[str, int]] = {}
+    passages_per: dict[str, int] = {}
+    inputs_meta: list[dict] = []
+    seen_ids: dict[str, str] = {}
+    kept: set[str] = set()
+
+    def transcripts() -> Iterator[Transcript]:
+        for path in files:
+            try:
+                transcript = read_transcript(path, config=config, attributes=attributes.get(path.stem, {}))
+            except InputError as err:
+                errors.append(err)
+                continue
+            if transcript.id in seen_ids:
+                errors.append(InputError(path, f"duplicate transcript id {transcript.id!r} (also {seen_ids[transcript.id]})"))
+                continue
+            seen_ids[transcript.id] = str(path)
+            counts[transcript.id] = {c: 0 for c in codebook.code_ids}
+            passages_per[transcript.id] = 0
+            inputs_meta.append({"path": transcript.source, "sha256": transcript.source_sha256, "transcript": transcript.id})
+            if on_transcript:
+                on_transcript(transcript.id, len(files))
+            yield transcript
+
+    meta: dict[str, tuple[str, str, dict[str, str]]] = {}  # id -> source, sha256, attributes
+
+    def remember(ts: Iterator[Transcript]) -> Iterator[Transcript]:
+        for tr in ts:
+            meta[tr.id] = (tr.source, tr.source_sha256, tr.attributes)
+            yield tr
+
+    def chunks() -> Iterator[list[Passage]]:
+        batch: list[Passage] = []
+        for p in _timed(timings, "read+segment", segment(remember(transcripts()), config)):
+            batch.append(p)
+            if len(batch) >= CHUNK:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    with atomic_write(out_dir / EXCERPTS) as out:
+        for batch in chunks():
+            t = time.perf_counter()
+            vectors = embedder.embed([p.text for p in batch])
+            timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
+            t = time.perf_counter()
+            tagged = tagger.suggest(vectors)
+            timings["tag"] = timings.get("tag", 0.0) + time.perf_counter() - t
+            t = time.perf_counter()
+            for p, (suggestions, codes) in zip(batch, tagged):
+                source, sha, attrs = meta[p.transcript]
+                old = reviews.get(p.id)
+                if old is not None:
+                    kept.add(p.id)
+                excerpt = Excerpt(
+                    id=p.id,
+                    transcript=p.transcript,
+                    source=source,
+                    source_sha256=sha,
+                    speaker=p.speaker,
+                    turn=p.turn,
+                    start=p.start,
+                    end=p.end,
+                    text=p.text,
+                    context=p.context,
+                    attributes=attrs,
+                    suggestions=suggestions,
+                    codes=codes,
+                    review=old.review if old is not None else Review(),
+                )
+                out.write(excerpt.model_dump_json() + "\n")
+                passages_per[p.transcript] += 1
+                for c in codes:
+                    counts[p.transcript][c] += 1
+                result.passages += 1
+                result.coded += bool(codes)
+            timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t
+
+    orphans = [e for i, e in sorted(reviews.items()) if i not in kept]
+    if orphans or (out_dir / ORPHANS).exists():
+        with atomic_write(out_dir / ORPHANS) as f:
+            for e in orphans:
+                f.write(e.model_dump_json() + "\n")
+    result.kept_reviews = len(kept)
+    result.orphaned_reviews = len(orphans)
+    result.transcripts = len(counts)
+
+    with atomic_write(out_dir / COUNTS) as f:
+        f.write(counts_csv(counts, passages_per, codebook.code_ids))
+
+    if isinstance(embedder, CachedEmbedder):
+        result.embedded, result.from_cache = embedder.misses, embedder.hits
+    manifest = {
+        "qcode_version": __version__,
+        "command": "code",
+        "codebook": {
+            "path": str(codebook_path) if codebook_path != default_codebook_path() else f"(default) {codebook_path.name}",
+            "sha256": file_sha256(codebook_path),
+            "name": codebook.name,
+            "version": codebook.version,
+        },
+        "model": {
+            "id": embedder.model_id,
+            "fingerprint": embedder.fingerprint,
+            "weights_sha256": getattr(getattr(embedder, "inner", embedder), "weights_sha256", None),
+        },
+        "segmenter": {"spacy_model": SPACY_MODEL},
+        "tagger": tagger.settings(),
+        "config": config.model_dump(mode="json"),
+        "attributes_files": [{"path": str(p), "sha256": file_sha256(p)} for p in attribute_files],
+        "inputs": sorted(inputs_meta, key=lambda m: m["path"]),
+        "errors": sorted(str(e) for e in errors),
+        "totals": {
+            "transcripts": result.transcripts,
+            "passages": result.passages,
+            "coded_passages": result.coded,
+            "by_code": {c: sum(counts[t][c] for t in counts) for c in codebook.code_ids},
+            "reviews_kept": result.kept_reviews,
+            "reviews_orphaned": result.orphaned_reviews,
+        },
+        "outputs": {EXCERPTS: file_sha256(out_dir / EXCERPTS), COUNTS: file_sha256(out_dir / COUNTS)},
+    }
+    with atomic_write(out_dir / MANIFEST) as f:
+        f.write(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def counts_csv(counts: dict[str, dict[str, int]], passages: dict[str, int], code_ids: list[str]) -> str:
+    """Passages per code per transcript: one row per transcript (sorted), one column per code."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["transcript", "passages", *code_ids])
+    for t in sorted(counts):
+        w.writerow([t, passages[t], *(counts[t][c] for c in code_ids)])
+    return buf.getvalue()

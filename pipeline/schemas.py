@@ -1,0 +1,180 @@
+"""Typed records passed between qcode's stages.
+
+Inputs a person writes (codebooks, review objects, gold files) forbid unknown keys so a
+typo is an error, not silence. Records qcode produces are frozen.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CODE_ID_PATTERN = r"^[a-z0-9_]+$"
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- codebook ---------------------------------------------------------------------------
+
+
+class Theme(_Input):
+    id: str = Field(pattern=CODE_ID_PATTERN)
+    name: str = Field(min_length=1)
+    description: str | None = None
+
+
+class Code(_Input):
+    id: str = Field(pattern=CODE_ID_PATTERN)
+    name: str = Field(min_length=1)
+    theme: str | None = None
+    definition: str = Field(min_length=1)
+    include: list[str] = []
+    exclude: list[str] = []
+    examples: list[str] = []
+    counterexamples: list[str] = []
+    keywords: list[str] = []
+
+    @field_validator("include", "exclude", "examples", "counterexamples", "keywords")
+    @classmethod
+    def _no_blank_items(cls, items: list[str]) -> list[str]:
+        for i, item in enumerate(items):
+            if not item.strip():
+                raise ValueError(f"item {i} is blank")
+        return items
+
+
+class Codebook(_Input):
+    name: str = Field(min_length=1)
+    version: str
+    description: str | None = None
+    themes: list[Theme] = []
+    codes: list[Code] = Field(min_length=1)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        # `version: 1.0` in YAML is a float; keep what the author wrote as text.
+        return str(value) if isinstance(value, (int, float)) else value
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Codebook:
+        problems = []
+        seen: set[str] = set()
+        for i, code in enumerate(self.codes):
+            if code.id in seen:
+                problems.append(f"codes[{i}].id: duplicate code id {code.id!r}")
+            seen.add(code.id)
+        theme_ids = [t.id for t in self.themes]
+        if len(set(theme_ids)) != len(theme_ids):
+            problems.append("themes: duplicate theme id")
+        for i, code in enumerate(self.codes):
+            if code.theme is not None and code.theme not in theme_ids:
+                problems.append(
+                    f"codes[{i}].theme: {code.theme!r} is not one of themes[].id {theme_ids}"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def code_ids(self) -> list[str]:
+        return [c.id for c in self.codes]
+
+
+# --- transcripts and passages -------------------------------------------------------------
+
+
+class Turn(_Record):
+    """One speaker turn: `text[start:end]` of the transcript's normalised text."""
+
+    index: int
+    speaker: str
+    is_interviewer: bool
+    start: int
+    end: int
+
+
+class Transcript(_Record):
+    id: str
+    source: str  # path as given on the command line (relative paths stay relative)
+    source_sha256: str
+    text: str  # normalised text: offsets are code points into this
+    turns: list[Turn]
+    attributes: dict[str, str] = {}
+
+
+class Passage(_Record):
+    id: str
+    transcript: str
+    speaker: str
+    turn: int
+    start: int
+    end: int
+    text: str
+    context: str | None = None  # the interviewer's question that prompted the turn
+
+
+# --- tagging ------------------------------------------------------------------------------
+
+
+class Suggestion(_Record):
+    code: str
+    score: float = Field(ge=0.0, le=1.0)
+    rationale: str
+
+
+ReviewStatus = Literal["pending", "accepted", "corrected", "rejected"]
+
+
+class Review(BaseModel):
+    """What a reviewer edits. Unknown keys are errors so a misspelt field is caught."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: ReviewStatus = "pending"
+    codes: list[str] | None = None
+    reviewer: str | None = None
+    note: str | None = None
+    reviewed_at: str | None = None
+
+    @model_validator(mode="after")
+    def _corrected_needs_codes(self) -> Review:
+        if self.status == "corrected" and self.codes is None:
+            raise ValueError("status 'corrected' needs 'codes' (use [] for no code)")
+        return self
+
+
+class Excerpt(BaseModel):
+    """One line of excerpts.jsonl."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    transcript: str
+    source: str
+    source_sha256: str
+    speaker: str
+    turn: int
+    start: int
+    end: int
+    text: str
+    context: str | None
+    attributes: dict[str, str]
+    suggestions: list[Suggestion]
+    codes: list[str]
+    review: Review = Review()
+
+
+class GoldItem(_Input):
+    """One line of a gold file for `qcode evaluate`."""
+
+    id: str
+    text: str = Field(min_length=1)
+    labels: list[str]

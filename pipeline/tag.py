@@ -1,0 +1,153 @@
+"""Tag passages against a codebook using every part of each code's entry.
+
+Each code's entry becomes labelled sentences: its definition, include rules and examples
+are positive; its exclude rules and counterexamples, every other code's positives, and a
+shared set of generic off-topic interview talk (the "no code" class) are negative. One
+logistic regression per code on the sentence embeddings learns each code from these
+alone, with classes balanced so that a score of 0.5 means "as much evidence for as
+against". Nothing is fitted to the data being coded, so the same procedure carries over
+to any codebook. The rationale for a suggestion is the code's nearest positive sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import yaml
+from sklearn.linear_model import LogisticRegression
+
+from .config import Config
+from .embed import Embedder
+from .schemas import Codebook, Suggestion
+
+STRATEGY = "codebook-logreg-v1"
+C = 2.0  # inverse regularisation of each per-code logistic regression
+RATIONALE_CHARS = 100
+
+
+def background_texts() -> list[str]:
+    """Generic interview talk that fits no code (the shared 'no code' evidence)."""
+    data = yaml.safe_load((resources.files("pipeline") / "data" / "background.yaml").read_text("utf-8"))
+    return list(data["background"])
+
+
+@dataclass(frozen=True)
+class Prototypes:
+    texts: list[str]
+    code: np.ndarray  # index into codebook.codes, -1 for background
+    positive: np.ndarray  # bool
+    kind: list[str]  # definition | include | example | exclude | counterexample | background
+
+
+def build_prototypes(codebook: Codebook, background: list[str]) -> Prototypes:
+    texts, code, positive, kind = [], [], [], []
+
+    def add(text: str, k: int, pos: bool, what: str) -> None:
+        texts.append(text)
+        code.append(k)
+        positive.append(pos)
+        kind.append(what)
+
+    for k, c in enumerate(codebook.codes):
+        add(f"{c.name}. {c.definition}", k, True, "definition")
+        for t in c.include:
+            add(t, k, True, "include")
+        for t in c.examples:
+            add(t, k, True, "example")
+        for t in c.exclude:
+            add(t, k, False, "exclude")
+        for t in c.counterexamples:
+            add(t, k, False, "counterexample")
+    for t in background:
+        add(t, -1, False, "background")
+    return Prototypes(texts, np.array(code), np.array(positive), kind)
+
+
+class PrototypeTagger:
+    """Codebook-only tagger. `fit(embedder)` embeds the codebook and learns one linear
+    scorer per code; `predict_proba(vectors)` gives (n, K) scores; `suggest` builds
+    suggestions and applied codes.
+
+    >>> tagger = PrototypeTagger(codebook, config=Config()).fit(embedder)  # doctest: +SKIP
+    >>> tagger.suggest(embedder.embed(["We agreed it was about Mrs Jones."]))  # doctest: +SKIP
+    """
+
+    strategy = STRATEGY
+
+    def __init__(self, codebook: Codebook, *, config: Config, background: list[str] | None = None):
+        self.codebook = codebook
+        self.config = config
+        self.background = background_texts() if background is None else background
+
+    def settings(self) -> dict:
+        return {
+            "strategy": self.strategy,
+            "C": C,
+            "class_weight": "balanced",
+            "background_sha256": hashlib.sha256("\n".join(self.background).encode()).hexdigest(),
+        }
+
+    def fit(self, embedder: Embedder) -> PrototypeTagger:
+        protos = build_prototypes(self.codebook, self.background)
+        vectors = embedder.embed(protos.texts)
+        weights, bias = [], []
+        for k, code in enumerate(self.codebook.codes):
+            y = ((protos.code == k) & protos.positive).astype(int)
+            clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=self.config.seed)
+            clf.fit(vectors, y)
+            weights.append(clf.coef_[0])
+            bias.append(clf.intercept_[0])
+        self.coef_ = np.array(weights, dtype=np.float64)
+        self.intercept_ = np.array(bias, dtype=np.float64)
+        self.prototypes_ = protos
+        self.vectors_ = vectors
+        return self
+
+    def predict_proba(self, passage_vectors: np.ndarray) -> np.ndarray:
+        """(n, K) scores in [0, 1], one column per code in codebook order."""
+        logits = np.asarray(passage_vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def nearest_positive(self, passage_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, K) index of each code's nearest positive sentence and its cosine."""
+        sims = passage_vectors @ self.vectors_.T
+        n, n_codes = len(passage_vectors), len(self.codebook.codes)
+        index = np.zeros((n, n_codes), dtype=np.int64)
+        for k in range(n_codes):
+            pos = np.flatnonzero((self.prototypes_.code == k) & self.prototypes_.positive)
+            index[:, k] = pos[sims[:, pos].argmax(axis=1)]
+        return index, np.take_along_axis(sims, index, axis=1)
+
+    def decide(self, proba: np.ndarray) -> list[list[int]]:
+        """Codes applied per passage: score >= threshold, best first, at most max_codes."""
+        out = []
+        for row in proba:
+            order = np.argsort(-row, kind="stable")
+            out.append([int(k) for k in order[: self.config.max_codes] if row[k] >= self.config.threshold])
+        return out
+
+    def rationale(self, proto_index: int, sim: float) -> str:
+        kind = self.prototypes_.kind[proto_index]
+        text = self.prototypes_.texts[proto_index]
+        if len(text) > RATIONALE_CHARS:
+            text = text[: RATIONALE_CHARS - 1].rstrip() + "\u2026"
+        return f"nearest {kind} (cosine {sim:.2f}): {text}"
+
+    def suggest(self, passage_vectors: np.ndarray) -> list[tuple[list[Suggestion], list[str]]]:
+        """Per passage: suggestions (applied codes plus the next best) and the applied code ids."""
+        proba = np.round(self.predict_proba(passage_vectors), 4)  # decide on the score that is written
+        nearest, sims = self.nearest_positive(passage_vectors)
+        ids = self.codebook.code_ids
+        results = []
+        for i, applied in enumerate(self.decide(proba)):
+            order = [int(k) for k in np.argsort(-proba[i], kind="stable")]
+            shown = order[: max(len(applied), self.config.top_suggestions)]
+            suggestions = [
+                Suggestion(code=ids[k], score=float(proba[i, k]), rationale=self.rationale(int(nearest[i, k]), float(sims[i, k])))
+                for k in shown
+            ]
+            results.append((suggestions, [ids[k] for k in applied]))
+        return results

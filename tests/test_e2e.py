@@ -1,0 +1,104 @@
+"""The whole pipeline through the CLI on transcripts_sample/, with the real spaCy model and
+the real embedding model, against a checked-in golden summary.
+
+If a deliberate change to segmentation or tagging changes the summary, regenerate it
+with `make golden` and review the diff.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+from .conftest import DEV_GOLD, REPO, SAMPLE
+
+pytestmark = pytest.mark.slow
+GOLDEN = REPO / "tests" / "golden" / "sample_summary.json"
+runner = CliRunner()
+
+
+def summary(out):
+    rows = [json.loads(line) for line in (out / "excerpts.jsonl").read_text().splitlines()]
+    per = {}
+    for r in rows:
+        per[r["transcript"]] = per.get(r["transcript"], 0) + 1
+    return {"passages_per_transcript": per, "counts_csv": (out / "counts.csv").read_text().splitlines()}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, cache_dir):
+    out = tmp_path_factory.mktemp("run1")
+    res = runner.invoke(app, ["code", str(SAMPLE), "--out", str(out), "--cache-dir", str(cache_dir), "-q"])
+    assert res.exit_code == 0, res.stderr
+    return out, res
+
+
+def test_sample_run_writes_the_three_outputs(first_run):
+    out, res = first_run
+    for name in ("excerpts.jsonl", "counts.csv", "manifest.json"):
+        assert (out / name).stat().st_size > 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["model"]["weights_sha256"].startswith("53aa5117")
+    assert len(m["inputs"]) == 8 and all(len(i["sha256"]) == 64 for i in m["inputs"])
+    assert m["totals"]["passages"] > 100 and m["totals"]["coded_passages"] > 0
+    assert "passages/s" in res.stderr and str(out / "excerpts.jsonl") in res.stderr
+
+
+def test_every_excerpt_is_a_slice_of_its_source_with_attributes(first_run):
+    out, _ = first_run
+    for line in (out / "excerpts.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        assert (REPO / r["source"] if not r["source"].startswith("/") else r["source"]).__str__()
+        text = open(r["source"], encoding="utf-8").read()
+        assert text[r["start"] : r["end"]] == r["text"]
+        assert r["attributes"]["sector"] in ("icb", "nhs_provider", "local_government", "vcse")
+        assert set(r["codes"]) <= {s["code"] for s in r["suggestions"]}
+        assert all(0 <= s["score"] <= 1 and s["rationale"] for s in r["suggestions"])
+
+
+def test_matches_golden_summary(first_run):
+    out, _ = first_run
+    assert summary(out) == json.loads(GOLDEN.read_text())
+
+
+def test_rerun_is_byte_identical_and_embeds_nothing(first_run, tmp_path, cache_dir):
+    out, _ = first_run
+    res = runner.invoke(app, ["code", str(SAMPLE), "--out", str(tmp_path), "--cache-dir", str(cache_dir), "-q"])
+    assert res.exit_code == 0
+    assert "embedded 0," in res.stderr
+    for name in ("excerpts.jsonl", "counts.csv", "manifest.json"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_bad_file_among_sample_transcripts_exits_1_and_codes_the_rest(tmp_path, cache_dir):
+    import shutil
+
+    folder = tmp_path / "in"
+    shutil.copytree(SAMPLE, folder)
+    (folder / "broken.txt").write_bytes(b"\xff\xfe\x00")  # UTF-16 BOM with an odd byte
+    (folder / "empty.txt").write_text("")
+    res = runner.invoke(app, ["code", str(folder), "--out", str(tmp_path / "out"), "--cache-dir", str(cache_dir), "-q"])
+    assert res.exit_code == 1
+    assert f"error: {folder / 'empty.txt'}: empty file" in res.stderr
+    assert "2 input(s) failed" in res.stderr
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert m["totals"]["transcripts"] == 8
+
+
+def test_evaluate_json(cache_dir):
+    res = runner.invoke(app, ["evaluate", "--gold", str(DEV_GOLD), "--json", "--cache-dir", str(cache_dir)])
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert set(report) == {"n", "macro_f1", "micro_f1", "mean_kappa", "per_code"}
+    assert len(report["per_code"]) == 9 and report["n"] >= 150
+
+
+def test_python_dash_m_and_version():
+    res = subprocess.run([sys.executable, "-m", "pipeline", "--version"], capture_output=True, text=True, check=True)
+    assert res.stdout.startswith("qcode ")
+    res = subprocess.run([sys.executable, "-m", "pipeline"], capture_output=True, text=True)
+    assert "Usage" in res.stdout + res.stderr

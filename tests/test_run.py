@@ -1,0 +1,115 @@
+"""`code_corpus` with a fake embedder: outputs, bad inputs, and reviewer decisions."""
+
+import json
+
+import pytest
+
+from pipeline import Config, Excerpt, InputError, code_corpus
+
+from .conftest import write
+
+INTERVIEW = """Interviewer: How is the partnership going?
+Participant: The budget was cut again and the funding pot is empty. Costs of care keep rising.
+Interviewer: And people?
+Participant: My colleague is a good friend and we have good relationships at work.
+"""
+
+
+def corpus(tmp_path, n=3):
+    folder = tmp_path / "in"
+    for i in range(n):
+        write(folder / f"t{i}.txt", INTERVIEW.replace("again", f"again ({i})"))
+    write(folder / "participants.csv", "file,sector\n" + "".join(f"t{i}.txt,s{i % 2}\n" for i in range(n)))
+    return folder
+
+
+def run(tmp_path, fake_embedder, inputs, **kw):
+    return code_corpus(inputs, out_dir=tmp_path / "out", embedder=fake_embedder, **kw)
+
+
+def excerpts(out):
+    return [Excerpt.model_validate_json(line) for line in (out / "excerpts.jsonl").read_text().splitlines()]
+
+
+def test_outputs_and_manifest(tmp_path, fake_embedder):
+    folder = corpus(tmp_path)
+    result = run(tmp_path, fake_embedder, [folder])
+    out = tmp_path / "out"
+    rows = excerpts(out)
+    assert result.transcripts == 3 and result.passages == len(rows) == 6 and not result.errors
+    assert {r.attributes["sector"] for r in rows} == {"s0", "s1"}
+    assert all(r.context for r in rows) and all(r.review.status == "pending" for r in rows)
+    counts = (out / "counts.csv").read_text().splitlines()
+    assert counts[0].startswith("transcript,passages,safe_environment") and len(counts) == 4
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["model"]["id"] == "fake/bag-of-words" and len(m["codebook"]["sha256"]) == 64
+    assert [i["path"] for i in m["inputs"]] == sorted(str(folder / f"t{i}.txt") for i in range(3))
+    assert m["config"]["seed"] == 42 and m["tagger"]["strategy"]
+    assert m["totals"]["passages"] == 6
+    assert not list(out.glob(".*tmp")), "temporary files left behind"
+
+
+def test_embedding_is_batched(tmp_path, fake_embedder):
+    run(tmp_path, fake_embedder, [corpus(tmp_path, n=150)])
+    passages_calls = fake_embedder.calls[1:]  # the first call embeds the codebook
+    assert sum(passages_calls) == 300 and max(passages_calls) <= 256 and len(passages_calls) == 2
+
+
+def test_bad_file_among_good_ones(tmp_path, fake_embedder):
+    folder = corpus(tmp_path)
+    write(folder / "empty.txt", "")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02")
+    result = run(tmp_path, fake_embedder, [folder, tmp_path / "nope.txt"])
+    assert result.transcripts == 3
+    assert sorted(e.path.rsplit("/", 1)[-1] for e in result.errors) == ["binary.txt", "empty.txt", "nope.txt"]
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert len(m["errors"]) == 3
+
+
+def test_duplicate_transcript_ids(tmp_path, fake_embedder):
+    write(tmp_path / "a" / "x.txt", INTERVIEW)
+    write(tmp_path / "b" / "x.md", INTERVIEW)
+    result = run(tmp_path, fake_embedder, [tmp_path / "a", tmp_path / "b"])
+    assert result.transcripts == 1 and "duplicate transcript id 'x'" in str(result.errors[0])
+
+
+def test_reviews_survive_reruns_and_orphans_are_kept(tmp_path, fake_embedder):
+    folder = corpus(tmp_path)
+    run(tmp_path, fake_embedder, [folder])
+    path = tmp_path / "out" / "excerpts.jsonl"
+    rows = excerpts(tmp_path / "out")
+    rows[0].review = rows[0].review.model_copy(update={"status": "corrected", "codes": [], "reviewer": "ana"})
+    rows[5].review = rows[5].review.model_copy(update={"status": "accepted", "reviewer": "ben", "note": "fine"})
+    path.write_text("".join(r.model_dump_json() + "\n" for r in rows))
+
+    result = run(tmp_path, fake_embedder, [folder], config=Config(threshold=0.9))  # new suggestions
+    again = {r.id: r for r in excerpts(tmp_path / "out")}
+    assert again[rows[0].id].review == rows[0].review and again[rows[5].id].review == rows[5].review
+    assert result.kept_reviews == 2
+
+    (folder / "t2.txt").write_text(INTERVIEW.replace("good friend", "close friend"))  # passage 5 changes
+    result = run(tmp_path, fake_embedder, [folder])
+    assert result.orphaned_reviews == 1
+    orphans = [Excerpt.model_validate_json(x) for x in (tmp_path / "out" / "orphaned_reviews.jsonl").read_text().splitlines()]
+    assert [o.id for o in orphans] == [rows[5].id] and orphans[0].review.note == "fine"
+
+    (folder / "t2.txt").write_text(INTERVIEW.replace("again", "again (2)"))  # edit undone
+    result = run(tmp_path, fake_embedder, [folder])
+    assert result.kept_reviews == 2 and result.orphaned_reviews == 0
+    assert {r.id: r for r in excerpts(tmp_path / "out")}[rows[5].id].review.reviewer == "ben"
+
+
+def test_corrupt_previous_output_stops_before_overwriting(tmp_path, fake_embedder):
+    folder = corpus(tmp_path)
+    out = tmp_path / "out"
+    write(out / "excerpts.jsonl", '{"id": "x", broken\n')
+    before = (out / "excerpts.jsonl").read_bytes()
+    with pytest.raises(InputError, match=r"excerpts.jsonl:1: not valid JSON"):
+        run(tmp_path, fake_embedder, [folder])
+    assert (out / "excerpts.jsonl").read_bytes() == before
+
+
+def test_bad_codebook_is_an_error(tmp_path, fake_embedder):
+    cb = write(tmp_path / "cb.yaml", "name: x\nversion: 1\ncodes: []\n")
+    with pytest.raises(InputError, match="cb.yaml: codes"):
+        run(tmp_path, fake_embedder, [corpus(tmp_path)], codebook_path=cb)

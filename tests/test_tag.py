@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from pipeline import Codebook, Config, load_codebook
+from pipeline.evaluate import evaluate_file
+from pipeline.tag import PrototypeTagger, build_prototypes
+
+from .conftest import DEV_GOLD
+
+TINY = Codebook.model_validate(
+    {
+        "name": "tiny",
+        "version": "1",
+        "codes": [
+            {
+                "id": "money",
+                "name": "Money",
+                "definition": "budgets funding cash and costs",
+                "examples": ["the budget was cut again", "funding for the cash pot", "costs of care rose"],
+                "counterexamples": ["we met for coffee"],
+            },
+            {
+                "id": "people",
+                "name": "People",
+                "definition": "friendships relationships colleagues",
+                "examples": ["my colleague is a friend", "good relationships with colleagues", "friendships at work"],
+            },
+        ],
+    }
+)
+BACKGROUND = ["the weather was awful", "my train was late", "sorry the line dropped"]
+
+
+def fitted(embedder, **config):
+    return PrototypeTagger(TINY, config=Config(**config), background=BACKGROUND).fit(embedder)
+
+
+def test_scores_are_probabilities_in_codebook_order(fake_embedder):
+    tagger = fitted(fake_embedder)
+    proba = tagger.predict_proba(fake_embedder.embed(["the budget and funding costs", "friendships with colleagues"]))
+    assert proba.shape == (2, 2) and ((proba >= 0) & (proba <= 1)).all()
+    assert proba[0, 0] > proba[0, 1] and proba[1, 1] > proba[1, 0]
+
+
+def test_threshold_and_max_codes_are_respected(fake_embedder):
+    vectors = fake_embedder.embed(["budget friendships colleagues funding", "weather"])
+    everything = fitted(fake_embedder, threshold=0.0, max_codes=2).suggest(vectors)
+    assert [len(codes) for _, codes in everything] == [2, 2]
+    capped = fitted(fake_embedder, threshold=0.0, max_codes=1).suggest(vectors)
+    assert [len(codes) for _, codes in capped] == [1, 1]
+    nothing = fitted(fake_embedder, threshold=1.0).suggest(vectors)
+    assert [codes for _, codes in nothing] == [[], []]
+
+
+def test_suggestions_are_sorted_and_explain_themselves(fake_embedder):
+    tagger = fitted(fake_embedder, top_suggestions=2)
+    (suggestions, codes), = tagger.suggest(fake_embedder.embed(["the budget was cut"]))
+    scores = [s.score for s in suggestions]
+    assert scores == sorted(scores, reverse=True) and len(suggestions) == 2
+    assert set(codes) <= {s.code for s in suggestions}
+    assert suggestions[0].code == "money"
+    assert "the budget was cut again" in suggestions[0].rationale
+
+
+def test_fit_uses_every_part_of_the_entry_and_is_deterministic(fake_embedder):
+    protos = build_prototypes(TINY, BACKGROUND)
+    assert {"definition", "example", "counterexample", "background"} <= set(protos.kind)
+    v = fake_embedder.embed(["costs of care", "colleague"])
+    a = fitted(fake_embedder).predict_proba(v)
+    b = fitted(fake_embedder).predict_proba(v)
+    assert np.array_equal(a, b)
+
+
+def test_scales_to_a_large_codebook(fake_embedder):
+    codes = [
+        {"id": f"c{i}", "name": f"C{i}", "definition": f"topic {i} words w{i}", "examples": [f"w{i} x{j} y{i}" for j in range(8)]}
+        for i in range(40)
+    ]
+    cb = Codebook.model_validate({"name": "big", "version": "1", "codes": codes})
+    tagger = PrototypeTagger(cb, config=Config(), background=BACKGROUND).fit(fake_embedder)
+    results = tagger.suggest(fake_embedder.embed([f"w{i % 40} y{i % 40}" for i in range(3000)]))
+    assert len(results) == 3000
+    assert sum(1 for i, (_, codes) in enumerate(results) if codes and codes[0] == f"c{i % 40}") > 2400
+
+
+@pytest.mark.slow
+def test_real_tagger_agrees_with_the_dev_set(real_embedder):
+    """A floor, not a target: the dev set is written apart from the codebook examples."""
+    cb = load_codebook()
+    tagger = PrototypeTagger(cb, config=Config()).fit(real_embedder)
+    report = evaluate_file(DEV_GOLD, codebook=cb, tagger=tagger, embedder=real_embedder)
+    assert report.n >= 150
+    assert report.macro_f1 >= 0.45 and report.mean_kappa >= 0.40, report
