@@ -34,6 +34,12 @@ class Config(BaseModel):
         description="speaker labels (case-insensitive) whose turns are questions, not coded",
     )
     code_interviewer: bool = Field(False, description="also code interviewer turns")
+    text_column: str | None = Field(
+        None, description="survey CSV/XLSX: the column of free text [default: text, response, answer or comment]"
+    )
+    id_column: str | None = Field(
+        None, description="survey CSV/XLSX: the column of respondent ids [default: id or respondent_id, else row number]"
+    )
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="apply a code when its calibrated score reaches this"
     )

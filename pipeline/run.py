@@ -8,8 +8,10 @@ in the output folder are carried over (or moved to orphaned_reviews.jsonl).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from .codebook import default_codebook_path, file_sha256, load_codebook
 from .config import Config
 from .embed import CachedEmbedder, Embedder, build_embedder
 from .errors import InputError
-from .ingest import discover_inputs, load_attributes, read_transcript
+from .ingest import ATTRIBUTE_NAMES, AttributeTable, discover_inputs, load_attributes, read_transcripts
 from .io import atomic_write
 from .review import EXCERPTS, ORPHANS, previous_reviews
 from .schemas import Excerpt, Passage, Review, Transcript
@@ -29,7 +31,7 @@ from .tag import PrototypeTagger
 
 COUNTS = "counts.csv"
 MANIFEST = "manifest.json"
-ATTRIBUTE_FILES = ("participants.csv",)
+SOURCES = "sources"  # normalised text of every transcript: excerpt offsets index these
 CHUNK = 256  # passages per embedding round trip
 
 
@@ -45,20 +47,32 @@ class RunResult:
     kept_reviews: int = 0
     orphaned_reviews: int = 0
     errors: list[InputError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[dict[str, dict[str, str]], list[Path]]:
-    """Attributes from `explicit`, else from `participants.csv` beside the inputs."""
+def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[list[AttributeTable], list[InputError]]:
+    """Attribute tables from `explicit`, else `participants.csv`/`.yaml` beside the inputs."""
     if explicit is not None:
-        paths = [explicit]
+        paths = [Path(explicit)]
     else:
         folders = sorted({Path(i) if Path(i).is_dir() else Path(i).parent for i in inputs})
-        paths = [f / name for f in folders for name in ATTRIBUTE_FILES if (f / name).is_file()]
-    table: dict[str, dict[str, str]] = {}
+        paths = [f / name for f in folders for name in ATTRIBUTE_NAMES if (f / name).is_file()]
+    tables, errors = [], []
     for p in paths:
-        table.update(load_attributes(p))
-    return table, paths
+        try:
+            tables.append(load_attributes(p))
+        except InputError as err:
+            errors.append(err)
+    return tables, errors
+
+
+def text_file_name(transcript_id: str) -> str:
+    """A safe, unique file name for a transcript's normalised text."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", transcript_id)
+    if safe != transcript_id or safe.startswith("."):
+        safe = f"{safe.lstrip('.')}-{hashlib.sha256(transcript_id.encode()).hexdigest()[:8]}"
+    return f"{safe}.txt"
 
 
 def _timed(timings: dict[str, float], key: str, items: Iterator) -> Iterator:
@@ -97,7 +111,8 @@ def code_corpus(
     codebook_path = Path(codebook_path) if codebook_path else default_codebook_path()
     codebook = load_codebook(codebook_path)
     files, errors = discover_inputs(inputs)
-    attributes, attribute_files = find_attributes(inputs, attributes_path)
+    tables, attribute_errors = find_attributes(inputs, attributes_path)
+    errors.extend(attribute_errors)
     out_dir = Path(out_dir)
     reviews = previous_reviews(out_dir)  # before anything is written: a bad file stops here
     result = RunResult(out_dir=out_dir, errors=errors)
@@ -114,24 +129,41 @@ def code_corpus(
     inputs_meta: list[dict] = []
     seen_ids: dict[str, str] = {}
     kept: set[str] = set()
+    texts_dir = out_dir / SOURCES
+    written_texts: set[str] = set()
+
+    def attributes_for(transcript: Transcript) -> dict[str, str]:
+        merged = dict(transcript.attributes)
+        for table in tables:
+            merged.update(table.get(transcript.id))
+        return merged
 
     def transcripts() -> Iterator[Transcript]:
         for path in files:
             try:
-                transcript = read_transcript(path, config=config, attributes=attributes.get(path.stem, {}))
+                found = read_transcripts(path, config=config)
             except InputError as err:
                 errors.append(err)
                 continue
-            if transcript.id in seen_ids:
-                errors.append(InputError(path, f"duplicate transcript id {transcript.id!r} (also {seen_ids[transcript.id]})"))
-                continue
-            seen_ids[transcript.id] = str(path)
-            counts[transcript.id] = {c: 0 for c in codebook.code_ids}
-            passages_per[transcript.id] = 0
-            inputs_meta.append({"path": transcript.source, "sha256": transcript.source_sha256, "transcript": transcript.id})
+            ids = []
+            for transcript in found:
+                if transcript.id in seen_ids:
+                    errors.append(InputError(path, f"duplicate transcript id {transcript.id!r} (also {seen_ids[transcript.id]})"))
+                    continue
+                seen_ids[transcript.id] = str(path)
+                result.warnings.extend(f"{path}: {w}" for w in transcript.warnings)
+                transcript = transcript.model_copy(update={"attributes": attributes_for(transcript)})
+                counts[transcript.id] = {c: 0 for c in codebook.code_ids}
+                passages_per[transcript.id] = 0
+                name = text_file_name(transcript.id)
+                with atomic_write(texts_dir / name) as f:
+                    f.write(transcript.text)
+                written_texts.add(name)
+                ids.append(transcript.id)
+                yield transcript
+            inputs_meta.append({"path": str(path), "sha256": file_sha256(path), "transcripts": ids})
             if on_transcript:
-                on_transcript(transcript.id, len(files))
-            yield transcript
+                on_transcript(path.name, len(files))
 
     meta: dict[str, tuple[str, str, dict[str, str]]] = {}  # id -> source, sha256, attributes
 
@@ -175,6 +207,8 @@ def code_corpus(
                     end=p.end,
                     text=p.text,
                     context=p.context,
+                    time_start=p.time_start,
+                    time_end=p.time_end,
                     attributes=attrs,
                     suggestions=suggestions,
                     codes=codes,
@@ -187,6 +221,15 @@ def code_corpus(
                 result.passages += 1
                 result.coded += bool(codes)
             timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t
+
+    known = {f.stem for f in files} | set(seen_ids)
+    for table in tables:
+        for tid in sorted(set(table.rows) - known):
+            errors.append(InputError(table.path, f"names transcript {tid!r}, which is not among the inputs", table.lines[tid]))
+    if texts_dir.exists():
+        for stale in texts_dir.glob("*.txt"):
+            if stale.name not in written_texts:
+                stale.unlink()
 
     orphans = [e for i, e in sorted(reviews.items()) if i not in kept]
     if orphans or (out_dir / ORPHANS).exists():
@@ -219,7 +262,7 @@ def code_corpus(
         "segmenter": {"spacy_model": SPACY_MODEL},
         "tagger": tagger.settings(),
         "config": config.model_dump(mode="json"),
-        "attributes_files": [{"path": str(p), "sha256": file_sha256(p)} for p in attribute_files],
+        "attributes_files": [{"path": str(t.path), "sha256": file_sha256(t.path)} for t in tables],
         "inputs": sorted(inputs_meta, key=lambda m: m["path"]),
         "errors": sorted(str(e) for e in errors),
         "totals": {
@@ -230,7 +273,11 @@ def code_corpus(
             "reviews_kept": result.kept_reviews,
             "reviews_orphaned": result.orphaned_reviews,
         },
-        "outputs": {EXCERPTS: file_sha256(out_dir / EXCERPTS), COUNTS: file_sha256(out_dir / COUNTS)},
+        "outputs": {
+            EXCERPTS: file_sha256(out_dir / EXCERPTS),
+            COUNTS: file_sha256(out_dir / COUNTS),
+            SOURCES: {n: file_sha256(texts_dir / n) for n in sorted(written_texts)},
+        },
     }
     with atomic_write(out_dir / MANIFEST) as f:
         f.write(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

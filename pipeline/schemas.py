@@ -101,6 +101,15 @@ class Turn(_Record):
     end: int
 
 
+class Cue(_Record):
+    """A timed span of a subtitle file: `text[start:end]` was spoken from `t_start` to `t_end` s."""
+
+    start: int
+    end: int
+    t_start: float
+    t_end: float
+
+
 class Transcript(_Record):
     id: str
     source: str  # path as given on the command line (relative paths stay relative)
@@ -108,6 +117,8 @@ class Transcript(_Record):
     text: str  # normalised text: offsets are code points into this
     turns: list[Turn]
     attributes: dict[str, str] = {}
+    cues: list[Cue] = []  # subtitle timings, for .vtt / .srt
+    warnings: list[str] = []  # things the reader skipped or guessed, shown on stderr
 
 
 class Passage(_Record):
@@ -119,6 +130,8 @@ class Passage(_Record):
     end: int
     text: str
     context: str | None = None  # the interviewer's question that prompted the turn
+    time_start: float | None = None  # seconds, for timed transcripts (.vtt / .srt)
+    time_end: float | None = None
 
 
 # --- tagging ------------------------------------------------------------------------------
@@ -166,6 +179,8 @@ class Excerpt(BaseModel):
     end: int
     text: str
     context: str | None
+    time_start: float | None = None
+    time_end: float | None = None
     attributes: dict[str, str]
     suggestions: list[Suggestion]
     codes: list[str]

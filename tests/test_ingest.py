@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline import Config, InputError
-from pipeline.ingest import discover_inputs, load_attributes, read_transcript
+from pipeline.ingest import discover_inputs, load_attributes, read_transcripts
 from pipeline.ingest.text import find_turns
 
 from .conftest import SAMPLE, write
@@ -54,7 +54,7 @@ def test_numbered_interviewer_labels_and_custom_interviewers():
 
 def test_reader_normalises_newlines_and_bom(tmp_path):
     path = write(tmp_path / "t.txt", "\ufeffInterviewer: Q?\r\nParticipant: A one.\rA two.\r\n")
-    tr = read_transcript(path, config=Config())
+    (tr,) = read_transcripts(path, config=Config())
     assert "\r" not in tr.text and not tr.text.startswith("\ufeff")
     turn = tr.turns[1]
     assert tr.text[turn.start : turn.end] == "A one.\nA two."
@@ -62,19 +62,19 @@ def test_reader_normalises_newlines_and_bom(tmp_path):
 
 def test_utf16_with_bom(tmp_path):
     path = write(tmp_path / "t.txt", "Interviewer: Q?\nParticipant: Café é.", encoding="utf-16")
-    tr = read_transcript(path, config=Config())
+    (tr,) = read_transcripts(path, config=Config())
     assert tr.text.endswith("Café é.")
 
 
 @pytest.mark.parametrize(
     "content, message",
-    [(b"", "empty file"), (b"  \n\t\n", "whitespace only"), (b"\x89PNG\x00\x00\x01", "binary"), (b"caf\xe9 ok\nline", "not UTF-8")],
+    [(b"", "empty file"), (b"  \n\t\n", "whitespace only"), (b"\x89PNG\x00\x00\x01", "binary"), (b"\xff\xfe\x00", "UTF-16")],
 )
 def test_bad_files_raise_one_line_errors_naming_the_file(tmp_path, content, message):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
     with pytest.raises(InputError) as err:
-        read_transcript(path, config=Config())
+        read_transcripts(path, config=Config())
     assert str(err.value).startswith(str(path))
     assert message in str(err.value)
     assert "\n" not in str(err.value)
@@ -95,8 +95,9 @@ def test_sample_participants_cover_every_sample_transcript():
     table = load_attributes(SAMPLE / "participants.csv")
     files, errors = discover_inputs([SAMPLE])
     assert not errors
-    assert sorted(table) == sorted(f.stem for f in files)
-    assert {row["sector"] for row in table.values()} == {"icb", "nhs_provider", "local_government", "vcse"}
+    interviews = sorted(f.stem for f in files if f.suffix != ".csv")
+    assert sorted(table.rows) == interviews
+    assert {row["sector"] for row in table.rows.values()} == {"icb", "nhs_provider", "local_government", "vcse"}
 
 
 def test_attributes_errors_name_the_line(tmp_path):

@@ -2,7 +2,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import Config, InputError
-from pipeline.ingest import discover_inputs, read_transcript
+from pipeline.ingest import discover_inputs, read_transcripts
 from pipeline.segment import pack_sentences, segment
 
 from .conftest import SAMPLE
@@ -34,7 +34,7 @@ def test_pack_sentences_covers_every_sentence_once_in_order(words, target, extra
 
 def sample_passages(config=Config()):
     files, _ = discover_inputs([SAMPLE])
-    transcripts = [read_transcript(f, config=config) for f in files]
+    transcripts = [t for f in files if f.suffix == ".txt" for t in read_transcripts(f, config=config)]
     return transcripts, list(segment(transcripts, config))
 
 
@@ -67,9 +67,9 @@ def test_ids_are_stable_and_survive_edits_elsewhere(tmp_path):
     src = "Interviewer: Q?\nParticipant: We met every week. It helped a lot.\nInterviewer: And?\nParticipant: Then money ran out.\n"
     a = tmp_path / "a.txt"
     a.write_text(src)
-    first = list(segment([read_transcript(a, config=Config())], Config()))
+    first = list(segment(read_transcripts(a, config=Config()), Config()))
     a.write_text("Interviewer: A new opening question?\nParticipant: An inserted answer here.\n" + src)
-    second = list(segment([read_transcript(a, config=Config())], Config()))
+    second = list(segment(read_transcripts(a, config=Config()), Config()))
     assert {p.id for p in first} <= {p.id for p in second}
     assert len({p.id for p in second}) == len(second)
 
@@ -83,7 +83,7 @@ def test_offsets_hold_for_arbitrary_text(tmp_path_factory, bodies):
         lines.append(("Interviewer: " if i % 2 else "Participant: ") + body.replace("\n", " "))
     path.write_text("\n".join(lines), encoding="utf-8")
     try:
-        tr = read_transcript(path, config=Config())
+        (tr,) = read_transcripts(path, config=Config())
     except InputError:
         return  # whitespace-only input is rejected, tested elsewhere
     for p in segment([tr], Config()):

@@ -14,11 +14,15 @@ from .common import say
 
 
 def code_cli(
-    inputs: list[Path] = typer.Argument(..., metavar="INPUT", help="Transcript files or folders (folders are searched for .txt/.md)."),
+    inputs: list[Path] = typer.Argument(
+        ..., metavar="INPUT", help="Transcript files or folders (.txt .md .docx .vtt .srt, survey .csv .xlsx)."
+    ),
     codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
     attributes: Path = typer.Option(None, "--attributes", help="participants.csv to use [default: one beside the inputs]."),
     interviewer: list[str] = typer.Option(None, "--interviewer", help="Speaker label of an interviewer (repeatable) [default: Interviewer, I, Q, ...]."),
+    text_column: str = typer.Option(None, "--text-column", help="Survey CSV/XLSX: column holding the answers [default: text, response, answer or comment]."),
+    id_column: str = typer.Option(None, "--id-column", help="Survey CSV/XLSX: column of respondent ids [default: id or respondent_id, else row number]."),
     target_words: int = typer.Option(Config().target_words, help="Close a passage at the first sentence end past this many words."),
     max_words: int = typer.Option(Config().max_words, help="Never grow a passage past this (unless one sentence is longer)."),
     threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
@@ -29,13 +33,17 @@ def code_cli(
 ) -> None:
     """Code transcripts: segment, embed, tag; write excerpts.jsonl, counts.csv, manifest.json.
 
+    Speaker labels are read in the usual styles (Interviewer:, I:, P01:, Dr Ahmed:,
+    [00:01:23] Name:, Name  00:01:23, bold labels in Word, <v Name> in WebVTT).
+    Participant attributes come from participants.csv/.yaml beside the inputs.
+
     Example: qcode code transcripts_sample/ --out out/
 
     Reviewer decisions already in OUT/excerpts.jsonl are kept; decisions whose passage no
     longer exists move to OUT/orphaned_reviews.jsonl. Exit 1 if any input was bad (the
     others are still coded).
     """
-    settings = dict(target_words=target_words, max_words=max_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size)
+    settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size)
     if interviewer:
         settings["interviewer_labels"] = tuple(interviewer)
     config = Config(**settings)
@@ -60,6 +68,8 @@ def code_cli(
     except InputError as err:
         say(f"error: {err}")
         raise typer.Exit(1) from None
+    for warning in result.warnings:
+        say(f"warning: {warning}")
     for err in result.errors:
         say(f"error: {err}")
     rate = result.passages / result.seconds if result.seconds else 0.0
@@ -69,7 +79,7 @@ def code_cli(
     )
     if result.kept_reviews or result.orphaned_reviews:
         say(f"reviews kept: {result.kept_reviews}; orphaned (see orphaned_reviews.jsonl): {result.orphaned_reviews}")
-    say(f"outputs: {out / 'excerpts.jsonl'}, {out / 'counts.csv'}, {out / 'manifest.json'}")
+    say(f"outputs: {out / 'excerpts.jsonl'}, {out / 'counts.csv'}, {out / 'manifest.json'}, {out / 'sources'}/")
     if result.errors:
         say(f"{len(result.errors)} input(s) failed: " + ", ".join(e.path for e in result.errors))
         raise typer.Exit(1)

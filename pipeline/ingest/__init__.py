@@ -1,4 +1,5 @@
-"""Readers: one module per input format, all producing `schemas.Transcript`."""
+"""Readers: one module per input format, all producing `schemas.Transcript` with offsets
+into a normalised text."""
 
 from __future__ import annotations
 
@@ -7,20 +8,32 @@ from pathlib import Path
 from ..config import Config
 from ..errors import InputError
 from ..schemas import Transcript
-from .attributes import load_attributes
-from .text import read_text_transcript
+from .attributes import AttributeTable, load_attributes
+from .docx import read_docx
+from .subtitles import read_subtitles
+from .survey import read_survey
+from .text import read_text
 
-READERS = {".txt": read_text_transcript, ".md": read_text_transcript}
+READERS = {
+    ".txt": read_text,
+    ".md": read_text,
+    ".docx": read_docx,
+    ".vtt": read_subtitles,
+    ".srt": read_subtitles,
+    ".csv": read_survey,
+    ".xlsx": read_survey,
+}
+ATTRIBUTE_NAMES = ("participants.csv", "participants.yaml", "participants.yml")
 
-__all__ = ["READERS", "discover_inputs", "load_attributes", "read_transcript"]
+__all__ = ["ATTRIBUTE_NAMES", "READERS", "AttributeTable", "discover_inputs", "load_attributes", "read_transcripts"]
 
 
 def discover_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[InputError]]:
-    """Expand files and folders into a sorted list of transcript files.
+    """Expand files and folders into a sorted list of input files.
 
-    Folders contribute the files whose extension has a reader (not recursing into hidden
-    folders); a file named directly with no reader, or a missing path, is an error.
-    Attribute tables (`participants.csv` / `.yaml`) are never transcripts.
+    Folders contribute the files whose extension has a reader (skipping hidden files and
+    folders, README files and participant tables); a file named directly with no reader,
+    or a missing path, is an error.
     """
     found: set[Path] = set()
     errors: list[InputError] = []
@@ -29,16 +42,16 @@ def discover_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[InputErr
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path)
-                if any(part.startswith(".") for part in rel.parts):
+                if any(part.startswith((".", "~$")) for part in rel.parts):
                     continue
                 if child.is_file() and child.suffix.lower() in READERS:
-                    if child.stem.lower() in ("participants", "readme"):
+                    if child.name.lower() in ATTRIBUTE_NAMES or child.stem.lower() == "readme":
                         continue
                     found.add(child)
         elif path.is_file():
             if path.suffix.lower() not in READERS:
                 known = ", ".join(sorted(READERS))
-                errors.append(InputError(path, f"no reader for '{path.suffix}' (known: {known})"))
+                errors.append(InputError(path, f"no reader for '{path.suffix or path.name}' files (known: {known})"))
             else:
                 found.add(path)
         else:
@@ -46,8 +59,9 @@ def discover_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[InputErr
     return sorted(found), errors
 
 
-def read_transcript(path: Path, *, config: Config, attributes: dict[str, str] | None = None) -> Transcript:
+def read_transcripts(path: Path, *, config: Config) -> list[Transcript]:
+    """Every transcript in one input file (a survey file holds one per answer)."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:
-        raise InputError(path, f"no reader for '{path.suffix}'")
-    return reader(path, config=config, attributes=attributes or {})
+        raise InputError(path, f"no reader for '{path.suffix}' files")
+    return reader(path, config=config)

@@ -30,6 +30,10 @@ ROLE_RE = re.compile(
     re.IGNORECASE,
 )
 SPEAKER_CODE_RE = re.compile(r"^[A-Z]{1,3}\d{1,3}$")
+# `Jane Smith  00:01:23` alone on a line (Otter, Teams exports): the words follow below
+HEADING_RE = re.compile(
+    r"^[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 .'\u2019\-]{0,39}?)[ \t]+\(?(?:\d{1,2}:)?\d{1,2}:\d{2}\)?[ \t]*$"
+)
 
 
 def _plausible_name(label: str) -> bool:
@@ -42,32 +46,42 @@ def _role(speaker: str) -> str:
     return re.sub(r"[ .]?\d{1,3}$", "", speaker).lower()
 
 
-def find_turns(text: str, interviewer_labels: tuple[str, ...]) -> list[Turn]:
+def find_turns(
+    text: str, interviewer_labels: tuple[str, ...], known_labels: frozenset[str] = frozenset()
+) -> list[Turn]:
     """Split normalised text into speaker turns with offsets into `text`.
 
-    A label counts when it is a known role (`Interviewer`, `I`, `P01`, `Participant 3`...)
-    or a capitalised name used as a label on at least two lines, so a sentence that
-    happens to start `Honestly:` is not taken for a speaker.
+    A label counts when it is a known role (`Interviewer`, `I`, `P01`, `Participant 3`...),
+    in `known_labels` (e.g. bold in a Word file), or a capitalised name used as a label on
+    at least two lines, so a sentence that happens to start `Honestly:` is not a speaker.
     """
     lines = text.split("\n")
     offsets, pos = [], 0
     for line in lines:
         offsets.append(pos)
         pos += len(line) + 1
-    candidates = [(i, LABEL_RE.match(line)) for i, line in enumerate(lines)]
-    counts = Counter(m.group("label").strip() for _, m in candidates if m)
+    candidates = []  # (line index, match, words start on the next line)
+    for i, line in enumerate(lines):
+        m = LABEL_RE.match(line)
+        if m:
+            candidates.append((i, m, False))
+        elif (h := HEADING_RE.match(line)) and i + 1 < len(lines):
+            candidates.append((i, h, True))
+    counts = Counter(m.group("label").strip() for _, m, _ in candidates)
 
     def is_label(label: str) -> bool:
         return bool(
-            ROLE_RE.match(label)
+            label in known_labels
+            or ROLE_RE.match(label)
             or SPEAKER_CODE_RE.match(label)
             or (counts[label] >= 2 and _plausible_name(label))
         )
 
     starts: list[tuple[int, str, int]] = []  # (line index, speaker, offset of words)
-    for i, m in candidates:
-        if m and is_label(m.group("label").strip()):
-            starts.append((i, m.group("label").strip(), offsets[i] + m.end()))
+    for i, m, below in candidates:
+        if is_label(m.group("label").strip()):
+            begin = offsets[i + 1] if below else offsets[i] + m.end()
+            starts.append((i, m.group("label").strip(), begin))
     if not starts:
         starts = [(0, "participant", 0)]
     interviewers = {s.lower() for s in interviewer_labels}
@@ -92,18 +106,16 @@ def find_turns(text: str, interviewer_labels: tuple[str, ...]) -> list[Turn]:
     return turns
 
 
-def read_text_transcript(
-    path: Path, *, config: Config, attributes: dict[str, str]
+def transcript_from_text(
+    path: Path, text: str, digest: str, *, config: Config, warnings: list[str], known_labels: frozenset[str] = frozenset()
 ) -> Transcript:
-    text, digest = read_source(path)
-    turns = find_turns(text, config.interviewer_labels)
+    turns = find_turns(text, config.interviewer_labels, known_labels)
     if not turns:
         raise InputError(path, "no speaker turns with text")
-    return Transcript(
-        id=path.stem,
-        source=str(path),
-        source_sha256=digest,
-        text=text,
-        turns=turns,
-        attributes=attributes,
-    )
+    return Transcript(id=path.stem, source=str(path), source_sha256=digest, text=text, turns=turns, warnings=warnings)
+
+
+def read_text(path: Path, *, config: Config) -> list[Transcript]:
+    warnings: list[str] = []
+    text, digest = read_source(path, warnings)
+    return [transcript_from_text(path, text, digest, config=config, warnings=warnings)]
