@@ -27,7 +27,7 @@ from .io import atomic_write
 from .review import EXCERPTS, ORPHANS, previous_reviews
 from .schemas import Excerpt, Passage, Review, Transcript
 from .segment import SPACY_MODEL, segment
-from .tag import PrototypeTagger
+from .tag import CodebookTagger
 
 COUNTS = "counts.csv"
 MANIFEST = "manifest.json"
@@ -121,7 +121,7 @@ def code_corpus(
     if embedder is None:
         embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir)
     t = time.perf_counter()
-    tagger = PrototypeTagger(codebook, config=config).fit(embedder)
+    tagger = CodebookTagger(codebook, config=config).fit(embedder)
     timings["calibrate"] = time.perf_counter() - t
 
     counts: dict[str, dict[str, int]] = {}

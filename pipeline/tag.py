@@ -66,16 +66,12 @@ def build_prototypes(codebook: Codebook, background: list[str]) -> Prototypes:
     return Prototypes(texts, np.array(code), np.array(positive), kind)
 
 
-class PrototypeTagger:
-    """Codebook-only tagger. `fit(embedder)` embeds the codebook and learns one linear
-    scorer per code; `predict_proba(vectors)` gives (n, K) scores; `suggest` builds
-    suggestions and applied codes.
+class Tagger:
+    """What every tagger shares: `predict_proba(vectors) -> (n, K)` (subclasses), and from
+    it the applied codes (`decide`) and explained suggestions (`suggest`). The rationale
+    for a suggestion is the code's nearest positive sentence in the codebook."""
 
-    >>> tagger = PrototypeTagger(codebook, config=Config()).fit(embedder)  # doctest: +SKIP
-    >>> tagger.suggest(embedder.embed(["We agreed it was about Mrs Jones."]))  # doctest: +SKIP
-    """
-
-    strategy = STRATEGY
+    strategy = "base"
 
     def __init__(self, codebook: Codebook, *, config: Config, background: list[str] | None = None):
         self.codebook = codebook
@@ -83,33 +79,18 @@ class PrototypeTagger:
         self.background = background_texts() if background is None else background
 
     def settings(self) -> dict:
-        return {
-            "strategy": self.strategy,
-            "C": C,
-            "class_weight": "balanced",
-            "background_sha256": hashlib.sha256("\n".join(self.background).encode()).hexdigest(),
-        }
-
-    def fit(self, embedder: Embedder) -> PrototypeTagger:
-        protos = build_prototypes(self.codebook, self.background)
-        vectors = embedder.embed(protos.texts)
-        weights, bias = [], []
-        for k, code in enumerate(self.codebook.codes):
-            y = ((protos.code == k) & protos.positive).astype(int)
-            clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=self.config.seed)
-            clf.fit(vectors, y)
-            weights.append(clf.coef_[0])
-            bias.append(clf.intercept_[0])
-        self.coef_ = np.array(weights, dtype=np.float64)
-        self.intercept_ = np.array(bias, dtype=np.float64)
-        self.prototypes_ = protos
-        self.vectors_ = vectors
-        return self
+        raise NotImplementedError
 
     def predict_proba(self, passage_vectors: np.ndarray) -> np.ndarray:
-        """(n, K) scores in [0, 1], one column per code in codebook order."""
-        logits = np.asarray(passage_vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
-        return 1.0 / (1.0 + np.exp(-logits))
+        raise NotImplementedError
+
+    def thresholds(self) -> np.ndarray:
+        """Per-code decision thresholds; by default the config's single threshold."""
+        return np.full(len(self.codebook.codes), self.config.threshold)
+
+    def embed_codebook(self, embedder: Embedder) -> None:
+        self.prototypes_ = build_prototypes(self.codebook, self.background)
+        self.vectors_ = embedder.embed(self.prototypes_.texts)
 
     def nearest_positive(self, passage_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, K) index of each code's nearest positive sentence and its cosine."""
@@ -122,11 +103,12 @@ class PrototypeTagger:
         return index, np.take_along_axis(sims, index, axis=1)
 
     def decide(self, proba: np.ndarray) -> list[list[int]]:
-        """Codes applied per passage: score >= threshold, best first, at most max_codes."""
+        """Codes applied per passage: score >= the code's threshold, best first, at most max_codes."""
+        thresholds = self.thresholds()
         out = []
         for row in proba:
             order = np.argsort(-row, kind="stable")
-            out.append([int(k) for k in order[: self.config.max_codes] if row[k] >= self.config.threshold])
+            out.append([int(k) for k in order[: self.config.max_codes] if row[k] >= thresholds[k]])
         return out
 
     def rationale(self, proto_index: int, sim: float) -> str:
@@ -151,3 +133,44 @@ class PrototypeTagger:
             ]
             results.append((suggestions, [ids[k] for k in applied]))
         return results
+
+
+class CodebookTagger(Tagger):
+    """Codebook-only tagger. `fit(embedder)` embeds the codebook and learns one linear
+    scorer per code; `predict_proba(vectors)` gives (n, K) scores; `suggest` builds
+    suggestions and applied codes.
+
+    >>> tagger = CodebookTagger(codebook, config=Config()).fit(embedder)  # doctest: +SKIP
+    >>> tagger.suggest(embedder.embed(["We agreed it was about Mrs Jones."]))  # doctest: +SKIP
+    """
+
+    strategy = STRATEGY
+
+    def settings(self) -> dict:
+        return {
+            "strategy": self.strategy,
+            "C": C,
+            "class_weight": "balanced",
+            "background_sha256": hashlib.sha256("\n".join(self.background).encode()).hexdigest(),
+        }
+
+    def fit(self, embedder: Embedder) -> CodebookTagger:
+        self.embed_codebook(embedder)
+        protos, vectors = self.prototypes_, self.vectors_
+        weights, bias = [], []
+        for k in range(len(self.codebook.codes)):
+            y = ((protos.code == k) & protos.positive).astype(int)
+            clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=self.config.seed)
+            clf.fit(vectors, y)
+            weights.append(clf.coef_[0])
+            bias.append(clf.intercept_[0])
+        self.coef_ = np.array(weights, dtype=np.float64)
+        self.intercept_ = np.array(bias, dtype=np.float64)
+        return self
+
+    def predict_proba(self, passage_vectors: np.ndarray) -> np.ndarray:
+        """(n, K) scores in [0, 1], one column per code in codebook order."""
+        logits = np.asarray(passage_vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
+        return 1.0 / (1.0 + np.exp(-logits))
+
+

@@ -3,7 +3,7 @@ import pytest
 
 from pipeline import Codebook, Config, load_codebook
 from pipeline.evaluate import evaluate_file
-from pipeline.tag import PrototypeTagger, build_prototypes
+from pipeline.tag import CodebookTagger, build_prototypes
 
 from .conftest import DEV_GOLD
 
@@ -32,7 +32,7 @@ BACKGROUND = ["the weather was awful", "my train was late", "sorry the line drop
 
 
 def fitted(embedder, **config):
-    return PrototypeTagger(TINY, config=Config(**config), background=BACKGROUND).fit(embedder)
+    return CodebookTagger(TINY, config=Config(**config), background=BACKGROUND).fit(embedder)
 
 
 def test_scores_are_probabilities_in_codebook_order(fake_embedder):
@@ -77,7 +77,7 @@ def test_scales_to_a_large_codebook(fake_embedder):
         for i in range(40)
     ]
     cb = Codebook.model_validate({"name": "big", "version": "1", "codes": codes})
-    tagger = PrototypeTagger(cb, config=Config(), background=BACKGROUND).fit(fake_embedder)
+    tagger = CodebookTagger(cb, config=Config(), background=BACKGROUND).fit(fake_embedder)
     results = tagger.suggest(fake_embedder.embed([f"w{i % 40} y{i % 40}" for i in range(3000)]))
     assert len(results) == 3000
     assert sum(1 for i, (_, codes) in enumerate(results) if codes and codes[0] == f"c{i % 40}") > 2400
@@ -87,7 +87,7 @@ def test_scales_to_a_large_codebook(fake_embedder):
 def test_real_tagger_agrees_with_the_dev_set(real_embedder):
     """A floor, not a target: the dev set is written apart from the codebook examples."""
     cb = load_codebook()
-    tagger = PrototypeTagger(cb, config=Config()).fit(real_embedder)
+    tagger = CodebookTagger(cb, config=Config()).fit(real_embedder)
     report = evaluate_file(DEV_GOLD, codebook=cb, tagger=tagger, embedder=real_embedder)
     assert report.n >= 150
     assert report.macro_f1 >= 0.45 and report.mean_kappa >= 0.40, report

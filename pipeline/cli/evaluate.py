@@ -11,7 +11,7 @@ from ..config import Config
 from ..embed import build_embedder
 from ..errors import InputError
 from ..evaluate import EvalReport, evaluate_file
-from ..tag import PrototypeTagger
+from ..tag import CodebookTagger
 from .common import say
 
 
@@ -43,7 +43,7 @@ def evaluate_cli(
     try:
         cb = load_codebook(codebook)
         embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir)
-        tagger = PrototypeTagger(cb, config=config).fit(embedder)
+        tagger = CodebookTagger(cb, config=config).fit(embedder)
         report = evaluate_file(gold, codebook=cb, tagger=tagger, embedder=embedder)
     except InputError as err:
         say(f"error: {err}")
