@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
-from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
+from sklearn.metrics import cohen_kappa_score
 
 from .errors import InputError
 from .io import read_jsonl
@@ -71,26 +71,28 @@ def _kappa(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 def score(gold: list[list[str]], predicted: list[list[str]], code_ids: list[str]) -> EvalReport:
     """Per-code scores for every code; macro-F1 and mean kappa over the codes that occur in
     `gold`; micro-F1 pooled over those same codes."""
-    y = label_matrix(gold, code_ids)
-    p = label_matrix(predicted, code_ids)
-    prec, rec, f1, support = precision_recall_fscore_support(y, p, average=None, zero_division=0)
+    y = label_matrix(gold, code_ids).astype(bool)
+    p = label_matrix(predicted, code_ids).astype(bool)
+    tp = (y & p).sum(axis=0)
+    support, n_pred = y.sum(axis=0), p.sum(axis=0)
+    prec = np.divide(tp, n_pred, out=np.zeros(len(code_ids)), where=n_pred > 0)
+    rec = np.divide(tp, support, out=np.zeros(len(code_ids)), where=support > 0)
+    f1 = np.divide(2 * tp, support + n_pred, out=np.zeros(len(code_ids)), where=(support + n_pred) > 0)
     per_code = [
         CodeScore(
             code=c,
             precision=round(float(prec[k]), 4),
             recall=round(float(rec[k]), 4),
             f1=round(float(f1[k]), 4),
-            kappa=round(_kappa(y[:, k], p[:, k]), 4),
+            kappa=round(_kappa(y[:, k].astype(int), p[:, k].astype(int)), 4),
             support=int(support[k]),
-            predicted=int(p[:, k].sum()),
+            predicted=int(n_pred[k]),
         )
         for k, c in enumerate(code_ids)
     ]
     present = [k for k in range(len(code_ids)) if support[k] > 0]
-    if present:
-        micro = precision_recall_fscore_support(y[:, present], p[:, present], average="micro", zero_division=0)[2]
-    else:
-        micro = 0.0
+    pooled = int(support[present].sum() + n_pred[present].sum()) if present else 0
+    micro = 2 * int(tp[present].sum()) / pooled if pooled else 0.0
     return EvalReport(
         n=len(gold),
         macro_f1=round(float(np.mean([per_code[k].f1 for k in present])) if present else 0.0, 4),

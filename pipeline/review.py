@@ -1,31 +1,206 @@
-"""Reviewer decisions: find them in a previous run's outputs so a rerun never loses one."""
+"""Reviewer decisions: check review files, keep every decision across reruns, merge
+reviewers, report progress, and queue the passages most worth reviewing next."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from .errors import InputError, validation_messages
 from .io import read_jsonl
-from .schemas import Excerpt, Review
+from .schemas import Codebook, Excerpt, Review, final_codes
 
 EXCERPTS = "excerpts.jsonl"
 ORPHANS = "orphaned_reviews.jsonl"
+REVIEWER_FIELDS = ("review", "reviews", "disagreement")  # what a rerun carries over
 
 
-def is_reviewed(review: Review) -> bool:
-    """Anything a person has written: a decision, a name or a note."""
-    return review != Review()
+def is_reviewed(excerpt: Excerpt) -> bool:
+    """Anything a person has written: a decision, a name, a note, merged decisions."""
+    return excerpt.review != Review() or bool(excerpt.reviews)
 
 
-def previous_reviews(out_dir: Path) -> dict[str, Excerpt]:
-    """Excerpts carrying a reviewer's work in `out_dir` (current and orphaned), by id.
+def excerpt_files(paths: Iterable[str | Path]) -> list[Path]:
+    """A folder stands for its excerpts.jsonl."""
+    return [Path(p) / EXCERPTS if Path(p).is_dir() else Path(p) for p in paths]
 
-    A corrupt file raises `InputError`, so a rerun stops before it could overwrite it.
+
+def read_excerpts(path: Path) -> list[Excerpt]:
+    return [e for _, e in read_jsonl(path, Excerpt)]
+
+
+# --- check --------------------------------------------------------------------------------
+
+
+def check_file(path: Path, codebook: Codebook) -> tuple[list[InputError], int, int]:
+    """Every problem in a review file as `FILE:LINE: message`; also (lines, reviewed)."""
+    known = set(codebook.code_ids)
+    problems: list[InputError] = []
+    seen: dict[str, int] = {}
+    lines = reviewed = 0
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        return [InputError(path, f"cannot read: {getattr(err, 'strerror', None) or err}")], 0, 0
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        lines += 1
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as err:
+            problems.append(InputError(path, f"not valid JSON ({err.msg})", n))
+            continue
+        try:
+            excerpt = Excerpt.model_validate(data)
+        except ValidationError as err:
+            problems.extend(InputError(path, m, n) for m in validation_messages(err))
+            continue
+        if excerpt.id in seen:
+            problems.append(InputError(path, f"duplicate id {excerpt.id!r} (first on line {seen[excerpt.id]})", n))
+        seen.setdefault(excerpt.id, n)
+        for field, codes in (("codes", excerpt.codes), ("review.codes", excerpt.review.codes or [])):
+            unknown = sorted(set(codes) - known)
+            if unknown:
+                problems.append(InputError(path, f"{field}: unknown code(s) {unknown}", n))
+        reviewed += excerpt.review.status != "pending"
+    return problems, lines, reviewed
+
+
+# --- keeping decisions across reruns --------------------------------------------------------
+
+
+class ReviewLedger:
+    """Reviewed excerpts found in an output folder before a rerun.
+
+    `take(id)` hands back the review for a passage that still exists; `leftovers()` are
+    the ones to write to orphaned_reviews.jsonl: reviews whose passage is gone, and older
+    orphans that were not restored. Nothing is dropped.
     """
-    found: dict[str, Excerpt] = {}
-    for name in (ORPHANS, EXCERPTS):  # current excerpts win over older orphans
-        path = out_dir / name
-        if path.exists():
-            for _, excerpt in read_jsonl(path, Excerpt):
-                if is_reviewed(excerpt.review):
-                    found[excerpt.id] = excerpt
-    return found
+
+    def __init__(self, out_dir: Path):
+        self.current: dict[str, Excerpt] = {}
+        self.orphans: list[Excerpt] = []
+        self.taken: dict[str, Excerpt] = {}  # passage id -> the reviewed excerpt handed back
+        if (out_dir / ORPHANS).exists():
+            self.orphans = [e for _, e in read_jsonl(out_dir / ORPHANS, Excerpt)]
+        if (out_dir / EXCERPTS).exists():
+            for _, e in read_jsonl(out_dir / EXCERPTS, Excerpt):
+                if is_reviewed(e):
+                    self.current[e.id] = e
+
+    def __len__(self) -> int:
+        return len(self.current) + len(self.orphans)
+
+    def take(self, passage_id: str) -> dict | None:
+        """The reviewer fields (review, reviews, disagreement) to carry over, if any."""
+        found = self.current.get(passage_id)
+        if found is None:
+            found = next((o for o in reversed(self.orphans) if o.id == passage_id), None)  # most recent
+        if found is None:
+            return None
+        self.taken[passage_id] = found
+        return {k: getattr(found, k) for k in REVIEWER_FIELDS}
+
+    def leftovers(self) -> list[Excerpt]:
+        out: dict[tuple[str, str], Excerpt] = {}
+        def key(e: Excerpt) -> tuple[str, str]:
+            return e.id, json.dumps([getattr(e, k) for k in REVIEWER_FIELDS], default=lambda m: m.model_dump(mode="json"))
+
+        taken = {key(e) for e in self.taken.values()}
+        for e in [*self.orphans, *self.current.values()]:
+            if key(e) not in taken:  # not back in excerpts.jsonl
+                out[key(e)] = e
+        return [out[k] for k in sorted(out)]
+
+
+# --- merge --------------------------------------------------------------------------------
+
+
+def decisions_of(excerpt: Excerpt, default_reviewer: str) -> list[Review]:
+    """The decisions a line carries: merged ones, or its own review if it is not pending."""
+    if excerpt.reviews:
+        return list(excerpt.reviews)
+    if excerpt.review.status == "pending":
+        return []
+    review = excerpt.review
+    if review.status == "accepted":  # make the decision self-contained
+        review = review.model_copy(update={"codes": list(excerpt.codes)})
+    if review.status == "rejected":
+        review = review.model_copy(update={"codes": []})
+    if not review.reviewer:
+        review = review.model_copy(update={"reviewer": default_reviewer})
+    return [review]
+
+
+def merge_reviews(files: list[Path]) -> list[Excerpt]:
+    """One line per passage across reviewers' files, with every decision kept.
+
+    Where all decisions give the same codes, `review` records that consensus; where they
+    differ, `disagreement` is true and `review` stays pending with a note.
+    """
+    by_id: dict[str, Excerpt] = {}
+    decisions: dict[str, list[Review]] = {}
+    for path in files:
+        for excerpt in read_excerpts(path):
+            by_id.setdefault(excerpt.id, excerpt)
+            for d in decisions_of(excerpt, default_reviewer=path.stem):
+                if d not in decisions.setdefault(excerpt.id, []):
+                    decisions[excerpt.id].append(d)
+    merged = []
+    for pid in sorted(by_id):
+        base = by_id[pid]
+        ds = sorted(decisions.get(pid, []), key=lambda r: (r.reviewer or "", r.model_dump_json()))
+        finals = {tuple(sorted(d.codes or [])) for d in ds}
+        disagreement = len(finals) > 1
+        who = ", ".join(dict.fromkeys(d.reviewer or "?" for d in ds))
+        if not ds:
+            review = Review()
+        elif disagreement:
+            detail = "; ".join(f"{d.reviewer}: {sorted(d.codes or [])}" for d in ds)
+            review = Review(status="pending", note=f"disagreement: {detail}")
+        else:
+            codes = sorted(finals.pop())
+            status = "accepted" if codes == sorted(base.codes) else ("rejected" if not codes else "corrected")
+            review = Review(status=status, codes=codes, reviewer=who, note=f"agreed by {who}")
+        merged.append(base.model_copy(update={"review": review, "reviews": ds, "disagreement": disagreement}))
+    return merged
+
+
+# --- status and queue ---------------------------------------------------------------------
+
+
+def status_counts(excerpts: list[Excerpt]) -> dict[str, Counter]:
+    """Counts by status, by final code (decided passages) and by reviewer."""
+    by_status: Counter = Counter(e.review.status for e in excerpts)
+    by_code: Counter = Counter()
+    by_reviewer: Counter = Counter()
+    for e in excerpts:
+        codes = final_codes(e)
+        if codes is not None:
+            by_code.update(codes)
+        for d in decisions_of(e, default_reviewer="(unnamed)"):
+            by_reviewer[d.reviewer or "(unnamed)"] += 1
+    return {"status": by_status, "code": by_code, "reviewer": by_reviewer}
+
+
+def uncertainty(excerpt: Excerpt, threshold: float = 0.5) -> float:
+    """1 at the decision threshold, 0 at a certain 0 or 1: how much a decision here would
+    teach the tagger (uncertainty sampling). The most uncertain code counts."""
+    if not excerpt.suggestions:
+        return 0.0
+    def u(score: float) -> float:
+        span = threshold if score < threshold else 1 - threshold
+        return 1 - abs(score - threshold) / span if span else 0.0
+    return round(max(u(s.score) for s in excerpt.suggestions), 4)
+
+
+def review_queue(excerpts: list[Excerpt], n: int, threshold: float = 0.5) -> list[tuple[float, Excerpt]]:
+    """Pending passages, most informative first (ties by id, so the order is stable)."""
+    pending = [(uncertainty(e, threshold), e) for e in excerpts if e.review.status == "pending"]
+    pending.sort(key=lambda t: (-t[0], t[1].id))
+    return pending[:n]

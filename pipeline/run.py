@@ -24,10 +24,10 @@ from .embed import CachedEmbedder, Embedder, build_embedder
 from .errors import InputError
 from .ingest import ATTRIBUTE_NAMES, AttributeTable, discover_inputs, load_attributes, read_transcripts
 from .io import atomic_write
-from .review import EXCERPTS, ORPHANS, previous_reviews
+from .review import EXCERPTS, ORPHANS, ReviewLedger
 from .schemas import Excerpt, Passage, Review, Transcript
 from .segment import SPACY_MODEL, segment
-from .tag import CodebookTagger
+from .learn import build_tagger
 
 COUNTS = "counts.csv"
 MANIFEST = "manifest.json"
@@ -98,6 +98,7 @@ def code_corpus(
     attributes_path: Path | None = None,
     embedder: Embedder | None = None,
     cache_dir: Path | None = None,
+    model_dir: Path | None = None,
     on_transcript: Callable[[str, int], None] | None = None,
 ) -> RunResult:
     """Code every transcript under `inputs` and write excerpts.jsonl, counts.csv and
@@ -114,21 +115,20 @@ def code_corpus(
     tables, attribute_errors = find_attributes(inputs, attributes_path)
     errors.extend(attribute_errors)
     out_dir = Path(out_dir)
-    reviews = previous_reviews(out_dir)  # before anything is written: a bad file stops here
+    ledger = ReviewLedger(out_dir)  # read before anything is written: a bad file stops here
     result = RunResult(out_dir=out_dir, errors=errors)
     timings = result.timings
 
     if embedder is None:
         embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir)
     t = time.perf_counter()
-    tagger = CodebookTagger(codebook, config=config).fit(embedder)
+    tagger = build_tagger(codebook, codebook_path=codebook_path, config=config, embedder=embedder, model_dir=model_dir)
     timings["calibrate"] = time.perf_counter() - t
 
     counts: dict[str, dict[str, int]] = {}
     passages_per: dict[str, int] = {}
     inputs_meta: list[dict] = []
     seen_ids: dict[str, str] = {}
-    kept: set[str] = set()
     texts_dir = out_dir / SOURCES
     written_texts: set[str] = set()
 
@@ -193,9 +193,7 @@ def code_corpus(
             t = time.perf_counter()
             for p, (suggestions, codes) in zip(batch, tagged):
                 source, sha, attrs = meta[p.transcript]
-                old = reviews.get(p.id)
-                if old is not None:
-                    kept.add(p.id)
+                old = ledger.take(p.id)
                 excerpt = Excerpt(
                     id=p.id,
                     transcript=p.transcript,
@@ -212,7 +210,7 @@ def code_corpus(
                     attributes=attrs,
                     suggestions=suggestions,
                     codes=codes,
-                    review=old.review if old is not None else Review(),
+                    **(old or {}),
                 )
                 out.write(excerpt.model_dump_json() + "\n")
                 passages_per[p.transcript] += 1
@@ -231,12 +229,12 @@ def code_corpus(
             if stale.name not in written_texts:
                 stale.unlink()
 
-    orphans = [e for i, e in sorted(reviews.items()) if i not in kept]
+    orphans = ledger.leftovers()
     if orphans or (out_dir / ORPHANS).exists():
         with atomic_write(out_dir / ORPHANS) as f:
             for e in orphans:
                 f.write(e.model_dump_json() + "\n")
-    result.kept_reviews = len(kept)
+    result.kept_reviews = len(ledger.taken)
     result.orphaned_reviews = len(orphans)
     result.transcripts = len(counts)
 

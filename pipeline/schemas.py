@@ -185,6 +185,23 @@ class Excerpt(BaseModel):
     suggestions: list[Suggestion]
     codes: list[str]
     review: Review = Review()
+    reviews: list[Review] = []  # every reviewer's decision, after `qcode review merge`
+    disagreement: bool = False  # those decisions give different codes
+
+
+def final_codes(excerpt: Excerpt) -> list[str] | None:
+    """The codes a reviewer settled on, or None while the passage is pending.
+
+    accepted -> the machine's codes; corrected -> review.codes; rejected -> no code.
+    """
+    status = excerpt.review.status
+    if status == "accepted":
+        return list(excerpt.codes)
+    if status == "corrected":
+        return list(excerpt.review.codes or [])
+    if status == "rejected":
+        return []
+    return None
 
 
 class GoldItem(_Input):

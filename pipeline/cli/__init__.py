@@ -11,9 +11,12 @@ import sys
 import typer
 
 from .. import __version__
+from . import agreement as agreement_cmd
 from . import code as code_cmd
 from . import codebook as codebook_cmd
 from . import evaluate as evaluate_cmd
+from . import learn as learn_cmd
+from . import review as review_cmd
 
 app = typer.Typer(
     name="qcode",
@@ -37,12 +40,15 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
-    """qcode: code transcripts, check codebooks, evaluate against gold labels."""
+    """qcode: code transcripts, review, measure agreement, learn from reviewers."""
 
 
 app.command("code")(code_cmd.code_cli)
 app.command("evaluate")(evaluate_cmd.evaluate_cli)
+app.command("agreement")(agreement_cmd.agreement_cli)
+app.command("learn")(learn_cmd.learn_cli)
 app.add_typer(codebook_cmd.app, name="codebook")
+app.add_typer(review_cmd.app, name="review")
 
 
 def main() -> None:

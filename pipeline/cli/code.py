@@ -28,6 +28,7 @@ def code_cli(
     threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
     max_codes: int = typer.Option(Config().max_codes, min=1, help="At most this many codes per passage."),
     batch_size: int = typer.Option(Config().batch_size, min=1, help="Passages per embedding batch."),
+    model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder [default: ~/.cache/qcode]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -63,7 +64,7 @@ def code_cli(
         with progress:
             result = code_corpus(
                 list(inputs), out_dir=out, codebook_path=codebook, config=config,
-                attributes_path=attributes, cache_dir=cache_dir, on_transcript=advance,
+                attributes_path=attributes, cache_dir=cache_dir, model_dir=model, on_transcript=advance,
             )
     except InputError as err:
         say(f"error: {err}")

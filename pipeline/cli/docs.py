@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-COMMANDS = [[], ["code"], ["evaluate"], ["codebook"], ["codebook", "check"]]
+COMMANDS = [
+    [],
+    ["code"],
+    ["evaluate"],
+    ["agreement"],
+    ["learn"],
+    ["codebook"],
+    ["codebook", "check"],
+    ["review"],
+    ["review", "check"],
+    ["review", "merge"],
+    ["review", "status"],
+    ["review", "queue"],
+]
 
 
 def render() -> str:

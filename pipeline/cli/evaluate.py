@@ -6,12 +6,12 @@ from pathlib import Path
 
 import typer
 
-from ..codebook import load_codebook
+from ..codebook import default_codebook_path, load_codebook
 from ..config import Config
 from ..embed import build_embedder
 from ..errors import InputError
 from ..evaluate import EvalReport, evaluate_file
-from ..tag import CodebookTagger
+from ..learn import build_tagger
 from .common import say
 
 
@@ -30,6 +30,7 @@ def evaluate_cli(
     gold: Path = typer.Option(..., "--gold", "-g", help='JSONL of {"id", "text", "labels": [code ids]}.'),
     codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
     threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
@@ -41,9 +42,10 @@ def evaluate_cli(
     """
     config = Config(threshold=threshold)
     try:
+        codebook = Path(codebook) if codebook else default_codebook_path()
         cb = load_codebook(codebook)
         embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir)
-        tagger = CodebookTagger(cb, config=config).fit(embedder)
+        tagger = build_tagger(cb, codebook_path=codebook, config=config, embedder=embedder, model_dir=model)
         report = evaluate_file(gold, codebook=cb, tagger=tagger, embedder=embedder)
     except InputError as err:
         say(f"error: {err}")
