@@ -122,13 +122,14 @@ class ReviewLedger:
 
 
 def decisions_of(excerpt: Excerpt, default_reviewer: str) -> list[Review]:
-    """The decisions a line carries: merged ones, or its own review if it is not pending."""
+    """What reviewers wrote on a line: its merged reviews, or its own review if a person
+    touched it. A decision is made self-contained (accepted/rejected get their codes)."""
     if excerpt.reviews:
         return list(excerpt.reviews)
-    if excerpt.review.status == "pending":
+    if excerpt.review == Review():
         return []
     review = excerpt.review
-    if review.status == "accepted":  # make the decision self-contained
+    if review.status == "accepted":
         review = review.model_copy(update={"codes": list(excerpt.codes)})
     if review.status == "rejected":
         review = review.model_copy(update={"codes": []})
@@ -138,30 +139,30 @@ def decisions_of(excerpt: Excerpt, default_reviewer: str) -> list[Review]:
 
 
 def merge_reviews(files: list[Path]) -> list[Excerpt]:
-    """One line per passage across reviewers' files, with every decision kept.
-
-    Where all decisions give the same codes, `review` records that consensus; where they
-    differ, `disagreement` is true and `review` stays pending with a note.
-    """
+    """One line per passage across reviewers' files, with everything reviewers wrote kept
+    in `reviews`. Where all decisions give the same codes, `review` records that
+    consensus; where they differ, `disagreement` is true and `review` stays pending."""
     by_id: dict[str, Excerpt] = {}
-    decisions: dict[str, list[Review]] = {}
+    entries: dict[str, list[Review]] = {}
     for path in files:
         for excerpt in read_excerpts(path):
             by_id.setdefault(excerpt.id, excerpt)
             for d in decisions_of(excerpt, default_reviewer=path.stem):
-                if d not in decisions.setdefault(excerpt.id, []):
-                    decisions[excerpt.id].append(d)
+                if d not in entries.setdefault(excerpt.id, []):
+                    entries[excerpt.id].append(d)
     merged = []
     for pid in sorted(by_id):
         base = by_id[pid]
-        ds = sorted(decisions.get(pid, []), key=lambda r: (r.reviewer or "", r.model_dump_json()))
-        finals = {tuple(sorted(d.codes or [])) for d in ds}
+        ds = sorted(entries.get(pid, []), key=lambda r: (r.reviewer or "", r.model_dump_json()))
+        decided = [d for d in ds if d.status != "pending"]
+        finals = {tuple(sorted(d.codes or [])) for d in decided}
         disagreement = len(finals) > 1
-        who = ", ".join(dict.fromkeys(d.reviewer or "?" for d in ds))
-        if not ds:
-            review = Review()
+        who = ", ".join(dict.fromkeys(d.reviewer or "?" for d in decided))
+        if not decided:
+            notes = "; ".join(f"{d.reviewer}: {d.note}" for d in ds if d.note)
+            review = Review(note=f"notes: {notes}") if notes else Review()
         elif disagreement:
-            detail = "; ".join(f"{d.reviewer}: {sorted(d.codes or [])}" for d in ds)
+            detail = "; ".join(f"{d.reviewer}: {sorted(d.codes or [])}" for d in decided)
             review = Review(status="pending", note=f"disagreement: {detail}")
         else:
             codes = sorted(finals.pop())
@@ -184,7 +185,8 @@ def status_counts(excerpts: list[Excerpt]) -> dict[str, Counter]:
         if codes is not None:
             by_code.update(codes)
         for d in decisions_of(e, default_reviewer="(unnamed)"):
-            by_reviewer[d.reviewer or "(unnamed)"] += 1
+            if d.status != "pending":
+                by_reviewer[d.reviewer or "(unnamed)"] += 1
     return {"status": by_status, "code": by_code, "reviewer": by_reviewer}
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
+import tempfile
 import io
 import json
 import re
@@ -65,6 +67,18 @@ def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[li
         except InputError as err:
             errors.append(err)
     return tables, errors
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Replace folder `target` by `staging` with two renames (old copy removed after)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+    staging.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def text_file_name(transcript_id: str) -> str:
@@ -130,6 +144,8 @@ def code_corpus(
     inputs_meta: list[dict] = []
     seen_ids: dict[str, str] = {}
     texts_dir = out_dir / SOURCES
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{SOURCES}.", dir=out_dir))  # swapped in at the end
     written_texts: set[str] = set()
 
     def attributes_for(transcript: Transcript) -> dict[str, str]:
@@ -156,8 +172,7 @@ def code_corpus(
                 counts[transcript.id] = {c: 0 for c in codebook.code_ids}
                 passages_per[transcript.id] = 0
                 name = text_file_name(transcript.id)
-                with atomic_write(texts_dir / name) as f:
-                    f.write(transcript.text)
+                (staging / name).write_text(transcript.text, encoding="utf-8", newline="\n")
                 written_texts.add(name)
                 ids.append(transcript.id)
                 yield transcript
@@ -182,52 +197,53 @@ def code_corpus(
         if batch:
             yield batch
 
-    with atomic_write(out_dir / EXCERPTS) as out:
-        for batch in chunks():
-            t = time.perf_counter()
-            vectors = embedder.embed([p.text for p in batch])
-            timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
-            t = time.perf_counter()
-            tagged = tagger.suggest(vectors)
-            timings["tag"] = timings.get("tag", 0.0) + time.perf_counter() - t
-            t = time.perf_counter()
-            for p, (suggestions, codes) in zip(batch, tagged):
-                source, sha, attrs = meta[p.transcript]
-                old = ledger.take(p.id)
-                excerpt = Excerpt(
-                    id=p.id,
-                    transcript=p.transcript,
-                    source=source,
-                    source_sha256=sha,
-                    speaker=p.speaker,
-                    turn=p.turn,
-                    start=p.start,
-                    end=p.end,
-                    text=p.text,
-                    context=p.context,
-                    time_start=p.time_start,
-                    time_end=p.time_end,
-                    attributes=attrs,
-                    suggestions=suggestions,
-                    codes=codes,
-                    **(old or {}),
-                )
-                out.write(excerpt.model_dump_json() + "\n")
-                passages_per[p.transcript] += 1
-                for c in codes:
-                    counts[p.transcript][c] += 1
-                result.passages += 1
-                result.coded += bool(codes)
-            timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t
+    try:
+        with atomic_write(out_dir / EXCERPTS) as out:
+            for batch in chunks():
+                t = time.perf_counter()
+                vectors = embedder.embed([p.text for p in batch])
+                timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
+                t = time.perf_counter()
+                tagged = tagger.suggest(vectors)
+                timings["tag"] = timings.get("tag", 0.0) + time.perf_counter() - t
+                t = time.perf_counter()
+                for p, (suggestions, codes) in zip(batch, tagged):
+                    source, sha, attrs = meta[p.transcript]
+                    old = ledger.take(p.id)
+                    excerpt = Excerpt(
+                        id=p.id,
+                        transcript=p.transcript,
+                        source=source,
+                        source_sha256=sha,
+                        speaker=p.speaker,
+                        turn=p.turn,
+                        start=p.start,
+                        end=p.end,
+                        text=p.text,
+                        context=p.context,
+                        time_start=p.time_start,
+                        time_end=p.time_end,
+                        attributes=attrs,
+                        suggestions=suggestions,
+                        codes=codes,
+                        **(old or {}),
+                    )
+                    out.write(excerpt.model_dump_json() + "\n")
+                    passages_per[p.transcript] += 1
+                    for c in codes:
+                        counts[p.transcript][c] += 1
+                    result.passages += 1
+                    result.coded += bool(codes)
+                timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous sources/ stay as they were
+        raise
 
     known = {f.stem for f in files} | set(seen_ids)
     for table in tables:
         for tid in sorted(set(table.rows) - known):
             errors.append(InputError(table.path, f"names transcript {tid!r}, which is not among the inputs", table.lines[tid]))
-    if texts_dir.exists():
-        for stale in texts_dir.glob("*.txt"):
-            if stale.name not in written_texts:
-                stale.unlink()
+    swap_in(staging, texts_dir)
 
     orphans = ledger.leftovers()
     if orphans or (out_dir / ORPHANS).exists():

@@ -113,3 +113,30 @@ def test_bad_codebook_is_an_error(tmp_path, fake_embedder):
     cb = write(tmp_path / "cb.yaml", "name: x\nversion: 1\ncodes: []\n")
     with pytest.raises(InputError, match="cb.yaml: codes"):
         run(tmp_path, fake_embedder, [corpus(tmp_path)], codebook_path=cb)
+
+
+def test_interrupted_run_leaves_the_previous_outputs_whole(tmp_path, fake_embedder):
+    folder = corpus(tmp_path, n=150)
+    run(tmp_path, fake_embedder, [folder])
+    out = tmp_path / "out"
+    before = {n: (out / n).read_bytes() for n in ("excerpts.jsonl", "counts.csv", "manifest.json")}
+
+    class Crash(Exception):
+        pass
+
+    calls = {"n": 0}
+    real = fake_embedder.embed
+
+    def flaky(texts):
+        calls["n"] += 1
+        if calls["n"] == 3:  # codebook, first chunk, then crash in the second chunk
+            raise Crash
+        return real(texts)
+
+    fake_embedder.embed = flaky
+    write(folder / "t0.txt", INTERVIEW.replace("budget", "money"))
+    with pytest.raises(Crash):
+        run(tmp_path, fake_embedder, [folder])
+    assert {n: (out / n).read_bytes() for n in before} == before
+    assert not list(out.glob(".*.tmp")) and not list(out.glob(".sources.*"))
+    assert (out / "sources" / "t0.txt").read_text() == INTERVIEW.replace("again", "again (0)")
