@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -22,6 +24,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model id")
+    backend: Literal["torch", "torch-bf16"] = Field("torch", description="torch (fp32, the published weights) or torch-bf16 (faster)")
     batch_size: int = Field(32, ge=1, description="passages per embedding batch")
     target_words: int = Field(
         60, ge=1, description="a passage closes at the first sentence end past this many words"

@@ -81,16 +81,26 @@ def verify_model(path: Path, expected: dict[str, str]) -> str:
     return expected.get("model.safetensors") or (_sha256(weights) if weights.exists() else "")
 
 
-class SentenceTransformerEmbedder:
-    """The real model, on the CPU, loaded offline from a package or a local folder."""
+BACKENDS = ("torch", "torch-bf16")
 
-    def __init__(self, model_id: str, *, batch_size: int = 32, seed: int = 42):
+
+class SentenceTransformerEmbedder:
+    """The real model, on the CPU, loaded offline from a package or a local folder.
+
+    backend "torch" runs the published fp32 weights; "torch-bf16" casts them to bfloat16,
+    about 1.9x faster on CPUs with native bf16 (see README, Performance)."""
+
+    def __init__(self, model_id: str, *, batch_size: int = 32, seed: int = 42, backend: str = "torch"):
         _offline()
+        if backend not in BACKENDS:
+            raise InputError(backend, f"unknown backend (known: {', '.join(BACKENDS)})")
         path, expected = model_path(model_id)
         self.model_id = model_id
         self.path = path
+        self.backend = backend
         self.weights_sha256 = verify_model(path, expected)
-        self.fingerprint = f"{model_id}@{self.weights_sha256}"
+        suffix = "" if backend == "torch" else f"+{backend}"
+        self.fingerprint = f"{model_id}@{self.weights_sha256}{suffix}"
         self.batch_size = batch_size
         self.seed = seed
         self._model = None
@@ -103,6 +113,8 @@ class SentenceTransformerEmbedder:
 
             torch.manual_seed(self.seed)
             self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            if self.backend == "torch-bf16":
+                self._model.to(torch.bfloat16)
             self._model.eval()
         return self._model
 
@@ -113,10 +125,10 @@ class SentenceTransformerEmbedder:
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
-            convert_to_numpy=True,
+            convert_to_tensor=True,
             show_progress_bar=False,
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return np.ascontiguousarray(vectors.float().cpu().numpy(), dtype=np.float32)
 
 
 def default_cache_dir() -> Path:
@@ -192,7 +204,9 @@ class CachedEmbedder:
         return np.stack([found[k] for k in keys])
 
 
-def build_embedder(model_id: str, *, batch_size: int, seed: int, cache_dir: Path | None = None) -> CachedEmbedder:
+def build_embedder(
+    model_id: str, *, batch_size: int, seed: int, cache_dir: Path | None = None, backend: str = "torch"
+) -> CachedEmbedder:
     """The real model behind the on-disk cache: what `qcode code` and `evaluate` use."""
-    inner = SentenceTransformerEmbedder(model_id, batch_size=batch_size, seed=seed)
+    inner = SentenceTransformerEmbedder(model_id, batch_size=batch_size, seed=seed, backend=backend)
     return CachedEmbedder(inner, EmbeddingCache((cache_dir or default_cache_dir()) / "embeddings.sqlite"))

@@ -134,7 +134,7 @@ def code_corpus(
     timings = result.timings
 
     if embedder is None:
-        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir)
+        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
     t = time.perf_counter()
     tagger = build_tagger(codebook, codebook_path=codebook_path, config=config, embedder=embedder, model_dir=model_dir)
     timings["calibrate"] = time.perf_counter() - t
@@ -272,6 +272,7 @@ def code_corpus(
             "id": embedder.model_id,
             "fingerprint": embedder.fingerprint,
             "weights_sha256": getattr(getattr(embedder, "inner", embedder), "weights_sha256", None),
+            "backend": config.backend,
         },
         "segmenter": {"spacy_model": SPACY_MODEL},
         "tagger": tagger.settings(),

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import Config
-from ..errors import InputError
+from ..errors import InputError, validation_messages
 from ..run import code_corpus
 from .common import say
 
@@ -28,6 +29,7 @@ def code_cli(
     threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
     max_codes: int = typer.Option(Config().max_codes, min=1, help="At most this many codes per passage."),
     batch_size: int = typer.Option(Config().batch_size, min=1, help="Passages per embedding batch."),
+    backend: str = typer.Option(Config().backend, help="Embedding backend: torch (fp32) or torch-bf16 (about 1.9x faster, same dev-set scores)."),
     model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder [default: ~/.cache/qcode]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -44,10 +46,14 @@ def code_cli(
     longer exists move to OUT/orphaned_reviews.jsonl. Exit 1 if any input was bad (the
     others are still coded).
     """
-    settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size)
+    settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size, backend=backend)
     if interviewer:
         settings["interviewer_labels"] = tuple(interviewer)
-    config = Config(**settings)
+    try:
+        config = Config(**settings)
+    except ValidationError as err:
+        say(f"error: {'; '.join(validation_messages(err))}")
+        raise typer.Exit(2) from None
     progress = Progress(
         TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         transient=True, disable=quiet,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 
 from ..codebook import default_codebook_path, load_codebook
 from ..config import Config
 from ..embed import build_embedder
-from ..errors import InputError
+from ..errors import InputError, validation_messages
 from ..evaluate import EvalReport, evaluate_file
 from ..learn import build_tagger
 from .common import say
@@ -32,6 +33,7 @@ def evaluate_cli(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
     model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
     threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
+    backend: str = typer.Option(Config().backend, help="Embedding backend: torch (fp32) or torch-bf16."),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
     """Score the tagger against gold labels: per-code precision, recall, F1, Cohen's kappa.
@@ -40,11 +42,15 @@ def evaluate_cli(
 
     Macro-F1 and mean kappa average over the codes that occur in the gold file.
     """
-    config = Config(threshold=threshold)
+    try:
+        config = Config(threshold=threshold, backend=backend)
+    except ValidationError as err:
+        say(f"error: {'; '.join(validation_messages(err))}")
+        raise typer.Exit(2) from None
     try:
         codebook = Path(codebook) if codebook else default_codebook_path()
         cb = load_codebook(codebook)
-        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir)
+        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
         tagger = build_tagger(cb, codebook_path=codebook, config=config, embedder=embedder, model_dir=model)
         report = evaluate_file(gold, codebook=cb, tagger=tagger, embedder=embedder)
     except InputError as err:

@@ -29,7 +29,7 @@ def learn_cli(
     """
     config = Config()
     try:
-        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir)
+        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
         tagger = learn(excerpt_files(files), out_dir=out, codebook_path=codebook, config=config, embedder=embedder)
     except InputError as err:
         say(f"error: {err}")
