@@ -33,6 +33,25 @@ def read_excerpts(path: Path) -> list[Excerpt]:
     return [e for _, e in read_jsonl(path, Excerpt)]
 
 
+SOURCES = ("machine", "reviewed", "final")
+
+
+def codes_for(excerpt: Excerpt, source: str) -> list[str] | None:
+    """The codes a passage counts under `source`, or None if it does not count.
+
+    machine: the machine's codes; reviewed: a reviewer's final codes (pending passages do
+    not count); final: the reviewer's codes where there is a decision, else the machine's.
+    """
+    if source == "machine":
+        return list(excerpt.codes)
+    decided = final_codes(excerpt)
+    if source == "reviewed":
+        return decided
+    if source == "final":
+        return decided if decided is not None else list(excerpt.codes)
+    raise ValueError(f"unknown source {source!r} (known: {', '.join(SOURCES)})")
+
+
 # --- check --------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from . import agreement as agreement_cmd
 from . import code as code_cmd
 from . import codebook as codebook_cmd
 from . import evaluate as evaluate_cmd
+from . import export as export_cmd
 from . import learn as learn_cmd
 from . import review as review_cmd
 
@@ -49,6 +50,8 @@ app.command("agreement")(agreement_cmd.agreement_cli)
 app.command("learn")(learn_cmd.learn_cli)
 app.add_typer(codebook_cmd.app, name="codebook")
 app.add_typer(review_cmd.app, name="review")
+app.add_typer(export_cmd.export_app, name="export")
+app.add_typer(export_cmd.import_app, name="import")
 
 
 def main() -> None:

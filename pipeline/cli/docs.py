@@ -22,6 +22,12 @@ COMMANDS = [
     ["review", "merge"],
     ["review", "status"],
     ["review", "queue"],
+    ["export"],
+    ["export", "codebook"],
+    ["export", "refi"],
+    ["export", "table"],
+    ["import"],
+    ["import", "codebook"],
 ]
 
 

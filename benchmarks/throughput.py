@@ -1,0 +1,166 @@
+"""Speed and memory of `qcode code` against the model's own throughput.
+
+    .venv/bin/python benchmarks/throughput.py [--sizes 10 100 1000] [--backend torch] [--json OUT]
+
+For each N it writes a synthetic corpus of N hour-long interviews (about 150 passages
+each, every passage unique so nothing is cached by accident), then in one child process:
+
+1. runs `code_corpus` cold (empty embedding cache) and records passages/s, where the time
+   went, and peak RSS right after;
+2. encodes exactly the passages qcode produced with raw `SentenceTransformer.encode`
+   (same model, same batch size, model already loaded): the ratio of (1) to this is the
+   headline;
+3. reruns warm (everything cached) and re-tags after a codebook edit (no passage is
+   embedded again), each as a speed-up over the cold run.
+
+A child per N keeps peak RSS per N honest. Nothing here is a test: it prints numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+OPENERS = ["Well,", "I mean,", "Honestly,", "So", "To be fair,", "Um,", "You know,", "Look,", "Right, so", "I think"]
+SUBJECTS = [
+    "the council", "the acute trust", "our team", "the ICB", "the hospice", "the GP federation", "the housing association",
+    "the charity alliance", "the community trust", "the police", "the care homes", "the public health team",
+]
+VERBS = [
+    "agreed to pool", "refused to share", "kept arguing about", "quietly took over", "set up a panel for",
+    "lost control of", "asked residents about", "brought in a facilitator over", "rebuilt trust around", "protected",
+]
+OBJECTS = [
+    "the discharge budget", "the frailty service", "the data-sharing agreement", "the winter money", "the step-down beds",
+    "the neighbourhood teams", "the mental health contract", "the carers' strategy", "the grants panel", "the joint posts",
+]
+TAILS = [
+    "which nobody expected", "after months of going round in circles", "and that changed the tone", "because of the targets",
+    "and people noticed", "which still annoys some of them", "in the end", "and it took a year", "for the residents' sake",
+    "without telling the rest of us",
+]
+QUESTIONS = ["How did that come about?", "Can you say more?", "What happened next?", "Why do you think that was?", "And the others?"]
+
+
+def sentence(rng: random.Random, serial: int) -> str:
+    return (
+        f"{rng.choice(OPENERS)} {rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} "
+        f"{rng.choice(TAILS)}, around week {serial}."
+    )
+
+
+def interview(rng: random.Random, index: int, passages: int = 150) -> str:
+    lines = ["# Synthetic interview for benchmarks/throughput.py. Not real."]
+    serial = index * 10_000
+    for _ in range(passages // 2):  # ~2 passages of ~60 words per answer
+        lines.append(f"Interviewer: {rng.choice(QUESTIONS)}")
+        words = []
+        for _ in range(8):
+            serial += 1
+            words.append(sentence(rng, serial))
+        lines.append("Participant: " + " ".join(words))
+    return "\n".join(lines) + "\n"
+
+
+def make_corpus(folder: Path, n: int, seed: int = 42) -> None:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (folder / f"interview_{i:04d}.txt").write_text(interview(rng, i), encoding="utf-8")
+
+
+def child(n: int, backend: str, work: Path) -> dict:
+    """One measurement in this process (run as a subprocess by `main`)."""
+    from pipeline import Config, code_corpus, load_codebook
+    from pipeline.codebook import default_codebook_path
+    from pipeline.embed import SentenceTransformerEmbedder
+
+    corpus, cache = work / "corpus", work / "cache"
+    t = time.perf_counter()
+    make_corpus(corpus, n)
+    generate_s = time.perf_counter() - t
+    config = Config(backend=backend)
+    cold = code_corpus([corpus], out_dir=work / "out", config=config, cache_dir=cache)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    texts = [json.loads(line)["text"] for line in (work / "out" / "excerpts.jsonl").open()]
+
+    raw = SentenceTransformerEmbedder(config.model, batch_size=config.batch_size, backend=backend)
+    raw.embed(texts[:64])  # load and warm up outside the timing
+    t = time.perf_counter()
+    raw.embed(texts)
+    raw_s = time.perf_counter() - t
+
+    warm = code_corpus([corpus], out_dir=work / "out_warm", config=config, cache_dir=cache)
+    edited = yaml.safe_load(default_codebook_path().read_text())
+    edited["codes"][0]["examples"].append("People felt they could admit a mistake without being blamed for it.")
+    edited_path = work / "edited_codebook.yaml"
+    edited_path.write_text(yaml.safe_dump(edited, sort_keys=False))
+    load_codebook(edited_path)
+    retag = code_corpus([corpus], out_dir=work / "out_retag", config=config, cache_dir=cache, codebook_path=edited_path)
+    return {
+        "interviews": n,
+        "passages": cold.passages,
+        "generate_s": round(generate_s, 2),
+        "cold_s": round(cold.seconds, 2),
+        "qcode_passages_per_s": round(cold.passages / cold.seconds, 1),
+        "raw_encode_s": round(raw_s, 2),
+        "raw_passages_per_s": round(len(texts) / raw_s, 1),
+        "ratio": round((cold.passages / cold.seconds) / (len(texts) / raw_s), 3),
+        "warm_s": round(warm.seconds, 2),
+        "warm_speedup": round(cold.seconds / warm.seconds, 1),
+        "warm_embedded": warm.embedded,
+        "retag_s": round(retag.seconds, 2),
+        "retag_speedup": round(cold.seconds / retag.seconds, 1),
+        "retag_embedded": retag.embedded,  # only the edited codebook entry, no passage
+        "peak_rss_mb": round(rss_mb, 1),
+        "where_cold_s": {k: round(v, 2) for k, v in sorted(cold.timings.items())},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
+    ap.add_argument("--backend", default="torch", choices=["torch", "torch-bf16"])
+    ap.add_argument("--json", type=Path, help="write the results here as JSON")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.backend, args.work)))
+        return
+    rows = []
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory(prefix="qcode-bench-") as work:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(n), "--backend", args.backend, "--work", work],
+                capture_output=True, text=True, check=True,
+            )
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"N={n}: done", file=sys.stderr)
+    head = f"{'N':>5} {'passages':>8} {'qcode p/s':>9} {'raw p/s':>8} {'ratio':>6} {'warm x':>7} {'retag x':>7} {'RSS MB':>7}"
+    print(f"backend {args.backend}")
+    print(head)
+    for r in rows:
+        print(
+            f"{r['interviews']:>5} {r['passages']:>8} {r['qcode_passages_per_s']:>9} {r['raw_passages_per_s']:>8} "
+            f"{r['ratio']:>6} {r['warm_speedup']:>7} {r['retag_speedup']:>7} {r['peak_rss_mb']:>7}"
+        )
+    for r in rows:
+        print(f"N={r['interviews']} cold run, seconds by stage: {r['where_cold_s']}")
+    if len(rows) > 1:
+        print(f"peak RSS growth N={rows[0]['interviews']} -> N={rows[-1]['interviews']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}x")
+    if args.json:
+        args.json.write_text(json.dumps({"backend": args.backend, "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""REFI-QDA 1.0 exchange files, read by NVivo, ATLAS.ti, MAXQDA, QualCoder and Taguette.
+
+- `.qdc`: a codebook (namespace urn:QDA-XML:codebook:1.0). Themes become non-codable
+  parent codes, codes their codable children; the single Description of a code holds the
+  definition, rules, examples and keywords in labelled sections (and the qcode id), so
+  `import_qdc` can read them back.
+- `.qdpx`: a zip of `project.qde` (urn:QDA-XML:project:1.0) and `sources/`: every
+  transcript's normalised text as a TextSource, each coded passage a PlainTextSelection
+  (code-point offsets into that text, end exclusive) with one Coding per code; the
+  machine and each reviewer are separate Users; participants are Cases whose attributes
+  are Variables.
+
+GUIDs are uuid5 of stable names, and zip entries have fixed dates, so the same inputs
+give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from .. import __version__
+from ..errors import InputError
+from ..review import codes_for, decisions_of, read_excerpts
+from ..schemas import Codebook
+
+CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
+PROJECT_NS = "urn:QDA-XML:project:1.0"
+GUID_NAMESPACE = uuid.UUID("8f2b7f0e-6c1e-5b3a-9d7e-2f4a6c8e0b1d")
+PALETTE = ["#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F", "#BCBD22", "#17BECF"]
+SECTIONS = ("Include", "Exclude", "Examples", "Counterexamples", "Keywords")
+ZIP_DATE = (2000, 1, 1, 0, 0, 0)
+
+
+def guid(*parts: str) -> str:
+    return str(uuid.uuid5(GUID_NAMESPACE, "\x1f".join(parts)))
+
+
+def describe(code) -> str:
+    """One Description holding every part of a code entry, in labelled sections."""
+    lines = [code.definition.strip()]
+    for title, items in zip(SECTIONS, (code.include, code.exclude, code.examples, code.counterexamples, code.keywords)):
+        if items:
+            lines += ["", f"{title}:"] + [f"- {' '.join(item.split())}" for item in items]
+    lines += ["", f"qcode id: {code.id}"]
+    return "\n".join(lines)
+
+
+def _codes_element(parent: ET.Element, codebook: Codebook, ns: str) -> dict[str, str]:
+    """Append <Codes> to parent; return code id -> guid."""
+    codes_el = ET.SubElement(parent, f"{{{ns}}}Codes")
+    ids: dict[str, str] = {}
+    themes = {t.id: t for t in codebook.themes}
+    theme_el: dict[str, ET.Element] = {}
+    for i, theme in enumerate(codebook.themes):
+        el = ET.SubElement(codes_el, f"{{{ns}}}Code", guid=guid("theme", theme.id), name=theme.name, isCodable="false", color=PALETTE[i % len(PALETTE)])
+        description = (theme.description or "").strip()
+        ET.SubElement(el, f"{{{ns}}}Description").text = f"{description}\n\nqcode id: {theme.id}".strip()
+        theme_el[theme.id] = el
+    for i, code in enumerate(codebook.codes):
+        parent_el = theme_el[code.theme] if code.theme in themes else codes_el
+        ids[code.id] = guid("code", code.id)
+        el = ET.SubElement(parent_el, f"{{{ns}}}Code", guid=ids[code.id], name=code.name, isCodable="true", color=PALETTE[i % len(PALETTE)])
+        ET.SubElement(el, f"{{{ns}}}Description").text = describe(code)
+    return ids
+
+
+def _serialise(root: ET.Element, ns: str) -> bytes:
+    ET.register_namespace("", ns)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def codebook_qdc(codebook: Codebook) -> bytes:
+    root = ET.Element(f"{{{CODEBOOK_NS}}}CodeBook", origin=f"qcode {__version__}")
+    _codes_element(root, codebook, CODEBOOK_NS)
+    return _serialise(root, CODEBOOK_NS)
+
+
+def project_qde(out_dir: Path, codebook: Codebook, source: str = "final") -> tuple[bytes, dict[str, str]]:
+    """(project.qde bytes, {path in zip: text}) for a qcode output folder."""
+    excerpts = read_excerpts(out_dir / "excerpts.jsonl")
+    ns = PROJECT_NS
+    q = lambda tag: f"{{{ns}}}{tag}"  # noqa: E731
+    root = ET.Element(q("Project"), name=f"qcode: {codebook.name}", origin=f"qcode {__version__}")
+    machine = guid("user", "qcode machine")
+    reviewers = sorted({d.reviewer or "(unnamed)" for e in excerpts for d in decisions_of(e, "(unnamed)") if d.status != "pending"})
+    users = ET.SubElement(root, q("Users"))
+    ET.SubElement(users, q("User"), guid=machine, name="qcode (machine)", id="qcode")
+    user_guid = {r: guid("user", r) for r in reviewers}
+    for r in reviewers:
+        ET.SubElement(users, q("User"), guid=user_guid[r], name=r)
+    book = ET.SubElement(root, q("CodeBook"))
+    code_guid = _codes_element(book, codebook, ns)
+
+    by_transcript: dict[str, list] = {}
+    for e in excerpts:
+        by_transcript.setdefault(e.transcript, []).append(e)
+    attr_names = sorted({k for e in excerpts for k in e.attributes})
+    if attr_names:
+        variables = ET.SubElement(root, q("Variables"))
+        for name in attr_names:
+            ET.SubElement(variables, q("Variable"), guid=guid("variable", name), name=name, typeOfVariable="Text")
+    source_guid = {t: guid("source", t) for t in by_transcript}
+    cases = ET.SubElement(root, q("Cases"))
+    for t in sorted(by_transcript):
+        case = ET.SubElement(cases, q("Case"), guid=guid("case", t), name=t)
+        for name, value in sorted(by_transcript[t][0].attributes.items()):
+            vv = ET.SubElement(case, q("VariableValue"))
+            ET.SubElement(vv, q("VariableRef"), targetGUID=guid("variable", name))
+            ET.SubElement(vv, q("TextValue")).text = value
+        ET.SubElement(case, q("SourceRef"), targetGUID=source_guid[t])
+
+    from ..run import text_file_name
+
+    sources = ET.SubElement(root, q("Sources"))
+    files: dict[str, str] = {}
+    for t in sorted(by_transcript):
+        text_path = out_dir / "sources" / text_file_name(t)
+        try:
+            text = text_path.read_text(encoding="utf-8")
+        except OSError:
+            raise InputError(text_path, "normalised text missing: rerun `qcode code` into this folder") from None
+        files[f"sources/{source_guid[t]}.txt"] = text
+        src = ET.SubElement(sources, q("TextSource"), guid=source_guid[t], name=t, plainTextPath=f"internal://{source_guid[t]}.txt")
+        for e in sorted(by_transcript[t], key=lambda x: (x.start, x.id)):
+            if text[e.start : e.end] != e.text:
+                raise InputError(text_path, f"excerpt {e.id} does not match the stored text (was the transcript recoded elsewhere?)")
+            codings = _codings(e, source)
+            if not codings:
+                continue
+            sel = ET.SubElement(
+                src, q("PlainTextSelection"), guid=guid("selection", e.id), name=e.id,
+                startPosition=str(e.start), endPosition=str(e.end), creatingUser=machine,
+            )
+            ET.SubElement(sel, q("Description")).text = f"speaker: {e.speaker}" + (f"\nquestion: {e.context}" if e.context else "")
+            for who, code in codings:
+                user = machine if who is None else user_guid[who]
+                c = ET.SubElement(sel, q("Coding"), guid=guid("coding", e.id, who or "machine", code), creatingUser=user)
+                ET.SubElement(c, q("CodeRef"), targetGUID=code_guid[code])
+    return _serialise(root, ns), files
+
+
+def _codings(excerpt, source: str) -> list[tuple[str | None, str]]:
+    """(reviewer or None for the machine, code) pairs to export for one excerpt."""
+    decisions = [d for d in decisions_of(excerpt, "(unnamed)") if d.status != "pending"]
+    out: list[tuple[str | None, str]] = []
+    if source in ("reviewed", "final") and decisions:
+        for d in decisions:
+            out += [(d.reviewer or "(unnamed)", c) for c in sorted(d.codes or [])]
+    elif source in ("machine", "final"):
+        out += [(None, c) for c in codes_for(excerpt, "machine") or []]
+    return out
+
+
+def write_qdpx(path: Path, project: bytes, files: dict[str, str]) -> None:
+    """A deterministic zip: fixed dates, sorted entries."""
+    from ..io import atomic_write
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        entries = {"project.qde": project, **{k: v.encode("utf-8") for k, v in files.items()}}
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, entries[name])
+    with atomic_write(path, "wb") as f:
+        f.write(buf.getvalue())
+
+
+# --- import -----------------------------------------------------------------------------
+
+
+def slug(name: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return s or "code"
+
+
+def _parse_description(text: str) -> dict:
+    """Split a Description written by `describe` (or any plain text) into codebook fields."""
+    fields: dict = {"definition": [], "id": None}
+    current = "definition"
+    for line in (text or "").splitlines():
+        stripped = line.strip()
+        header = stripped.rstrip(":")
+        if stripped.endswith(":") and header in SECTIONS:
+            current = header.lower()
+            fields[current] = []
+        elif stripped.startswith("qcode id:"):
+            fields["id"] = stripped.split(":", 1)[1].strip()
+        elif current == "definition":
+            fields["definition"].append(line)
+        elif stripped.startswith("- "):
+            fields[current].append(stripped[2:])
+        elif stripped and fields[current]:
+            fields[current][-1] += " " + stripped
+    fields["definition"] = "\n".join(fields["definition"]).strip()
+    return fields
+
+
+def import_qdc(path: Path) -> dict:
+    """A `.qdc` file as a qcode codebook (a dict ready for YAML)."""
+    try:
+        tree = ET.parse(path)
+    except (ET.ParseError, OSError) as err:
+        raise InputError(path, f"not a readable .qdc file: {err}") from None
+    root = tree.getroot()
+    ns = {"c": CODEBOOK_NS}
+    if root.tag != f"{{{CODEBOOK_NS}}}CodeBook":
+        raise InputError(path, f"root element is {root.tag}, not a REFI-QDA CodeBook")
+    used: set[str] = set()
+
+    def unique(base: str) -> str:
+        candidate, n = base, 2
+        while candidate in used:
+            candidate, n = f"{base}_{n}", n + 1
+        used.add(candidate)
+        return candidate
+
+    themes, codes = [], []
+
+    def walk(el: ET.Element, theme: str | None) -> None:
+        for child in el.findall("c:Code", ns):
+            name = child.get("name", "").strip() or "unnamed"
+            desc = child.findtext("c:Description", default="", namespaces=ns)
+            parsed = _parse_description(desc)
+            codable = child.get("isCodable", "true").lower() in ("true", "1")
+            if not codable and theme is None:
+                tid = unique(parsed["id"] if parsed["id"] and re.fullmatch(r"[a-z0-9_]+", parsed["id"]) else slug(name))
+                theme_entry = {"id": tid, "name": name}
+                if parsed["definition"]:
+                    theme_entry["description"] = parsed["definition"]
+                themes.append(theme_entry)
+                walk(child, tid)
+                continue
+            if codable:
+                entry = {"id": unique(parsed["id"] if parsed["id"] and re.fullmatch(r"[a-z0-9_]+", parsed["id"]) else slug(name)), "name": name}
+                if theme:
+                    entry["theme"] = theme
+                entry["definition"] = parsed["definition"] or name
+                for key in ("include", "exclude", "examples", "counterexamples", "keywords"):
+                    if parsed.get(key):
+                        entry[key] = parsed[key]
+                codes.append(entry)
+            walk(child, theme)  # nested codes stay under the top-level theme
+
+    walk(root.find("c:Codes", ns), None)
+    if not codes:
+        raise InputError(path, "no codable codes")
+    book = {"name": path.stem, "version": "1", "description": f"Imported from {path.name} (REFI-QDA codebook)."}
+    if themes:
+        book["themes"] = themes
+    book["codes"] = codes
+    return book
