@@ -61,6 +61,13 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
     return Codebook.model_validate(data)
 
 
+def recorded_path(path: Path) -> str:
+    """How a manifest names a codebook: as given, or `(default) NAME` for the packaged one,
+    so manifests do not carry this machine's site-packages path."""
+    path = Path(path)
+    return f"(default) {path.name}" if path.resolve() == default_codebook_path().resolve() else str(path)
+
+
 def file_sha256(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

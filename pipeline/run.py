@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .codebook import default_codebook_path, file_sha256, load_codebook
+from .codebook import default_codebook_path, file_sha256, load_codebook, recorded_path
 from .config import Config
 from .embed import CachedEmbedder, Embedder, build_embedder
 from .errors import InputError
@@ -34,7 +34,7 @@ from .learn import build_tagger
 COUNTS = "counts.csv"
 MANIFEST = "manifest.json"
 SOURCES = "sources"  # normalised text of every transcript: excerpt offsets index these
-CHUNK = 256  # passages per embedding round trip
+CHUNK = 1024  # passages per embedding round trip (sentence-transformers sorts each by length)
 
 
 @dataclass
@@ -263,7 +263,7 @@ def code_corpus(
         "qcode_version": __version__,
         "command": "code",
         "codebook": {
-            "path": str(codebook_path) if codebook_path != default_codebook_path() else f"(default) {codebook_path.name}",
+            "path": recorded_path(codebook_path),
             "sha256": file_sha256(codebook_path),
             "name": codebook.name,
             "version": codebook.version,

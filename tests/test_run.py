@@ -49,7 +49,10 @@ def test_outputs_and_manifest(tmp_path, fake_embedder):
     assert not list(out.glob(".*tmp")), "temporary files left behind"
 
 
-def test_embedding_is_batched(tmp_path, fake_embedder):
+def test_embedding_is_batched(tmp_path, fake_embedder, monkeypatch):
+    import pipeline.run
+
+    monkeypatch.setattr(pipeline.run, "CHUNK", 256)
     run(tmp_path, fake_embedder, [corpus(tmp_path, n=150)])
     passages_calls = fake_embedder.calls[1:]  # the first call embeds the codebook
     assert sum(passages_calls) == 300 and max(passages_calls) <= 256 and len(passages_calls) == 2
@@ -115,7 +118,10 @@ def test_bad_codebook_is_an_error(tmp_path, fake_embedder):
         run(tmp_path, fake_embedder, [corpus(tmp_path)], codebook_path=cb)
 
 
-def test_interrupted_run_leaves_the_previous_outputs_whole(tmp_path, fake_embedder):
+def test_interrupted_run_leaves_the_previous_outputs_whole(tmp_path, fake_embedder, monkeypatch):
+    import pipeline.run
+
+    monkeypatch.setattr(pipeline.run, "CHUNK", 256)
     folder = corpus(tmp_path, n=150)
     run(tmp_path, fake_embedder, [folder])
     out = tmp_path / "out"

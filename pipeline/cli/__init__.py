@@ -13,6 +13,7 @@ import typer
 from .. import __version__
 from . import agreement as agreement_cmd
 from . import code as code_cmd
+from . import counts as counts_cmd
 from . import codebook as codebook_cmd
 from . import evaluate as evaluate_cmd
 from . import export as export_cmd
@@ -48,6 +49,9 @@ app.command("code")(code_cmd.code_cli)
 app.command("evaluate")(evaluate_cmd.evaluate_cli)
 app.command("agreement")(agreement_cmd.agreement_cli)
 app.command("learn")(learn_cmd.learn_cli)
+app.command("counts")(counts_cmd.counts_cli)
+app.command("report")(counts_cmd.report_cli)
+app.command("reproduce")(counts_cmd.reproduce_cli)
 app.add_typer(codebook_cmd.app, name="codebook")
 app.add_typer(review_cmd.app, name="review")
 app.add_typer(export_cmd.export_app, name="export")

@@ -1,0 +1,98 @@
+"""`qcode counts`, `qcode report` and `qcode reproduce`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..codebook import default_codebook_path, file_sha256, load_codebook, recorded_path
+from ..counts import write_counts
+from ..errors import InputError
+from ..review import SOURCES
+from .common import say
+from .export import SOURCE_HELP, _manifest_codebook
+
+
+def counts_cli(
+    dirs: list[Path] = typer.Argument(..., metavar="DIR", help="qcode output folders (or excerpts JSONL files)."),
+    by: list[str] = typer.Option(None, "--by", help="Attribute to break counts down by (repeatable), e.g. sector."),
+    source: str = typer.Option("final", help=SOURCE_HELP),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder for the tables [default: DIR/counts]."),
+    codebook: Path = typer.Option(None, "--codebook", "-c", help="Codebook [default: the one in DIR/manifest.json]."),
+) -> None:
+    """Thematic count tables: passages per code per transcript, participants per code,
+    code x attribute (counts and percentages), code x code co-occurrence.
+
+    Example: qcode counts out/ --by sector --by role
+
+    The tables and counts_manifest.json go to --out; the same inputs give byte-identical files.
+    """
+    if source not in SOURCES:
+        say(f"error: --source must be one of {', '.join(SOURCES)}")
+        raise typer.Exit(2)
+    first = dirs[0] if dirs[0].is_dir() else dirs[0].parent
+    out = out or first / "counts"
+    try:
+        path = Path(codebook) if codebook else _manifest_codebook(first)
+        cb = load_codebook(path)
+        written = write_counts(dirs, out_dir=out, codebook=cb, codebook_path=recorded_path(path), codebook_sha256=file_sha256(path), by=by or [], source=source)
+    except InputError as err:
+        say(f"error: {err}")
+        raise typer.Exit(1) from None
+    say(f"wrote {len(written)} tables ({source} codes) to {out}/: " + ", ".join(written))
+
+
+def reproduce_cli(
+    manifest: Path = typer.Argument(..., help="manifest.json of `qcode code`, or counts_manifest.json of `qcode counts`."),
+    inputs: Path = typer.Option(None, "--inputs", help="Folder holding the inputs, if not at their recorded paths."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Reuse this embedding cache [default: a fresh one, so embeddings are recomputed]."),
+) -> None:
+    """Re-run from a manifest in a temporary folder and compare every table cell by cell.
+
+    Example: qcode reproduce out/demo/manifest.json
+
+    Exit 0 and "reproduced" when every table is identical; exit 1 listing the differing
+    cells, and any input, codebook or model whose sha256 changed, when not.
+    """
+    from ..reproduce import reproduce
+
+    try:
+        result = reproduce(manifest, inputs_dir=inputs, cache_dir=cache_dir)
+    except InputError as err:
+        say(f"error: {err}")
+        raise typer.Exit(1) from None
+    for note in result.notes:
+        say(f"note: {note}")
+    if result.reproduced:
+        typer.echo("reproduced")
+        return
+    for d in result.differences:
+        typer.echo(d)
+    typer.echo(f"not reproduced: {len(result.differences)} difference(s)")
+    raise typer.Exit(1)
+
+
+def report_cli(
+    out_dir: Path = typer.Argument(..., metavar="DIR", help="A qcode output folder."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder for report.html and the PNG figures [default: DIR/report]."),
+    by: str = typer.Option("sector", "--by", help="Attribute for the frequency figure."),
+    source: str = typer.Option("final", help=SOURCE_HELP),
+    codebook: Path = typer.Option(None, "--codebook", "-c", help="Codebook [default: the one in DIR/manifest.json]."),
+) -> None:
+    """A self-contained HTML report (opens offline) with the figures also as PNG.
+
+    Example: qcode report out/ && xdg-open out/report/report.html
+    """
+    from ..report import build_report
+
+    if source not in SOURCES:
+        say(f"error: --source must be one of {', '.join(SOURCES)}")
+        raise typer.Exit(2)
+    try:
+        cb = load_codebook(codebook or _manifest_codebook(out_dir))
+        page = build_report(out_dir, cb, report_dir=out or out_dir / "report", by=by, source=source)
+    except InputError as err:
+        say(f"error: {err}")
+        raise typer.Exit(1) from None
+    say(f"wrote {page}")

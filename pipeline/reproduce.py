@@ -1,0 +1,162 @@
+"""`qcode reproduce MANIFEST`: re-run what a manifest describes in a temporary folder and
+compare every table, cell by cell.
+
+A `qcode code` manifest: inputs, codebook and model are checked against their recorded
+sha256 (differences are named), the pipeline runs again with the recorded config, and
+counts.csv and each passage's machine codes are compared with the originals beside the
+manifest. A `qcode counts` manifest: the tables are recomputed from the recorded excerpt
+files and compared with the tables beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .codebook import default_codebook_path, file_sha256, load_codebook
+from .config import Config
+from .errors import InputError
+from .review import read_excerpts
+
+
+@dataclass
+class Reproduction:
+    differences: list[str] = field(default_factory=list)  # table cells that differ: failure
+    notes: list[str] = field(default_factory=list)  # changed inputs, explaining the cells
+
+    @property
+    def reproduced(self) -> bool:
+        return not self.differences
+
+
+def diff_csv(name: str, original: str, again: str) -> list[str]:
+    """Cells that differ between two tables keyed by their first column."""
+    def parse(text: str) -> tuple[list[str], dict[str, dict[str, str]]]:
+        rows = list(csv.reader(io.StringIO(text)))
+        header = rows[0] if rows else []
+        return header, {r[0]: dict(zip(header, r)) for r in rows[1:] if r}
+
+    h1, a = parse(original)
+    h2, b = parse(again)
+    out = []
+    for col in h1:
+        if col not in h2:
+            out.append(f"{name}: column {col!r} only in the original")
+    for col in h2:
+        if col not in h1:
+            out.append(f"{name}: column {col!r} only in the rerun")
+    for key in sorted(set(a) | set(b)):
+        if key not in b:
+            out.append(f"{name}: row {key!r} only in the original")
+        elif key not in a:
+            out.append(f"{name}: row {key!r} only in the rerun")
+        else:
+            for col in h1[1:]:
+                if col in b[key] and a[key].get(col) != b[key][col]:
+                    out.append(f"{name}: {key} x {col}: {a[key].get(col)} -> {b[key][col]}")
+    return out
+
+
+def _locate(recorded: str, inputs_dir: Path | None) -> Path:
+    path = Path(recorded)
+    if inputs_dir is None:
+        return path
+    for candidate in (inputs_dir / path, inputs_dir / path.name):
+        if candidate.exists():
+            return candidate
+    return inputs_dir / path.name
+
+
+def _hash_note(what: str, path: Path, recorded: str, notes: list[str]) -> bool:
+    if not path.exists():
+        notes.append(f"{what} missing: {path}")
+        return False
+    now = file_sha256(path)
+    if now != recorded:
+        notes.append(f"{what} changed: {path} (sha256 {recorded[:12]}... -> {now[:12]}...)")
+    return True
+
+
+def reproduce_code(manifest: dict, base: Path, inputs_dir: Path | None, cache_dir: Path | None) -> Reproduction:
+    from .run import COUNTS, code_corpus
+
+    result = Reproduction()
+    files = []
+    for item in manifest["inputs"]:
+        path = _locate(item["path"], inputs_dir)
+        if _hash_note("input", path, item["sha256"], result.notes):
+            files.append(path)
+    codebook_path = _codebook_path(manifest["codebook"]["path"], inputs_dir)
+    _hash_note("codebook", codebook_path, manifest["codebook"]["sha256"], result.notes)
+    attributes = [_locate(a["path"], inputs_dir) for a in manifest.get("attributes_files", [])]
+    for a, rec in zip(attributes, manifest.get("attributes_files", [])):
+        _hash_note("attributes", a, rec["sha256"], result.notes)
+    original_counts = base / COUNTS
+    if not original_counts.exists():
+        raise InputError(original_counts, "the original counts.csv is not beside the manifest")
+    if file_sha256(original_counts) != manifest["outputs"][COUNTS]:
+        result.notes.append(f"{original_counts} was edited after the run (sha256 differs from the manifest)")
+    config = Config(**manifest["config"])
+    with tempfile.TemporaryDirectory(prefix="qcode-reproduce-") as tmp:
+        run = code_corpus(
+            files, out_dir=Path(tmp) / "out", codebook_path=codebook_path, config=config,
+            attributes_path=attributes[0] if len(attributes) == 1 else None,
+            cache_dir=cache_dir or Path(tmp) / "cache",
+        )
+        again = json.loads((Path(tmp) / "out" / "manifest.json").read_text())
+        if again["model"]["weights_sha256"] != manifest["model"]["weights_sha256"]:
+            result.notes.append(f"model weights changed: {manifest['model']['weights_sha256'][:12]}... -> {again['model']['weights_sha256'][:12]}...")
+        result.differences += diff_csv(COUNTS, original_counts.read_text(), (Path(tmp) / "out" / COUNTS).read_text())
+        before = {e.id: e.codes for e in read_excerpts(base / "excerpts.jsonl")}
+        after = {e.id: e.codes for e in read_excerpts(Path(tmp) / "out" / "excerpts.jsonl")}
+        changed = sorted(i for i in set(before) | set(after) if before.get(i) != after.get(i))
+        if changed:
+            result.differences.append(f"excerpts.jsonl: {len(changed)} passage(s) coded differently or missing, e.g. {changed[0]}")
+        result.notes += [f"rerun error: {e}" for e in run.errors]
+    return result
+
+
+def reproduce_counts(manifest: dict, base: Path, inputs_dir: Path | None) -> Reproduction:
+    from .counts import collect, load_outputs, tables
+
+    result = Reproduction()
+    files = []
+    for item in manifest["inputs"]:
+        path = _locate(item["path"], inputs_dir)
+        if _hash_note("input", path, item["sha256"], result.notes):
+            files.append(path)
+    codebook_path = _codebook_path(manifest["codebook"]["path"], inputs_dir)
+    _hash_note("codebook", codebook_path, manifest["codebook"]["sha256"], result.notes)
+    codebook = load_codebook(codebook_path)
+    excerpts, _ = load_outputs(files)
+    for name, text in tables(collect(excerpts, manifest["source"]), codebook, manifest["by"]).items():
+        original = base / name
+        if not original.exists():
+            result.differences.append(f"{name}: missing beside the manifest")
+            continue
+        result.differences += diff_csv(name, original.read_text(), text)
+    return result
+
+
+def _codebook_path(recorded: str, inputs_dir: Path | None) -> Path:
+    return default_codebook_path() if recorded.startswith("(default)") else _locate(recorded, inputs_dir)
+
+
+def reproduce(manifest_path: Path, *, inputs_dir: Path | None = None, cache_dir: Path | None = None) -> Reproduction:
+    try:
+        manifest = json.loads(Path(manifest_path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(manifest_path, f"not a readable manifest: {err}") from None
+    base = Path(manifest_path).parent
+    command = manifest.get("command")
+    if command == "code":
+        return reproduce_code(manifest, base, inputs_dir, cache_dir)
+    if command == "counts":
+        return reproduce_counts(manifest, base, inputs_dir)
+    raise InputError(manifest_path, f"not a qcode manifest (command {command!r})")
+
+
