@@ -6,7 +6,8 @@ JSONL in the `evaluate` format. For each code with at least `MIN_EXAMPLES` posit
 negative passages, a logistic regression is fitted on those passages together with the
 codebook's own sentences (the codebook evidence). Its scores are calibrated by Platt
 scaling on out-of-fold predictions, and its threshold is the one that maximises F1 out of
-fold. Codes with fewer examples keep the codebook-only scorer. Everything is linear, so a
+fold. Codes with fewer examples, or whose out-of-fold F1 does not beat the codebook-only
+scorer's F1 on the same passages, keep the codebook-only scorer. Everything is linear, so a
 model is a small matrix saved with numpy; one seed drives every random state.
 """
 
@@ -31,7 +32,7 @@ from .schemas import Codebook, Excerpt, final_codes
 from .tag import CodebookTagger, Tagger
 
 STRATEGY = "learned-logreg-v1"
-MIN_EXAMPLES = 5  # positives and negatives a code needs before it is learned
+MIN_EXAMPLES = 10  # positives and negatives a code needs before it is learned
 C = 1.0
 FOLDS = 5
 MODEL_JSON = "model.json"
@@ -140,6 +141,13 @@ class LearnedTagger(Tagger):
             p_oof = 1 / (1 + np.exp(-(a * oof + b)))
             threshold = _best_threshold(y, p_oof)
             cv = score([[code] if v else [] for v in y], [[code] if v else [] for v in p_oof >= threshold], [code]).per_code[0]
+            base_p = 1 / (1 + np.exp(-(X @ base.coef_[k] + base.intercept_[k])))
+            base_f1 = score([[code] if v else [] for v in y], [[code] if v else [] for v in base_p >= self.config.threshold], [code]).per_code[0].f1
+            entry["codebook_f1"] = base_f1
+            if cv.f1 <= base_f1:  # learning does not beat the codebook on these passages
+                entry.update(mode="codebook", cv=cv.model_dump(exclude={"code"}), threshold=threshold)
+                self.report_[code] = entry
+                continue
             clf = self._classifier(np.vstack([X, self.vectors_]), np.concatenate([y, cb_y]))
             self.coef_[k] = a * clf.coef_[0]
             self.intercept_[k] = a * clf.intercept_[0] + b

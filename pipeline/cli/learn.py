@@ -25,7 +25,8 @@ def learn_cli(
     Example: qcode learn out/excerpts.jsonl --out models/v1
 
     accepted -> the machine's codes; corrected -> review.codes; rejected -> no code.
-    Codes with fewer than 5 positive or negative passages keep codebook scoring.
+    Codes with fewer than 10 positive or negative passages, or whose cross-validated F1
+    does not beat codebook scoring on the same passages, keep codebook scoring.
     """
     config = Config()
     try:
