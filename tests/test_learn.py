@@ -33,7 +33,9 @@ def test_load_labelled_reads_reviews_and_gold(tmp_path):
         load_labelled([bad], cb)
 
 
-def synthetic(n_codes=4, per_code=30, seed=0):
+def synthetic(n_codes=4, per_code=30, seed=0, cue="z"):
+    """Passages carry the token `{cue}{k}` for code k; the codebook only knows `w{k}`, so
+    with cue="z" the codebook alone cannot find the codes and learning must."""
     codes = [
         {"id": f"c{i}", "name": f"C{i}", "definition": f"about w{i}", "examples": [f"w{i} v{j}" for j in range(3)]}
         for i in range(n_codes)
@@ -43,7 +45,7 @@ def synthetic(n_codes=4, per_code=30, seed=0):
     ids, texts, labels = [], [], []
     for i in range(n_codes * per_code):
         k = i % n_codes
-        words = [f"w{k}", f"x{rng.integers(50)}", f"y{rng.integers(50)}"]
+        words = [f"{cue}{k}", f"x{rng.integers(50)}", f"y{rng.integers(50)}"]
         label = [f"c{k}"] if k < n_codes - 1 else []  # the last code never appears: stays codebook
         ids.append(f"p{i}")
         texts.append(" ".join(words))
@@ -56,10 +58,24 @@ def test_learned_and_fallback_codes(fake_embedder):
     tagger = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
     assert tagger.modes_ == ["learned", "learned", "learned", "codebook"]
     assert tagger.report_["c0"]["cv"]["f1"] > 0.9 and tagger.report_["c3"]["mode"] == "codebook"
-    proba = tagger.predict_proba(fake_embedder.embed(["w1 x3 y4", "w0 x1"]))
+    proba = tagger.predict_proba(fake_embedder.embed(["z1 x3 y4", "z0 x1"]))
     assert ((proba >= 0) & (proba <= 1)).all() and proba[0, 1] > 0.5 and proba[1, 0] > 0.5
     again = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
     assert np.array_equal(again.coef_, tagger.coef_) and np.array_equal(again.thresholds_, tagger.thresholds_)
+
+
+def test_a_code_is_learned_only_when_it_beats_the_codebook(fake_embedder):
+    for cue in ("w", "z"):  # passages in the codebook's words, and in other words
+        cb, data = synthetic(cue=cue)
+        tagger = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
+        for code, entry in tagger.report_.items():
+            if "cv" not in entry:
+                assert entry["mode"] == "codebook"
+            elif entry["mode"] == "learned":
+                assert entry["cv"]["f1"] > entry["codebook_f1"], code
+            else:
+                assert entry["cv"]["f1"] <= entry["codebook_f1"], code
+    assert "learned" in tagger.modes_  # with cue "z" the codebook cannot find the codes
 
 
 def test_save_load_roundtrip_and_checks(tmp_path, fake_embedder):
@@ -68,7 +84,7 @@ def test_save_load_roundtrip_and_checks(tmp_path, fake_embedder):
     tagger = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
     tagger.save(tmp_path / "m", codebook_sha256=file_sha256(cb_path), embedder=fake_embedder, training=[])
     loaded = LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=fake_embedder)
-    v = fake_embedder.embed(["w2 x1", "nothing here"])
+    v = fake_embedder.embed(["z2 x1", "nothing here"])
     assert np.array_equal(loaded.predict_proba(v), tagger.predict_proba(v))
     assert [c for _, c in loaded.suggest(v)] == [c for _, c in tagger.suggest(v)]
     with pytest.raises(InputError, match="another codebook"):
@@ -86,7 +102,7 @@ def test_save_load_roundtrip_and_checks(tmp_path, fake_embedder):
 def test_many_codes_and_thousands_of_passages(fake_embedder):
     cb, data = synthetic(n_codes=35, per_code=90)
     tagger = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
-    assert len(data.texts) == 3150 and tagger.modes_.count("learned") == 34
+    assert len(data.texts) == 3150 and tagger.modes_.count("learned") >= 30
 
 
 @pytest.mark.slow
