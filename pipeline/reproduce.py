@@ -81,17 +81,23 @@ def _hash_note(what: str, path: Path, recorded: str, notes: list[str]) -> bool:
     return True
 
 
+def _checked_inputs(manifest: dict, inputs_dir: Path | None, notes: list[str]) -> tuple[list[Path], Path]:
+    """The recorded inputs that exist, and the codebook; changed or missing ones noted."""
+    files = []
+    for item in manifest["inputs"]:
+        path = _locate(item["path"], inputs_dir)
+        if _hash_note("input", path, item["sha256"], notes):
+            files.append(path)
+    codebook_path = _codebook_path(manifest["codebook"]["path"], inputs_dir)
+    _hash_note("codebook", codebook_path, manifest["codebook"]["sha256"], notes)
+    return files, codebook_path
+
+
 def reproduce_code(manifest: dict, base: Path, inputs_dir: Path | None, cache_dir: Path | None) -> Reproduction:
     from .run import COUNTS, code_corpus
 
     result = Reproduction()
-    files = []
-    for item in manifest["inputs"]:
-        path = _locate(item["path"], inputs_dir)
-        if _hash_note("input", path, item["sha256"], result.notes):
-            files.append(path)
-    codebook_path = _codebook_path(manifest["codebook"]["path"], inputs_dir)
-    _hash_note("codebook", codebook_path, manifest["codebook"]["sha256"], result.notes)
+    files, codebook_path = _checked_inputs(manifest, inputs_dir, result.notes)
     attributes = [_locate(a["path"], inputs_dir) for a in manifest.get("attributes_files", [])]
     for a, rec in zip(attributes, manifest.get("attributes_files", [])):
         _hash_note("attributes", a, rec["sha256"], result.notes)
@@ -124,13 +130,7 @@ def reproduce_counts(manifest: dict, base: Path, inputs_dir: Path | None) -> Rep
     from .counts import collect, load_outputs, tables
 
     result = Reproduction()
-    files = []
-    for item in manifest["inputs"]:
-        path = _locate(item["path"], inputs_dir)
-        if _hash_note("input", path, item["sha256"], result.notes):
-            files.append(path)
-    codebook_path = _codebook_path(manifest["codebook"]["path"], inputs_dir)
-    _hash_note("codebook", codebook_path, manifest["codebook"]["sha256"], result.notes)
+    files, codebook_path = _checked_inputs(manifest, inputs_dir, result.notes)
     codebook = load_codebook(codebook_path)
     excerpts, _ = load_outputs(files)
     for name, text in tables(collect(excerpts, manifest["source"]), codebook, manifest["by"]).items():

@@ -27,7 +27,7 @@ from .errors import InputError
 from .ingest import ATTRIBUTE_NAMES, AttributeTable, discover_inputs, load_attributes, read_transcripts
 from .io import atomic_write
 from .review import EXCERPTS, ORPHANS, ReviewLedger
-from .schemas import Excerpt, Passage, Review, Transcript
+from .schemas import Excerpt, Passage, Transcript
 from .segment import SPACY_MODEL, segment
 from .learn import build_tagger
 

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import typer
 
-from ..codebook import default_codebook_path, file_sha256, load_codebook, recorded_path
+from ..codebook import file_sha256, load_codebook, recorded_path
 from ..counts import write_counts
 from ..errors import InputError
-from ..review import SOURCES
 from .common import say
-from .export import SOURCE_HELP, _manifest_codebook
+from .export import SOURCE_HELP, _check_source, _manifest_codebook
 
 
 def counts_cli(
@@ -28,9 +27,7 @@ def counts_cli(
 
     The tables and counts_manifest.json go to --out; the same inputs give byte-identical files.
     """
-    if source not in SOURCES:
-        say(f"error: --source must be one of {', '.join(SOURCES)}")
-        raise typer.Exit(2)
+    _check_source(source)
     first = dirs[0] if dirs[0].is_dir() else dirs[0].parent
     out = out or first / "counts"
     try:
@@ -86,9 +83,7 @@ def report_cli(
     """
     from ..report import build_report
 
-    if source not in SOURCES:
-        say(f"error: --source must be one of {', '.join(SOURCES)}")
-        raise typer.Exit(2)
+    _check_source(source)
     try:
         cb = load_codebook(codebook or _manifest_codebook(out_dir))
         page = build_report(out_dir, cb, report_dir=out or out_dir / "report", by=by, source=source)
