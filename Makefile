@@ -23,7 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/qcode code transcripts_sample --out $(OUT)
-	@echo "outputs: $(OUT)/excerpts.jsonl $(OUT)/counts.csv $(OUT)/manifest.json"
+	$(BIN)/qcode counts $(OUT) --by sector --by role
+	$(BIN)/qcode report $(OUT)
+	@echo "outputs: $(OUT)/excerpts.jsonl (coded passages for review), $(OUT)/counts.csv, $(OUT)/manifest.json,"
+	@echo "         $(OUT)/counts/ (thematic tables), $(OUT)/report/report.html (open in a browser)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
