@@ -211,18 +211,9 @@ def code_corpus(
                     source, sha, attrs = meta[p.transcript]
                     old = ledger.take(p.id)
                     excerpt = Excerpt(
-                        id=p.id,
-                        transcript=p.transcript,
+                        **p.model_dump(),
                         source=source,
                         source_sha256=sha,
-                        speaker=p.speaker,
-                        turn=p.turn,
-                        start=p.start,
-                        end=p.end,
-                        text=p.text,
-                        context=p.context,
-                        time_start=p.time_start,
-                        time_end=p.time_end,
                         attributes=attrs,
                         suggestions=suggestions,
                         codes=codes,
