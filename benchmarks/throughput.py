@@ -82,7 +82,7 @@ def child(n: int, backend: str, work: Path) -> dict:
     """One measurement in this process (run as a subprocess by `main`)."""
     from pipeline import Config, code_corpus, load_codebook
     from pipeline.codebook import default_codebook_path
-    from pipeline.embed import SentenceTransformerEmbedder
+    from pipeline.embed import OnnxEmbedder, SentenceTransformerEmbedder
 
     corpus, cache = work / "corpus", work / "cache"
     t = time.perf_counter()
@@ -93,7 +93,10 @@ def child(n: int, backend: str, work: Path) -> dict:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     texts = [json.loads(line)["text"] for line in (work / "out" / "excerpts.jsonl").open()]
 
-    raw = SentenceTransformerEmbedder(config.model, batch_size=config.batch_size, backend=backend)
+    if backend.startswith("onnx"):  # the backend's own encoder, on the model exported above
+        raw = OnnxEmbedder(config.model, cache_dir=cache, batch_size=config.batch_size, backend=backend)
+    else:
+        raw = SentenceTransformerEmbedder(config.model, batch_size=config.batch_size, backend=backend)
     raw.embed(texts[:64])  # load and warm up outside the timing
     t = time.perf_counter()
     raw.embed(texts)
@@ -129,7 +132,7 @@ def child(n: int, backend: str, work: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
-    ap.add_argument("--backend", default="torch", choices=["torch", "torch-bf16"])
+    ap.add_argument("--backend", default="torch", choices=["torch", "torch-bf16", "onnx", "onnx-int8"])
     ap.add_argument("--json", type=Path, help="write the results here as JSON")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)

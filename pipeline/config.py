@@ -24,7 +24,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model id")
-    backend: Literal["torch", "torch-bf16"] = Field("torch", description="torch (fp32, the published weights) or torch-bf16 (faster)")
+    backend: Literal["torch", "torch-bf16", "onnx", "onnx-int8"] = Field("torch", description="torch (fp32, the published weights), torch-bf16, onnx (fp32) or onnx-int8 (faster)")
     batch_size: int = Field(32, ge=1, description="passages per embedding batch")
     target_words: int = Field(
         60, ge=1, description="a passage closes at the first sentence end past this many words"

@@ -232,7 +232,10 @@ def code_corpus(
 
     known = {f.stem for f in files} | set(seen_ids)
     for table in tables:
-        for tid in sorted(set(table.rows) - known):
+        # a row for a transcript beside the table that was not selected this time is fine;
+        # a row that names no file at all is most likely a typo
+        beside = {f.stem for f in table.path.parent.iterdir() if f.is_file()}
+        for tid in sorted(set(table.rows) - known - beside):
             errors.append(InputError(table.path, f"names transcript {tid!r}, which is not among the inputs", table.lines[tid]))
     swap_in(staging, texts_dir)
 
@@ -264,6 +267,7 @@ def code_corpus(
             "fingerprint": embedder.fingerprint,
             "weights_sha256": getattr(getattr(embedder, "inner", embedder), "weights_sha256", None),
             "backend": config.backend,
+            **_export_record(embedder),
         },
         "segmenter": {"spacy_model": SPACY_MODEL},
         "tagger": tagger.settings(),
@@ -299,3 +303,11 @@ def counts_csv(counts: dict[str, dict[str, int]], passages: dict[str, int], code
     for t in sorted(counts):
         w.writerow([t, passages[t], *(counts[t][c] for c in code_ids)])
     return buf.getvalue()
+
+
+def _export_record(embedder) -> dict:
+    """For ONNX backends: the locally exported model file's name and sha256."""
+    inner = getattr(embedder, "inner", embedder)
+    if getattr(inner, "onnx_sha256", None) is None:
+        return {}
+    return {"exported_model": {"file": inner.onnx_path.name, "sha256": inner.onnx_sha256}}

@@ -110,3 +110,22 @@ def test_python_dash_m_and_version():
     assert res.stdout.startswith("qcode ")
     res = subprocess.run([sys.executable, "-m", "pipeline"], capture_output=True, text=True)
     assert "Usage" in res.stdout + res.stderr
+
+
+def test_onnx_int8_backend_end_to_end_records_its_exported_model(tmp_path):
+    cache = tmp_path / "cache"
+    args = ["code", str(SAMPLE / "icb_01.txt"), "--backend", "onnx-int8", "--cache-dir", str(cache), "-q"]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.stderr
+    m = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    exported = m["model"]["exported_model"]
+    assert m["model"]["backend"] == "onnx-int8" and m["model"]["weights_sha256"].startswith("53aa5117")
+    import hashlib
+
+    assert hashlib.sha256((cache / "onnx" / exported["file"]).read_bytes()).hexdigest() == exported["sha256"]
+    assert m["model"]["fingerprint"].endswith(exported["sha256"])
+    # a cold rerun (fresh cache, so a fresh export) gives the same bytes
+    res = runner.invoke(app, [*args[:-3], "--cache-dir", str(tmp_path / "cache2"), "-q", "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.stderr
+    for name in ("excerpts.jsonl", "counts.csv", "manifest.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

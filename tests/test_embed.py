@@ -62,3 +62,45 @@ def test_tampered_model_is_refused(tmp_path):
 def test_unknown_model_id_is_an_error():
     with pytest.raises(InputError, match="not a packaged model"):
         SentenceTransformerEmbedder("someone/not-installed")
+
+
+SENTENCES = [
+    "A man is eating food.",
+    "A man is eating a piece of bread.",
+    "Once we all agreed it was about keeping Mrs Jones out of A&E, the bickering about budgets stopped.",
+    "The trust board kept its own targets, whatever the partnership said.",
+    "Honestly, I'd rather not talk about the car park.",
+    "x",
+    " ".join(["word"] * 400),  # longer than the model's 256 tokens: truncated, as in torch
+]
+
+
+@pytest.mark.slow
+def test_onnx_backends_are_exported_locally_and_agree_with_torch(tmp_path, real_embedder):
+    from pipeline.embed import OnnxEmbedder
+
+    reference = real_embedder.inner.embed(SENTENCES)
+    fp32 = OnnxEmbedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=tmp_path, backend="onnx")
+    int8 = OnnxEmbedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=tmp_path, backend="onnx-int8")
+    files = sorted(p.name for p in (tmp_path / "onnx").iterdir())
+    assert files == sorted([fp32.onnx_path.name, int8.onnx_path.name])  # no temporary files left
+    assert int8.onnx_path.stat().st_size < fp32.onnx_path.stat().st_size / 3  # int8 weights
+
+    a, b = fp32.embed(SENTENCES), int8.embed(SENTENCES)
+    assert a.shape == b.shape == (len(SENTENCES), 384) and a.dtype == b.dtype == np.float32
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert (a * reference).sum(axis=1).min() > 0.9999  # same arithmetic as torch
+    assert (b * reference).sum(axis=1).min() > 0.95  # quantised: close, not equal
+    assert np.array_equal(b, int8.embed(SENTENCES))  # deterministic
+    assert np.allclose(b[[2, 0]], int8.embed([SENTENCES[2], SENTENCES[0]]), atol=1e-6)  # batching does not matter
+
+    # the fingerprint names the exported file, so cached vectors never mix across backends
+    assert len({real_embedder.fingerprint, fp32.fingerprint, int8.fingerprint}) == 3
+    assert int8.fingerprint.endswith(int8.onnx_sha256)
+
+    # a second use reuses the exported files; a fresh export is byte-identical
+    mtime = int8.onnx_path.stat().st_mtime_ns
+    again = OnnxEmbedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=tmp_path, backend="onnx-int8")
+    assert again.onnx_path.stat().st_mtime_ns == mtime
+    fresh = OnnxEmbedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=tmp_path / "elsewhere", backend="onnx-int8")
+    assert fresh.onnx_sha256 == int8.onnx_sha256

@@ -202,6 +202,17 @@ def test_corrupt_xlsx(tmp_path):
 # --- a batch with bad inputs ------------------------------------------------------------
 
 
+def test_coding_one_file_of_a_folder_keeps_the_folders_participants_table_quiet(tmp_path, fake_embedder):
+    folder = tmp_path / "in"
+    write(folder / "a.txt", "Interviewer: Q?\nParticipant: We share a budget and meet often.\n")
+    write(folder / "b.txt", "Interviewer: Q?\nParticipant: We trust each other.\n")
+    write(folder / "participants.csv", "file,sector\na.txt,icb\nb.txt,vcse\nghost.txt,vcse\n")
+    result = code_corpus([folder / "a.txt"], out_dir=tmp_path / "out", embedder=fake_embedder)
+    assert result.transcripts == 1
+    # b.txt exists beside the table, so only the row naming no file at all is reported
+    assert [str(e) for e in result.errors] == [f"{folder / 'participants.csv'}:4: names transcript 'ghost', which is not among the inputs"]
+
+
 def test_batch_with_every_kind_of_bad_input(tmp_path, fake_embedder):
     folder = tmp_path / "in"
     good = "Interviewer: Q?\nParticipant: We share a budget and meet often.\n"

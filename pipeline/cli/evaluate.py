@@ -33,7 +33,7 @@ def evaluate_cli(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
     model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
     threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
-    backend: str = typer.Option(Config().backend, help="Embedding backend: torch (fp32) or torch-bf16."),
+    backend: str = typer.Option(Config().backend, help="Embedding backend: torch, torch-bf16, onnx or onnx-int8 (see qcode code --help)."),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
     """Score the tagger against gold labels: per-code precision, recall, F1, Cohen's kappa.
