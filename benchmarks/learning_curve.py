@@ -35,12 +35,14 @@ def main() -> None:
     ap.add_argument("--codebook", type=Path, default=default_codebook_path())
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--model", default=Config().model, help="embedding model id or short name (minilm, mpnet)")
+    ap.add_argument("--backend", default=Config().backend)
     args = ap.parse_args()
 
-    config = Config()
+    config = Config(model=args.model, backend=args.backend)
     codebook = load_codebook(args.codebook)
     items = read_gold(args.gold, codebook)
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed)
+    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
     vectors = embedder.embed([i.text for i in items])
     base = CodebookTagger(codebook, config=config).fit(embedder)
     rng = np.random.default_rng(config.seed)
@@ -73,12 +75,12 @@ def main() -> None:
                 "seconds": round(time.perf_counter() - started, 1),
             }
         )
-    print(f"learning curve on {args.gold} ({len(items)} passages, {args.folds} held-out folds)")
+    print(f"learning curve on {args.gold} ({len(items)} passages, {args.folds} held-out folds), model {config.model} ({config.backend})")
     print(f"{'labelled':>9} {'used/fold':>9} {'macro-F1':>9} {'micro-F1':>9} {'mean kappa':>11} {'seconds':>8}")
     for r in rows:
         print(f"{r['labelled']:>9} {r['mean_train_passages']:>9} {r['macro_f1']:>9.3f} {r['micro_f1']:>9.3f} {r['mean_kappa']:>11.3f} {r['seconds']:>8}")
     if args.json:
-        args.json.write_text(json.dumps({"gold": str(args.gold), "folds": args.folds, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"gold": str(args.gold), "model": config.model, "backend": config.backend, "folds": args.folds, "rows": rows}, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
 
 

@@ -176,10 +176,12 @@ def main() -> None:
     ap.add_argument("--codebook", type=Path, default=default_codebook_path())
     ap.add_argument("--strategies", nargs="*")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--model", default=Config().model, help="embedding model id or short name (minilm, mpnet)")
+    ap.add_argument("--backend", default=Config().backend)
     args = ap.parse_args()
-    config = Config()
+    config = Config(model=args.model, backend=args.backend)
     codebook = load_codebook(args.codebook)
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed)
+    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
     results = []
     for gold in args.gold:
         items = read_gold(gold, codebook)
@@ -187,7 +189,7 @@ def main() -> None:
         texts_of[id(vectors)] = [i.text for i in items]
         table = strategy_table(codebook, config, embedder)
         names = args.strategies or DEFAULT_STRATEGIES
-        print(f"\n{gold} ({len(items)} passages), codebook {codebook.name}")
+        print(f"\n{gold} ({len(items)} passages), codebook {codebook.name}, model {config.model} ({config.backend})")
         print(f"{'strategy':<24} {'macro-F1':>8} {'micro-F1':>8} {'mean κ':>7} {'seconds':>7}")
         rows = []
         for name in names:
@@ -202,7 +204,7 @@ def main() -> None:
         print(f"{'strategy':<24} " + " ".join(f"{c[:10]:>10}" for c in codebook.code_ids))
         for name, report, _ in rows:
             print(f"{name:<24} " + " ".join(f"{s.kappa:>10.3f}" for s in report.per_code))
-        results.append({"gold": str(gold), "rows": [{"strategy": n, "seconds": round(s, 2), **r.model_dump()} for n, r, s in rows]})
+        results.append({"gold": str(gold), "model": config.model, "backend": config.backend, "rows": [{"strategy": n, "seconds": round(s, 2), **r.model_dump()} for n, r, s in rows]})
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -1,6 +1,6 @@
 """Speed and memory of `qcode code` against the model's own throughput.
 
-    .venv/bin/python benchmarks/throughput.py [--sizes 10 100 1000] [--backend torch] [--json OUT]
+    .venv/bin/python benchmarks/throughput.py [--sizes 10 100 1000] [--model minilm] [--backend torch] [--json OUT]
 
 For each N it writes a synthetic corpus of N hour-long interviews (about 150 passages
 each, every passage unique so nothing is cached by accident), then in one child process:
@@ -78,7 +78,7 @@ def make_corpus(folder: Path, n: int, seed: int = 42) -> None:
         (folder / f"interview_{i:04d}.txt").write_text(interview(rng, i), encoding="utf-8")
 
 
-def child(n: int, backend: str, work: Path) -> dict:
+def child(n: int, model: str, backend: str, work: Path) -> dict:
     """One measurement in this process (run as a subprocess by `main`)."""
     from pipeline import Config, code_corpus, load_codebook
     from pipeline.codebook import default_codebook_path
@@ -88,7 +88,7 @@ def child(n: int, backend: str, work: Path) -> dict:
     t = time.perf_counter()
     make_corpus(corpus, n)
     generate_s = time.perf_counter() - t
-    config = Config(backend=backend)
+    config = Config(model=model, backend=backend)
     cold = code_corpus([corpus], out_dir=work / "out", config=config, cache_dir=cache)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     texts = [json.loads(line)["text"] for line in (work / "out" / "excerpts.jsonl").open()]
@@ -133,24 +133,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     ap.add_argument("--backend", default="torch", choices=["torch", "torch-bf16", "onnx", "onnx-int8"])
-    ap.add_argument("--json", type=Path, help="write the results here as JSON")
+    ap.add_argument("--model", default="minilm", help="embedding model id or short name [default: minilm]")
+    ap.add_argument("--json", type=Path, help="write the results here as JSON (after each N)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
-        print(json.dumps(child(args.child, args.backend, args.work)))
+        print(json.dumps(child(args.child, args.model, args.backend, args.work)))
         return
     rows = []
     for n in args.sizes:
         with tempfile.TemporaryDirectory(prefix="qcode-bench-") as work:
             out = subprocess.run(
-                [sys.executable, __file__, "--child", str(n), "--backend", args.backend, "--work", work],
+                [sys.executable, __file__, "--child", str(n), "--model", args.model, "--backend", args.backend, "--work", work],
                 capture_output=True, text=True, check=True,
             )
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"N={n}: done", file=sys.stderr)
+            print(f"N={n}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
+            if args.json:
+                args.json.write_text(json.dumps({"model": args.model, "backend": args.backend, "rows": rows}, indent=2) + "\n")
     head = f"{'N':>5} {'passages':>8} {'qcode p/s':>9} {'raw p/s':>8} {'ratio':>6} {'warm x':>7} {'retag x':>7} {'RSS MB':>7}"
-    print(f"backend {args.backend}")
+    print(f"model {args.model}, backend {args.backend}")
     print(head)
     for r in rows:
         print(
@@ -161,8 +164,6 @@ def main() -> None:
         print(f"N={r['interviews']} cold run, seconds by stage: {r['where_cold_s']}")
     if len(rows) > 1:
         print(f"peak RSS growth N={rows[0]['interviews']} -> N={rows[-1]['interviews']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}x")
-    if args.json:
-        args.json.write_text(json.dumps({"backend": args.backend, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_MODEL = "sentence-transformers/all-mpnet-base-v2"
+# Short names for the packaged embedding models, accepted wherever a model id is.
+MODEL_ALIASES = {
+    "minilm": "sentence-transformers/all-MiniLM-L6-v2",
+    "mpnet": "sentence-transformers/all-mpnet-base-v2",
+}
 DEFAULT_INTERVIEWER_LABELS = (
     "interviewer",
     "int",
@@ -23,7 +28,12 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model id")
+    @field_validator("model")
+    @classmethod
+    def _full_model_id(cls, value: str) -> str:
+        return MODEL_ALIASES.get(value, value)
+
+    model: str = Field(DEFAULT_MODEL, description="embedding model: a packaged model's id or short name (minilm, mpnet), or a local sentence-transformers folder")
     backend: Literal["torch", "torch-bf16", "onnx", "onnx-int8"] = Field("torch", description="torch (fp32, the published weights), torch-bf16, onnx (fp32) or onnx-int8 (faster)")
     batch_size: int = Field(32, ge=1, description="passages per embedding batch")
     target_words: int = Field(

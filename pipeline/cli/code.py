@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config import Config
 from ..errors import InputError, validation_messages
 from ..run import code_corpus
-from .common import say
+from .common import backend_option, embedding_model_option, say
 
 
 def code_cli(
@@ -29,7 +29,8 @@ def code_cli(
     threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
     max_codes: int = typer.Option(Config().max_codes, min=1, help="At most this many codes per passage."),
     batch_size: int = typer.Option(Config().batch_size, min=1, help="Passages per embedding batch."),
-    backend: str = typer.Option(Config().backend, help="Embedding backend: torch (fp32, the published weights), torch-bf16 (about 1.9x faster), onnx (fp32) or onnx-int8 (about 2.7x faster, dev-set kappa 0.009 lower). See README, Performance."),
+    embedding_model: str = embedding_model_option(),
+    backend: str = backend_option(),
     model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder [default: ~/.cache/qcode]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -46,7 +47,7 @@ def code_cli(
     longer exists move to OUT/orphaned_reviews.jsonl. Exit 1 if any input was bad (the
     others are still coded).
     """
-    settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size, backend=backend)
+    settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size, backend=backend, model=embedding_model)
     if interviewer:
         settings["interviewer_labels"] = tuple(interviewer)
     try:

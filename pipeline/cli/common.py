@@ -4,7 +4,25 @@ from __future__ import annotations
 
 import typer
 
+from ..config import Config
 from ..errors import InputError
+
+EMBEDDING_MODEL_HELP = (
+    "Embedding model: mpnet (all-mpnet-base-v2, the default: best agreement), minilm "
+    "(all-MiniLM-L6-v2: about 7x faster, lower agreement), or a local sentence-transformers folder."
+)
+BACKEND_HELP = (
+    "Embedding backend: torch (fp32, the published weights), torch-bf16 (about 2x faster), "
+    "onnx (fp32) or onnx-int8 (about 3x faster). See README, Performance."
+)
+
+
+def embedding_model_option():
+    return typer.Option(Config().model, "--embedding-model", "-e", help=EMBEDDING_MODEL_HELP)
+
+
+def backend_option():
+    return typer.Option(Config().backend, "--backend", help=BACKEND_HELP)
 
 
 def say(message: str) -> None:

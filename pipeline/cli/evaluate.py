@@ -13,7 +13,7 @@ from ..embed import build_embedder
 from ..errors import InputError, validation_messages
 from ..evaluate import EvalReport, evaluate_file
 from ..learn import build_tagger
-from .common import say
+from .common import backend_option, embedding_model_option, say
 
 
 def format_table(report: EvalReport) -> str:
@@ -33,7 +33,8 @@ def evaluate_cli(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
     model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
     threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
-    backend: str = typer.Option(Config().backend, help="Embedding backend: torch, torch-bf16, onnx or onnx-int8 (see qcode code --help)."),
+    embedding_model: str = embedding_model_option(),
+    backend: str = backend_option(),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
     """Score the tagger against gold labels: per-code precision, recall, F1, Cohen's kappa.
@@ -43,7 +44,7 @@ def evaluate_cli(
     Macro-F1 and mean kappa average over the codes that occur in the gold file.
     """
     try:
-        config = Config(threshold=threshold, backend=backend)
+        config = Config(threshold=threshold, backend=backend, model=embedding_model)
     except ValidationError as err:
         say(f"error: {'; '.join(validation_messages(err))}")
         raise typer.Exit(2) from None

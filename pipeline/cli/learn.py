@@ -5,19 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 
 from ..config import Config
 from ..embed import build_embedder
-from ..errors import InputError
+from ..errors import InputError, validation_messages
 from ..learn import learn
 from ..review import excerpt_files
-from .common import say
+from .common import backend_option, embedding_model_option, say
 
 
 def learn_cli(
     files: list[Path] = typer.Argument(..., metavar="FILE", help="Reviewed excerpts JSONL (or output folders) and/or labelled JSONL {id, text, labels}."),
     out: Path = typer.Option(..., "--out", "-o", help="Model folder to write (model.json, weights.npz)."),
     codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."),
+    embedding_model: str = embedding_model_option(),
+    backend: str = backend_option(),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
     """Learn per-code classifiers from reviewers' decisions; use with code/evaluate --model.
@@ -28,7 +31,11 @@ def learn_cli(
     Codes with fewer than 10 positive or negative passages, or whose cross-validated F1
     does not beat codebook scoring on the same passages, keep codebook scoring.
     """
-    config = Config()
+    try:
+        config = Config(model=embedding_model, backend=backend)
+    except ValidationError as err:
+        say(f"error: {'; '.join(validation_messages(err))}")
+        raise typer.Exit(2) from None
     try:
         embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
         tagger = learn(excerpt_files(files), out_dir=out, codebook_path=codebook, config=config, embedder=embedder)
