@@ -22,13 +22,13 @@ from pathlib import Path
 from . import __version__
 from .codebook import default_codebook_path, file_sha256, load_codebook, recorded_path
 from .config import Config
-from .embed import CachedEmbedder, Embedder, build_embedder
+from .embed import CachedEmbedder, Embedder, build_embedder, default_cache_dir
 from .errors import InputError
 from .ingest import ATTRIBUTE_NAMES, AttributeTable, discover_inputs, load_attributes, read_transcripts
 from .io import atomic_write
 from .review import EXCERPTS, ORPHANS, ReviewLedger
 from .schemas import Excerpt, Passage, Transcript
-from .segment import SPACY_MODEL, segment
+from .segment import SPACY_MODEL, SpanCache, segment
 from .learn import build_tagger
 
 COUNTS = "counts.csv"
@@ -45,6 +45,7 @@ class RunResult:
     coded: int = 0
     embedded: int = 0
     from_cache: int = 0
+    segmented_from_cache: int = 0  # transcripts whose passage boundaries came from the cache
     seconds: float = 0.0
     kept_reviews: int = 0
     orphaned_reviews: int = 0
@@ -133,6 +134,10 @@ def code_corpus(
     result = RunResult(out_dir=out_dir, errors=errors)
     timings = result.timings
 
+    span_cache = None
+    if embedder is None or cache_dir is not None:
+        # passage boundaries (offsets only) beside the embeddings: a rerun skips spaCy too
+        span_cache = SpanCache(Path(cache_dir or default_cache_dir()) / "segments.sqlite")
     if embedder is None:
         embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
     t = time.perf_counter()
@@ -189,7 +194,7 @@ def code_corpus(
 
     def chunks() -> Iterator[list[Passage]]:
         batch: list[Passage] = []
-        for p in _timed(timings, "read+segment", segment(remember(transcripts()), config)):
+        for p in _timed(timings, "read+segment", segment(remember(transcripts()), config, cache=span_cache)):
             batch.append(p)
             if len(batch) >= CHUNK:
                 yield batch
@@ -291,6 +296,9 @@ def code_corpus(
     }
     with atomic_write(out_dir / MANIFEST) as f:
         f.write(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    if span_cache is not None:
+        result.segmented_from_cache = span_cache.hits
+        span_cache.close()
     result.seconds = time.perf_counter() - started
     return result
 

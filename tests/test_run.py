@@ -146,3 +146,32 @@ def test_interrupted_run_leaves_the_previous_outputs_whole(tmp_path, fake_embedd
     assert {n: (out / n).read_bytes() for n in before} == before
     assert not list(out.glob(".*.tmp")) and not list(out.glob(".sources.*"))
     assert (out / "sources" / "t0.txt").read_text() == INTERVIEW.replace("again", "again (0)")
+
+
+def test_rerun_takes_passage_boundaries_from_the_cache_without_spacy(tmp_path, fake_embedder, monkeypatch):
+    folder = corpus(tmp_path)
+    cache = tmp_path / "cache"
+    first = code_corpus([folder], out_dir=tmp_path / "a", embedder=fake_embedder, cache_dir=cache)
+    assert first.segmented_from_cache == 0
+    before = {n: (tmp_path / "a" / n).read_bytes() for n in ("excerpts.jsonl", "counts.csv", "manifest.json")}
+    assert b"budget" not in (cache / "segments.sqlite").read_bytes()  # offsets only, never text
+
+    import pipeline.segment
+
+    def no_spacy():
+        raise AssertionError("spaCy ran although every transcript's spans were cached")
+
+    monkeypatch.setattr(pipeline.segment, "sentence_pipeline", no_spacy)
+    again = code_corpus([folder], out_dir=tmp_path / "b", embedder=fake_embedder, cache_dir=cache)
+    assert again.segmented_from_cache == 3
+    assert {n: (tmp_path / "b" / n).read_bytes() for n in before} == before
+
+    # an edited transcript or other packing settings are segmented afresh
+    write(folder / "t0.txt", INTERVIEW.replace("again", "once more"))
+    with pytest.raises(AssertionError, match="spaCy ran"):
+        code_corpus([folder], out_dir=tmp_path / "c", embedder=fake_embedder, cache_dir=cache)
+    monkeypatch.undo()
+    code_corpus([folder], out_dir=tmp_path / "c", embedder=fake_embedder, cache_dir=cache)
+    monkeypatch.setattr(pipeline.segment, "sentence_pipeline", no_spacy)
+    with pytest.raises(AssertionError, match="spaCy ran"):
+        code_corpus([folder], out_dir=tmp_path / "d", embedder=fake_embedder, cache_dir=cache, config=Config(target_words=5))
