@@ -7,7 +7,9 @@ negative passages, a logistic regression is fitted on those passages together wi
 codebook's own sentences (the codebook evidence). Its scores are calibrated by Platt
 scaling on out-of-fold predictions, and its threshold is the one that maximises F1 out of
 fold. Codes with fewer examples, or whose out-of-fold F1 does not beat the codebook-only
-scorer's F1 on the same passages, keep the codebook-only scorer. Everything is linear, so a
+scorer's F1 on the same passages by more than the gain's bootstrap standard error (the
+one-standard-error rule: a few dozen passages cannot show a small gain), keep the
+codebook-only scorer. Everything is linear, so a
 model is a small matrix saved with numpy; one seed drives every random state.
 """
 
@@ -82,6 +84,19 @@ def load_labelled(files: list[Path], codebook: Codebook) -> Labelled:
     return Labelled(ids, [found[i][0] for i in ids], [found[i][1] for i in ids])
 
 
+def _f1(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """F1 along the last axis (0 where there is neither a label nor a prediction)."""
+    tp = (pred & (y == 1)).sum(axis=-1)
+    denom = pred.sum(axis=-1) + (y == 1).sum(axis=-1)
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+
+
+def _paired_f1_se(y: np.ndarray, learned: np.ndarray, base: np.ndarray, *, seed: int, rounds: int = 500) -> float:
+    """Bootstrap standard error of F1(learned) - F1(base) over the same passages."""
+    idx = np.random.default_rng(seed).integers(0, len(y), size=(rounds, len(y)))
+    return float(np.std(_f1(y[idx], learned[idx]) - _f1(y[idx], base[idx])))
+
+
 def _best_threshold(y: np.ndarray, p: np.ndarray) -> float:
     """The threshold in 0.10..0.90 with the best F1 (ties: nearest 0.5)."""
     best = (-1.0, 0.0, 0.5)
@@ -144,8 +159,9 @@ class LearnedTagger(Tagger):
             cv = score([[code] if v else [] for v in y], [[code] if v else [] for v in p_oof >= threshold], [code]).per_code[0]
             base_p = expit(X @ base.coef_[k] + base.intercept_[k])
             base_f1 = score([[code] if v else [] for v in y], [[code] if v else [] for v in base_p >= self.config.threshold], [code]).per_code[0].f1
-            entry["codebook_f1"] = base_f1
-            if cv.f1 <= base_f1:  # learning does not beat the codebook on these passages
+            gain_se = _paired_f1_se(y, p_oof >= threshold, base_p >= self.config.threshold, seed=self.config.seed)
+            entry.update(codebook_f1=base_f1, gain=round(cv.f1 - base_f1, 4), gain_se=round(gain_se, 4))
+            if cv.f1 - base_f1 <= gain_se:  # no gain beyond its own noise (one-standard-error rule)
                 entry.update(mode="codebook", cv=cv.model_dump(exclude={"code"}), threshold=threshold)
                 self.report_[code] = entry
                 continue

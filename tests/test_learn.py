@@ -112,11 +112,15 @@ def test_learn_then_code_and_evaluate_with_the_model(tmp_path, cache_dir):
     assert res.exit_code == 0, res.stderr
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
     assert meta["codebook"]["sha256"] == file_sha256(default_codebook_path())
-    assert set(meta["modes"].values()) == {"learned"} and meta["training"]["passages"] >= 150
+    assert meta["training"]["passages"] >= 150
+    learned = [c for c, m in meta["modes"].items() if m == "learned"]
+    assert len(learned) >= 5  # most codes gain clearly from 301 labelled passages
+    for code, entry in meta["cross_validated"].items():  # the one-standard-error rule decided each
+        assert (entry["gain"] > entry["gain_se"]) == (code in learned)
     res = runner.invoke(app, ["code", str(SAMPLE), "-o", str(tmp_path / "out"), "--model", str(tmp_path / "m"), "--cache-dir", str(cache_dir), "-q"])
     assert res.exit_code == 0, res.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["tagger"]["strategy"] == "learned-logreg-v1" and len(manifest["tagger"]["learned_codes"]) == 9
+    assert manifest["tagger"]["strategy"] == "learned-logreg-v1" and manifest["tagger"]["learned_codes"] == learned
     res = runner.invoke(app, ["evaluate", "--gold", str(DEV_GOLD), "--model", str(tmp_path / "m"), "--json", "--cache-dir", str(cache_dir)])
     assert res.exit_code == 0 and json.loads(res.stdout)["macro_f1"] > 0.6  # training data: a sanity check only
     res = runner.invoke(app, ["code", str(SAMPLE), "-o", str(tmp_path / "o2"), "--model", str(tmp_path / "nope"), "-q"])
