@@ -433,13 +433,20 @@ class OnnxEmbedder:
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
+    SLICE = 2048  # texts tokenised at a time, so memory stays flat for any input size
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if self._session is None:
             self._load()
         width = self._session.get_outputs()[0].shape[-1]
         out = np.zeros((len(texts), width), dtype=np.float32)
-        if not texts:
-            return out
+        for start in range(0, len(texts), self.SLICE):
+            out[start : start + self.SLICE] = self._embed_slice(texts[start : start + self.SLICE])
+        return out
+
+    def _embed_slice(self, texts: Sequence[str]) -> np.ndarray:
+        width = self._session.get_outputs()[0].shape[-1]
+        out = np.zeros((len(texts), width), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
         if self.batch_size == 1:
             from concurrent.futures import ThreadPoolExecutor

@@ -29,7 +29,9 @@ def learn_cli(
 
     accepted -> the machine's codes; corrected -> review.codes; rejected -> no code.
     Codes with fewer than 10 positive or negative passages, or whose cross-validated F1
-    does not beat codebook scoring on the same passages, keep codebook scoring.
+    does not beat codebook scoring on the same passages by more than its bootstrap
+    standard error, keep codebook scoring. Use the embedding model and backend that
+    `code` will use: a model is refused with any other.
     """
     try:
         config = Config(model=embedding_model, backend=backend)
