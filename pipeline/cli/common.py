@@ -13,8 +13,8 @@ EMBEDDING_MODEL_HELP = (
 )
 BACKEND_HELP = (
     "Embedding backend: torch (fp32, the published weights), torch-bf16 (about 2x faster, "
-    "same agreement), onnx (fp32) or onnx-int8 (about 3x faster; same agreement with minilm, "
-    "0.03 kappa lower with mpnet). See README, Performance."
+    "same agreement), onnx (fp32) or onnx-int8 (2-3x faster; with minilm about the same "
+    "agreement, with mpnet 0.03 kappa lower). See README, Performance."
 )
 
 
