@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from pipeline import Config, code_corpus, load_codebook
 from pipeline.embed import CachedEmbedder, EmbeddingCache, OnnxEmbedder, SentenceTransformerEmbedder
