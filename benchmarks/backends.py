@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 from pipeline import Config, code_corpus, load_codebook
-from pipeline.embed import CachedEmbedder, EmbeddingCache, OnnxEmbedder, SentenceTransformerEmbedder
+from pipeline.embed import CachedEmbedder, EmbeddingCache, make_embedder
 from pipeline.evaluate import evaluate_file
 from pipeline.tag import CodebookTagger
 
@@ -39,12 +39,6 @@ def sample_passages(work: Path, n: int = 1500) -> list[str]:
     return (texts * (n // len(texts) + 1))[:n]
 
 
-def encoder(model: str, backend: str, work: Path):
-    if backend.startswith("onnx"):
-        return OnnxEmbedder(model, cache_dir=work / "cache", backend=backend)
-    return SentenceTransformerEmbedder(model, backend=backend)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["mpnet", "minilm"])
@@ -58,7 +52,7 @@ def main() -> None:
         for model in args.models:
             reference = None
             for backend in args.backends:
-                enc = encoder(model, backend, work)
+                enc = make_embedder(model, backend=backend, cache_dir=work / "cache")
                 enc.embed(texts[:64])  # load, export if needed, warm up
                 t = time.perf_counter()
                 vectors = enc.embed(texts)

