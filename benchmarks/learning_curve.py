@@ -25,6 +25,7 @@ from pipeline.embed import build_embedder
 from pipeline.evaluate import read_gold, score
 from pipeline.learn import Labelled, LearnedTagger
 from pipeline.tag import CodebookTagger
+from pipeline.units import embed_units
 
 SIZES = (0, 25, 50, 100, None)  # None = all
 
@@ -43,7 +44,7 @@ def main() -> None:
     codebook = load_codebook(args.codebook)
     items = read_gold(args.gold, codebook)
     embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
-    vectors = embedder.embed([i.text for i in items])
+    units = embed_units(embedder, [i.text for i in items], config)
     base = CodebookTagger(codebook, config=config).fit(embedder)
     rng = np.random.default_rng(config.seed)
     folds = list(KFold(n_splits=args.folds, shuffle=True, random_state=config.seed).split(items))
@@ -61,7 +62,7 @@ def main() -> None:
             else:
                 data = Labelled([items[i].id for i in chosen], [items[i].text for i in chosen], [items[i].labels for i in chosen])
                 tagger = LearnedTagger(codebook, config=config).fit(embedder, data)
-            for i, (_, codes) in zip(test, tagger.suggest(vectors[test])):
+            for i, (_, codes) in zip(test, tagger.suggest(units.take(test))):
                 predicted[int(i)] = codes
         order = sorted(predicted)
         report = score([items[i].labels for i in order], [predicted[i] for i in order], codebook.code_ids)

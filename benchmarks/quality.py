@@ -4,9 +4,14 @@ seconds per strategy, then per-code kappa.
     .venv/bin/python benchmarks/quality.py                       # dev set, default codebook
     .venv/bin/python benchmarks/quality.py --gold eval/patient_feedback_gold.jsonl --codebook codebook/patient_feedback.yaml
     .venv/bin/python benchmarks/quality.py --strategies logreg knn7 --json results.json
+    .venv/bin/python benchmarks/quality.py --join 2 3 --strategies logreg logreg-whole   # pipeline-length passages
 
-Every strategy sees only the codebook (and the generic background talk); gold labels are
-used for scoring alone. The held-out split eval/test_gold.jsonl is for the final report.
+Every strategy gives per-text scores; a passage is scored by its units (runs of whole
+sentences, the default) or, for the `-whole` rows, as one text. Every strategy sees only
+the codebook (and the generic background talk); gold labels are used for scoring alone.
+`--join N` also scores the gold passages joined N at a time (seeded; labels pooled), the
+length of the passages `qcode code` makes: gold passages average about 28 words, the
+pipeline's about 55. The held-out split eval/test_gold.jsonl is for the final report.
 """
 
 from __future__ import annotations
@@ -22,18 +27,21 @@ from pipeline import Config, load_codebook
 from pipeline.codebook import default_codebook_path
 from pipeline.embed import build_embedder
 from pipeline.evaluate import read_gold, score
+from pipeline.schemas import GoldItem
 from pipeline.tag import CodebookTagger, build_prototypes
+from pipeline.units import UnitVectors, embed_units
 
 
 class Fixed:
-    """Wrap a (n, K) scoring function as a tagger with the usual decision rule."""
+    """Wrap a per-text (n, K) scoring function as a tagger with the usual decision rule;
+    a passage takes each code's best score over its units."""
 
     def __init__(self, codebook, config, proba, margin=None, max_codes=None):
         self.codebook, self.config, self.proba = codebook, config, proba
         self.margin, self.max_codes = margin, max_codes or config.max_codes
 
-    def predict(self, vectors):
-        p = self.proba(vectors)
+    def predict(self, units: UnitVectors):
+        p = np.maximum.reduceat(self.proba(units.vectors), units.bounds[:-1], axis=0)
         out = []
         for row in p:
             order = np.argsort(-row, kind="stable")[: self.max_codes]
@@ -44,9 +52,19 @@ class Fixed:
         return out
 
 
-def logreg(codebook, config, embedder, **kw):
-    tagger = CodebookTagger(codebook, config=config, **kw).fit(embedder)
-    return tagger
+class V1Tagger(CodebookTagger):
+    """Session 2's default: other codes' exclude rules and counterexamples count against
+    every code; keywords unused (run it on a codebook without them)."""
+
+    others_negatives = True
+
+
+def logreg(codebook, config, embedder, cls=CodebookTagger, **kw):
+    return cls(codebook, config=config, **kw).fit(embedder)
+
+
+def without_keywords(codebook):
+    return codebook.model_copy(update={"codes": [c.model_copy(update={"keywords": []}) for c in codebook.codes]})
 
 
 def strategy_table(codebook, config, embedder):
@@ -56,6 +74,10 @@ def strategy_table(codebook, config, embedder):
 
     def default(**kw):
         t = logreg(codebook, config, embedder, **kw)
+        return Fixed(codebook, config, t.predict_proba)
+
+    def v1():
+        t = logreg(without_keywords(codebook), config, embedder, cls=V1Tagger)
         return Fixed(codebook, config, t.predict_proba)
 
     def margin(m):
@@ -156,6 +178,9 @@ def strategy_table(codebook, config, embedder):
 
     return {
         "logreg": lambda: default(),
+        "logreg-v1": v1,
+        "logreg-no-keywords": lambda: Fixed(codebook, config, logreg(without_keywords(codebook), config, embedder).predict_proba),
+        "logreg-others-negatives": lambda: Fixed(codebook, config, logreg(codebook, config, embedder, cls=V1Tagger).predict_proba),
         "logreg-no-background": lambda: default(background=[]),
         "logreg-margin0.2": lambda: margin(0.2),
         "logreg-top1": top1,
@@ -167,7 +192,28 @@ def strategy_table(codebook, config, embedder):
 
 
 texts_of: dict[int, list[str]] = {}  # vectors id -> texts, for strategies that re-embed
-DEFAULT_STRATEGIES = ["logreg", "logreg-no-background", "logreg-margin0.2", "logreg-top1", "knn7", "centroid-softmax", "nearest-example-loo"]
+
+
+def unit_texts(texts, config):
+    from pipeline.units import split_units
+
+    return [t[s:e] for t, spans in zip(texts, split_units(texts, config)) for s, e in spans]
+DEFAULT_STRATEGIES = [
+    "logreg", "logreg-whole", "logreg-v1-whole", "logreg-v1", "logreg-no-keywords", "logreg-others-negatives", "logreg-no-background",
+    "logreg-margin0.2", "logreg-top1", "knn7", "centroid-softmax", "nearest-example-loo",
+]
+
+
+def joined(items: list[GoldItem], n: int, seed: int) -> list[GoldItem]:
+    """Gold passages joined n at a time in a seeded order, labels pooled."""
+    if n == 1:
+        return items
+    order = np.random.default_rng(seed).permutation(len(items))
+    groups = [order[i : i + n] for i in range(0, len(order) - n + 1, n)]
+    return [
+        GoldItem(id="+".join(items[j].id for j in g), text=" ".join(items[j].text for j in g), labels=sorted({c for j in g for c in items[j].labels}))
+        for g in groups
+    ]
 
 
 def main() -> None:
@@ -178,33 +224,40 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--model", default=Config().model, help="embedding model id or short name (minilm, mpnet)")
     ap.add_argument("--backend", default=Config().backend)
+    ap.add_argument("--join", type=int, nargs="+", default=[1], help="also score gold passages joined N at a time")
+    ap.add_argument("--unit-words", type=int, default=Config().unit_words)
     args = ap.parse_args()
-    config = Config(model=args.model, backend=args.backend)
+    config = Config(model=args.model, backend=args.backend, unit_words=args.unit_words)
     codebook = load_codebook(args.codebook)
     embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
     results = []
-    for gold in args.gold:
-        items = read_gold(gold, codebook)
-        vectors = embedder.embed([i.text for i in items])
-        texts_of[id(vectors)] = [i.text for i in items]
+    for gold, join in [(g, n) for g in args.gold for n in args.join]:
+        items = joined(read_gold(gold, codebook), join, config.seed)
+        texts = [i.text for i in items]
+        units = embed_units(embedder, texts, config)
+        whole = UnitVectors.of_passages(embedder.embed(texts))
+        texts_of[id(units.vectors)] = unit_texts(texts, config)
+        texts_of[id(whole.vectors)] = texts
         table = strategy_table(codebook, config, embedder)
         names = args.strategies or DEFAULT_STRATEGIES
-        print(f"\n{gold} ({len(items)} passages), codebook {codebook.name}, model {config.model} ({config.backend})")
-        print(f"{'strategy':<24} {'macro-F1':>8} {'micro-F1':>8} {'mean κ':>7} {'seconds':>7}")
+        words = np.mean([len(t.split()) for t in texts])
+        print(f"\n{gold} ({len(items)} passages{f' of {join} joined' if join > 1 else ''}, {words:.0f} words, {len(units.vectors) / len(items):.1f} units each), codebook {codebook.name}, model {config.model} ({config.backend})")
+        print(f"{'strategy':<26} {'macro-F1':>8} {'micro-F1':>8} {'mean κ':>7} {'seconds':>7}")
         rows = []
         for name in names:
+            base = name.removesuffix("-whole")
             t = time.perf_counter()
-            tagger = table[name]()
-            predicted = tagger.predict(vectors)
+            tagger = table[base]()
+            predicted = tagger.predict(whole if name.endswith("-whole") else units)
             seconds = time.perf_counter() - t
             report = score([i.labels for i in items], predicted, codebook.code_ids)
             rows.append((name, report, seconds))
-            print(f"{name:<24} {report.macro_f1:>8.3f} {report.micro_f1:>8.3f} {report.mean_kappa:>7.3f} {seconds:>7.1f}")
+            print(f"{name:<26} {report.macro_f1:>8.3f} {report.micro_f1:>8.3f} {report.mean_kappa:>7.3f} {seconds:>7.1f}")
         print("\nper-code κ")
-        print(f"{'strategy':<24} " + " ".join(f"{c[:10]:>10}" for c in codebook.code_ids))
+        print(f"{'strategy':<26} " + " ".join(f"{c[:10]:>10}" for c in codebook.code_ids))
         for name, report, _ in rows:
-            print(f"{name:<24} " + " ".join(f"{s.kappa:>10.3f}" for s in report.per_code))
-        results.append({"gold": str(gold), "model": config.model, "backend": config.backend, "rows": [{"strategy": n, "seconds": round(s, 2), **r.model_dump()} for n, r, s in rows]})
+            print(f"{name:<26} " + " ".join(f"{s.kappa:>10.3f}" for s in report.per_code))
+        results.append({"gold": str(gold), "joined": join, "words": round(float(words), 1), "model": config.model, "backend": config.backend, "unit_words": config.unit_words, "rows": [{"strategy": n, "seconds": round(s, 2), **r.model_dump()} for n, r, s in rows]})
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -7,9 +7,10 @@ each, every passage unique so nothing is cached by accident), then in one child 
 
 1. runs `code_corpus` cold (empty embedding cache) and records passages/s, where the time
    went, and peak RSS right after;
-2. encodes exactly the passages qcode produced with raw `SentenceTransformer.encode`
-   (same model, same batch size, model already loaded): the ratio of (1) to this is the
-   headline;
+2. encodes exactly the passages qcode produced with the backend's own encoder (same
+   model, same batch size, model already loaded): the ratio of (1) to this is the
+   headline; then encodes the units qcode actually embeds (runs of whole sentences, see
+   pipeline/units.py: more, shorter texts): the ratio to that is qcode's own overhead;
 3. reruns warm (embeddings and passage boundaries cached) and re-tags after a codebook
    edit (no passage is embedded or segmented again), each as a speed-up over the cold run.
 
@@ -103,6 +104,14 @@ def child(n: int, model: str, backend: str, work: Path) -> dict:
     t = time.perf_counter()
     raw.embed(texts)
     raw_s = time.perf_counter() - t
+    from pipeline.units import UnitCache, split_units
+
+    unit_cache = UnitCache(cache / "segments.sqlite")  # filled by the cold run: no spaCy here
+    unit_texts = [text[s:e] for text, spans in zip(texts, split_units(texts, config, unit_cache)) for s, e in spans]
+    unit_cache.close()
+    t = time.perf_counter()
+    raw.embed(unit_texts)
+    raw_units_s = time.perf_counter() - t
 
     warm = code_corpus([corpus], out_dir=work / "out_warm", config=config, cache_dir=cache)
     edited = yaml.safe_load(default_codebook_path().read_text())
@@ -120,6 +129,9 @@ def child(n: int, model: str, backend: str, work: Path) -> dict:
         "raw_encode_s": round(raw_s, 2),
         "raw_passages_per_s": round(len(texts) / raw_s, 1),
         "ratio": round((cold.passages / cold.seconds) / (len(texts) / raw_s), 3),
+        "units": len(unit_texts),
+        "raw_units_encode_s": round(raw_units_s, 2),
+        "ratio_to_units": round((cold.passages / cold.seconds) / (len(texts) / raw_units_s), 3),
         "warm_s": round(warm.seconds, 2),
         "warm_speedup": round(cold.seconds / warm.seconds, 1),
         "warm_embedded": warm.embedded,
@@ -168,13 +180,13 @@ def main() -> None:
             if args.json:
                 args.json.write_text(json.dumps({"model": args.model, "backend": args.backend, "rows": rows}, indent=2) + "\n")
     shutil.rmtree(shared, ignore_errors=True)
-    head = f"{'N':>5} {'passages':>8} {'qcode p/s':>9} {'raw p/s':>8} {'ratio':>6} {'warm x':>7} {'retag x':>7} {'RSS MB':>7}"
+    head = f"{'N':>5} {'passages':>8} {'units':>7} {'qcode p/s':>9} {'raw p/s':>8} {'ratio':>6} {'vs units':>8} {'warm x':>7} {'retag x':>7} {'RSS MB':>7}"
     print(f"model {args.model}, backend {args.backend}")
     print(head)
     for r in rows:
         print(
-            f"{r['interviews']:>5} {r['passages']:>8} {r['qcode_passages_per_s']:>9} {r['raw_passages_per_s']:>8} "
-            f"{r['ratio']:>6} {r['warm_speedup']:>7} {r['retag_speedup']:>7} {r['peak_rss_mb']:>7}"
+            f"{r['interviews']:>5} {r['passages']:>8} {r['units']:>7} {r['qcode_passages_per_s']:>9} {r['raw_passages_per_s']:>8} "
+            f"{r['ratio']:>6} {r['ratio_to_units']:>8} {r['warm_speedup']:>7} {r['retag_speedup']:>7} {r['peak_rss_mb']:>7}"
         )
     for r in rows:
         print(f"N={r['interviews']} cold run, seconds by stage: {r['where_cold_s']}")

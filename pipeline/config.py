@@ -42,6 +42,9 @@ class Config(BaseModel):
     max_words: int = Field(
         120, ge=1, description="a passage never grows past this unless one sentence is longer"
     )
+    unit_words: int = Field(
+        15, ge=1, description="passages are scored by runs of whole sentences of at least this many words, each code's best run counting"
+    )
     interviewer_labels: tuple[str, ...] = Field(
         DEFAULT_INTERVIEWER_LABELS,
         description="speaker labels (case-insensitive) whose turns are questions, not coded",

@@ -1,7 +1,7 @@
 """Agreement between the tagger and a gold file: per-code P/R/F1/kappa, macro and micro.
 
 Gold format (JSONL): {"id": "...", "text": "...", "labels": ["code_id", ...]}. Each text is
-coded as one passage.
+coded as one passage (scored by its units, like any passage).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sklearn.metrics import cohen_kappa_score
 from .errors import InputError
 from .io import read_jsonl
 from .schemas import Codebook, GoldItem
+from .units import embed_units
 
 
 class CodeScore(BaseModel):
@@ -114,6 +115,6 @@ def evaluate_file(
     predicted: list[list[str]] = []
     for i in range(0, len(items), 512):
         chunk = items[i : i + 512]
-        vectors = embedder.embed([it.text for it in chunk])
-        predicted.extend(codes for _, codes in tagger.suggest(vectors))
+        units = embed_units(embedder, [it.text for it in chunk], tagger.config)
+        predicted.extend(codes for _, codes in tagger.suggest(units))
     return score([it.labels for it in items], predicted, codebook.code_ids)

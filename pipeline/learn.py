@@ -3,8 +3,9 @@
 Training data are reviewed excerpts (accepted -> the machine's codes were right;
 corrected -> review.codes; rejected -> no code; disagreements are skipped) and labelled
 JSONL in the `evaluate` format. For each code with at least `MIN_EXAMPLES` positive and
-negative passages, a logistic regression is fitted on those passages together with the
-codebook's own sentences (the codebook evidence). Its scores are calibrated by Platt
+negative passages, a logistic regression is fitted on those passages' units (each unit
+takes its passage's labels) together with the codebook's own sentences (the codebook
+evidence); like the codebook-only tagger, a passage scores its best unit. Its scores are calibrated by Platt
 scaling on out-of-fold predictions, and its threshold is the one that maximises F1 out of
 fold. Codes with fewer examples, or whose out-of-fold F1 does not beat the codebook-only
 scorer's F1 on the same passages by more than the gain's bootstrap standard error (the
@@ -33,8 +34,9 @@ from .evaluate import label_matrix, read_gold, score
 from .io import atomic_write, read_jsonl
 from .schemas import Codebook, Excerpt, final_codes
 from .tag import CodebookTagger, Tagger
+from .units import UnitVectors, embed_units
 
-STRATEGY = "learned-logreg-v1"
+STRATEGY = "learned-logreg-v2"
 MIN_EXAMPLES = 10  # positives and negatives a code needs before it is learned
 C = 1.0
 FOLDS = 5
@@ -128,8 +130,10 @@ class LearnedTagger(Tagger):
     def fit(self, embedder: Embedder, data: Labelled) -> LearnedTagger:
         base = CodebookTagger(self.codebook, config=self.config, background=self.background).fit(embedder)
         self.prototypes_, self.vectors_ = base.prototypes_, base.vectors_
-        X = embedder.embed(data.texts) if data.texts else np.zeros((0, self.vectors_.shape[1]), dtype=np.float32)
+        units = embed_units(embedder, data.texts, self.config) if data.texts else UnitVectors(np.zeros((0, self.vectors_.shape[1]), dtype=np.float32), np.zeros(1, dtype=np.int64))
+        X, owner = units.vectors, np.repeat(np.arange(len(units)), np.diff(units.bounds))
         Y = label_matrix(data.labels, self.codebook.code_ids) if data.texts else np.zeros((0, len(self.codebook.codes)))
+        base_scores = base.score(units) if data.texts else np.zeros((0, len(self.codebook.codes)))
         protos = self.prototypes_
         n_codes = len(self.codebook.codes)
         self.coef_ = base.coef_.copy()
@@ -146,18 +150,21 @@ class LearnedTagger(Tagger):
                 entry["mode"] = "codebook"
                 self.report_[code] = entry
                 continue
-            cb_y = ((protos.code == k) & protos.positive).astype(int)
+            rows, cb_y = protos.training_set(k)
+            cb_X = self.vectors_[rows]
             folds = StratifiedKFold(n_splits=min(FOLDS, pos, neg), shuffle=True, random_state=self.config.seed)
             oof = np.zeros(len(y))
-            for train, test in folds.split(X, y):
-                clf = self._classifier(np.vstack([X[train], self.vectors_]), np.concatenate([y[train], cb_y]))
-                oof[test] = clf.decision_function(X[test])
+            for train, test in folds.split(np.zeros(len(y)), y):
+                fit_rows = np.isin(owner, train)
+                clf = self._classifier(np.vstack([X[fit_rows], cb_X]), np.concatenate([y[owner[fit_rows]], cb_y]))
+                test_rows = np.flatnonzero(np.isin(owner, test))  # in passage order
+                oof[test] = np.maximum.reduceat(clf.decision_function(X[test_rows]), np.searchsorted(owner[test_rows], test))
             platt = LogisticRegression(C=1e6, max_iter=1000, random_state=self.config.seed).fit(oof[:, None], y)
             a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
             p_oof = expit(a * oof + b)
             threshold = _best_threshold(y, p_oof)
             cv = score([[code] if v else [] for v in y], [[code] if v else [] for v in p_oof >= threshold], [code]).per_code[0]
-            base_p = expit(X @ base.coef_[k] + base.intercept_[k])
+            base_p = base_scores[:, k]
             base_f1 = score([[code] if v else [] for v in y], [[code] if v else [] for v in base_p >= self.config.threshold], [code]).per_code[0].f1
             gain_se = _paired_f1_se(y, p_oof >= threshold, base_p >= self.config.threshold, seed=self.config.seed)
             entry.update(codebook_f1=base_f1, gain=round(cv.f1 - base_f1, 4), gain_se=round(gain_se, 4))
@@ -165,7 +172,7 @@ class LearnedTagger(Tagger):
                 entry.update(mode="codebook", cv=cv.model_dump(exclude={"code"}), threshold=threshold)
                 self.report_[code] = entry
                 continue
-            clf = self._classifier(np.vstack([X, self.vectors_]), np.concatenate([y, cb_y]))
+            clf = self._classifier(np.vstack([X, cb_X]), np.concatenate([y[owner], cb_y]))
             self.coef_[k] = a * clf.coef_[0]
             self.intercept_[k] = a * clf.intercept_[0] + b
             self.thresholds_[k] = threshold
@@ -177,8 +184,8 @@ class LearnedTagger(Tagger):
     def _classifier(self, X: np.ndarray, y: np.ndarray) -> LogisticRegression:
         return LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=self.config.seed).fit(X, y)
 
-    def predict_proba(self, passage_vectors: np.ndarray) -> np.ndarray:
-        logits = np.asarray(passage_vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
+    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
+        logits = np.asarray(vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
         return expit(logits)
 
     def thresholds(self) -> np.ndarray:

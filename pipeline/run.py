@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import shutil
-import tempfile
 import io
 import json
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,12 +24,19 @@ from .codebook import default_codebook_path, file_sha256, load_codebook, recorde
 from .config import Config
 from .embed import CachedEmbedder, Embedder, build_embedder, default_cache_dir
 from .errors import InputError
-from .ingest import ATTRIBUTE_NAMES, AttributeTable, discover_inputs, load_attributes, read_transcripts
+from .ingest import (
+    ATTRIBUTE_NAMES,
+    AttributeTable,
+    discover_inputs,
+    load_attributes,
+    read_transcripts,
+)
 from .io import atomic_write
+from .learn import build_tagger
 from .review import EXCERPTS, ORPHANS, ReviewLedger
 from .schemas import Excerpt, Passage, Transcript
 from .segment import SPACY_MODEL, SpanCache, segment
-from .learn import build_tagger
+from .units import UnitCache, embed_units, split_units
 
 COUNTS = "counts.csv"
 MANIFEST = "manifest.json"
@@ -134,10 +141,11 @@ def code_corpus(
     result = RunResult(out_dir=out_dir, errors=errors)
     timings = result.timings
 
-    span_cache = None
+    span_cache = unit_cache = None
     if embedder is None or cache_dir is not None:
         # passage boundaries (offsets only) beside the embeddings: a rerun skips spaCy too
         span_cache = SpanCache(Path(cache_dir or default_cache_dir()) / "segments.sqlite")
+        unit_cache = UnitCache(Path(cache_dir or default_cache_dir()) / "segments.sqlite")
     if embedder is None:
         embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
     t = time.perf_counter()
@@ -206,10 +214,14 @@ def code_corpus(
         with atomic_write(out_dir / EXCERPTS) as out:
             for batch in chunks():
                 t = time.perf_counter()
-                vectors = embedder.embed([p.text for p in batch])
+                texts = [p.text for p in batch]
+                offsets = split_units(texts, config, unit_cache)
+                timings["units"] = timings.get("units", 0.0) + time.perf_counter() - t
+                t = time.perf_counter()
+                units = embed_units(embedder, texts, config, offsets=offsets)
                 timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
                 t = time.perf_counter()
-                tagged = tagger.suggest(vectors)
+                tagged = tagger.suggest(units)
                 timings["tag"] = timings.get("tag", 0.0) + time.perf_counter() - t
                 t = time.perf_counter()
                 for p, (suggestions, codes) in zip(batch, tagged):
@@ -299,6 +311,8 @@ def code_corpus(
     if span_cache is not None:
         result.segmented_from_cache = span_cache.hits
         span_cache.close()
+    if unit_cache is not None:
+        unit_cache.close()
     result.seconds = time.perf_counter() - started
     return result
 

@@ -1,12 +1,17 @@
 """Tag passages against a codebook using every part of each code's entry.
 
-Each code's entry becomes labelled sentences: its definition, include rules and examples
-are positive; its exclude rules and counterexamples, every other code's positives, and a
-shared set of generic off-topic interview talk (the "no code" class) are negative. One
-logistic regression per code on the sentence embeddings learns each code from these
-alone, with classes balanced so that a score of 0.5 means "as much evidence for as
-against". Nothing is fitted to the data being coded, so the same procedure carries over
-to any codebook. The rationale for a suggestion is the code's nearest positive sentence.
+Each code's entry becomes labelled sentences: its definition, include rules, examples and
+keywords are positive; its own exclude rules and counterexamples, every other code's
+positives, and a shared set of generic off-topic interview talk (the "no code" class) are
+negative. (Another code's exclude rules and counterexamples say nothing about this code,
+and often describe it, so they are left out of its training set.) One logistic
+regression per code on the sentence embeddings learns each code from these alone, with
+classes balanced so that a score of 0.5 means "as much evidence for as against". Nothing
+is fitted to the data being coded, so the same procedure carries over to any codebook.
+
+A passage is scored unit by unit (runs of whole sentences, see `units.py`) and takes each
+code's best unit score. The rationale for a suggestion is the code's nearest positive
+sentence to any of the passage's units.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from importlib import resources
 
 import numpy as np
 import yaml
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 from .config import Config
 from .embed import Embedder
 from .schemas import Codebook, Suggestion
+from .units import UnitVectors
 
-STRATEGY = "codebook-logreg-v1"
+STRATEGY = "codebook-logreg-v2"
 C = 2.0  # inverse regularisation of each per-code logistic regression
 RATIONALE_CHARS = 100
 
@@ -39,7 +46,15 @@ class Prototypes:
     texts: list[str]
     code: np.ndarray  # index into codebook.codes, -1 for background
     positive: np.ndarray  # bool
-    kind: list[str]  # definition | include | example | exclude | counterexample | background
+    kind: list[str]  # definition | include | example | keyword | exclude | counterexample | background
+
+    def training_set(self, k: int, *, others_negatives: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, labels) for code k: its positives against every other sentence except
+        other codes' exclude rules and counterexamples (kept with `others_negatives`)."""
+        rows = np.ones(len(self.texts), dtype=bool)
+        if not others_negatives:
+            rows = ~(~self.positive & (self.code >= 0) & (self.code != k))
+        return rows, ((self.code == k) & self.positive)[rows].astype(int)
 
 
 def build_prototypes(codebook: Codebook, background: list[str]) -> Prototypes:
@@ -57,6 +72,8 @@ def build_prototypes(codebook: Codebook, background: list[str]) -> Prototypes:
             add(t, k, True, "include")
         for t in c.examples:
             add(t, k, True, "example")
+        for t in c.keywords:
+            add(t, k, True, "keyword")
         for t in c.exclude:
             add(t, k, False, "exclude")
         for t in c.counterexamples:
@@ -67,9 +84,10 @@ def build_prototypes(codebook: Codebook, background: list[str]) -> Prototypes:
 
 
 class Tagger:
-    """What every tagger shares: `predict_proba(vectors) -> (n, K)` (subclasses), and from
-    it the applied codes (`decide`) and explained suggestions (`suggest`). The rationale
-    for a suggestion is the code's nearest positive sentence in the codebook."""
+    """What every tagger shares: `predict_proba(vectors) -> (n, K)` per embedded unit
+    (subclasses), a passage's scores as the best of its units' (`score`), the applied codes
+    (`decide`) and explained suggestions (`suggest`). The rationale for a suggestion is the
+    code's nearest positive sentence in the codebook."""
 
     strategy = "base"
 
@@ -81,8 +99,17 @@ class Tagger:
     def settings(self) -> dict:
         raise NotImplementedError
 
-    def predict_proba(self, passage_vectors: np.ndarray) -> np.ndarray:
+    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def score(self, units: UnitVectors | np.ndarray) -> np.ndarray:
+        """(passages, K) scores: each code's best score over a passage's units. A plain
+        array is one unit per passage."""
+        units = units if isinstance(units, UnitVectors) else UnitVectors.of_passages(units)
+        proba = self.predict_proba(units.vectors)
+        if len(units) == len(units.vectors):
+            return proba
+        return np.maximum.reduceat(proba, units.bounds[:-1], axis=0)
 
     def thresholds(self) -> np.ndarray:
         """Per-code decision thresholds; by default the config's single threshold."""
@@ -92,15 +119,26 @@ class Tagger:
         self.prototypes_ = build_prototypes(self.codebook, self.background)
         self.vectors_ = embedder.embed(self.prototypes_.texts)
 
-    def nearest_positive(self, passage_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n, K) index of each code's nearest positive sentence and its cosine."""
-        sims = passage_vectors @ self.vectors_.T
-        n, n_codes = len(passage_vectors), len(self.codebook.codes)
-        index = np.zeros((n, n_codes), dtype=np.int64)
+    def nearest_positive(self, units: UnitVectors) -> tuple[np.ndarray, np.ndarray]:
+        """(passages, K) index of each code's nearest positive sentence (definition, include
+        rule or example) to any of a passage's units, and its cosine."""
+        sims = units.vectors @ self.vectors_.T
+        n_codes = len(self.codebook.codes)
+        index = np.zeros((len(units.vectors), n_codes), dtype=np.int64)
+        sentences = np.array([kind != "keyword" for kind in self.prototypes_.kind])  # a lone keyword explains little
         for k in range(n_codes):
-            pos = np.flatnonzero((self.prototypes_.code == k) & self.prototypes_.positive)
+            pos = np.flatnonzero((self.prototypes_.code == k) & self.prototypes_.positive & sentences)
             index[:, k] = pos[sims[:, pos].argmax(axis=1)]
-        return index, np.take_along_axis(sims, index, axis=1)
+        best = np.take_along_axis(sims, index, axis=1)
+        if len(units) == len(units.vectors):
+            return index, best
+        starts = units.bounds[:-1]
+        top = np.maximum.reduceat(best, starts, axis=0)
+        owner = np.repeat(np.arange(len(units)), np.diff(units.bounds))
+        # the first unit of each passage that reaches its best cosine, per code
+        hit = np.where(best == top[owner], np.arange(len(best))[:, None], len(best))
+        first = np.minimum.reduceat(hit, starts, axis=0)
+        return np.take_along_axis(index, first, axis=0), top
 
     def decide(self, proba: np.ndarray) -> list[list[int]]:
         """Codes applied per passage: score >= the code's threshold, best first, at most max_codes."""
@@ -118,10 +156,12 @@ class Tagger:
             text = text[: RATIONALE_CHARS - 1].rstrip() + "\u2026"
         return f"nearest {kind} (cosine {sim:.2f}): {text}"
 
-    def suggest(self, passage_vectors: np.ndarray) -> list[tuple[list[Suggestion], list[str]]]:
-        """Per passage: suggestions (applied codes plus the next best) and the applied code ids."""
-        proba = np.round(self.predict_proba(passage_vectors), 4)  # decide on the score that is written
-        nearest, sims = self.nearest_positive(passage_vectors)
+    def suggest(self, units: UnitVectors | np.ndarray) -> list[tuple[list[Suggestion], list[str]]]:
+        """Per passage: suggestions (applied codes plus the next best) and the applied code ids.
+        A plain array is one unit per passage."""
+        units = units if isinstance(units, UnitVectors) else UnitVectors.of_passages(units)
+        proba = np.round(self.score(units), 4)  # decide on the score that is written
+        nearest, sims = self.nearest_positive(units)
         ids = self.codebook.code_ids
         results = []
         for i, applied in enumerate(self.decide(proba)):
@@ -145,12 +185,14 @@ class CodebookTagger(Tagger):
     """
 
     strategy = STRATEGY
+    others_negatives = False  # True: other codes' exclude rules and counterexamples count against this code too (v1)
 
     def settings(self) -> dict:
         return {
             "strategy": self.strategy,
             "C": C,
             "class_weight": "balanced",
+            "passage_score": f"best unit (runs of whole sentences of >= {self.config.unit_words} words)",
             "background_sha256": hashlib.sha256("\n".join(self.background).encode()).hexdigest(),
         }
 
@@ -159,18 +201,18 @@ class CodebookTagger(Tagger):
         protos, vectors = self.prototypes_, self.vectors_
         weights, bias = [], []
         for k in range(len(self.codebook.codes)):
-            y = ((protos.code == k) & protos.positive).astype(int)
+            rows, y = protos.training_set(k, others_negatives=self.others_negatives)
             clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=self.config.seed)
-            clf.fit(vectors, y)
+            clf.fit(vectors[rows], y)
             weights.append(clf.coef_[0])
             bias.append(clf.intercept_[0])
         self.coef_ = np.array(weights, dtype=np.float64)
         self.intercept_ = np.array(bias, dtype=np.float64)
         return self
 
-    def predict_proba(self, passage_vectors: np.ndarray) -> np.ndarray:
-        """(n, K) scores in [0, 1], one column per code in codebook order."""
-        logits = np.asarray(passage_vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
-        return 1.0 / (1.0 + np.exp(-logits))
+    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, K) scores in [0, 1] of embedded texts, one column per code in codebook order."""
+        logits = np.asarray(vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
+        return expit(logits)
 
 

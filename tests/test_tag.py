@@ -91,3 +91,26 @@ def test_real_tagger_agrees_with_the_dev_set(real_embedder):
     report = evaluate_file(DEV_GOLD, codebook=cb, tagger=tagger, embedder=real_embedder)
     assert report.n >= 150
     assert report.macro_f1 >= 0.45 and report.mean_kappa >= 0.40, report
+
+
+def test_keywords_are_evidence_but_never_the_rationale(fake_embedder):
+    with_keywords = TINY.model_copy(update={"codes": [TINY.codes[0].model_copy(update={"keywords": ["overspend"]}), TINY.codes[1]]})
+    tagger = CodebookTagger(with_keywords, config=Config(), background=BACKGROUND).fit(fake_embedder)
+    without = fitted(fake_embedder)
+    v = fake_embedder.embed(["the overspend"])
+    assert tagger.predict_proba(v)[0, 0] > without.predict_proba(v)[0, 0]  # the keyword counts for money
+    (suggestions, _), = tagger.suggest(v)
+    assert all("keyword" not in s.rationale for s in suggestions)
+
+
+def test_a_codes_exclusions_are_not_evidence_against_other_codes():
+    protos = build_prototypes(TINY, BACKGROUND)
+    counter = protos.texts.index("we met for coffee")  # a counterexample of money
+    rows, y = protos.training_set(0)
+    assert rows[counter] and y[np.flatnonzero(rows).tolist().index(counter)] == 0  # against money
+    rows, _ = protos.training_set(1)
+    assert not rows[counter]  # says nothing about people
+    rows, _ = protos.training_set(1, others_negatives=True)
+    assert rows[counter]
+    background = protos.texts.index(BACKGROUND[0])
+    assert all(protos.training_set(k)[0][background] for k in range(2))  # "no code" talk counts against every code

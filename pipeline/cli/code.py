@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config import Config
 from ..errors import InputError, validation_messages
 from ..run import code_corpus
-from .common import backend_option, embedding_model_option, say
+from .common import backend_option, embedding_model_option, say, unit_words_option
 
 
 def code_cli(
@@ -26,6 +26,7 @@ def code_cli(
     id_column: str = typer.Option(None, "--id-column", help="Survey CSV/XLSX: column of respondent ids [default: id or respondent_id, else row number]."),
     target_words: int = typer.Option(Config().target_words, help="Close a passage at the first sentence end past this many words."),
     max_words: int = typer.Option(Config().max_words, help="Never grow a passage past this (unless one sentence is longer)."),
+    unit_words: int = unit_words_option(),
     threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
     max_codes: int = typer.Option(Config().max_codes, min=1, help="At most this many codes per passage."),
     batch_size: int = typer.Option(Config().batch_size, min=1, help="Passages per embedding batch."),
@@ -47,7 +48,7 @@ def code_cli(
     longer exists move to OUT/orphaned_reviews.jsonl. Exit 1 if any input was bad (the
     others are still coded).
     """
-    settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size, backend=backend, model=embedding_model)
+    settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, unit_words=unit_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size, backend=backend, model=embedding_model)
     if interviewer:
         settings["interviewer_labels"] = tuple(interviewer)
     try:

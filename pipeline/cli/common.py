@@ -26,6 +26,15 @@ def backend_option():
     return typer.Option(Config().backend, "--backend", help=BACKEND_HELP)
 
 
+def unit_words_option():
+    return typer.Option(
+        Config().unit_words,
+        "--unit-words",
+        min=1,
+        help="Score each passage by runs of whole sentences of at least this many words; a code's best run counts (a large value scores whole passages).",
+    )
+
+
 def say(message: str) -> None:
     typer.echo(message, err=True)
 

@@ -13,7 +13,7 @@ from ..embed import build_embedder
 from ..errors import InputError, validation_messages
 from ..evaluate import EvalReport, evaluate_file
 from ..learn import build_tagger
-from .common import backend_option, embedding_model_option, say
+from .common import backend_option, embedding_model_option, say, unit_words_option
 
 
 def format_table(report: EvalReport) -> str:
@@ -33,6 +33,7 @@ def evaluate_cli(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
     model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
     threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
+    unit_words: int = unit_words_option(),
     embedding_model: str = embedding_model_option(),
     backend: str = backend_option(),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
@@ -44,7 +45,7 @@ def evaluate_cli(
     Macro-F1 and mean kappa average over the codes that occur in the gold file.
     """
     try:
-        config = Config(threshold=threshold, backend=backend, model=embedding_model)
+        config = Config(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model)
     except ValidationError as err:
         say(f"error: {'; '.join(validation_messages(err))}")
         raise typer.Exit(2) from None

@@ -12,7 +12,7 @@ from ..embed import build_embedder
 from ..errors import InputError, validation_messages
 from ..learn import learn
 from ..review import excerpt_files
-from .common import backend_option, embedding_model_option, say
+from .common import backend_option, embedding_model_option, say, unit_words_option
 
 
 def learn_cli(
@@ -21,6 +21,7 @@ def learn_cli(
     codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."),
     embedding_model: str = embedding_model_option(),
     backend: str = backend_option(),
+    unit_words: int = unit_words_option(),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
     """Learn per-code classifiers from reviewers' decisions; use with code/evaluate --model.
@@ -34,7 +35,7 @@ def learn_cli(
     `code` will use: a model is refused with any other.
     """
     try:
-        config = Config(model=embedding_model, backend=backend)
+        config = Config(model=embedding_model, backend=backend, unit_words=unit_words)
     except ValidationError as err:
         say(f"error: {'; '.join(validation_messages(err))}")
         raise typer.Exit(2) from None
