@@ -4,7 +4,7 @@ same 5 held-out folds as learning_curve.py for:
 1. per-code logistic regressions on the labelled passages alone (no codebook);
 2. the learned tagger without the one-standard-error rule, from 100 and from all passages;
 3. with --finetune FOLD: SetFit-style contrastive fine-tuning of the embedding model on the
-   codebook plus 100 passages of that fold's training part (slow: ~17 minutes for mpnet
+   codebook plus 100 passages of that fold's training part (slow: ~19 minutes for mpnet
    on 2 cores), then the codebook and passages on the tuned embeddings, against the same
    without fine-tuning, on that one fold.
 

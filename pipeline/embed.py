@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sqlite3
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from .config import MODEL_ALIASES
 from .errors import InputError
+from .io import open_table
 
 # Published hashes of sentence-transformers/all-MiniLM-L6-v2 (revision 1110a243...).
 MINILM_SHA256 = {
@@ -232,11 +232,8 @@ class EmbeddingCache:
     """sqlite table of vectors keyed by sha256(model fingerprint + text). No text is stored."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
+        self.db = open_table(path, "vectors", "vec")
 
     @staticmethod
     def key(fingerprint: str, text: str) -> bytes:

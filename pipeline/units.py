@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 
 from .config import Config
 from .embed import Embedder
+from .io import open_table
 
 UNITS_VERSION = 1  # bump when the way units are found changes
 
@@ -62,10 +62,7 @@ class UnitCache:
     """sqlite table beside the passage spans: text + settings -> unit offsets."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS units (key BLOB PRIMARY KEY, offsets BLOB NOT NULL)")
+        self.db = open_table(path, "units", "offsets")
         self.hits = 0
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, list[tuple[int, int]]]:
