@@ -29,7 +29,7 @@ from pipeline.embed import build_embedder
 from pipeline.evaluate import read_gold, score
 from pipeline.schemas import GoldItem
 from pipeline.tag import CodebookTagger, build_prototypes
-from pipeline.units import UnitVectors, embed_units
+from pipeline.units import UnitVectors, embed_units, split_units, unit_texts
 
 
 class Fixed:
@@ -194,10 +194,6 @@ def strategy_table(codebook, config, embedder):
 texts_of: dict[int, list[str]] = {}  # vectors id -> texts, for strategies that re-embed
 
 
-def unit_texts(texts, config):
-    from pipeline.units import split_units
-
-    return [t[s:e] for t, spans in zip(texts, split_units(texts, config)) for s, e in spans]
 DEFAULT_STRATEGIES = [
     "logreg", "logreg-whole", "logreg-v1-whole", "logreg-v1", "logreg-no-keywords", "logreg-others-negatives", "logreg-no-background",
     "logreg-margin0.2", "logreg-top1", "knn7", "centroid-softmax", "nearest-example-loo",
@@ -236,7 +232,7 @@ def main() -> None:
         texts = [i.text for i in items]
         units = embed_units(embedder, texts, config)
         whole = UnitVectors.of_passages(embedder.embed(texts))
-        texts_of[id(units.vectors)] = unit_texts(texts, config)
+        texts_of[id(units.vectors)] = unit_texts(texts, split_units(texts, config))
         texts_of[id(whole.vectors)] = texts
         table = strategy_table(codebook, config, embedder)
         names = args.strategies or DEFAULT_STRATEGIES

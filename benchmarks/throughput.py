@@ -104,13 +104,13 @@ def child(n: int, model: str, backend: str, work: Path) -> dict:
     t = time.perf_counter()
     raw.embed(texts)
     raw_s = time.perf_counter() - t
-    from pipeline.units import UnitCache, split_units
+    from pipeline.units import UnitCache, split_units, unit_texts
 
     unit_cache = UnitCache(cache / "segments.sqlite")  # filled by the cold run: no spaCy here
-    unit_texts = [text[s:e] for text, spans in zip(texts, split_units(texts, config, unit_cache)) for s, e in spans]
+    units = unit_texts(texts, split_units(texts, config, unit_cache))
     unit_cache.close()
     t = time.perf_counter()
-    raw.embed(unit_texts)
+    raw.embed(units)
     raw_units_s = time.perf_counter() - t
 
     warm = code_corpus([corpus], out_dir=work / "out_warm", config=config, cache_dir=cache)
@@ -129,7 +129,7 @@ def child(n: int, model: str, backend: str, work: Path) -> dict:
         "raw_encode_s": round(raw_s, 2),
         "raw_passages_per_s": round(len(texts) / raw_s, 1),
         "ratio": round((cold.passages / cold.seconds) / (len(texts) / raw_s), 3),
-        "units": len(unit_texts),
+        "units": len(units),
         "raw_units_encode_s": round(raw_units_s, 2),
         "ratio_to_units": round((cold.passages / cold.seconds) / (len(texts) / raw_units_s), 3),
         "warm_s": round(warm.seconds, 2),

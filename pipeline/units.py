@@ -145,6 +145,10 @@ def embed_units(
     """Split each text into units (or take `offsets` from `split_units`) and embed every
     unit (through the embedder's cache)."""
     offsets = split_units(texts, config, cache) if offsets is None else offsets
-    unit_texts = [t[s:e] for t, spans in zip(texts, offsets) for s, e in spans]
     bounds = np.concatenate([[0], np.cumsum([len(o) for o in offsets])]).astype(np.int64)
-    return UnitVectors(embedder.embed(unit_texts), bounds)
+    return UnitVectors(embedder.embed(unit_texts(texts, offsets)), bounds)
+
+
+def unit_texts(texts: Sequence[str], offsets: Sequence[Sequence[tuple[int, int]]]) -> list[str]:
+    """Every unit's text, passage by passage."""
+    return [t[s:e] for t, spans in zip(texts, offsets) for s, e in spans]
