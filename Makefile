@@ -34,6 +34,7 @@ demo: $(STAMP)
 	$(BIN)/qcode report $(OUT)
 	@echo "outputs: $(OUT)/excerpts.jsonl (coded passages for review), $(OUT)/counts.csv, $(OUT)/manifest.json,"
 	@echo "         $(OUT)/counts/ (thematic tables), $(OUT)/report/report.html (open in a browser)"
+	@echo "review:  $(BIN)/qcode review serve $(OUT) --reviewer YOUR_NAME   (then open the address it prints)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

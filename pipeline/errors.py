@@ -44,3 +44,11 @@ def validation_messages(err) -> list[str]:
         for part in msg.split("; "):
             lines.append(f"{loc}: {part}" if loc else part)
     return lines
+
+
+class InputErrors(Exception):
+    """Every problem found in one input, each an `InputError`; nothing was written."""
+
+    def __init__(self, errors: list[InputError]):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))

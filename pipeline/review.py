@@ -5,32 +5,24 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from .errors import InputError, validation_messages
-from .io import read_jsonl
+from .io import atomic_write, read_jsonl
+from .outputs import EXCERPTS, ORPHANS, excerpt_files, orphans_for, reviewer_copies
 from .schemas import Codebook, Excerpt, Review, final_codes
+from .store import locked, read_excerpts, write_excerpts
 
-EXCERPTS = "excerpts.jsonl"
-ORPHANS = "orphaned_reviews.jsonl"
+__all__ = ["EXCERPTS", "ORPHANS", "excerpt_files", "read_excerpts"]  # re-exported for callers
 REVIEWER_FIELDS = ("review", "reviews", "disagreement")  # what a rerun carries over
 
 
 def is_reviewed(excerpt: Excerpt) -> bool:
     """Anything a person has written: a decision, a name, a note, merged decisions."""
     return excerpt.review != Review() or bool(excerpt.reviews)
-
-
-def excerpt_files(paths: Iterable[str | Path]) -> list[Path]:
-    """A folder stands for its excerpts.jsonl."""
-    return [Path(p) / EXCERPTS if Path(p).is_dir() else Path(p) for p in paths]
-
-
-def read_excerpts(path: Path) -> list[Excerpt]:
-    return [e for _, e in read_jsonl(path, Excerpt)]
 
 
 SOURCES = ("machine", "reviewed", "final")
@@ -94,36 +86,43 @@ def check_file(path: Path, codebook: Codebook) -> tuple[list[InputError], int, i
 
 
 class ReviewLedger:
-    """Reviewed excerpts found in an output folder before a rerun.
+    """Reviewed excerpts of one excerpts file (its journal applied) and its orphans.
 
-    `take(id)` hands back the review for a passage that still exists; `leftovers()` are
-    the ones to write to orphaned_reviews.jsonl: reviews whose passage is gone, and older
-    orphans that were not restored. Nothing is dropped.
+    `take(excerpt)` hands back the reviewer fields for a passage that still exists;
+    `leftovers()` are the ones to write to the orphans file: reviews whose passage is
+    gone, and older orphans that were not restored. Nothing is dropped.
     """
 
-    def __init__(self, out_dir: Path):
+    def __init__(self, path: Path, orphans: Path | None = None):
         self.current: dict[str, Excerpt] = {}
         self.orphans: list[Excerpt] = []
         self.taken: dict[str, Excerpt] = {}  # passage id -> the reviewed excerpt handed back
-        if (out_dir / ORPHANS).exists():
-            self.orphans = [e for _, e in read_jsonl(out_dir / ORPHANS, Excerpt)]
-        if (out_dir / EXCERPTS).exists():
-            for _, e in read_jsonl(out_dir / EXCERPTS, Excerpt):
+        orphans = orphans_for(path) if orphans is None else orphans
+        if orphans.exists():
+            self.orphans = [e for _, e in read_jsonl(orphans, Excerpt)]
+        if path.exists():
+            for e in read_excerpts(path):
                 if is_reviewed(e):
                     self.current[e.id] = e
 
     def __len__(self) -> int:
         return len(self.current) + len(self.orphans)
 
-    def take(self, passage_id: str) -> dict | None:
-        """The reviewer fields (review, reviews, disagreement) to carry over, if any."""
-        found = self.current.get(passage_id)
+    def take(self, new: Excerpt) -> dict | None:
+        """The reviewer fields (review, reviews, disagreement) to carry onto `new`, if any.
+        An `accepted` decision names the machine codes it accepted: if those changed, it
+        becomes `corrected` with the codes the reviewer accepted, so the decision stands."""
+        found = self.current.get(new.id)
         if found is None:
-            found = next((o for o in reversed(self.orphans) if o.id == passage_id), None)  # most recent
+            found = next((o for o in reversed(self.orphans) if o.id == new.id), None)  # most recent
         if found is None:
             return None
-        self.taken[passage_id] = found
-        return {k: getattr(found, k) for k in REVIEWER_FIELDS}
+        self.taken[new.id] = found
+        fields = {k: getattr(found, k) for k in REVIEWER_FIELDS}
+        if found.review.status == "accepted" and sorted(found.codes) != sorted(new.codes):
+            note = found.review.note
+            fields["review"] = found.review.model_copy(update={"status": "corrected", "codes": list(found.codes), "note": note})
+        return fields
 
     def leftovers(self) -> list[Excerpt]:
         out: dict[tuple[str, str], Excerpt] = {}
@@ -135,6 +134,55 @@ class ReviewLedger:
             if key(e) not in taken:  # not back in excerpts.jsonl
                 out[key(e)] = e
         return [out[k] for k in sorted(out)]
+
+
+def _machine_lines(machine: Path) -> Iterator[str]:
+    with open(machine, encoding="utf-8") as f:
+        yield from f
+
+
+def carry_reviews(machine: Path, target: Path) -> tuple[int, int]:
+    """Make `target` the new machine output `machine` with every review already in
+    `target` (and its journal, and its orphans) carried over, under `target`'s lock, so
+    decisions recorded while the new output was being computed are kept too. Reviews
+    whose passage is gone go to the orphans file. Returns (kept, orphaned)."""
+    with locked(target):
+        ledger = ReviewLedger(target)
+
+        def merged() -> Iterator[str]:
+            for line in _machine_lines(machine):
+                if not ledger:
+                    yield line
+                    continue
+                new = Excerpt.model_validate_json(line)
+                old = ledger.take(new)
+                yield line if old is None else new.model_copy(update=old).model_dump_json() + "\n"
+
+        write_excerpts(target, merged())
+        orphans, where = ledger.leftovers(), orphans_for(target)
+        if orphans or where.exists():
+            with atomic_write(where) as f:
+                f.writelines(e.model_dump_json() + "\n" for e in orphans)
+        return len(ledger.taken), len(orphans)
+
+
+def carry_reviews_into(out_dir: Path, machine: Path) -> tuple[int, int]:
+    """The rerun's last step: refresh each reviewer's own copy, then excerpts.jsonl."""
+    for copy in reviewer_copies(out_dir):
+        carry_reviews(machine, copy)
+    return carry_reviews(machine, out_dir / EXCERPTS)
+
+
+def make_reviewer_copy(out_dir: Path, copy: Path) -> bool:
+    """Create a reviewer's own copy from excerpts.jsonl with no decisions in it (each
+    reviewer codes independently). Returns False when the copy already exists."""
+    main = out_dir / EXCERPTS
+    with locked(copy):
+        if copy.exists():
+            return False
+        fresh = (e.model_copy(update={"review": Review(), "reviews": [], "disagreement": False}) for e in read_excerpts(main))
+        write_excerpts(copy, (e.model_dump_json() for e in fresh))
+        return True
 
 
 # --- merge --------------------------------------------------------------------------------
@@ -209,18 +257,23 @@ def status_counts(excerpts: list[Excerpt]) -> dict[str, Counter]:
     return {"status": by_status, "code": by_code, "reviewer": by_reviewer}
 
 
-def uncertainty(excerpt: Excerpt, threshold: float = 0.5) -> float:
+Thresholds = float | Mapping[str, float]
+
+
+def uncertainty(excerpt: Excerpt, threshold: Thresholds = 0.5) -> float:
     """1 at the decision threshold, 0 at a certain 0 or 1: how much a decision here would
-    teach the tagger (uncertainty sampling). The most uncertain code counts."""
+    teach the tagger (uncertainty sampling). The most uncertain code counts; `threshold`
+    is one for every code or each code's own (a learned model's)."""
     if not excerpt.suggestions:
         return 0.0
-    def u(score: float) -> float:
-        span = threshold if score < threshold else 1 - threshold
-        return 1 - abs(score - threshold) / span if span else 0.0
-    return round(max(u(s.score) for s in excerpt.suggestions), 4)
+    def u(score: float, t: float) -> float:
+        span = t if score < t else 1 - t
+        return 1 - abs(score - t) / span if span else 0.0
+    at = (lambda c: threshold.get(c, 0.5)) if isinstance(threshold, Mapping) else (lambda c: threshold)
+    return round(max(u(s.score, at(s.code)) for s in excerpt.suggestions), 4)
 
 
-def review_queue(excerpts: list[Excerpt], n: int, threshold: float = 0.5) -> list[tuple[float, Excerpt]]:
+def review_queue(excerpts: list[Excerpt], n: int, threshold: Thresholds = 0.5) -> list[tuple[float, Excerpt]]:
     """Pending passages, most informative first (ties by id, so the order is stable)."""
     pending = [(uncertainty(e, threshold), e) for e in excerpts if e.review.status == "pending"]
     pending.sort(key=lambda t: (-t[0], t[1].id))

@@ -8,10 +8,8 @@ in the output folder are carried over (or moved to orphaned_reviews.jsonl).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import re
 import shutil
 import tempfile
 import time
@@ -33,14 +31,12 @@ from .ingest import (
 )
 from .io import atomic_write
 from .learn import build_tagger
-from .review import EXCERPTS, ORPHANS, ReviewLedger
+from .outputs import COUNTS, EXCERPTS, MANIFEST, SOURCES, text_file_name
+from .review import ReviewLedger, carry_reviews_into
 from .schemas import Excerpt, Passage, Transcript
 from .segment import SPACY_MODEL, SpanCache, segment
 from .units import UnitCache, embed_units, split_units
 
-COUNTS = "counts.csv"
-MANIFEST = "manifest.json"
-SOURCES = "sources"  # normalised text of every transcript: excerpt offsets index these
 CHUNK = 1024  # passages per embedding round trip (sentence-transformers sorts each by length)
 
 
@@ -89,14 +85,6 @@ def swap_in(staging: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def text_file_name(transcript_id: str) -> str:
-    """A safe, unique file name for a transcript's normalised text."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", transcript_id)
-    if safe != transcript_id or safe.startswith("."):
-        safe = f"{safe.lstrip('.')}-{hashlib.sha256(transcript_id.encode()).hexdigest()[:8]}"
-    return f"{safe}.txt"
-
-
 def _timed(timings: dict[str, float], key: str, items: Iterator) -> Iterator:
     """Charge the time spent producing each item of `items` to `timings[key]`."""
     it = iter(items)
@@ -137,7 +125,7 @@ def code_corpus(
     tables, attribute_errors = find_attributes(inputs, attributes_path)
     errors.extend(attribute_errors)
     out_dir = Path(out_dir)
-    ledger = ReviewLedger(out_dir)  # read before anything is written: a bad file stops here
+    ReviewLedger(out_dir / EXCERPTS)  # a bad excerpts file or journal stops the run here, before any work
     result = RunResult(out_dir=out_dir, errors=errors)
     timings = result.timings
 
@@ -210,8 +198,9 @@ def code_corpus(
         if batch:
             yield batch
 
+    machine_file = out_dir / f".{EXCERPTS}.machine"  # reviews are carried over at the end
     try:
-        with atomic_write(out_dir / EXCERPTS) as out:
+        with atomic_write(machine_file) as out:
             for batch in chunks():
                 t = time.perf_counter()
                 texts = [p.text for p in batch]
@@ -226,16 +215,7 @@ def code_corpus(
                 t = time.perf_counter()
                 for p, (suggestions, codes) in zip(batch, tagged):
                     source, sha, attrs = meta[p.transcript]
-                    old = ledger.take(p.id)
-                    excerpt = Excerpt(
-                        **p.model_dump(),
-                        source=source,
-                        source_sha256=sha,
-                        attributes=attrs,
-                        suggestions=suggestions,
-                        codes=codes,
-                        **(old or {}),
-                    )
+                    excerpt = Excerpt(**p.model_dump(), source=source, source_sha256=sha, attributes=attrs, suggestions=suggestions, codes=codes)
                     out.write(excerpt.model_dump_json() + "\n")
                     passages_per[p.transcript] += 1
                     for c in codes:
@@ -245,6 +225,7 @@ def code_corpus(
                 timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # the previous sources/ stay as they were
+        machine_file.unlink(missing_ok=True)
         raise
 
     known = {f.stem for f in files} | set(seen_ids)
@@ -256,13 +237,10 @@ def code_corpus(
             errors.append(InputError(table.path, f"names transcript {tid!r}, which is not among the inputs", table.lines[tid]))
     swap_in(staging, texts_dir)
 
-    orphans = ledger.leftovers()
-    if orphans or (out_dir / ORPHANS).exists():
-        with atomic_write(out_dir / ORPHANS) as f:
-            for e in orphans:
-                f.write(e.model_dump_json() + "\n")
-    result.kept_reviews = len(ledger.taken)
-    result.orphaned_reviews = len(orphans)
+    try:
+        result.kept_reviews, result.orphaned_reviews = carry_reviews_into(out_dir, machine_file)
+    finally:
+        machine_file.unlink(missing_ok=True)
     result.transcripts = len(counts)
 
     with atomic_write(out_dir / COUNTS) as f:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.ingest import discover_inputs
-from pipeline.run import text_file_name
+from pipeline.outputs import text_file_name
 
 from .conftest import DEV_GOLD, REPO, SAMPLE
 

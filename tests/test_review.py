@@ -21,11 +21,11 @@ Participant: My colleague is a good friend and we have good relationships at wor
 """
 
 
-def make_output(tmp_path, embedder=None, n=2):
+def make_output(tmp_path, embedder=None, n=2, config=None):
     folder = tmp_path / "in"
     for i in range(n):
         write(folder / f"t{i}.txt", INTERVIEW.replace("again", f"again ({i})"))
-    code_corpus([folder], out_dir=tmp_path / "out", embedder=embedder or FakeEmbedder())
+    code_corpus([folder], out_dir=tmp_path / "out", embedder=embedder or FakeEmbedder(), config=config)
     return folder, tmp_path / "out" / "excerpts.jsonl"
 
 

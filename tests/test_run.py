@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from pipeline.schemas import final_codes
 from pipeline import Config, Excerpt, InputError, code_corpus
 
 from .conftest import write
@@ -87,7 +88,12 @@ def test_reviews_survive_reruns_and_orphans_are_kept(tmp_path, fake_embedder):
 
     result = run(tmp_path, fake_embedder, [folder], config=Config(threshold=0.9))  # new suggestions
     again = {r.id: r for r in excerpts(tmp_path / "out")}
-    assert again[rows[0].id].review == rows[0].review and again[rows[5].id].review == rows[5].review
+    assert again[rows[0].id].review == rows[0].review
+    # ben accepted the machine's codes of that time: with the machine's codes changed, his
+    # decision stands as a correction to exactly the codes he accepted
+    assert again[rows[5].id].codes != rows[5].codes
+    assert again[rows[5].id].review.status == "corrected" and again[rows[5].id].review.codes == rows[5].codes
+    assert final_codes(again[rows[5].id]) == rows[5].codes and again[rows[5].id].review.note == "fine"
     assert result.kept_reviews == 2
 
     (folder / "t2.txt").write_text(INTERVIEW.replace("good friend", "close friend"))  # passage 5 changes

@@ -2,36 +2,22 @@
 
     python -m pipeline.cli.docs > docs/cli.md
 
-A test regenerates it and compares, so the reference cannot drift from the code.
+Every command and subcommand is found by walking the app, so none can be left out; a test
+regenerates the file and compares, so the reference cannot drift from the code.
 """
 
 from __future__ import annotations
 
+import typer
 from typer.testing import CliRunner
 
-COMMANDS = [
-    [],
-    ["code"],
-    ["evaluate"],
-    ["agreement"],
-    ["learn"],
-    ["counts"],
-    ["report"],
-    ["reproduce"],
-    ["codebook"],
-    ["codebook", "check"],
-    ["review"],
-    ["review", "check"],
-    ["review", "merge"],
-    ["review", "status"],
-    ["review", "queue"],
-    ["export"],
-    ["export", "codebook"],
-    ["export", "refi"],
-    ["export", "table"],
-    ["import"],
-    ["import", "codebook"],
-]
+
+def command_paths(group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    """[], [code], [review], [review, check], ...: the app's commands, in their order."""
+    paths = [list(prefix)]
+    for name, command in getattr(group, "commands", {}).items():
+        paths += command_paths(command, (*prefix, name))
+    return paths
 
 
 def render() -> str:
@@ -39,7 +25,7 @@ def render() -> str:
 
     runner = CliRunner()
     parts = ["# qcode command reference", "", "Generated from `--help` by `python -m pipeline.cli.docs`; do not edit.", ""]
-    for args in COMMANDS:
+    for args in command_paths(typer.main.get_command(app)):
         result = runner.invoke(app, [*args, "--help"], prog_name="qcode", terminal_width=100, env={"COLUMNS": "100"})
         parts += [f"## qcode {' '.join(args)}".rstrip(), "", "```text", result.stdout.rstrip(), "```", ""]
     return "\n".join(parts)

@@ -1,4 +1,4 @@
-"""`qcode review check|merge|status|queue`."""
+"""`qcode review check|merge|status|queue|serve|import`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from ..codebook import load_codebook
-from ..errors import InputError
-from ..io import atomic_write
+from ..outputs import output_folder_of
+from ..errors import InputError, InputErrors
 from ..review import check_file, excerpt_files, merge_reviews, read_excerpts, review_queue, status_counts
+from ..store import locked, write_excerpts
 from .common import say
 
 app = typer.Typer(help="Check, merge and track reviewers' decisions.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,9 +60,8 @@ def merge_cli(
     except InputError as err:
         say(f"error: {err}")
         raise typer.Exit(1) from None
-    with atomic_write(out) as f:
-        for m in merged:
-            f.write(m.model_dump_json() + "\n")
+    with locked(out):  # the file may be open in a review page
+        write_excerpts(out, (m.model_dump_json() for m in merged))
     disagreements = sum(m.disagreement for m in merged)
     say(f"merged {len(files)} file(s): {len(merged)} passages, {sum(bool(m.reviews) for m in merged)} reviewed, {disagreements} disagreement(s) -> {out}")
 
@@ -93,14 +93,19 @@ def status_cli(paths: list[Path] = typer.Argument(..., metavar="DIR_OR_FILE", he
 def queue_cli(
     paths: list[Path] = typer.Argument(..., metavar="DIR_OR_FILE", help="Output folders or excerpts JSONL files."),
     n: int = typer.Option(20, "--n", "-n", min=1, help="How many passages to list."),
-    threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="The tagger's decision threshold."),
+    threshold: float = typer.Option(None, min=0.0, max=1.0, help="The tagger's decision threshold [default: each code's threshold in the run that made the file (manifest.json)]."),
 ) -> None:
     """Pending passages most informative first (the current tagger's uncertainty).
 
     Example: qcode review queue out/ --n 30
     """
+    from ..reviewing.serve import thresholds_for
+
     try:
-        queue = review_queue(_load(paths), n, threshold)
+        excerpts = _load(paths)
+        codes = sorted({s.code for e in excerpts for s in e.suggestions})
+        cut = threshold if threshold is not None else thresholds_for(output_folder_of(excerpt_files(paths)[0]), codes)
+        queue = review_queue(excerpts, n, cut)
     except InputError as err:
         say(f"error: {err}")
         raise typer.Exit(1) from None
@@ -109,3 +114,70 @@ def queue_cli(
         best = f"{e.suggestions[0].code} {e.suggestions[0].score:.2f}" if e.suggestions else "-"
         text = " ".join(e.text.split())
         typer.echo(f"{u:.3f}\t{e.id}\t{best}\t{text[:80]}")
+
+
+@app.command("serve")
+def serve_cli(
+    path: Path = typer.Argument(..., metavar="DIR_OR_FILE", help="An output folder (its excerpts.jsonl) or an excerpts JSONL file."),
+    reviewer: str = typer.Option(None, "--reviewer", "-r", help="Your name, recorded with each decision [default: your login name]."),
+    own_copy: bool = typer.Option(False, "--own-copy", help="Review your own copy, DIR/reviews/NAME.jsonl (made without decisions the first time), for independent double coding."),
+    order: str = typer.Option("queue", "--order", help="queue: most uncertain first (as `review queue`); file: file order."),
+    codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the one manifest.json names]."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --expose)."),
+    port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="Port (0: any free port)."),
+    expose: bool = typer.Option(False, "--expose", help="Allow a non-loopback --host: anyone who can reach it and has the printed key can read the transcripts."),
+) -> None:
+    """Review in the browser: one passage at a time, keys for everything, each decision saved at once.
+
+    Example: qcode review serve out/demo --reviewer ana
+
+    Prints an address with a one-time key; open it in a browser on this machine. Keys:
+    1-9, 0 toggle codes; a or Enter accept; x no code; space skip; Backspace undo; n note.
+    Decisions go to the file as `qcode review check` expects, under a lock that `qcode
+    code` reruns, `review merge` and other pages respect. Ctrl+C stops the server.
+    """
+    from ..reviewing.serve import serve
+
+    if order not in ("queue", "file"):
+        say("error: --order is queue or file")
+        raise typer.Exit(2)
+    if host not in ("127.0.0.1", "localhost", "::1") and expose:
+        say(f"warning: serving on {host}: anyone who can reach this port and has the key can read these transcripts")
+    try:
+        serve(path, reviewer=reviewer, own_copy=own_copy, codebook_path=codebook, order=order, host=host, port=port, expose=expose, announce=typer.echo)
+    except InputError as err:
+        say(f"error: {err}")
+        raise typer.Exit(1) from None
+
+
+@app.command("import")
+def import_cli(
+    table: Path = typer.Argument(..., metavar="FILE", help="The .xlsx or .csv that `qcode export table` wrote, with its review columns filled."),
+    into: Path = typer.Option(..., "--into", help="Output folder (its excerpts.jsonl) or excerpts JSONL file to record the decisions in."),
+    reviewer: str = typer.Option(None, "--reviewer", "-r", help="Reviewer for rows whose reviewer cell is empty."),
+    codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the one manifest.json names]."),
+) -> None:
+    """Record reviewers' decisions from a spreadsheet, exactly as the review page would.
+
+    Example: qcode review import coded.xlsx --into out/demo
+
+    Reads the columns id, review status, codes, reviewer and review note. Every row is
+    checked first (unknown id or code, bad status: FILE:ROW: message, exit 1) and nothing
+    is written if any is wrong. Pending rows never erase a decision.
+    """
+    from ..reviewing.serve import codebook_for
+    from ..reviewing.table_import import import_table
+
+    target = excerpt_files([into])[0]
+    try:
+        cb = load_codebook(codebook_for(output_folder_of(target), codebook))
+        result = import_table(table, target, cb, reviewer)
+    except InputErrors as errs:
+        for err in errs.errors:
+            say(f"error: {err}")
+        say(f"nothing imported: {len(errs.errors)} problem(s)")
+        raise typer.Exit(1) from None
+    except InputError as err:
+        say(f"error: {err}")
+        raise typer.Exit(1) from None
+    say(f"recorded {len(result.decisions)} decision(s) in {target}; {result.unchanged} already there, {result.pending} row(s) pending")

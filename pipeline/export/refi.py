@@ -115,7 +115,7 @@ def project_qde(out_dir: Path, codebook: Codebook, source: str = "final") -> tup
             ET.SubElement(vv, q("TextValue")).text = value
         ET.SubElement(case, q("SourceRef"), targetGUID=source_guid[t])
 
-    from ..run import text_file_name
+    from ..outputs import text_file_name
 
     sources = ET.SubElement(root, q("Sources"))
     files: dict[str, str] = {}

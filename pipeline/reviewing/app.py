@@ -1,0 +1,195 @@
+"""The review page's web app (FastAPI): a page, its script and style, and a small JSON API
+over a `ReviewSession`.
+
+Security: the server binds to loopback unless told otherwise. The address it prints
+carries a one-time key; opening it sets a same-site, HTTP-only cookie and redirects to the
+bare page, which holds a second key for the `X-QCode-CSRF` header that every API call must
+send (a cross-site page can neither read the key nor send the header). Requests naming
+another host are refused (no DNS rebinding), bodies over 64 KiB get 413, unknown codes
+422, and the page is served with a strict Content-Security-Policy: no inline script, no
+resources from elsewhere. The page writes every string with `textContent`, never as HTML.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import secrets
+from importlib import resources
+from typing import Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from .session import ReviewError, ReviewSession
+
+MAX_BODY = 64 * 1024
+COOKIE = "qcode_review"
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DecideRequest(_Body):
+    id: str = Field(min_length=1, max_length=300)
+    action: Literal["accept", "reject"]
+    codes: list[str] = Field(default_factory=list, max_length=100)
+    note: str | None = Field(None, max_length=4000)
+    rev: str | None = Field(None, max_length=64)
+
+
+class BulkRequest(_Body):
+    code: str = Field(min_length=1, max_length=100)
+    min_score: float = Field(ge=0.0, le=1.0)
+    expected: int = Field(ge=0)
+
+
+def _static(name: str) -> str:
+    return (resources.files("pipeline.reviewing") / "static" / name).read_text("utf-8")
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes (declared, or streamed without a length)
+    with 413 before the app sees them."""
+
+    def __init__(self, app, limit: int = MAX_BODY):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.limit:
+                return await _too_large(scope, receive, send, self.limit)
+            return await self.app(scope, receive, send)
+        messages, size = [], 0
+        while True:  # no declared length: read it all first, up to the limit
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await _too_large(scope, receive, send, self.limit)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(scope, receive, send, limit: int) -> None:
+    await JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413, headers=HEADERS)(scope, receive, send)
+
+
+def create_app(session: ReviewSession, *, token: str | None = None, hosts: list[str] | None = None) -> FastAPI:
+    """The app for one session. `token` is the key in the printed address (random if not
+    given); `hosts` the Host names accepted (loopback names by default)."""
+    token = token or secrets.token_urlsafe(32)
+    csrf = hmac.new(token.encode(), b"csrf", "sha256").hexdigest()
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.token = token
+    app.state.session = session
+
+    def authorised(request: Request) -> bool:
+        return hmac.compare_digest(request.cookies.get(COOKIE, ""), token)
+
+    async def guard(request: Request, call_next):
+        path = request.url.path
+        if path.startswith("/api/"):
+            if not authorised(request):
+                return JSONResponse({"detail": "not signed in: open the address printed by `qcode review serve`"}, 403, headers=HEADERS)
+            if not hmac.compare_digest(request.headers.get("x-qcode-csrf", ""), csrf):
+                return JSONResponse({"detail": "missing or wrong X-QCode-CSRF header"}, 403, headers=HEADERS)
+        response = await call_next(request)
+        for k, v in HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    # the last added runs first: host check, then body size, then keys
+    app.add_middleware(BaseHTTPMiddleware, dispatch=guard)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or ["127.0.0.1", "localhost", "[::1]", "::1"])
+
+    @app.exception_handler(ReviewError)
+    async def review_error(request: Request, err: ReviewError):
+        return JSONResponse({"detail": str(err), **err.extra}, status_code=err.status, headers=HEADERS)
+
+    @app.get("/", response_class=HTMLResponse)
+    def page(request: Request, key: str | None = Query(None, max_length=200)):
+        if key is not None:
+            if not hmac.compare_digest(key, token):
+                return PlainTextResponse("wrong key: open the address printed by `qcode review serve`", 403)
+            response = RedirectResponse("/", status_code=303)
+            response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+            return response
+        if not authorised(request):
+            return PlainTextResponse("open the address printed by `qcode review serve` (it carries a one-time key)", 403)
+        return HTMLResponse(_static("index.html").replace("{{csrf}}", html.escape(csrf)))
+
+    @app.get("/static/{name}")
+    def static(name: str):
+        if name not in STATIC:
+            return PlainTextResponse("not found", 404)
+        return Response(_static(name), media_type=STATIC[name])
+
+    @app.get("/api/state")
+    def state():
+        s = session.served
+        codes = [
+            {"id": c.id, "name": c.name, "theme": c.theme, "definition": c.definition, "include": c.include, "exclude": c.exclude}
+            for c in s.codebook.codes
+        ]
+        themes = [{"id": t.id, "name": t.name} for t in s.codebook.themes]
+        return {"reviewer": s.reviewer, "file": s.path.name, "codebook": s.codebook.name, "codes": codes, "themes": themes, "order": s.order, "thresholds": s.thresholds}
+
+    @app.get("/api/queue")
+    def queue(order: Literal["queue", "file"] | None = None, code: str | None = Query(None, max_length=100)):
+        return {"ids": session.queue(order, code or None)}
+
+    @app.get("/api/passage")
+    def passage(id: str = Query(..., max_length=300)):
+        return session.passage(id)
+
+    @app.get("/api/examples")
+    def examples(code: str = Query(..., max_length=100), exclude: str | None = Query(None, max_length=300)):
+        return {"code": code, "examples": session.examples(code, exclude)}
+
+    @app.get("/api/recent")
+    def recent():
+        return {"recent": session.recent()}
+
+    @app.get("/api/stats")
+    def stats():
+        return session.stats()
+
+    @app.post("/api/decide")
+    def decide(body: DecideRequest):
+        return session.decide(body.id, body.action, body.codes, body.note, body.rev)
+
+    @app.post("/api/undo")
+    def undo():
+        return session.undo()
+
+    @app.get("/api/bulk")
+    def bulk_preview(code: str = Query(..., max_length=100), min_score: float = Query(..., ge=0.0, le=1.0)):
+        return session.bulk_preview(code, min_score)
+
+    @app.post("/api/bulk")
+    def bulk(body: BulkRequest):
+        return session.bulk_accept(body.code, body.min_score, body.expected)
+
+    return app

@@ -1,0 +1,174 @@
+"""`qcode review serve`: find what to serve, start the web server, fold decisions in on exit."""
+
+from __future__ import annotations
+
+import getpass
+import ipaddress
+import json
+import secrets
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..codebook import default_codebook_path, file_sha256, load_codebook
+from ..config import Config
+from ..errors import InputError
+from ..outputs import EXCERPTS, MANIFEST, REVIEWER_NAME, output_folder_of, reviewer_copy
+from ..review import make_reviewer_copy
+from .session import Order, ReviewSession, Served
+
+LOOPBACK_NAMES = {"localhost"}
+
+
+@dataclass(frozen=True)
+class Target:
+    root: Path  # the output folder (its sources/ and manifest.json)
+    path: Path  # the excerpts file decisions go to
+    created: bool = False  # a reviewer's own copy made just now
+
+
+def default_reviewer() -> str:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "reviewer"
+    return name if REVIEWER_NAME.match(name) else "reviewer"
+
+
+def resolve_target(path: Path, *, reviewer: str, own_copy: bool) -> Target:
+    """A folder means its excerpts.jsonl, or with `own_copy` the reviewer's own copy in
+    reviews/ (made from excerpts.jsonl, without decisions, the first time)."""
+    path = Path(path)
+    if path.is_dir():
+        main = path / EXCERPTS
+        if not main.is_file():
+            raise InputError(path, f"no {EXCERPTS} here: run `qcode code ... --out {path}` first")
+        if not own_copy:
+            return Target(path, main)
+        try:
+            copy = reviewer_copy(path, reviewer)
+        except ValueError as err:
+            raise InputError(path, str(err)) from None
+        return Target(path, copy, make_reviewer_copy(path, copy))
+    if own_copy:
+        raise InputError(path, "--own-copy needs an output folder, not a file")
+    if not path.is_file():
+        raise InputError(path, "no such file or folder")
+    return Target(output_folder_of(path), path)
+
+
+def _manifest(root: Path) -> dict:
+    try:
+        return json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def codebook_for(root: Path, explicit: Path | None) -> Path:
+    """--codebook, else the codebook the manifest names (when it is here and unchanged),
+    else the default one when the manifest's hash is the default's."""
+    if explicit is not None:
+        return Path(explicit)
+    recorded = _manifest(root).get("codebook") or {}
+    name, sha = recorded.get("path"), recorded.get("sha256")
+    if not name or name.startswith("(default)"):
+        return default_codebook_path()
+    candidate = Path(name)
+    if candidate.is_file() and file_sha256(candidate) == sha:
+        return candidate
+    if file_sha256(default_codebook_path()) == sha:
+        return default_codebook_path()
+    raise InputError(root / MANIFEST, f"coded with codebook {name!r}, which is not here: pass --codebook")
+
+
+def thresholds_for(root: Path, code_ids: list[str]) -> dict[str, float]:
+    """Each code's decision threshold in the run that made the file (a learned model's own
+    thresholds, else the run's --threshold), for ordering by uncertainty."""
+    manifest = _manifest(root)
+    default = (manifest.get("config") or {}).get("threshold", Config().threshold)
+    learned = (manifest.get("tagger") or {}).get("thresholds") or {}
+    return {c: float(learned.get(c, default)) for c in code_ids}
+
+
+def check_host(host: str, expose: bool) -> None:
+    """Loopback unless `expose`: anyone who can reach the port could read the transcripts."""
+    if host in LOOPBACK_NAMES:
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not expose:
+        raise InputError(host, "not a loopback address: the page shows confidential transcripts; add --expose if you really mean to serve it to other machines")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # accepted connections inherit this: without it a response written in two parts waits
+    # for the browser's delayed ACK (about 40 ms per request on a kept-alive connection)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise InputError(f"{host}:{port}", f"cannot listen: {err.strerror or err}") from None
+    sock.listen(64)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    path: Path,
+    *,
+    reviewer: str | None = None,
+    own_copy: bool = False,
+    codebook_path: Path | None = None,
+    order: Order = "queue",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    expose: bool = False,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Serve the review page until interrupted; on exit, decisions are folded into the file.
+
+    >>> serve(Path("out/demo"), reviewer="ana")  # doctest: +SKIP
+    """
+    import uvicorn
+
+    from .app import create_app
+
+    check_host(host, expose)
+    reviewer = reviewer or default_reviewer()
+    target = resolve_target(path, reviewer=reviewer, own_copy=own_copy)
+    codebook = load_codebook(codebook_for(target.root, codebook_path))
+    session = ReviewSession(Served(target.root, target.path, reviewer, codebook, thresholds_for(target.root, codebook.code_ids), order))
+    token = secrets.token_urlsafe(24)
+    sock = bind(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{sock.getsockname()[1]}/?key={token}"
+    app = create_app(session, token=token, hosts=None if not expose else ["*"])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handler that was there before: these end the process through `finally`, exit 0
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        if target.created:
+            announce(f"made {target.path} (a copy of {EXCERPTS} for {reviewer}, without decisions)")
+        announce(f"reviewing {target.path} as {reviewer}: open {url}")
+        announce("keys: digits toggle codes, a/Enter accept, x no code, space skip, Backspace undo, n note; Ctrl+C stops")
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        session.close()  # fold the journal into the file
+        sock.close()
+    announce(f"stopped; decisions are in {target.path}")
+
+
+def _exit_cleanly(signum, frame) -> None:
+    raise SystemExit(0)

@@ -1,0 +1,394 @@
+"""A reviewer's session over one excerpts file: what the review page shows and records.
+
+The file (with its journal) stays the one source of truth. The session keeps a copy in
+memory for speed, and before every read or write that matters it checks the file's
+signature: if another process changed it (a `qcode code` rerun, a merge, a second page),
+it reloads (or, when only the journal grew, applies just the new decisions). Decisions
+are appended to the journal under the file's lock and folded into the file a moment
+later (`compact`), and on shutdown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from sklearn.metrics import cohen_kappa_score
+
+from pydantic import ValidationError
+
+from ..errors import InputError, validation_messages
+from ..outputs import source_text_path
+from ..review import uncertainty
+from ..schemas import Codebook, Excerpt, Review, final_codes
+from ..store import JournalEntry, Signature, append_decisions, journal_path, locked, read_journal, write_excerpts
+from .decision import Action, make_review
+
+Order = Literal["queue", "file"]
+AROUND_CHARS = 600  # transcript shown before and after a passage
+RECENT = 12
+
+
+class ReviewError(Exception):
+    """A request the session cannot honour; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str, **extra):
+        super().__init__(message)
+        self.status = status
+        self.extra = extra
+
+
+def rev(review: Review) -> str:
+    """A short version tag of a decision, so a page never overwrites one it has not seen."""
+    return hashlib.sha256(review.model_dump_json().encode()).hexdigest()[:12]
+
+
+@dataclass
+class Served:
+    """What a session serves: `path`, an excerpts file inside output folder `root` (whose
+    `sources/` give the transcript around a passage), for `reviewer`."""
+
+    root: Path
+    path: Path
+    reviewer: str
+    codebook: Codebook
+    thresholds: dict[str, float]
+    order: Order = "queue"
+
+
+@dataclass
+class _Loaded:
+    excerpts: list[Excerpt] = field(default_factory=list)
+    lines: list[str | None] = field(default_factory=list)  # the file's line, None once changed
+    index: dict[str, int] = field(default_factory=dict)
+    uncertainty: list[float] = field(default_factory=list)  # the machine's; fixed per load
+    signature: Signature | None = None
+    journal_offset: int = 0  # bytes of the journal already applied
+
+
+def _read_file(path: Path) -> tuple[list[Excerpt], list[str]]:
+    """Every excerpt with its line as written (a bad line is an error naming it)."""
+    excerpts, lines = [], []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(path, f"cannot read: {getattr(err, 'strerror', None) or err}") from None
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            excerpts.append(Excerpt.model_validate_json(line))
+        except ValidationError as err:
+            raise InputError(path, "; ".join(validation_messages(err)), n) from None
+        lines.append(line)
+    return excerpts, lines
+
+
+class ReviewSession:
+    def __init__(self, served: Served, *, compact_after: float = 1.0):
+        self.served = served
+        self.compact_after = compact_after
+        self._mutex = threading.RLock()
+        self._timer: threading.Timer | None = None
+        self._state = _Loaded()
+        self._undo: list[list[tuple[str, Review]]] = []
+        self._recent: list[str] = []
+        with self._mutex, locked(served.path):
+            self._reload()
+            self._seed_recent()
+
+    # --- keeping in step with the file ------------------------------------------------
+
+    def _reload(self) -> None:
+        """Read the file and its journal afresh (caller holds the locks)."""
+        excerpts, lines = _read_file(self.served.path)
+        sure = [uncertainty(e, self.served.thresholds) for e in excerpts]
+        self._state = _Loaded(excerpts, lines, {e.id: i for i, e in enumerate(excerpts)}, sure)
+        self._apply_journal_from(0)
+
+    def _apply_journal_from(self, offset: int) -> None:
+        """Apply the journal's complete lines from byte `offset` on (0: all of it)."""
+        jpath = journal_path(self.served.path)
+        raw = jpath.read_bytes() if jpath.exists() else b""
+        end = raw.rfind(b"\n") + 1  # a torn last line is not a decision
+        if offset == 0:
+            entries = read_journal(self.served.path)
+        else:
+            entries = [JournalEntry.model_validate_json(x) for x in raw[offset:end].splitlines() if x.strip()]
+        for entry in entries:
+            i = self._state.index.get(entry.id)
+            if i is not None:
+                self._set_review(i, entry.review)
+        self._state.journal_offset = end
+        self._state.signature = Signature.of(self.served.path)
+
+    def sync(self) -> None:
+        """Catch up with changes other processes made (caller holds the locks)."""
+        now = Signature.of(self.served.path)
+        before = self._state.signature
+        if now == before:
+            return
+        grew = (
+            before is not None
+            and now.file == before.file
+            and now.journal is not None
+            and before.journal is not None
+            and now.journal[0] == before.journal[0]
+            and now.journal[1] >= before.journal[1]
+        )
+        if grew:
+            self._apply_journal_from(self._state.journal_offset)
+        else:
+            self._reload()
+
+    def _seed_recent(self) -> None:
+        mine = [e for e in self._state.excerpts if e.review.reviewer == self.served.reviewer and e.review.status != "pending"]
+        mine.sort(key=lambda e: (e.review.reviewed_at or "", e.id))
+        self._recent = [e.id for e in mine[-RECENT:]]
+
+    # --- reading ----------------------------------------------------------------------
+
+    def _excerpt(self, pid: str) -> Excerpt:
+        i = self._state.index.get(pid)
+        if i is None:
+            raise ReviewError(404, f"no passage {pid!r} in {self.served.path.name} (a rerun may have replaced it: reload the page)")
+        return self._state.excerpts[i]
+
+    def refreshed(self) -> None:
+        with self._mutex, locked(self.served.path):
+            self.sync()
+
+    def queue(self, order: Order | None = None, code: str | None = None) -> list[str]:
+        """Pending passage ids in review order, optionally only those suggesting `code`."""
+        self.refreshed()
+        order = order or self.served.order
+        if code is not None and code not in self.served.codebook.code_ids:
+            raise ReviewError(422, f"unknown code {code!r}")
+        st = self._state
+        pending = [i for i, e in enumerate(st.excerpts) if e.review.status == "pending"]
+        if code:
+            pending = [i for i in pending if code in st.excerpts[i].codes or any(s.code == code for s in st.excerpts[i].suggestions)]
+        if order == "queue":
+            pending.sort(key=lambda i: (-st.uncertainty[i], st.excerpts[i].id))
+        return [st.excerpts[i].id for i in pending]
+
+    def passage(self, pid: str) -> dict:
+        """A passage as the page shows it: text, the transcript around it, the question,
+        suggestions, the machine's codes and the current decision."""
+        self.refreshed()
+        e = self._excerpt(pid)
+        before, after = self._around(e)
+        return {
+            "id": e.id,
+            "transcript": e.transcript,
+            "speaker": e.speaker,
+            "text": e.text,
+            "context": e.context,
+            "before": before,
+            "after": after,
+            "time_start": e.time_start,
+            "time_end": e.time_end,
+            "attributes": e.attributes,
+            "suggestions": [s.model_dump() for s in e.suggestions],
+            "codes": list(e.codes),
+            "review": e.review.model_dump(),
+            "final": final_codes(e),
+            "rev": rev(e.review),
+        }
+
+    def _around(self, e: Excerpt) -> tuple[str, str]:
+        text = _source_text(source_text_path(self.served.root, e.transcript), self.served.root)
+        if text is None or text[e.start : e.end] != e.text:
+            return "", ""
+        return _clip_start(text[max(0, e.start - AROUND_CHARS) : e.start]), _clip_end(text[e.end : e.end + AROUND_CHARS])
+
+    def examples(self, code: str, exclude: str | None = None, n: int = 3) -> list[dict]:
+        """Passages reviewers already decided with `code` among their final codes."""
+        self.refreshed()
+        if code not in self.served.codebook.code_ids:
+            raise ReviewError(422, f"unknown code {code!r}")
+        found = [e for e in self._state.excerpts if e.id != exclude and code in (final_codes(e) or [])]
+        found.sort(key=lambda e: (e.review.reviewed_at or "", e.id), reverse=True)
+        return [{"id": e.id, "text": e.text, "reviewer": e.review.reviewer} for e in found[:n]]
+
+    def recent(self) -> list[dict]:
+        self.refreshed()
+        out = []
+        for pid in reversed(self._recent):
+            i = self._state.index.get(pid)
+            if i is None:
+                continue
+            e = self._state.excerpts[i]
+            out.append({"id": e.id, "status": e.review.status, "final": final_codes(e), "note": e.review.note, "text": e.text[:160]})
+        return out
+
+    def stats(self) -> dict:
+        """Progress (decided / total, by reviewer) and, per code, Cohen's kappa between the
+        machine's codes and reviewers' final codes on the decided passages."""
+        self.refreshed()
+        decided = [e for e in self._state.excerpts if e.review.status != "pending"]
+        by_reviewer = Counter(e.review.reviewer or "(unnamed)" for e in decided)
+        per_code = []
+        for code in self.served.codebook.code_ids:
+            machine = np.array([code in e.codes for e in decided], dtype=int)
+            human = np.array([code in (final_codes(e) or []) for e in decided], dtype=int)
+            per_code.append({"code": code, "kappa": _kappa(machine, human), "machine": int(machine.sum()), "reviewers": int(human.sum()), "agree": int((machine == human).sum())})
+        return {
+            "total": len(self._state.excerpts),
+            "decided": len(decided),
+            "by_reviewer": dict(sorted(by_reviewer.items())),
+            "by_status": dict(Counter(e.review.status for e in self._state.excerpts)),
+            "per_code": per_code,
+        }
+
+    # --- recording --------------------------------------------------------------------
+
+    def _record(self, changes: list[tuple[str, Review]]) -> None:
+        """Journal the new reviews (caller holds the locks and has synced)."""
+        append_decisions(self.served.path, [JournalEntry(id=i, review=r) for i, r in changes])
+        for pid, review in changes:
+            self._set_review(self._state.index[pid], review)
+        self._state.journal_offset = journal_path(self.served.path).stat().st_size  # ends with our newline
+        self._state.signature = Signature.of(self.served.path)
+        self._schedule_compaction()
+
+    def _set_review(self, i: int, review: Review) -> None:
+        self._state.excerpts[i] = self._state.excerpts[i].model_copy(update={"review": review})
+        self._state.lines[i] = None
+
+    def _remember(self, pids: list[str]) -> None:
+        for pid in pids:
+            if pid in self._recent:
+                self._recent.remove(pid)
+            self._recent.append(pid)
+        del self._recent[:-RECENT]
+
+    def decide(self, pid: str, action: Action, codes: list[str], note: str | None = None, base_rev: str | None = None) -> dict:
+        """Record a decision; `base_rev` (the version the page showed) guards against
+        overwriting a decision someone else made meanwhile (409 with theirs)."""
+        with self._mutex, locked(self.served.path):
+            self.sync()
+            e = self._excerpt(pid)
+            if base_rev is not None and base_rev != rev(e.review):
+                raise ReviewError(409, f"{pid} was decided meanwhile ({e.review.status} by {e.review.reviewer or 'someone'}); reload it", current=e.review.model_dump())
+            try:
+                review = make_review(e, action=action, codes=codes, reviewer=self.served.reviewer, note=note, codebook=self.served.codebook)
+            except InputError as err:
+                raise ReviewError(422, err.message) from None
+            self._undo.append([(pid, e.review)])
+            self._record([(pid, review)])
+            self._remember([pid])
+            return {"id": pid, "review": review.model_dump(), "rev": rev(review), "final": final_codes(self._excerpt(pid))}
+
+    def undo(self) -> dict:
+        """Put back what the last decision (or bulk action) of this session replaced."""
+        with self._mutex, locked(self.served.path):
+            if not self._undo:
+                raise ReviewError(404, "nothing to undo")
+            self.sync()
+            last = [(pid, old) for pid, old in self._undo.pop() if pid in self._state.index]
+            self._record(last)
+            for pid, old in last:
+                if old.status == "pending" and pid in self._recent:
+                    self._recent.remove(pid)
+            return {"ids": [pid for pid, _ in last]}
+
+    def _bulk_targets(self, code: str, min_score: float) -> list[Excerpt]:
+        if code not in self.served.codebook.code_ids:
+            raise ReviewError(422, f"unknown code {code!r}")
+        return [
+            e
+            for e in self._state.excerpts
+            if e.review.status == "pending" and any(s.code == code and s.score >= min_score for s in e.suggestions)
+        ]
+
+    def bulk_preview(self, code: str, min_score: float) -> dict:
+        self.refreshed()
+        targets = self._bulk_targets(code, min_score)
+        return {"code": code, "min_score": min_score, "count": len(targets), "sample": [e.text[:120] for e in targets[:3]]}
+
+    def bulk_accept(self, code: str, min_score: float, expected: int) -> dict:
+        """Accept `code` on every pending passage that suggests it with at least
+        `min_score` (the machine's other codes kept); refused unless `expected` is the count
+        the reviewer confirmed."""
+        with self._mutex, locked(self.served.path):
+            self.sync()
+            targets = self._bulk_targets(code, min_score)
+            if len(targets) != expected:
+                raise ReviewError(409, f"{len(targets)} passages match now, not the {expected} confirmed; preview again")
+            changes = []
+            for e in targets:
+                selection = [c for c in self.served.codebook.code_ids if c in e.codes or c == code]
+                changes.append((e.id, make_review(e, action="accept", codes=selection, reviewer=self.served.reviewer, codebook=self.served.codebook, note=f"bulk: {code} score >= {min_score:g}")))
+            if changes:
+                self._undo.append([(e.id, e.review) for e in targets])
+                self._record(changes)
+                self._remember([pid for pid, _ in changes])
+            return {"accepted": len(changes)}
+
+    # --- folding the journal into the file --------------------------------------------
+
+    def _schedule_compaction(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(self.compact_after, self.compact)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def compact(self) -> None:
+        with self._mutex, locked(self.served.path):
+            self.sync()
+            if not journal_path(self.served.path).exists():
+                return
+            st = self._state
+            st.lines = [line if line is not None else e.model_dump_json() for e, line in zip(st.excerpts, st.lines)]
+            write_excerpts(self.served.path, st.lines)
+            st.journal_offset = 0
+            self._state.signature = Signature.of(self.served.path)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.compact()
+
+
+def _kappa(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Cohen's kappa, or None where it says nothing (no passages, or both constant alike)."""
+    if not len(a) or (np.array_equal(a, b) and a.min() == a.max()):
+        return None
+    k = cohen_kappa_score(a, b)
+    return None if np.isnan(k) else round(float(k), 3)
+
+
+def _source_text(path: Path, root: Path) -> str | None:
+    """A transcript's normalised text, only from inside the served folder."""
+    path, root = path.resolve(), root.resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return _read_text(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _read_text(path: str, mtime_ns: int) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _clip_start(text: str) -> str:
+    """Start the shown context at a line (or word) boundary."""
+    cut = text.find("\n") if len(text) >= AROUND_CHARS else -1
+    if cut < 0 and len(text) >= AROUND_CHARS:
+        cut = text.find(" ")
+    return (text[cut + 1 :] if cut >= 0 else text).lstrip("\n")
+
+
+def _clip_end(text: str) -> str:
+    cut = text.rfind("\n") if len(text) >= AROUND_CHARS else -1
+    if cut < 0 and len(text) >= AROUND_CHARS:
+        cut = text.rfind(" ")
+    return (text[:cut] if cut > 0 else text).rstrip("\n")

@@ -1,0 +1,191 @@
+"""The one owner of an excerpts file: reading it, recording reviewer decisions, and
+replacing it, safely against every other qcode process.
+
+A decision is appended to a journal beside the file (`excerpts.jsonl.journal`, one
+`{"id", "review"}` line each, flushed and fsynced: about a millisecond, whatever the size
+of the file), and the journal is folded into the file later by an atomic rewrite
+(`compact`). Every reader applies the journal, so what a decision changed is visible at
+once to `qcode review status`, `learn`, `counts`, the exports and a second review page.
+
+Everything that writes the file or its journal holds the file's lock
+(`.excerpts.jsonl.lock` beside it, `filelock`): the review page, `qcode code` while it
+carries reviews over into a rerun's output, `qcode review merge` and `review import`.
+A process killed mid-append leaves at most a torn last journal line, which no reader
+counts and the next append cuts off; a process killed mid-rewrite leaves the old file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import InputError, validation_messages
+from .io import atomic_write, read_jsonl
+from .schemas import Excerpt, Review
+
+LOCK_TIMEOUT = 60.0  # seconds a writer waits for another qcode process
+
+
+class JournalEntry(BaseModel):
+    """One recorded decision: the passage's new `review` object."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    review: Review
+
+
+def journal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".journal")
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextmanager
+def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the lock of excerpts file `path`: other processes and threads wait; the same
+    thread may take it again (one lock object per file, counted per thread)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path(path).resolve()), is_singleton=True)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise InputError(path, f"locked by another qcode process for over {timeout:.0f}s ({lock_path(path).name})") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def read_journal(path: Path) -> list[JournalEntry]:
+    """The decisions recorded since the last compaction, oldest first. A torn last line
+    (a writer killed mid-append, never acknowledged) is not counted; any other bad line is
+    an error naming it."""
+    jpath = journal_path(path)
+    try:
+        raw = jpath.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise InputError(jpath, f"cannot read: {err.strerror or err}") from None
+    lines = raw.split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is empty or torn
+    entries = []
+    for n, line in enumerate(complete, start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(JournalEntry.model_validate_json(line))
+        except ValidationError as err:
+            raise InputError(jpath, "; ".join(validation_messages(err)), n) from None
+    return entries
+
+
+def apply_journal(excerpts: list[Excerpt], entries: Iterable[JournalEntry]) -> tuple[list[Excerpt], list[JournalEntry]]:
+    """`excerpts` with each entry's review applied (the last entry for an id wins), and
+    the entries whose passage is not in `excerpts`."""
+    latest: dict[str, Review] = {}
+    for entry in entries:
+        latest[entry.id] = entry.review
+    index = {e.id for e in excerpts}
+    out = [e.model_copy(update={"review": latest[e.id]}) if e.id in latest else e for e in excerpts]
+    missing = [JournalEntry(id=i, review=r) for i, r in latest.items() if i not in index]
+    return out, missing
+
+
+def read_excerpts(path: Path) -> list[Excerpt]:
+    """Every excerpt of a file, with the decisions in its journal applied."""
+    excerpts = [e for _, e in read_jsonl(path, Excerpt)]
+    entries = read_journal(path)
+    if not entries:
+        return excerpts
+    applied, missing = apply_journal(excerpts, entries)
+    if missing:
+        raise InputError(journal_path(path), f"decisions for {len(missing)} passage(s) not in {path.name}, e.g. {missing[0].id!r}")
+    return applied
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What tells a process that someone else changed the file or its journal."""
+
+    file: tuple[int, int, int] | None
+    journal: tuple[int, int, int] | None
+
+    @classmethod
+    def of(cls, path: Path) -> Signature:
+        def stat(p: Path) -> tuple[int, int, int] | None:
+            try:
+                s = p.stat()
+            except FileNotFoundError:
+                return None
+            return (s.st_ino, s.st_size, s.st_mtime_ns)
+
+        return cls(stat(path), stat(journal_path(path)))
+
+
+def append_decisions(path: Path, entries: list[JournalEntry]) -> None:
+    """Record decisions durably (caller holds the lock): one fsynced append to the journal."""
+    jpath = journal_path(path)
+    data = "".join(e.model_dump_json() + "\n" for e in entries).encode()
+    fd = os.open(jpath, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            os.lseek(fd, size - 1, os.SEEK_SET)
+            if os.read(fd, 1) != b"\n":  # a torn line from a killed writer: cut it off
+                text = os.pread(fd, size, 0)
+                os.ftruncate(fd, text.rfind(b"\n") + 1)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_excerpts(path: Path, lines: Iterable[str]) -> None:
+    """Replace the file atomically with these JSON lines and drop its journal (the caller
+    holds the lock and has folded the journal into `lines`)."""
+    with atomic_write(path) as f:
+        for line in lines:
+            f.write(line if line.endswith("\n") else line + "\n")
+    journal_path(path).unlink(missing_ok=True)
+
+
+def compact(path: Path) -> int:
+    """Fold the journal into the file; returns how many decisions were folded."""
+    with locked(path):
+        entries = read_journal(path)
+        if not entries:
+            journal_path(path).unlink(missing_ok=True)
+            return 0
+        excerpts = read_excerpts(path)
+        write_excerpts(path, (e.model_dump_json() for e in excerpts))
+        return len(entries)
+
+
+def record(path: Path, decisions: dict[str, Review]) -> None:
+    """Record decisions for passages of `path` (ids must exist) and compact."""
+    with locked(path):
+        known = {e.id for e in read_excerpts(path)}
+        unknown = sorted(set(decisions) - known)
+        if unknown:
+            raise InputError(path, f"no passage {unknown[0]!r}")
+        append_decisions(path, [JournalEntry(id=i, review=r) for i, r in decisions.items()])
+        compact(path)
+
+
+def json_line(excerpt: Excerpt) -> str:
+    return excerpt.model_dump_json()
+
+
+def excerpt_id(line: str) -> str:
+    return json.loads(line)["id"]
