@@ -1,11 +1,13 @@
-"""How much reviewing pays: macro-F1 and mean kappa after learning from 0, 25, 50, 100 and
-all labelled passages, always scored on held-out folds.
+"""How much reviewing pays: mean kappa and macro/micro-F1 after learning from 0, 25, 50,
+100, 200 and all labelled passages, always scored on held-out folds, for qcode's learner,
+the previous one, and TF-IDF + LinearSVC trained on the same reviewed passages.
 
-    .venv/bin/python benchmarks/learning_curve.py [--gold eval/dev_gold.jsonl] [--codebook PATH] [--json OUT]
+    .venv/bin/python benchmarks/learning_curve.py --gold G.jsonl --codebook C.yaml [--reps 3] [--json OUT]
 
-The gold file is split into 5 folds; for each fold, n passages are drawn from the other
-four (seeded) to learn from, and the fold is coded. Scores pool the out-of-fold
-predictions. n = 0 is the codebook-only tagger.
+The gold file is split into 5 folds; for each fold, n passages are drawn at random from
+the other four (seeded; `--reps` draws) to learn from, and the fold is coded. Scores pool
+the out-of-fold predictions; with several draws, the mean and standard deviation over
+draws are shown. n = 0 is the codebook-only tagger.
 """
 
 from __future__ import annotations
@@ -19,22 +21,66 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import KFold
 
-from pipeline import Config, load_codebook
-from pipeline.codebook import default_codebook_path
-from pipeline.embed import build_embedder
-from pipeline.evaluate import read_gold, score
-from pipeline.learn import Labelled, LearnedTagger
-from pipeline.tag import CodebookTagger
-from pipeline.units import embed_units
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SIZES = (0, 25, 50, 100, None)  # None = all
+from baselines import PreviousLearner, TfidfSvc  # noqa: E402
+
+from pipeline import Config, load_codebook  # noqa: E402
+from pipeline.embed import build_embedder  # noqa: E402
+from pipeline.evaluate import read_gold, score  # noqa: E402
+from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
+from pipeline.tag import CodebookTagger  # noqa: E402
+from pipeline.units import embed_units  # noqa: E402
+
+SIZES = (0, 25, 50, 100, 200, None)  # None = all
+LEARNERS = ("qcode", "previous", "tfidf-svc")
+
+
+def predict(learner, items, train, test, units, codebook, config, embedder, base):
+    """Codes for the `test` passages after learning from the `train` ones."""
+    if len(train) == 0:
+        return [c for _, c in base.suggest(units.take(test))]
+    data = Labelled([items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train])
+    if learner == "qcode":
+        return [c for _, c in LearnedTagger(codebook, config=config).fit(embedder, data).suggest(units.take(test))]
+    if learner == "previous":
+        return PreviousLearner(codebook, config).fit(embedder, data).predict(units.take(test))
+    return TfidfSvc(codebook, config.seed).fit(data.texts, data.labels).predict([items[i].text for i in test])
+
+
+def curve(items, codebook, config, embedder, folds, size, learner, reps):
+    units = embed_units(embedder, [i.text for i in items], config)
+    base = CodebookTagger(codebook, config=config).fit(embedder)
+    scores, used = [], []
+    for rep in range(1 if size in (0, None) else reps):
+        rng = np.random.default_rng(config.seed + rep)
+        predicted: dict[int, list[str]] = {}
+        for train, test in folds:
+            pool = rng.permutation(train)
+            chosen = pool if size is None else pool[: min(size, len(pool))]
+            used.append(len(chosen))
+            for i, codes in zip(test, predict(learner, items, chosen, test, units, codebook, config, embedder, base)):
+                predicted[int(i)] = codes
+        order = sorted(predicted)
+        scores.append(score([items[i].labels for i in order], [predicted[i] for i in order], codebook.code_ids))
+    return {
+        "mean_kappa": round(float(np.mean([s.mean_kappa for s in scores])), 4),
+        "kappa_sd": round(float(np.std([s.mean_kappa for s in scores])), 4),
+        "macro_f1": round(float(np.mean([s.macro_f1 for s in scores])), 4),
+        "micro_f1": round(float(np.mean([s.micro_f1 for s in scores])), 4),
+        "draws": len(scores),
+        "mean_train_passages": round(float(np.mean(used)), 1),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gold", type=Path, default=Path("eval/dev_gold.jsonl"))
-    ap.add_argument("--codebook", type=Path, default=default_codebook_path())
+    ap.add_argument("--codebook", type=Path)
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=3, help="random draws of the reviewed passages per size")
+    ap.add_argument("--learners", nargs="+", default=list(LEARNERS), choices=LEARNERS)
+    ap.add_argument("--sizes", nargs="+", default=[str(s) if s is not None else "all" for s in SIZES])
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--model", default=Config().model, help="embedding model id or short name (minilm, mpnet)")
     ap.add_argument("--backend", default=Config().backend)
@@ -44,44 +90,20 @@ def main() -> None:
     codebook = load_codebook(args.codebook)
     items = read_gold(args.gold, codebook)
     embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
-    units = embed_units(embedder, [i.text for i in items], config)
-    base = CodebookTagger(codebook, config=config).fit(embedder)
-    rng = np.random.default_rng(config.seed)
     folds = list(KFold(n_splits=args.folds, shuffle=True, random_state=config.seed).split(items))
+    sizes = [None if s == "all" else int(s) for s in args.sizes]
     rows = []
-    for size in SIZES:
-        started = time.perf_counter()
-        predicted: dict[int, list[str]] = {}
-        used = []
-        for train, test in folds:
-            pool = rng.permutation(train)
-            chosen = pool if size is None else pool[: min(size, len(pool))]
-            used.append(len(chosen))
-            if len(chosen) == 0:
-                tagger = base
-            else:
-                data = Labelled([items[i].id for i in chosen], [items[i].text for i in chosen], [items[i].labels for i in chosen])
-                tagger = LearnedTagger(codebook, config=config).fit(embedder, data)
-            for i, (_, codes) in zip(test, tagger.suggest(units.take(test))):
-                predicted[int(i)] = codes
-        order = sorted(predicted)
-        report = score([items[i].labels for i in order], [predicted[i] for i in order], codebook.code_ids)
-        rows.append(
-            {
-                "labelled": "all" if size is None else size,
-                "mean_train_passages": round(float(np.mean(used)), 1),
-                "macro_f1": report.macro_f1,
-                "micro_f1": report.micro_f1,
-                "mean_kappa": report.mean_kappa,
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-        )
-    print(f"learning curve on {args.gold} ({len(items)} passages, {args.folds} held-out folds), model {config.model} ({config.backend})")
-    print(f"{'labelled':>9} {'used/fold':>9} {'macro-F1':>9} {'micro-F1':>9} {'mean kappa':>11} {'seconds':>8}")
-    for r in rows:
-        print(f"{r['labelled']:>9} {r['mean_train_passages']:>9} {r['macro_f1']:>9.3f} {r['micro_f1']:>9.3f} {r['mean_kappa']:>11.3f} {r['seconds']:>8}")
+    print(f"learning curve on {args.gold} ({len(items)} passages, {args.folds} held-out folds), codebook {codebook.name}, model {config.model}")
+    print(f"{'labelled':>9} {'learner':<10} {'mean kappa':>14} {'macro-F1':>9} {'micro-F1':>9} {'seconds':>8}")
+    for size in sizes:
+        for learner in (["codebook"] if size == 0 else args.learners):
+            started = time.perf_counter()
+            row = curve(items, codebook, config, embedder, folds, size, learner if size else "qcode", args.reps)
+            row.update(labelled="all" if size is None else size, learner=learner, seconds=round(time.perf_counter() - started, 1))
+            rows.append(row)
+            print(f"{row['labelled']:>9} {learner:<10} {row['mean_kappa']:>7.3f} ±{row['kappa_sd']:.3f} {row['macro_f1']:>9.3f} {row['micro_f1']:>9.3f} {row['seconds']:>8}", flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"gold": str(args.gold), "model": config.model, "backend": config.backend, "folds": args.folds, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "backend": config.backend, "folds": args.folds, "reps": args.reps, "rows": rows}, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
 
 

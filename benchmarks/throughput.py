@@ -104,11 +104,14 @@ def child(n: int, model: str, backend: str, work: Path) -> dict:
     t = time.perf_counter()
     raw.embed(texts)
     raw_s = time.perf_counter() - t
-    from pipeline.units import UnitCache, split_units, unit_texts
+    from pipeline.ingest import discover_inputs, read_transcripts
+    from pipeline.segment import SegmentCache, segment
 
-    unit_cache = UnitCache(cache / "segments.sqlite")  # filled by the cold run: no spaCy here
-    units = unit_texts(texts, split_units(texts, config, unit_cache))
-    unit_cache.close()
+    segments = SegmentCache(cache / "segments.sqlite")  # filled by the cold run: no spaCy here
+    files, _ = discover_inputs([corpus])
+    transcripts = (t for f in files for t in read_transcripts(f, config=config))
+    units = [s.passage.text[a:b] for s in segment(transcripts, config, segments) for a, b in s.units]
+    segments.close()
     t = time.perf_counter()
     raw.embed(units)
     raw_units_s = time.perf_counter() - t

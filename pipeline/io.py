@@ -1,11 +1,10 @@
-"""Atomic file writing, line-checked JSONL reading, and the caches' sqlite tables."""
+"""Atomic file writing and line-checked JSONL reading."""
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +15,16 @@ from pydantic import BaseModel, ValidationError
 from .errors import InputError, validation_messages
 
 M = TypeVar("M", bound=BaseModel)
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new file beside `path`, created 0666 less the umask (as `open` would make it)."""
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 @contextmanager
@@ -25,8 +32,7 @@ def atomic_write(path: Path, mode: str = "w") -> Iterator:
     """Write to a temporary file beside `path`, then rename over it: readers see the old
     file or the complete new one, never a truncated one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
+    fd, tmp = _temporary_beside(path)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8", newline=None if "b" in mode else "\n") as f:
             yield f
@@ -60,13 +66,3 @@ def read_jsonl(path: Path, model: type[M]) -> Iterator[tuple[int, M]]:
                     raise InputError(path, "; ".join(validation_messages(err)), n) from None
         except UnicodeDecodeError:
             raise InputError(path, "not UTF-8 text") from None
-
-
-def open_table(path: Path, table: str, value: str) -> sqlite3.Connection:
-    """An sqlite file (created with its folder if missing, write-ahead logged) holding
-    `table (key BLOB PRIMARY KEY, <value> BLOB NOT NULL)`: the shape of every cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key BLOB PRIMARY KEY, {value} BLOB NOT NULL)")
-    return db

@@ -1,17 +1,37 @@
-"""Learn from reviewers: per-code classifiers on the embeddings of reviewed passages.
+"""Learn from reviewers: every reviewed passage changes the tagger at once.
 
 Training data are reviewed excerpts (accepted -> the machine's codes were right;
 corrected -> review.codes; rejected -> no code; disagreements are skipped) and labelled
-JSONL in the `evaluate` format. For each code with at least `MIN_EXAMPLES` positive and
-negative passages, a logistic regression is fitted on those passages' units (each unit
-takes its passage's labels) together with the codebook's own sentences (the codebook
-evidence); like the codebook-only tagger, a passage scores its best unit. Its scores are calibrated by Platt
-scaling on out-of-fold predictions, and its threshold is the one that maximises F1 out of
-fold. Codes with fewer examples, or whose out-of-fold F1 does not beat the codebook-only
-scorer's F1 on the same passages by more than the gain's bootstrap standard error (the
-one-standard-error rule: a few dozen passages cannot show a small gain), keep the
-codebook-only scorer. Everything is linear, so a
-model is a small matrix saved with numpy; one seed drives every random state.
+JSONL in the `evaluate` format. A reviewer's correction away from a code makes that
+passage a negative for it.
+
+For each code, one logistic regression learns from the codebook's own sentences (as the
+codebook-only tagger does) together with the units of the reviewed passages, each taking
+its passage's label. Each source is balanced on its own (positives and negatives weigh
+alike within the codebook sentences, and within the reviews), so that neither the
+codebook's style nor the reviews' style passes for evidence. A passage's score for the
+code blends the codebook-only score and this model's, with weight `m / (m + N0)` on the
+learned one, where m is the smaller of the code's reviewed positives and negatives: with
+5 of each, half and half; with 45, nine tenths learned. Nothing waits for a minimum count,
+so the first reviews already move the scores, and a code reviewers have not yet seen both
+ways is scored exactly as before.
+
+No-harm check, per code: 5-fold cross-validation over the reviewed passages compares the
+blended scores with codebook-only scores on the same passages (F1 at the threshold). A
+code whose learned F1 falls below the codebook's by more than the bootstrap standard error
+of the difference keeps codebook scoring. With few reviews that error is wide, so the
+check stops only clear harm; the blend weight is what keeps a handful of reviews from
+moving a code far.
+
+Word features, per code, once reviewers have coded at least 500 passages and this code on
+at least 10 each way:
+the same folds also score a linear SVM on the unit's embedding beside hashed word and
+word-pair tf-idf (`lexical.py`), with the threshold that maximises its out-of-fold F1; the
+code switches to it only if that F1 beats the blend's by more than the bootstrap standard
+error. Its scores are mapped so that its threshold sits at 0.5, so `--threshold` moves
+every code alike. Everything is linear: a model is a few matrices saved with numpy; one
+seed drives every random state. (The choices, and what did not work, are in
+docs/tagging.md.)
 """
 
 from __future__ import annotations
@@ -23,23 +43,34 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
 
 from .codebook import load_codebook
 from .config import Config
 from .embed import Embedder
 from .errors import InputError
-from .evaluate import label_matrix, read_gold, score
-from .io import atomic_write, read_jsonl
-from .schemas import Codebook, Excerpt, final_codes
+from .evaluate import label_matrix, read_gold
+from .io import atomic_write
+from .lexical import LexicalFeatures, from_sparse_rows, sparse_rows
+from .schemas import Codebook, final_codes
+from .store import read_excerpts
 from .tag import CodebookTagger, Tagger
 from .units import UnitVectors, embed_units
 
-STRATEGY = "learned-logreg-v2"
-MIN_EXAMPLES = 10  # positives and negatives a code needs before it is learned
-C = 1.0
+STRATEGY = "learned-blend-v3"
+N0 = 5.0  # reviewed examples (each way) at which a code's learned model weighs as much as the codebook
+C = 2.0  # as the codebook-only tagger
 FOLDS = 5
+LARGE = 1000  # reviewed passages from which 3 folds estimate as well as 5 (and cost less)
+# Word features are tried once reviewers have coded at least LEXICAL_PASSAGES passages, for
+# codes with MIN_LEXICAL each way. On AnnoMI dev, words cost up to 0.04 kappa at 50-200
+# reviewed passages (their cross-validated gain is noise there) and added 0.02-0.06 from
+# 500 on (practitioner behaviour; client talk: no change); see docs/tagging.md.
+LEXICAL_PASSAGES = 500
+MIN_LEXICAL = 10
 MODEL_JSON = "model.json"
 WEIGHTS = "weights.npz"
 
@@ -74,13 +105,13 @@ def load_labelled(files: list[Path], codebook: Codebook) -> Labelled:
             for item in read_gold(path, codebook):
                 found[item.id] = (item.text, sorted(item.labels))
             continue
-        for n, excerpt in read_jsonl(path, Excerpt):
+        for excerpt in read_excerpts(path):  # with decisions still in its journal
             codes = final_codes(excerpt)
             if codes is None or excerpt.disagreement:
                 continue
             unknown = sorted(set(codes) - known)
             if unknown:
-                raise InputError(path, f"unknown code(s) {unknown} not in codebook {codebook.name!r}", n)
+                raise InputError(path, f"passage {excerpt.id}: unknown code(s) {unknown} not in codebook {codebook.name!r}")
             found[excerpt.id] = (excerpt.text, sorted(codes))
     ids = sorted(found)
     return Labelled(ids, [found[i][0] for i in ids], [found[i][1] for i in ids])
@@ -99,21 +130,46 @@ def _paired_f1_se(y: np.ndarray, learned: np.ndarray, base: np.ndarray, *, seed:
     return float(np.std(_f1(y[idx], learned[idx]) - _f1(y[idx], base[idx])))
 
 
-def _best_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    """The threshold in 0.10..0.90 with the best F1 (ties: nearest 0.5)."""
-    best = (-1.0, 0.0, 0.5)
-    for t in np.round(np.arange(0.10, 0.91, 0.05), 2):
-        pred = p >= t
-        tp = float((pred & (y == 1)).sum())
-        f1 = 2 * tp / (pred.sum() + y.sum()) if (pred.sum() + y.sum()) else 0.0
-        key = (round(f1, 6), -abs(t - 0.5), t)
-        if key > best:
-            best = key
-    return float(best[2])
+def _best_cut(y: np.ndarray, scores: np.ndarray) -> float:
+    """The score threshold with the best F1 (ties: the higher, fewer codes)."""
+    best = (-1.0, 0.0)
+    for cut in np.unique(np.quantile(scores, np.linspace(0.0, 0.995, 200))):
+        f1 = float(_f1(y, scores >= cut))
+        if f1 >= best[0]:
+            best = (f1, float(cut))
+    return best[1]
+
+
+def _held_out_cut_predictions(y: np.ndarray, scores: np.ndarray, seed: int) -> np.ndarray:
+    """Predictions at a cut chosen without the passage being predicted: for each of 5
+    folds, the best-F1 cut on the other folds' scores. (Choosing and scoring the cut on the
+    same scores would flatter the word model against the blend's fixed threshold.)"""
+    folds = StratifiedKFold(n_splits=min(FOLDS, int(y.sum()), int(len(y) - y.sum())), shuffle=True, random_state=seed)
+    out = np.zeros(len(y), dtype=bool)
+    for rest, part in folds.split(np.zeros(len(y)), y):
+        out[part] = scores[part] >= _best_cut(y[rest], scores[rest])
+    return out
+
+
+def _balanced(y: np.ndarray) -> np.ndarray:
+    """Sample weights that make positives and negatives of one source weigh alike."""
+    w = np.ones(len(y))
+    pos = int(y.sum())
+    if 0 < pos < len(y):
+        w[y == 1] = len(y) / (2 * pos)
+        w[y == 0] = len(y) / (2 * (len(y) - pos))
+    return w
+
+
+def blend_weight(positives: int, negatives: int) -> float:
+    m = min(positives, negatives)
+    return m / (m + N0)
 
 
 class LearnedTagger(Tagger):
-    """Per-code calibrated classifiers learned from reviewed passages (see module doc)."""
+    """Codebook sentences plus reviewed passages, blended with the codebook by evidence
+    (see module doc). `fit(embedder, data)`; scores with `predict_proba` like any tagger;
+    the decision threshold is the config's, so `--threshold` applies."""
 
     strategy = STRATEGY
 
@@ -121,82 +177,145 @@ class LearnedTagger(Tagger):
         return {
             "strategy": self.strategy,
             "C": C,
-            "min_examples": MIN_EXAMPLES,
+            "n0": N0,
             "folds": FOLDS,
-            "learned_codes": [c for c, m in zip(self.codebook.code_ids, self.modes_) if m == "learned"],
+            "learned_codes": [c for c, m in zip(self.codebook.code_ids, self.modes_) if m != "codebook"],
+            "lexical_codes": [c for c, m in zip(self.codebook.code_ids, self.modes_) if m == "lexical"],
+            "weights": {c: round(float(w), 4) for c, w in zip(self.codebook.code_ids, self.weight_)},
             "model_sha256": getattr(self, "model_sha256_", None),
         }
 
     def fit(self, embedder: Embedder, data: Labelled) -> LearnedTagger:
         base = CodebookTagger(self.codebook, config=self.config, background=self.background).fit(embedder)
         self.prototypes_, self.vectors_ = base.prototypes_, base.vectors_
-        units = embed_units(embedder, data.texts, self.config) if data.texts else UnitVectors(np.zeros((0, self.vectors_.shape[1]), dtype=np.float32), np.zeros(1, dtype=np.int64))
-        X, owner = units.vectors, np.repeat(np.arange(len(units)), np.diff(units.bounds))
-        Y = label_matrix(data.labels, self.codebook.code_ids) if data.texts else np.zeros((0, len(self.codebook.codes)))
-        base_scores = base.score(units) if data.texts else np.zeros((0, len(self.codebook.codes)))
-        protos = self.prototypes_
+        self.base_coef_, self.base_intercept_ = base.coef_, base.intercept_
         n_codes = len(self.codebook.codes)
-        self.coef_ = base.coef_.copy()
-        self.intercept_ = base.intercept_.copy()
-        self.thresholds_ = np.full(n_codes, self.config.threshold)
+        self.coef_, self.intercept_ = base.coef_.copy(), base.intercept_.copy()
+        self.weight_ = np.zeros(n_codes)
         self.modes_ = ["codebook"] * n_codes
         self.report_: dict[str, dict] = {}
         self.n_train_ = len(data.texts)
+        self.lexical_: LexicalFeatures | None = None
+        lexical_rows: dict[int, tuple[np.ndarray, float]] = {}
+        units = embed_units(embedder, data.texts, self.config) if data.texts else None
+        Y = label_matrix(data.labels, self.codebook.code_ids) if data.texts else np.zeros((0, n_codes), dtype=np.int8)
+        if units is not None and len(Y) >= LEXICAL_PASSAGES and (np.minimum(Y.sum(0), len(Y) - Y.sum(0)) >= MIN_LEXICAL).any():
+            self.lexical_ = LexicalFeatures().fit(units.texts)
+            words = self.lexical_.transform(units.vectors, units.texts)
+        base_scores = base.score(units) if units is not None else None
         for k, code in enumerate(self.codebook.code_ids):
+            if units is None:
+                self.report_[code] = {"positives": 0, "negatives": 0, "mode": "codebook", "weight": 0.0}
+                continue
             y = Y[:, k].astype(int)
-            pos, neg = int(y.sum()), int(len(y) - y.sum())
-            entry = {"positives": pos, "negatives": neg}
-            if pos < MIN_EXAMPLES or neg < MIN_EXAMPLES:
-                entry["mode"] = "codebook"
-                self.report_[code] = entry
-                continue
-            rows, cb_y = protos.training_set(k)
-            cb_X = self.vectors_[rows]
-            folds = StratifiedKFold(n_splits=min(FOLDS, pos, neg), shuffle=True, random_state=self.config.seed)
-            oof = np.zeros(len(y))
-            for train, test in folds.split(np.zeros(len(y)), y):
-                fit_rows = np.isin(owner, train)
-                clf = self._classifier(np.vstack([X[fit_rows], cb_X]), np.concatenate([y[owner[fit_rows]], cb_y]))
-                test_rows = np.flatnonzero(np.isin(owner, test))  # in passage order
-                oof[test] = np.maximum.reduceat(clf.decision_function(X[test_rows]), np.searchsorted(owner[test_rows], test))
-            platt = LogisticRegression(C=1e6, max_iter=1000, random_state=self.config.seed).fit(oof[:, None], y)
-            a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
-            p_oof = expit(a * oof + b)
-            threshold = _best_threshold(y, p_oof)
-            cv = score([[code] if v else [] for v in y], [[code] if v else [] for v in p_oof >= threshold], [code]).per_code[0]
-            base_p = base_scores[:, k]
-            base_f1 = score([[code] if v else [] for v in y], [[code] if v else [] for v in base_p >= self.config.threshold], [code]).per_code[0].f1
-            gain_se = _paired_f1_se(y, p_oof >= threshold, base_p >= self.config.threshold, seed=self.config.seed)
-            entry.update(codebook_f1=base_f1, gain=round(cv.f1 - base_f1, 4), gain_se=round(gain_se, 4))
-            if cv.f1 - base_f1 <= gain_se:  # no gain beyond its own noise (one-standard-error rule)
-                entry.update(mode="codebook", cv=cv.model_dump(exclude={"code"}), threshold=threshold)
-                self.report_[code] = entry
-                continue
-            clf = self._classifier(np.vstack([X, cb_X]), np.concatenate([y[owner], cb_y]))
-            self.coef_[k] = a * clf.coef_[0]
-            self.intercept_[k] = a * clf.intercept_[0] + b
-            self.thresholds_[k] = threshold
-            self.modes_[k] = "learned"
-            entry.update(mode="learned", threshold=threshold, cv=cv.model_dump(exclude={"code"}))
-            self.report_[code] = entry
+            use_words = self.lexical_ is not None and min(int(y.sum()), int(len(y) - y.sum())) >= MIN_LEXICAL
+            self.report_[code] = self._fit_code(k, units, y, base_scores[:, k], words if use_words else None, lexical_rows)
+        self._keep_lexical(lexical_rows, units.vectors.shape[1] if units is not None else self.vectors_.shape[1])
         return self
 
-    def _classifier(self, X: np.ndarray, y: np.ndarray) -> LogisticRegression:
-        return LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=self.config.seed).fit(X, y)
+    def _fit_code(self, k: int, units: UnitVectors, y: np.ndarray, base_scores: np.ndarray, words, lexical_rows: dict) -> dict:
+        owner = np.repeat(np.arange(len(units)), np.diff(units.bounds))
+        pos, neg = int(y.sum()), int(len(y) - y.sum())
+        entry: dict = {"positives": pos, "negatives": neg, "mode": "codebook", "weight": 0.0}
+        if min(pos, neg) == 0:
+            return entry  # reviewers have not seen this code both ways: nothing to learn yet
+        check = self._cross_check(k, units, owner, y, base_scores, words)
+        if check is not None:
+            entry["cv"] = check
+            if words is not None and check["lexical_gain"] > check["lexical_gain_se"]:
+                lexical_rows[k] = self._lexical_model(words, y[owner], check)
+                self.modes_[k] = "lexical"
+                entry.update(mode="lexical", weight=1.0)
+                return entry
+            if check["gain"] < -check["gain_se"]:
+                return entry  # clearly worse on the reviewers' own passages
+        coef, intercept = self._code_model(k, units.vectors, y[owner])
+        self.coef_[k], self.intercept_[k] = coef, intercept
+        self.weight_[k] = blend_weight(pos, neg)
+        self.modes_[k] = "learned"
+        entry.update(mode="learned", weight=round(float(self.weight_[k]), 4))
+        return entry
 
-    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
-        logits = np.asarray(vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
-        return expit(logits)
+    def _code_model(self, k: int, X: np.ndarray, y_units: np.ndarray) -> tuple[np.ndarray, float]:
+        """One logistic regression on the codebook's sentences and the reviewed units,
+        each source balanced on its own."""
+        rows, cb_y = self.prototypes_.training_set(k)
+        weights = np.concatenate([_balanced(cb_y), _balanced(y_units)])
+        clf = LogisticRegression(C=C, max_iter=3000, random_state=self.config.seed)
+        clf.fit(np.vstack([self.vectors_[rows], X]), np.concatenate([cb_y, y_units]), sample_weight=weights)
+        return clf.coef_[0], float(clf.intercept_[0])
 
-    def thresholds(self) -> np.ndarray:
-        return self.thresholds_
+    def _cross_check(self, k: int, units: UnitVectors, owner: np.ndarray, y: np.ndarray, base_scores: np.ndarray, words=None) -> dict | None:
+        """Out-of-fold F1 on the reviewed passages of the blended scores against
+        codebook-only scores (and, given `words`, of the word-feature model against the
+        blend), each with the bootstrap standard error of the difference."""
+        pos, neg = int(y.sum()), int(len(y) - y.sum())
+        if min(pos, neg) < 2:
+            return None
+        n_folds = min(3 if len(y) >= LARGE else FOLDS, pos, neg)
+        folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.config.seed)
+        learned, lexical = np.zeros(len(y)), np.zeros(len(y))
+        for train, test in folds.split(np.zeros(len(y)), y):
+            fit_rows, test_rows = np.isin(owner, train), np.isin(owner, test)
+            coef, intercept = self._code_model(k, units.vectors[fit_rows], y[owner[fit_rows]])
+            w = blend_weight(int(y[train].sum()), int(len(train) - y[train].sum()))
+            starts = np.searchsorted(owner[test_rows], test)  # test is sorted: passages in order
+            p = np.maximum.reduceat(expit(units.vectors[test_rows] @ coef + intercept), starts)
+            learned[test] = (1 - w) * base_scores[test] + w * p
+            if words is not None:
+                svm = LinearSVC(C=1.0, random_state=self.config.seed).fit(words[fit_rows], y[owner[fit_rows]])
+                lexical[test] = np.maximum.reduceat(svm.decision_function(words[test_rows]), starts)
+        t = self.config.threshold
+        f1_learned, f1_base = float(_f1(y, learned >= t)), float(_f1(y, base_scores >= t))
+        se = _paired_f1_se(y, learned >= t, base_scores >= t, seed=self.config.seed)
+        out = {"codebook_f1": round(f1_base, 4), "learned_f1": round(f1_learned, 4), "gain": round(f1_learned - f1_base, 4), "gain_se": round(se, 4)}
+        if words is not None:
+            cut = _best_cut(y, lexical)  # applied from now on; judged at held-out cuts
+            held_out = _held_out_cut_predictions(y, lexical, self.config.seed)
+            f1_lex = float(_f1(y, held_out))
+            slope = LogisticRegression(C=1e6, max_iter=1000, random_state=self.config.seed).fit(lexical[:, None], y).coef_[0, 0]
+            se_lex = _paired_f1_se(y, held_out, learned >= t, seed=self.config.seed)
+            out.update(lexical_f1=round(f1_lex, 4), lexical_gain=round(f1_lex - f1_learned, 4), lexical_gain_se=round(se_lex, 4), lexical_cut=float(cut), lexical_slope=float(max(slope, 1e-3)))
+        return out
+
+    def _lexical_model(self, words, y_units: np.ndarray, check: dict) -> tuple[np.ndarray, float]:
+        """The word-feature SVM on every reviewed unit, as a logit that is 0 at its
+        cross-validated threshold: slope * (decision - cut)."""
+        svm = LinearSVC(C=1.0, random_state=self.config.seed).fit(words, y_units)
+        a, cut = check["lexical_slope"], check["lexical_cut"]
+        return a * svm.coef_[0], a * (float(svm.intercept_[0]) - cut)
+
+    def _keep_lexical(self, rows: dict[int, tuple[np.ndarray, float]], dim: int) -> None:
+        n_codes = len(self.codebook.codes)
+        width = dim + (0 if self.lexical_ is None else len(self.lexical_.idf_))
+        self.lex_intercept_ = np.array([rows[k][1] if k in rows else 0.0 for k in range(n_codes)])
+        empty = sp.csr_matrix((1, width))
+        self.lex_coef_ = sp.vstack([sp.csr_matrix(rows[k][0]) if k in rows else empty for k in range(n_codes)]).tocsr()
+        self.lex_mask_ = np.array([k in rows for k in range(n_codes)])
+
+    def predict_proba(self, vectors: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+        v = np.asarray(vectors, dtype=np.float64)
+        codebook = expit(v @ self.base_coef_.T + self.base_intercept_)
+        learned = expit(v @ self.coef_.T + self.intercept_)
+        proba = (1 - self.weight_) * codebook + self.weight_ * learned
+        if self.lex_mask_.any():
+            if texts is None:
+                raise ValueError("this model reads words as well: score units that carry their texts")
+            logits = (self.lexical_.transform(v, texts) @ self.lex_coef_.T).toarray() + self.lex_intercept_
+            proba[:, self.lex_mask_] = expit(logits[:, self.lex_mask_])
+        return proba
 
     # --- persistence ------------------------------------------------------------------
 
     def save(self, out_dir: Path, *, codebook_sha256: str, embedder: Embedder, training: list[dict]) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(out_dir / WEIGHTS, "wb") as f:
-            np.savez(f, coef=self.coef_, intercept=self.intercept_, thresholds=self.thresholds_)
+            lexical = {f"lex_{k}": v for k, v in sparse_rows(self.lex_coef_).items()}
+            idf = self.lexical_.idf_ if self.lexical_ is not None else np.zeros(0, dtype=np.float32)
+            np.savez(
+                f, base_coef=self.base_coef_, base_intercept=self.base_intercept_, coef=self.coef_, intercept=self.intercept_,
+                weight=self.weight_, lex_mask=self.lex_mask_, lex_intercept=self.lex_intercept_, idf=idf, **lexical,
+            )
         meta = {
             "strategy": self.strategy,
             "codebook": {"name": self.codebook.name, "version": self.codebook.version, "sha256": codebook_sha256},
@@ -204,7 +323,7 @@ class LearnedTagger(Tagger):
             "modes": dict(zip(self.codebook.code_ids, self.modes_)),
             "embedding_model": embedder.fingerprint,
             "config": self.config.model_dump(mode="json"),
-            "settings": {"C": C, "min_examples": MIN_EXAMPLES, "folds": FOLDS},
+            "settings": {"C": C, "n0": N0, "folds": FOLDS, "lexical_passages": LEXICAL_PASSAGES, "min_lexical": MIN_LEXICAL},
             "training": {"passages": self.n_train_, "files": training},
             "cross_validated": self.report_,
             "weights_sha256": hashlib.sha256((out_dir / WEIGHTS).read_bytes()).hexdigest(),
@@ -219,6 +338,8 @@ class LearnedTagger(Tagger):
             meta = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise InputError(path, f"not a qcode model: {err}") from None
+        if meta.get("strategy") != STRATEGY:
+            raise InputError(path, f"made by {meta.get('strategy')!r}, an older learner: run `qcode learn` again")
         if meta.get("codebook", {}).get("sha256") != codebook_sha256:
             raise InputError(path, f"trained with another codebook ({meta.get('codebook', {}).get('name')!r}); pass the same --codebook")
         if meta.get("embedding_model") != embedder.fingerprint:
@@ -228,7 +349,11 @@ class LearnedTagger(Tagger):
             raise InputError(weights_path, "does not match the sha256 in model.json")
         with np.load(weights_path) as w:
             tagger = cls(codebook, config=config)
-            tagger.coef_, tagger.intercept_, tagger.thresholds_ = w["coef"], w["intercept"], w["thresholds"]
+            tagger.base_coef_, tagger.base_intercept_ = w["base_coef"], w["base_intercept"]
+            tagger.coef_, tagger.intercept_, tagger.weight_ = w["coef"], w["intercept"], w["weight"]
+            tagger.lex_mask_, tagger.lex_intercept_ = w["lex_mask"].astype(bool), w["lex_intercept"]
+            tagger.lex_coef_ = from_sparse_rows(w["lex_data"], w["lex_indices"], w["lex_indptr"], w["lex_shape"])
+            tagger.lexical_ = LexicalFeatures(w["idf"]) if len(w["idf"]) else None
         tagger.modes_ = [meta["modes"][c] for c in codebook.code_ids]
         tagger.report_ = meta["cross_validated"]
         tagger.n_train_ = meta["training"]["passages"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -24,49 +25,77 @@ from .schemas import Codebook, Excerpt, final_codes
 
 TOP_EXCERPTS = 3
 STATUSES = ("pending", "accepted", "corrected", "rejected")
+A4_WIDTH = 6.7  # inches of text width on an A4 page with 2 cm margins
+LABEL_CHARS = 30  # code names wrap at this many characters
 
 
-def _figure(draw) -> bytes:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"font.size": 9, "svg.hashsalt": "qcode"})
-    fig = draw(plt)
+    return plt
+
+
+def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
+    _pyplot().close(fig)
     return buf.getvalue()
 
 
-def frequency_png(excerpts: list[Excerpt], codebook: Codebook, by: str, source: str) -> bytes:
+def label(text: str) -> str:
+    return textwrap.fill(text, LABEL_CHARS)
+
+
+def rows_by_theme(codebook: Codebook) -> list[tuple[str, str | None]]:
+    """(label, code id) rows in codebook order, a heading row (code None) before each
+    theme's codes when the codebook has themes."""
+    names = {t.id: t.name for t in codebook.themes}
+    rows: list[tuple[str, str | None]] = []
+    current = object()
+    for c in codebook.codes:
+        if names and c.theme != current:
+            current = c.theme
+            rows.append((label(names.get(c.theme, "Other codes")), None))
+        rows.append((label(c.name), c.id))
+    return rows
+
+
+def frequency_figure(excerpts: list[Excerpt], codebook: Codebook, by: str, source: str):
+    """Participants mentioning each code, one bar per group of `by`, codes under their
+    themes, labelled by name; the legend sits right of the bars."""
     coded = collect(excerpts, source)
     transcripts = sorted(coded.passages)
     groups = sorted({coded.attributes[t].get(by, "") or "(missing)" for t in transcripts})
-    codes = codebook.code_ids
     mentions = {t: set().union(*coded.passages[t]) if coded.passages[t] else set() for t in transcripts}
+    rows = rows_by_theme(codebook)
+    fig, ax = _pyplot().subplots(figsize=(A4_WIDTH, 0.42 * len(rows) + 1.0))
+    height = 0.8 / max(len(groups), 1)
+    y = np.arange(len(rows))
+    for i, g in enumerate(groups):
+        members = [t for t in transcripts if (coded.attributes[t].get(by, "") or "(missing)") == g]
+        share = [100 * sum(c in mentions[t] for t in members) / len(members) if members and c else 0 for _, c in rows]
+        ax.barh(y + i * height, share, height=height, label=f"{g} (n={len(members)})")
+    ax.set_yticks(y + height * (len(groups) - 1) / 2, [text for text, _ in rows])
+    for tick, (_, code) in zip(ax.get_yticklabels(), rows):
+        if code is None:
+            tick.set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.set_xlabel("% of participants mentioning the code")
+    ax.set_xlim(0, 100)
+    ax.legend(title=by, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    ax.set_title(f"Participants mentioning each code, by {by}")
+    return fig
 
-    def draw(plt):
-        fig, ax = plt.subplots(figsize=(8, 0.45 * len(codes) + 1.2))
-        height = 0.8 / max(len(groups), 1)
-        y = np.arange(len(codes))
-        for i, g in enumerate(groups):
-            members = [t for t in transcripts if (coded.attributes[t].get(by, "") or "(missing)") == g]
-            share = [100 * sum(c in mentions[t] for t in members) / len(members) if members else 0 for c in codes]
-            ax.barh(y + i * height, share, height=height, label=f"{g} (n={len(members)})")
-        ax.set_yticks(y + height * (len(groups) - 1) / 2, codes)
-        ax.invert_yaxis()
-        ax.set_xlabel("% of participants mentioning the code")
-        ax.set_xlim(0, 100)
-        ax.legend(title=by, loc="lower right", fontsize=8)
-        ax.set_title(f"Participants mentioning each code, by {by}")
-        return fig
 
-    return _figure(draw)
+def frequency_png(excerpts: list[Excerpt], codebook: Codebook, by: str, source: str) -> bytes:
+    return _png(frequency_figure(excerpts, codebook, by, source))
 
 
-def cooccurrence_png(excerpts: list[Excerpt], codebook: Codebook, source: str) -> bytes:
+def cooccurrence_figure(excerpts: list[Excerpt], codebook: Codebook, source: str):
     coded = collect(excerpts, source)
     codes = codebook.code_ids
     m = np.zeros((len(codes), len(codes)), dtype=int)
@@ -76,39 +105,36 @@ def cooccurrence_png(excerpts: list[Excerpt], codebook: Codebook, source: str) -
             for a in idx:
                 for b in idx:
                     m[a, b] += 1
+    names = [label(c.name) for c in codebook.codes]
+    fig, ax = _pyplot().subplots(figsize=(A4_WIDTH, A4_WIDTH * 0.9))
+    ax.imshow(m, cmap="Blues")
+    ax.set_xticks(range(len(codes)), names, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(codes)), names, fontsize=7)
+    for a in range(len(codes)):
+        for b in range(len(codes)):
+            ax.text(b, a, str(m[a, b]), ha="center", va="center", fontsize=7, color="white" if m[a, b] > m.max() / 2 else "black")
+    ax.set_title("Passages coded with both codes (diagonal: with the code)")
+    return fig
 
-    def draw(plt):
-        fig, ax = plt.subplots(figsize=(7, 6))
-        ax.imshow(m, cmap="Blues")
-        ax.set_xticks(range(len(codes)), codes, rotation=60, ha="right")
-        ax.set_yticks(range(len(codes)), codes)
-        for a in range(len(codes)):
-            for b in range(len(codes)):
-                ax.text(b, a, str(m[a, b]), ha="center", va="center", fontsize=7, color="white" if m[a, b] > m.max() / 2 else "black")
-        ax.set_title("Passages coded with both codes (diagonal: with the code)")
-        return fig
 
-    return _figure(draw)
+def cooccurrence_png(excerpts: list[Excerpt], codebook: Codebook, source: str) -> bytes:
+    return _png(cooccurrence_figure(excerpts, codebook, source))
 
 
 def progress_png(excerpts: list[Excerpt]) -> bytes:
     counts = status_counts(excerpts)["status"]
-
-    def draw(plt):
-        fig, ax = plt.subplots(figsize=(7, 1.6))
-        left = 0
-        colours = {"pending": "#BBBBBB", "accepted": "#2CA02C", "corrected": "#1F77B4", "rejected": "#D62728"}
-        for s in STATUSES:
-            n = counts.get(s, 0)
-            ax.barh([0], [n], left=left, color=colours[s], label=f"{s} ({n})")
-            left += n
-        ax.set_yticks([])
-        ax.set_xlabel("passages")
-        ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.45), fontsize=8, frameon=False)
-        ax.set_title("Review progress")
-        return fig
-
-    return _figure(draw)
+    fig, ax = _pyplot().subplots(figsize=(A4_WIDTH, 1.6))
+    left = 0
+    colours = {"pending": "#BBBBBB", "accepted": "#2CA02C", "corrected": "#1F77B4", "rejected": "#D62728"}
+    for s in STATUSES:
+        n = counts.get(s, 0)
+        ax.barh([0], [n], left=left, color=colours[s], label=f"{s} ({n})")
+        left += n
+    ax.set_yticks([])
+    ax.set_xlabel("passages")
+    ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.45), fontsize=8, frameon=False)
+    ax.set_title("Review progress")
+    return _png(fig)
 
 
 def machine_vs_reviewers(excerpts: list[Excerpt], codebook: Codebook):
@@ -157,8 +183,9 @@ def build_report(out_dir: Path, codebook: Codebook, *, report_dir: Path, by: str
     else:
         fmt = lambda x: "&ndash;" if x is None else f"{x:.2f}"  # noqa: E731
         parts.append(f"<p>{report.units} reviewed passages.</p><table><tr><th>code</th><th>Cohen's &kappa;</th><th>Krippendorff's &alpha;</th><th>% agreement</th></tr>")
+        names = {c.id: c.name for c in codebook.codes}
         for c in report.per_code:
-            parts.append(f"<tr><td>{esc(c.code)}</td><td>{fmt(c.kappa)}</td><td>{fmt(c.alpha)}</td><td>{fmt(None if c.percent is None else 100 * c.percent)}</td></tr>")
+            parts.append(f"<tr><td>{esc(names[c.code])}</td><td>{fmt(c.kappa)}</td><td>{fmt(c.alpha)}</td><td>{fmt(None if c.percent is None else 100 * c.percent)}</td></tr>")
         parts.append(f"<tr><th>mean</th><th>{fmt(report.mean_kappa)}</th><th>{fmt(report.mean_alpha)}</th><th>{fmt(None if report.mean_percent is None else 100 * report.mean_percent)}</th></tr></table>")
     parts.append("<h2>Top excerpts per code</h2>")
     for code in codebook.codes:

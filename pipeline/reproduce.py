@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .codebook import default_codebook_path, file_sha256, load_codebook
-from .config import Config
 from .errors import InputError
+from .manifest import Manifest
+from .outputs import COUNTS, EXCERPTS, MANIFEST
 from .review import read_excerpts
 
 
@@ -93,32 +94,32 @@ def _checked_inputs(manifest: dict, inputs_dir: Path | None, notes: list[str]) -
     return files, codebook_path
 
 
-def reproduce_code(manifest: dict, base: Path, inputs_dir: Path | None, cache_dir: Path | None) -> Reproduction:
-    from .run import COUNTS, code_corpus
+def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cache_dir: Path | None) -> Reproduction:
+    from .run import code_corpus
 
     result = Reproduction()
-    files, codebook_path = _checked_inputs(manifest, inputs_dir, result.notes)
-    attributes = [_locate(a["path"], inputs_dir) for a in manifest.get("attributes_files", [])]
-    for a, rec in zip(attributes, manifest.get("attributes_files", [])):
-        _hash_note("attributes", a, rec["sha256"], result.notes)
+    files, codebook_path = _checked_inputs(manifest.model_dump(mode="json"), inputs_dir, result.notes)
+    attributes = [_locate(a.path, inputs_dir) for a in manifest.attributes_files]
+    for a, rec in zip(attributes, manifest.attributes_files):
+        _hash_note("attributes", a, rec.sha256, result.notes)
     original_counts = base / COUNTS
     if not original_counts.exists():
         raise InputError(original_counts, "the original counts.csv is not beside the manifest")
-    if file_sha256(original_counts) != manifest["outputs"][COUNTS]:
+    if file_sha256(original_counts) != manifest.outputs.counts:
         result.notes.append(f"{original_counts} was edited after the run (sha256 differs from the manifest)")
-    config = Config(**manifest["config"])
     with tempfile.TemporaryDirectory(prefix="qcode-reproduce-") as tmp:
+        out = Path(tmp) / "out"
         run = code_corpus(
-            files, out_dir=Path(tmp) / "out", codebook_path=codebook_path, config=config,
+            files, out_dir=out, codebook_path=codebook_path, config=manifest.config,
             attributes_path=attributes[0] if len(attributes) == 1 else None,
             cache_dir=cache_dir or Path(tmp) / "cache",
         )
-        again = json.loads((Path(tmp) / "out" / "manifest.json").read_text())
-        if again["model"]["weights_sha256"] != manifest["model"]["weights_sha256"]:
-            result.notes.append(f"model weights changed: {manifest['model']['weights_sha256'][:12]}... -> {again['model']['weights_sha256'][:12]}...")
-        result.differences += diff_csv(COUNTS, original_counts.read_text(), (Path(tmp) / "out" / COUNTS).read_text())
-        before = {e.id: e.codes for e in read_excerpts(base / "excerpts.jsonl")}
-        after = {e.id: e.codes for e in read_excerpts(Path(tmp) / "out" / "excerpts.jsonl")}
+        was, now = manifest.model.weights_sha256 or "", Manifest.read(out / MANIFEST).model.weights_sha256 or ""
+        if was != now:
+            result.notes.append(f"model weights changed: {was[:12]}... -> {now[:12]}...")
+        result.differences += diff_csv(COUNTS, original_counts.read_text(), (out / COUNTS).read_text())
+        before = {e.id: e.codes for e in read_excerpts(base / EXCERPTS)}
+        after = {e.id: e.codes for e in read_excerpts(out / EXCERPTS)}
         changed = sorted(i for i in set(before) | set(after) if before.get(i) != after.get(i))
         if changed:
             result.differences.append(f"excerpts.jsonl: {len(changed)} passage(s) coded differently or missing, e.g. {changed[0]}")
@@ -154,7 +155,7 @@ def reproduce(manifest_path: Path, *, inputs_dir: Path | None = None, cache_dir:
     base = Path(manifest_path).parent
     command = manifest.get("command")
     if command == "code":
-        return reproduce_code(manifest, base, inputs_dir, cache_dir)
+        return reproduce_code(Manifest.read(manifest_path), base, inputs_dir, cache_dir)
     if command == "counts":
         return reproduce_counts(manifest, base, inputs_dir)
     raise InputError(manifest_path, f"not a qcode manifest (command {command!r})")

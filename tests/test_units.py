@@ -3,14 +3,11 @@ import pytest
 
 from pipeline import Config, load_codebook
 from pipeline.tag import CodebookTagger
-from pipeline.units import (
-    UnitCache,
-    UnitVectors,
-    embed_units,
-    group_sentences,
-    split_units,
-)
+from pipeline.ingest import read_transcripts
+from pipeline.segment import SegmentCache, segment
+from pipeline.units import UnitVectors, embed_units, group_sentences, split_units
 
+from .conftest import write
 from .test_tag import BACKGROUND, TINY
 
 LONG = (
@@ -40,21 +37,27 @@ def test_units_cover_whole_sentences_and_a_short_text_is_one_unit():
     assert " ".join(pieces) == LONG.strip()
 
 
-def test_unit_offsets_are_cached_by_text(tmp_path, monkeypatch):
-    config = Config()
-    cache = UnitCache(tmp_path / "segments.sqlite")
-    first = split_units([LONG, "Short one."], config, cache)
+def transcript_of(tmp_path, body):
+    (t,) = read_transcripts(write(tmp_path / "t.txt", f"Interviewer: How is it going?\nParticipant: {body}\n"), config=Config())
+    return t
+
+
+def test_passages_and_units_come_from_one_pass_and_are_cached(tmp_path, monkeypatch):
+    t = transcript_of(tmp_path, LONG)
+    cache = SegmentCache(tmp_path / "segments.sqlite")
+    (first,) = list(segment([t], Config(), cache))
+    assert first.units == split_units([first.passage.text], Config())[0]  # same units as from the text alone
     cache.close()
 
     import pipeline.segment
 
-    monkeypatch.setattr(pipeline.segment, "sentence_pipeline", lambda: pytest.fail("spaCy ran on a cached text"))
-    cache = UnitCache(tmp_path / "segments.sqlite")
-    assert split_units([LONG, "Short one."], config, cache) == first
-    assert cache.hits == 2
-    # another unit size is another key
+    monkeypatch.setattr(pipeline.segment, "sentence_pipeline", lambda: pytest.fail("spaCy ran on a cached transcript"))
+    cache = SegmentCache(tmp_path / "segments.sqlite")
+    (again,) = list(segment([t], Config(), cache))
+    assert again == first and cache.hits == 1
     monkeypatch.undo()
-    assert split_units([LONG], Config(unit_words=1000), cache) == [[(0, len(LONG))]]
+    (whole,) = list(segment([t], Config(unit_words=1000), cache))  # another unit size is another key
+    assert whole.units == [(0, len(whole.passage.text))]
     cache.close()
 
 
@@ -111,9 +114,9 @@ def test_a_coded_sentence_is_found_inside_a_long_passage(real_embedder):
     assert alone[0] not in whole[:1], "whole-passage scoring lost it (if not, this test no longer shows why units exist)"
 
 
-def test_the_unit_cache_holds_offsets_not_text(tmp_path):
-    cache = UnitCache(tmp_path / "segments.sqlite")
-    split_units([LONG], Config(), cache)
+def test_the_segment_cache_holds_offsets_not_text(tmp_path):
+    cache = SegmentCache(tmp_path / "segments.sqlite")
+    list(segment([transcript_of(tmp_path, LONG)], Config(), cache))
     cache.close()
     raw = (tmp_path / "segments.sqlite").read_bytes()
     for wal in tmp_path.glob("segments.sqlite-*"):

@@ -20,6 +20,7 @@ from . import export as export_cmd
 from . import learn as learn_cmd
 from . import models as models_cmd
 from . import review as review_cmd
+from .common import boundary
 
 app = typer.Typer(
     name="qcode",
@@ -46,14 +47,14 @@ def _root(
     """qcode: code transcripts, review, measure agreement, learn from reviewers."""
 
 
-app.command("code")(code_cmd.code_cli)
-app.command("evaluate")(evaluate_cmd.evaluate_cli)
-app.command("agreement")(agreement_cmd.agreement_cli)
-app.command("learn")(learn_cmd.learn_cli)
-app.command("counts")(counts_cmd.counts_cli)
-app.command("report")(counts_cmd.report_cli)
-app.command("reproduce")(counts_cmd.reproduce_cli)
-app.command("models")(models_cmd.models_cli)
+app.command("code")(boundary(code_cmd.code_cli))
+app.command("evaluate")(boundary(evaluate_cmd.evaluate_cli))
+app.command("agreement")(boundary(agreement_cmd.agreement_cli))
+app.command("learn")(boundary(learn_cmd.learn_cli))
+app.command("counts")(boundary(counts_cmd.counts_cli))
+app.command("report")(boundary(counts_cmd.report_cli))
+app.command("reproduce")(boundary(counts_cmd.reproduce_cli))
+app.command("models")(boundary(models_cmd.models_cli))
 app.add_typer(codebook_cmd.app, name="codebook")
 app.add_typer(review_cmd.app, name="review")
 app.add_typer(export_cmd.export_app, name="export")

@@ -8,7 +8,6 @@ import typer
 
 from ..agreement import AgreementReport, agreement, coder_from_file
 from ..codebook import load_codebook
-from ..errors import InputError
 from ..review import excerpt_files
 from .common import say
 
@@ -43,10 +42,6 @@ def agreement_cli(
     if len(files) < 2:
         say("error: agreement needs at least two files")
         raise typer.Exit(2)
-    try:
-        cb = load_codebook(codebook)
-        report = agreement([coder_from_file(p) for p in excerpt_files(files)], cb.code_ids)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    cb = load_codebook(codebook)
+    report = agreement([coder_from_file(p) for p in excerpt_files(files)], cb.code_ids)
     typer.echo(report.model_dump_json() if as_json else format_table(report))

@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import Config
-from ..errors import InputError, validation_messages
 from ..run import code_corpus
-from .common import backend_option, embedding_model_option, say, unit_words_option
+from .common import backend_option, embedding_model_option, say, unit_words_option, make_config
+
+
+def pace(passages: int, seconds: float) -> str:
+    """Elapsed time, with a rate only where it means something (a few seconds' work)."""
+    if passages < 50 or seconds < 2:
+        return f"{seconds:.1f}s"
+    return f"{seconds:.1f}s ({passages / seconds:.0f} passages/s)"
 
 
 def code_cli(
@@ -51,11 +56,7 @@ def code_cli(
     settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, unit_words=unit_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size, backend=backend, model=embedding_model)
     if interviewer:
         settings["interviewer_labels"] = tuple(interviewer)
-    try:
-        config = Config(**settings)
-    except ValidationError as err:
-        say(f"error: {'; '.join(validation_messages(err))}")
-        raise typer.Exit(2) from None
+    config = make_config(**settings)
     progress = Progress(
         TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         transient=True, disable=quiet,
@@ -68,23 +69,18 @@ def code_cli(
             task = progress.add_task("", total=total)
         progress.update(task, advance=1, description=transcript)
 
-    try:
-        with progress:
-            result = code_corpus(
-                list(inputs), out_dir=out, codebook_path=codebook, config=config,
-                attributes_path=attributes, cache_dir=cache_dir, model_dir=model, on_transcript=advance,
-            )
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    with progress:
+        result = code_corpus(
+            list(inputs), out_dir=out, codebook_path=codebook, config=config,
+            attributes_path=attributes, cache_dir=cache_dir, model_dir=model, on_transcript=advance,
+        )
     for warning in result.warnings:
         say(f"warning: {warning}")
     for err in result.errors:
         say(f"error: {err}")
-    rate = result.passages / result.seconds if result.seconds else 0.0
     say(
         f"coded {result.transcripts} transcript(s): {result.passages} passages, {result.coded} with codes; "
-        f"embedded {result.embedded}, {result.from_cache} from cache; {result.seconds:.1f}s ({rate:.0f} passages/s)"
+        f"embedded {result.embedded}, {result.from_cache} from cache; {pace(result.passages, result.seconds)}"
     )
     if result.kept_reviews or result.orphaned_reviews:
         say(f"reviews kept: {result.kept_reviews}; orphaned (see orphaned_reviews.jsonl): {result.orphaned_reviews}")

@@ -7,24 +7,19 @@ from pathlib import Path
 import typer
 
 from ..codebook import codebook_problems, parse_yaml
-from ..errors import InputError
 from ..schemas import Codebook
-from .common import say
+from .common import command, say
 
 app = typer.Typer(help="Work with codebooks.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
 
-@app.command("check")
+@command(app, "check")
 def check_cli(path: Path = typer.Argument(..., help="A YAML codebook.")) -> None:
     """Validate a codebook: every problem with its location, exit 1; or a summary, exit 0.
 
     Example: qcode codebook check codebook/kings_fund_2023.yaml
     """
-    try:
-        data = parse_yaml(path)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    data = parse_yaml(path)
     if not isinstance(data, dict):
         say(f"error: {path}: a codebook is a YAML mapping with name, version and codes")
         raise typer.Exit(1)

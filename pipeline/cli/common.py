@@ -1,11 +1,56 @@
-"""Helpers shared by the commands: messages on stderr, one-line errors."""
+"""Helpers shared by the commands: messages on stderr, and the one error boundary that
+turns bad input into `error: FILE[:LINE]: message` lines and an exit code."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import typer
+from pydantic import ValidationError
 
 from ..config import Config
-from ..errors import InputError
+from ..errors import InputError, InputErrors, validation_messages
+
+
+class UsageError(Exception):
+    """Bad usage (options that do not make sense together): exit 2."""
+
+
+def boundary(fn: Callable) -> Callable:
+    """Run a command: bad input data prints each problem as one line on stderr and exits
+    1; bad usage exits 2. Every command is registered through this (see `command`)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputErrors as errs:
+            for err in errs.errors:
+                say(f"error: {err}")
+            say(f"nothing written: {len(errs.errors)} problem(s)")
+            raise typer.Exit(1) from None
+        except InputError as err:
+            say(f"error: {err}")
+            raise typer.Exit(1) from None
+        except UsageError as err:
+            say(f"error: {err}")
+            raise typer.Exit(2) from None
+
+    return run
+
+
+def command(app: typer.Typer, name: str) -> Callable:
+    """`@command(app, "name")`: register a command behind the error boundary."""
+    return lambda fn: app.command(name)(boundary(fn))
+
+
+def make_config(**settings) -> Config:
+    """A Config from command-line settings; an invalid one is bad usage."""
+    try:
+        return Config(**settings)
+    except ValidationError as err:
+        raise UsageError("; ".join(validation_messages(err))) from None
 
 EMBEDDING_MODEL_HELP = (
     "Embedding model: mpnet (all-mpnet-base-v2, the default: best agreement), minilm "
@@ -39,6 +84,3 @@ def say(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def fail(err: InputError | str, code: int = 1) -> typer.Exit:
-    say(f"error: {err}")
-    return typer.Exit(code)

@@ -8,9 +8,9 @@ import typer
 
 from ..codebook import file_sha256, load_codebook, recorded_path
 from ..counts import write_counts
-from ..errors import InputError
 from .common import say
-from .export import SOURCE_HELP, _check_source, _manifest_codebook
+from ..manifest import codebook_for
+from .export import SOURCE_HELP, _check_source
 
 
 def counts_cli(
@@ -30,13 +30,9 @@ def counts_cli(
     _check_source(source)
     first = dirs[0] if dirs[0].is_dir() else dirs[0].parent
     out = out or first / "counts"
-    try:
-        path = Path(codebook) if codebook else _manifest_codebook(first)
-        cb = load_codebook(path)
-        written = write_counts(dirs, out_dir=out, codebook=cb, codebook_path=recorded_path(path), codebook_sha256=file_sha256(path), by=by or [], source=source)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    path = codebook_for(first, codebook)
+    cb = load_codebook(path)
+    written = write_counts(dirs, out_dir=out, codebook=cb, codebook_path=recorded_path(path), codebook_sha256=file_sha256(path), by=by or [], source=source)
     say(f"wrote {len(written)} tables ({source} codes) to {out}/: " + ", ".join(written))
 
 
@@ -54,11 +50,7 @@ def reproduce_cli(
     """
     from ..reproduce import reproduce
 
-    try:
-        result = reproduce(manifest, inputs_dir=inputs, cache_dir=cache_dir)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    result = reproduce(manifest, inputs_dir=inputs, cache_dir=cache_dir)
     for note in result.notes:
         say(f"note: {note}")
     if result.reproduced:
@@ -84,10 +76,6 @@ def report_cli(
     from ..report import build_report
 
     _check_source(source)
-    try:
-        cb = load_codebook(codebook or _manifest_codebook(out_dir))
-        page = build_report(out_dir, cb, report_dir=out or out_dir / "report", by=by, source=source)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    cb = load_codebook(codebook_for(out_dir, codebook))
+    page = build_report(out_dir, cb, report_dir=out or out_dir / "report", by=by, source=source)
     say(f"wrote {page}")

@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 
 from ..codebook import default_codebook_path, load_codebook
 from ..config import Config
 from ..embed import build_embedder
-from ..errors import InputError, validation_messages
 from ..evaluate import EvalReport, evaluate_file
 from ..learn import build_tagger
-from .common import backend_option, embedding_model_option, say, unit_words_option
+from .common import backend_option, embedding_model_option, unit_words_option, make_config
 
 
 def format_table(report: EvalReport) -> str:
@@ -44,20 +42,12 @@ def evaluate_cli(
 
     Macro-F1 and mean kappa average over the codes that occur in the gold file.
     """
-    try:
-        config = Config(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model)
-    except ValidationError as err:
-        say(f"error: {'; '.join(validation_messages(err))}")
-        raise typer.Exit(2) from None
-    try:
-        codebook = Path(codebook) if codebook else default_codebook_path()
-        cb = load_codebook(codebook)
-        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
-        tagger = build_tagger(cb, codebook_path=codebook, config=config, embedder=embedder, model_dir=model)
-        report = evaluate_file(gold, codebook=cb, tagger=tagger, embedder=embedder)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    config = make_config(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model)
+    codebook = Path(codebook) if codebook else default_codebook_path()
+    cb = load_codebook(codebook)
+    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
+    tagger = build_tagger(cb, codebook_path=codebook, config=config, embedder=embedder, model_dir=model)
+    report = evaluate_file(gold, codebook=cb, tagger=tagger, embedder=embedder)
     if as_json:
         typer.echo(report.model_dump_json(include={"n", "macro_f1", "micro_f1", "mean_kappa", "per_code"}))
     else:

@@ -7,13 +7,13 @@ from pathlib import Path
 import typer
 import yaml
 
-from ..codebook import default_codebook_path, load_codebook
-from ..errors import InputError
+from ..codebook import load_codebook
+from ..manifest import codebook_for
 from ..export.refi import codebook_qdc, import_qdc, project_qde, write_qdpx
 from ..export.table import export_table
 from ..io import atomic_write
 from ..review import SOURCES
-from .common import say
+from .common import command, say
 
 export_app = typer.Typer(help="Export codebooks and results for NVivo, ATLAS.ti, MAXQDA, QualCoder, Excel.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 import_app = typer.Typer(help="Import codebooks made in other tools.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,19 +26,7 @@ def _check_source(source: str) -> None:
         raise typer.Exit(2)
 
 
-def _manifest_codebook(out_dir: Path) -> Path:
-    """The codebook an output folder was coded with, as recorded in its manifest."""
-    import json
-
-    manifest = out_dir / "manifest.json"
-    try:
-        recorded = json.loads(manifest.read_text())["codebook"]["path"]
-    except (OSError, KeyError, ValueError):
-        raise InputError(manifest, "missing or unreadable; pass --codebook") from None
-    return default_codebook_path() if recorded.startswith("(default)") else Path(recorded)
-
-
-@export_app.command("codebook")
+@command(export_app, "codebook")
 def export_codebook_cli(
     path: Path = typer.Argument(None, help="YAML codebook [default: the King's Fund 2023 codebook]."),
     fmt: str = typer.Option("qdc", "--format", help="Only qdc (REFI-QDA codebook) for now."),
@@ -51,17 +39,13 @@ def export_codebook_cli(
     if fmt != "qdc":
         say("error: --format must be qdc")
         raise typer.Exit(2)
-    try:
-        data = codebook_qdc(load_codebook(path))
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    data = codebook_qdc(load_codebook(path))
     with atomic_write(out, "wb") as f:
         f.write(data)
     say(f"wrote {out}")
 
 
-@export_app.command("refi")
+@command(export_app, "refi")
 def export_refi_cli(
     out_dir: Path = typer.Argument(..., metavar="DIR", help="A qcode output folder."),
     out: Path = typer.Option(..., "--out", "-o", help="The .qdpx file to write."),
@@ -73,17 +57,13 @@ def export_refi_cli(
     Example: qcode export refi out/ -o study.qdpx
     """
     _check_source(source)
-    try:
-        cb = load_codebook(codebook or _manifest_codebook(out_dir))
-        project, files = project_qde(out_dir, cb, source)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    cb = load_codebook(codebook_for(out_dir, codebook))
+    project, files = project_qde(out_dir, cb, source)
     write_qdpx(out, project, files)
     say(f"wrote {out}: {len(files)} sources")
 
 
-@export_app.command("table")
+@command(export_app, "table")
 def export_table_cli(
     out_dir: Path = typer.Argument(..., metavar="DIR", help="A qcode output folder (or an excerpts JSONL file)."),
     out: Path = typer.Option(..., "--out", "-o", help="FILE.xlsx (two sheets) or FILE.csv (+ FILE.participants.csv)."),
@@ -96,17 +76,13 @@ def export_table_cli(
     Example: qcode export table out/ -o coded.xlsx
     """
     _check_source(source)
-    try:
-        folder = out_dir if out_dir.is_dir() else out_dir.parent
-        cb = load_codebook(codebook or _manifest_codebook(folder))
-        written = export_table(out_dir, out, cb, source)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    folder = out_dir if out_dir.is_dir() else out_dir.parent
+    cb = load_codebook(codebook_for(folder, codebook))
+    written = export_table(out_dir, out, cb, source)
     say("wrote " + ", ".join(map(str, written)))
 
 
-@import_app.command("codebook")
+@command(import_app, "codebook")
 def import_codebook_cli(
     path: Path = typer.Argument(..., help="A REFI-QDA .qdc codebook."),
     out: Path = typer.Option(..., "--out", "-o", help="The YAML codebook to write."),
@@ -115,11 +91,7 @@ def import_codebook_cli(
 
     Example: qcode import codebook from_nvivo.qdc -o codebook/mine.yaml
     """
-    try:
-        book = import_qdc(path)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    book = import_qdc(path)
     with atomic_write(out) as f:
         f.write(yaml.safe_dump(book, sort_keys=False, allow_unicode=True, width=100))
     say(f"wrote {out}: {len(book['codes'])} codes, {len(book.get('themes', []))} themes; check it with: qcode codebook check {out}")

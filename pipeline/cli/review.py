@@ -8,10 +8,9 @@ import typer
 
 from ..codebook import load_codebook
 from ..outputs import output_folder_of
-from ..errors import InputError, InputErrors
 from ..review import check_file, excerpt_files, merge_reviews, read_excerpts, review_queue, status_counts
 from ..store import locked, write_excerpts
-from .common import say
+from .common import command, say
 
 app = typer.Typer(help="Check, merge and track reviewers' decisions.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 CODEBOOK = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook].")
@@ -24,17 +23,13 @@ def _load(paths: list[Path]):
     return excerpts
 
 
-@app.command("check")
+@command(app, "check")
 def check_cli(files: list[Path] = typer.Argument(..., metavar="FILE", help="Review files (excerpts JSONL) or output folders."), codebook: Path = CODEBOOK) -> None:
     """Validate review files: every problem as FILE:LINE: message, exit 1; else exit 0.
 
     Example: qcode review check out/excerpts.jsonl reviews/ana.jsonl
     """
-    try:
-        cb = load_codebook(codebook)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    cb = load_codebook(codebook)
     failed = False
     for path in excerpt_files(files):
         problems, lines, reviewed = check_file(path, cb)
@@ -46,7 +41,7 @@ def check_cli(files: list[Path] = typer.Argument(..., metavar="FILE", help="Revi
     raise typer.Exit(1 if failed else 0)
 
 
-@app.command("merge")
+@command(app, "merge")
 def merge_cli(
     files: list[Path] = typer.Argument(..., metavar="FILE", help="Reviewers' files (excerpts JSONL)."),
     out: Path = typer.Option(..., "--out", "-o", help="Merged JSONL to write."),
@@ -55,28 +50,20 @@ def merge_cli(
 
     Example: qcode review merge reviews/ana.jsonl reviews/ben.jsonl -o reviews/merged.jsonl
     """
-    try:
-        merged = merge_reviews(excerpt_files(files))
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    merged = merge_reviews(excerpt_files(files))
     with locked(out):  # the file may be open in a review page
         write_excerpts(out, (m.model_dump_json() for m in merged))
     disagreements = sum(m.disagreement for m in merged)
     say(f"merged {len(files)} file(s): {len(merged)} passages, {sum(bool(m.reviews) for m in merged)} reviewed, {disagreements} disagreement(s) -> {out}")
 
 
-@app.command("status")
+@command(app, "status")
 def status_cli(paths: list[Path] = typer.Argument(..., metavar="DIR_OR_FILE", help="Output folders or excerpts JSONL files.")) -> None:
     """Review progress: counts by status, by code (decided passages) and by reviewer.
 
     Example: qcode review status out/
     """
-    try:
-        excerpts = _load(paths)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    excerpts = _load(paths)
     counts = status_counts(excerpts)
     typer.echo(f"passages {len(excerpts)}")
     for title, key in (("status", "status"), ("code (final, decided passages)", "code"), ("reviewer (decisions)", "reviewer")):
@@ -89,7 +76,7 @@ def status_cli(paths: list[Path] = typer.Argument(..., metavar="DIR_OR_FILE", he
             typer.echo("  (none)")
 
 
-@app.command("queue")
+@command(app, "queue")
 def queue_cli(
     paths: list[Path] = typer.Argument(..., metavar="DIR_OR_FILE", help="Output folders or excerpts JSONL files."),
     n: int = typer.Option(20, "--n", "-n", min=1, help="How many passages to list."),
@@ -101,14 +88,10 @@ def queue_cli(
     """
     from ..reviewing.serve import thresholds_for
 
-    try:
-        excerpts = _load(paths)
-        codes = sorted({s.code for e in excerpts for s in e.suggestions})
-        cut = threshold if threshold is not None else thresholds_for(output_folder_of(excerpt_files(paths)[0]), codes)
-        queue = review_queue(excerpts, n, cut)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    excerpts = _load(paths)
+    codes = sorted({s.code for e in excerpts for s in e.suggestions})
+    cut = threshold if threshold is not None else thresholds_for(output_folder_of(excerpt_files(paths)[0]), codes)
+    queue = review_queue(excerpts, n, cut)
     typer.echo("uncertainty\tid\tbest suggestion\ttext")
     for u, e in queue:
         best = f"{e.suggestions[0].code} {e.suggestions[0].score:.2f}" if e.suggestions else "-"
@@ -116,7 +99,7 @@ def queue_cli(
         typer.echo(f"{u:.3f}\t{e.id}\t{best}\t{text[:80]}")
 
 
-@app.command("serve")
+@command(app, "serve")
 def serve_cli(
     path: Path = typer.Argument(..., metavar="DIR_OR_FILE", help="An output folder (its excerpts.jsonl) or an excerpts JSONL file."),
     reviewer: str = typer.Option(None, "--reviewer", "-r", help="Your name, recorded with each decision [default: your login name]."),
@@ -143,14 +126,10 @@ def serve_cli(
         raise typer.Exit(2)
     if host not in ("127.0.0.1", "localhost", "::1") and expose:
         say(f"warning: serving on {host}: anyone who can reach this port and has the key can read these transcripts")
-    try:
-        serve(path, reviewer=reviewer, own_copy=own_copy, codebook_path=codebook, order=order, host=host, port=port, expose=expose, announce=typer.echo)
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    serve(path, reviewer=reviewer, own_copy=own_copy, codebook_path=codebook, order=order, host=host, port=port, expose=expose, announce=typer.echo)
 
 
-@app.command("import")
+@command(app, "import")
 def import_cli(
     table: Path = typer.Argument(..., metavar="FILE", help="The .xlsx or .csv that `qcode export table` wrote, with its review columns filled."),
     into: Path = typer.Option(..., "--into", help="Output folder (its excerpts.jsonl) or excerpts JSONL file to record the decisions in."),
@@ -165,19 +144,10 @@ def import_cli(
     checked first (unknown id or code, bad status: FILE:ROW: message, exit 1) and nothing
     is written if any is wrong. Pending rows never erase a decision.
     """
-    from ..reviewing.serve import codebook_for
+    from ..manifest import codebook_for
     from ..reviewing.table_import import import_table
 
     target = excerpt_files([into])[0]
-    try:
-        cb = load_codebook(codebook_for(output_folder_of(target), codebook))
-        result = import_table(table, target, cb, reviewer)
-    except InputErrors as errs:
-        for err in errs.errors:
-            say(f"error: {err}")
-        say(f"nothing imported: {len(errs.errors)} problem(s)")
-        raise typer.Exit(1) from None
-    except InputError as err:
-        say(f"error: {err}")
-        raise typer.Exit(1) from None
+    cb = load_codebook(codebook_for(output_folder_of(target), codebook))
+    result = import_table(table, target, cb, reviewer)
     say(f"recorded {len(result.decisions)} decision(s) in {target}; {result.unchanged} already there, {result.pending} row(s) pending")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import ipaddress
-import json
 import secrets
 import signal
 import socket
@@ -12,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..codebook import default_codebook_path, file_sha256, load_codebook
+from ..codebook import load_codebook
 from ..config import Config
 from ..errors import InputError
+from ..manifest import Manifest, codebook_for
 from ..outputs import EXCERPTS, MANIFEST, REVIEWER_NAME, output_folder_of, reviewer_copy
 from ..review import make_reviewer_copy
 from .session import Order, ReviewSession, Served
@@ -59,37 +59,13 @@ def resolve_target(path: Path, *, reviewer: str, own_copy: bool) -> Target:
     return Target(output_folder_of(path), path)
 
 
-def _manifest(root: Path) -> dict:
-    try:
-        return json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
-def codebook_for(root: Path, explicit: Path | None) -> Path:
-    """--codebook, else the codebook the manifest names (when it is here and unchanged),
-    else the default one when the manifest's hash is the default's."""
-    if explicit is not None:
-        return Path(explicit)
-    recorded = _manifest(root).get("codebook") or {}
-    name, sha = recorded.get("path"), recorded.get("sha256")
-    if not name or name.startswith("(default)"):
-        return default_codebook_path()
-    candidate = Path(name)
-    if candidate.is_file() and file_sha256(candidate) == sha:
-        return candidate
-    if file_sha256(default_codebook_path()) == sha:
-        return default_codebook_path()
-    raise InputError(root / MANIFEST, f"coded with codebook {name!r}, which is not here: pass --codebook")
-
-
 def thresholds_for(root: Path, code_ids: list[str]) -> dict[str, float]:
-    """Each code's decision threshold in the run that made the file (a learned model's own
-    thresholds, else the run's --threshold), for ordering by uncertainty."""
-    manifest = _manifest(root)
-    default = (manifest.get("config") or {}).get("threshold", Config().threshold)
-    learned = (manifest.get("tagger") or {}).get("thresholds") or {}
-    return {c: float(learned.get(c, default)) for c in code_ids}
+    """Each code's decision threshold in the run that made the file, for ordering by
+    uncertainty (a folder without a readable manifest: the default threshold)."""
+    try:
+        return Manifest.read(root / MANIFEST).thresholds(code_ids)
+    except InputError:
+        return dict.fromkeys(code_ids, Config().threshold)
 
 
 def check_host(host: str, expose: bool) -> None:

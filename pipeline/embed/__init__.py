@@ -1,0 +1,60 @@
+"""Sentence embeddings: one tiny contract (`embed(texts) -> float32 rows`), the packaged
+models (`models.py`), a backend each (`torch_backend.py`, `onnx_backend.py`) and the cache
+(`cache.py`) that every backend runs behind."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .cache import CachedEmbedder, EmbeddingCache, default_cache_dir
+from .models import (
+    MINILM,
+    MINILM_SHA256,
+    MPNET,
+    MPNET_SHA256,
+    PACKAGED_MODELS,
+    SPLIT_PACKAGED_MODELS,
+    default_models_dir,
+    model_path,
+    resolve_model_id,
+    verify_model,
+)
+from .onnx_backend import ONNX_BACKENDS, OnnxEmbedder
+from .torch_backend import TORCH_BACKENDS, SentenceTransformerEmbedder
+
+BACKENDS = TORCH_BACKENDS + ONNX_BACKENDS
+
+__all__ = [
+    "BACKENDS", "MINILM", "MINILM_SHA256", "MPNET", "MPNET_SHA256", "ONNX_BACKENDS", "PACKAGED_MODELS", "SPLIT_PACKAGED_MODELS",
+    "TORCH_BACKENDS", "CachedEmbedder", "Embedder", "EmbeddingCache", "OnnxEmbedder", "SentenceTransformerEmbedder",
+    "build_embedder", "default_cache_dir", "default_models_dir", "make_embedder", "model_path", "resolve_model_id", "verify_model",
+]
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 rows."""
+
+    model_id: str
+    fingerprint: str  # changes whenever the vectors would
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def make_embedder(model_id: str, *, backend: str = "torch", batch_size: int = 32, seed: int = 42, cache_dir: Path | None = None) -> Embedder:
+    """The backend's own encoder for a model, without the embedding cache."""
+    if backend in ONNX_BACKENDS:
+        return OnnxEmbedder(model_id, cache_dir=cache_dir or default_cache_dir(), batch_size=batch_size, seed=seed, backend=backend)
+    return SentenceTransformerEmbedder(model_id, batch_size=batch_size, seed=seed, backend=backend)
+
+
+def build_embedder(
+    model_id: str, *, batch_size: int, seed: int, cache_dir: Path | None = None, backend: str = "torch"
+) -> CachedEmbedder:
+    """The real model behind the on-disk cache: what `qcode code` and `evaluate` use."""
+    cache_dir = cache_dir or default_cache_dir()
+    inner = make_embedder(model_id, backend=backend, batch_size=batch_size, seed=seed, cache_dir=cache_dir)
+    return CachedEmbedder(inner, EmbeddingCache(cache_dir / "embeddings.sqlite"))

@@ -1,0 +1,130 @@
+"""manifest.json of `qcode code`: what made an output folder, typed, so that writing it,
+`qcode reproduce`, the review page and the exports read the same fields.
+
+It holds no timestamps and no absolute paths that were not given, so the same inputs and
+config give a byte-identical manifest (keys sorted, two-space indent).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .config import Config
+from .errors import InputError, validation_messages
+from .io import atomic_write
+from .outputs import COUNTS, EXCERPTS, SOURCES
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FileRecord(_Part):
+    path: str
+    sha256: str
+
+
+class InputRecord(FileRecord):
+    transcripts: list[str]
+
+
+class CodebookRecord(FileRecord):
+    name: str
+    version: str
+
+
+class ExportedModel(_Part):
+    file: str
+    sha256: str
+
+
+class ModelRecord(_Part):
+    id: str
+    fingerprint: str
+    weights_sha256: str | None
+    backend: str
+    exported_model: ExportedModel | None = None  # ONNX backends: the file exported here
+
+
+class Totals(_Part):
+    transcripts: int
+    passages: int
+    coded_passages: int
+    by_code: dict[str, int]
+    reviews_kept: int
+    reviews_orphaned: int
+
+
+class OutputHashes(_Part):
+    excerpts: str = Field(alias=EXCERPTS)
+    counts: str = Field(alias=COUNTS)
+    sources: dict[str, str] = Field(alias=SOURCES)
+
+
+class Manifest(_Part):
+    qcode_version: str
+    command: Literal["code"] = "code"
+    codebook: CodebookRecord
+    model: ModelRecord
+    segmenter: dict[str, str]
+    tagger: dict  # the tagger's own settings (strategy, C, learned codes, ...)
+    config: Config
+    attributes_files: list[FileRecord]
+    inputs: list[InputRecord]
+    errors: list[str]
+    totals: Totals
+    outputs: OutputHashes
+
+    def dumps(self) -> str:
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=False)
+        if data["model"].get("exported_model") is None:
+            data["model"].pop("exported_model", None)
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def write(self, path: Path) -> None:
+        with atomic_write(path) as f:
+            f.write(self.dumps())
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        """A `qcode code` manifest; a missing or malformed one is an error naming it."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise InputError(path, f"not a readable manifest: {err}") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise InputError(path, "; ".join(validation_messages(err))) from None
+
+    def thresholds(self, code_ids: list[str]) -> dict[str, float]:
+        """Each code's decision threshold in this run (for ordering by uncertainty)."""
+        own = self.tagger.get("thresholds") or {}
+        return {c: float(own.get(c, self.config.threshold)) for c in code_ids}
+
+
+def codebook_for(out_dir: Path, explicit: Path | None = None) -> Path:
+    """The codebook to read an output folder with: `explicit`, else the one its manifest
+    names (the packaged default, or a file that is still there unchanged)."""
+    from .codebook import default_codebook_path, file_sha256
+    from .outputs import MANIFEST
+
+    if explicit is not None:
+        return Path(explicit)
+    try:
+        recorded = Manifest.read(Path(out_dir) / MANIFEST).codebook
+    except InputError as err:
+        raise InputError(err.path, f"{err.message}; pass --codebook") from None
+    if recorded.path.startswith("(default)"):
+        return default_codebook_path()
+    path = Path(recorded.path)
+    if path.is_file() and file_sha256(path) == recorded.sha256:
+        return path
+    if file_sha256(default_codebook_path()) == recorded.sha256:
+        return default_codebook_path()
+    state = "has changed since" if path.is_file() else "is not here, as it was for"
+    raise InputError(Path(out_dir) / MANIFEST, f"codebook {recorded.path} {state} this run; pass --codebook")
