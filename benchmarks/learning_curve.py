@@ -98,7 +98,7 @@ def main() -> None:
     for size in sizes:
         for learner in (["codebook"] if size == 0 else args.learners):
             started = time.perf_counter()
-            row = curve(items, codebook, config, embedder, folds, size, learner if size else "qcode", args.reps)
+            row = curve(items, codebook, config, embedder, folds, size, learner if size != 0 else "qcode", args.reps)
             row.update(labelled="all" if size is None else size, learner=learner, seconds=round(time.perf_counter() - started, 1))
             rows.append(row)
             print(f"{row['labelled']:>9} {learner:<10} {row['mean_kappa']:>7.3f} ±{row['kappa_sd']:.3f} {row['macro_f1']:>9.3f} {row['micro_f1']:>9.3f} {row['seconds']:>8}", flush=True)

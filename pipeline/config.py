@@ -62,3 +62,4 @@ class Config(BaseModel):
     max_codes: int = Field(3, ge=1, description="at most this many codes per passage")
     top_suggestions: int = Field(3, ge=0, description="suggestions kept besides applied codes")
     seed: int = Field(42, description="the one seed for every random state")
+    pseudonymise: bool = Field(False, description="replace names, organisations, places and direct identifiers before anything is written (qcode redact)")

@@ -50,6 +50,13 @@ class ModelRecord(_Part):
     exported_model: ExportedModel | None = None  # ONNX backends: the file exported here
 
 
+class RedactionRecord(_Part):
+    """What `--pseudonymise` used (the key itself is never recorded here)."""
+
+    names: FileRecord | None = None
+    keep: FileRecord | None = None
+
+
 class Totals(_Part):
     transcripts: int
     passages: int
@@ -78,11 +85,14 @@ class Manifest(_Part):
     errors: list[str]
     totals: Totals
     outputs: OutputHashes
+    redaction: RedactionRecord | None = None
 
     def dumps(self) -> str:
         data = self.model_dump(mode="json", by_alias=True, exclude_none=False)
         if data["model"].get("exported_model") is None:
             data["model"].pop("exported_model", None)
+        if data.get("redaction") is None:
+            data.pop("redaction", None)
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def write(self, path: Path) -> None:

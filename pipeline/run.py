@@ -29,10 +29,11 @@ from .errors import InputError
 from .ingest import ATTRIBUTE_NAMES, AttributeTable, discover_inputs, load_attributes, read_transcripts
 from .io import atomic_write
 from .learn import build_tagger
-from .manifest import CodebookRecord, ExportedModel, FileRecord, InputRecord, Manifest, ModelRecord, OutputHashes, Totals
+from .manifest import CodebookRecord, ExportedModel, FileRecord, InputRecord, Manifest, ModelRecord, OutputHashes, RedactionRecord, Totals
 from .outputs import COUNTS, EXCERPTS, MANIFEST, SOURCES, text_file_name
 from .review import ReviewLedger, carry_reviews_into
 from .schemas import Codebook, Excerpt, Transcript
+from .redact.corpus import Redaction, check_key_path, default_key_path, first_pass, read_list, with_attributes
 from .segment import SPACY_MODEL, Segment, SegmentCache, segment
 from .tag import Tagger
 from .units import embed_units
@@ -55,6 +56,7 @@ class RunResult:
     errors: list[InputError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    key: Path | None = None  # --pseudonymise: where the pseudonym key was written
 
 
 @dataclass
@@ -69,6 +71,17 @@ class Setup:
     embedder: Embedder
     tagger: Tagger
     segments: SegmentCache | None
+    redaction: Redaction | None = None  # --pseudonymise: every transcript already seen once
+    redaction_files: Redacting | None = None
+
+
+@dataclass(frozen=True)
+class Redacting:
+    """`--pseudonymise` settings: the study's names, terms to keep, where the key goes."""
+
+    names: Path | None = None
+    keep: Path | None = None
+    key: Path | None = None
 
 
 @dataclass
@@ -100,6 +113,7 @@ def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[li
 def prepare(
     inputs: list[str | Path], *, config: Config, codebook_path: Path | None, attributes_path: Path | None,
     embedder: Embedder | None, cache_dir: Path | None, model_dir: Path | None, errors: list[InputError], timings: dict[str, float],
+    redacting: Redacting | None = None,
 ) -> Setup:
     """Load the codebook, find the inputs and attribute tables, open the caches, build the
     embedder and fit (or load) the tagger. A bad codebook raises before anything is read."""
@@ -116,7 +130,13 @@ def prepare(
     t = time.perf_counter()
     tagger = build_tagger(codebook, codebook_path=codebook_path, config=config, embedder=embedder, model_dir=model_dir)
     timings["calibrate"] = time.perf_counter() - t
-    return Setup(config, codebook_path, codebook, files, tables, embedder, tagger, segments)
+    redaction = None
+    if config.pseudonymise:
+        t = time.perf_counter()
+        redacting = redacting or Redacting()
+        redaction = first_pass(files, config, tables, read_list(redacting.names), read_list(redacting.keep))
+        timings["pseudonymise"] = time.perf_counter() - t
+    return Setup(config, codebook_path, codebook, files, tables, embedder, tagger, segments, redaction, redacting)
 
 
 class Reading:
@@ -153,14 +173,14 @@ class Reading:
     def _accept(self, path: Path, transcript: Transcript) -> Transcript:
         self.seen[transcript.id] = str(path)
         self.warnings.extend(f"{path}: {w}" for w in transcript.warnings)
-        attributes = dict(transcript.attributes)
-        for table in self.setup.tables:
-            attributes.update(table.get(transcript.id))
-        self.meta[transcript.id] = (transcript.source, transcript.source_sha256, attributes)
+        transcript = with_attributes(transcript, self.setup.tables)
+        if self.setup.redaction is not None:  # before anything of it is written
+            transcript = self.setup.redaction.pseudonymiser.apply(transcript)
+        self.meta[transcript.id] = (transcript.source, transcript.source_sha256, transcript.attributes)
         name = text_file_name(transcript.id)
         (self.staging / name).write_text(transcript.text, encoding="utf-8", newline="\n")
         self.texts.append(name)
-        return transcript.model_copy(update={"attributes": attributes})
+        return transcript
 
 
 def _timed(timings: dict[str, float], key: str, items: Iterator) -> Iterator:
@@ -260,6 +280,14 @@ def model_record(embedder: Embedder, config: Config) -> ModelRecord:
     return ModelRecord(id=embedder.model_id, fingerprint=embedder.fingerprint, weights_sha256=getattr(inner, "weights_sha256", None), backend=config.backend, exported_model=exported)
 
 
+def redaction_record(setup: Setup) -> RedactionRecord | None:
+    if setup.redaction is None:
+        return None
+    files = setup.redaction_files or Redacting()
+    record = lambda p: FileRecord(path=str(p), sha256=file_sha256(p)) if p else None  # noqa: E731
+    return RedactionRecord(names=record(files.names), keep=record(files.keep))
+
+
 def build_manifest(setup: Setup, reading: Reading, tally: Tally, result: RunResult, out_dir: Path) -> Manifest:
     cb = setup.codebook
     return Manifest(
@@ -277,6 +305,7 @@ def build_manifest(setup: Setup, reading: Reading, tally: Tally, result: RunResu
             by_code={c: sum(tally.codes[t][c] for t in tally.codes) for c in cb.code_ids},
             reviews_kept=result.kept_reviews, reviews_orphaned=result.orphaned_reviews,
         ),
+        redaction=redaction_record(setup),
         outputs=OutputHashes(**{
             EXCERPTS: file_sha256(out_dir / EXCERPTS),
             COUNTS: file_sha256(out_dir / COUNTS),
@@ -301,6 +330,10 @@ def finish(setup: Setup, reading: Reading, tally: Tally, result: RunResult, stag
         f.write(counts_csv(tally.codes, tally.passages, setup.codebook.code_ids))
     if isinstance(setup.embedder, CachedEmbedder):
         result.embedded, result.from_cache = setup.embedder.misses, setup.embedder.hits
+    if setup.redaction is not None:
+        files = setup.redaction_files or Redacting()
+        result.key = check_key_path(files.key or default_key_path(out_dir), out_dir)
+        setup.redaction.write_key(result.key)
     build_manifest(setup, reading, tally, result, out_dir).write(out_dir / MANIFEST)
     if setup.segments is not None:
         result.segmented_from_cache = setup.segments.hits
@@ -318,6 +351,7 @@ def code_corpus(
     cache_dir: Path | None = None,
     model_dir: Path | None = None,
     on_transcript: Callable[[str, int], None] | None = None,
+    redacting: Redacting | None = None,
 ) -> RunResult:
     """Code every transcript under `inputs` and write excerpts.jsonl, counts.csv,
     manifest.json and sources/ into `out_dir`. Bad transcripts are reported in
@@ -330,8 +364,10 @@ def code_corpus(
     out_dir = Path(out_dir)
     result = RunResult(out_dir=out_dir)
     ReviewLedger(out_dir / EXCERPTS)  # a bad excerpts file or journal stops the run here
+    if (config or Config()).pseudonymise:  # a key inside the folder to share stops it too
+        check_key_path((redacting or Redacting()).key or default_key_path(out_dir), out_dir)
     setup = prepare(inputs, config=config or Config(), codebook_path=codebook_path, attributes_path=attributes_path, embedder=embedder,
-                    cache_dir=cache_dir, model_dir=model_dir, errors=result.errors, timings=result.timings)
+                    cache_dir=cache_dir, model_dir=model_dir, errors=result.errors, timings=result.timings, redacting=redacting)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{SOURCES}.", dir=out_dir))  # swapped in at the end
     machine = out_dir / f".{EXCERPTS}.machine"  # reviews are carried over at the end

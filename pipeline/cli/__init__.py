@@ -19,6 +19,7 @@ from . import evaluate as evaluate_cmd
 from . import export as export_cmd
 from . import learn as learn_cmd
 from . import models as models_cmd
+from . import redact as redact_cmd
 from . import review as review_cmd
 from .common import boundary
 
@@ -55,6 +56,7 @@ app.command("counts")(boundary(counts_cmd.counts_cli))
 app.command("report")(boundary(counts_cmd.report_cli))
 app.command("reproduce")(boundary(counts_cmd.reproduce_cli))
 app.command("models")(boundary(models_cmd.models_cli))
+app.command("redact")(boundary(redact_cmd.redact_cli))
 app.add_typer(codebook_cmd.app, name="codebook")
 app.add_typer(review_cmd.app, name="review")
 app.add_typer(export_cmd.export_app, name="export")

@@ -8,8 +8,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import Config
-from ..run import code_corpus
-from .common import backend_option, embedding_model_option, say, unit_words_option, make_config
+from ..run import Redacting, code_corpus
+from .common import UsageError, backend_option, embedding_model_option, make_config, say, unit_words_option
 
 
 def pace(passages: int, seconds: float) -> str:
@@ -38,6 +38,10 @@ def code_cli(
     embedding_model: str = embedding_model_option(),
     backend: str = backend_option(),
     model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace names, organisations, places and direct identifiers before anything is written (as `qcode redact`); the key goes to OUT/../pseudonym_key.csv."),
+    names: Path = typer.Option(None, "--names", help="With --pseudonymise: a file of names to replace wherever they appear (one a line)."),
+    keep: Path = typer.Option(None, "--keep", help="With --pseudonymise: a file of terms never to replace (one a line)."),
+    key: Path = typer.Option(None, "--key", help="With --pseudonymise: where to write the pseudonym key (never inside OUT)."),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder [default: ~/.cache/qcode]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -53,7 +57,9 @@ def code_cli(
     longer exists move to OUT/orphaned_reviews.jsonl. Exit 1 if any input was bad (the
     others are still coded).
     """
-    settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, unit_words=unit_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size, backend=backend, model=embedding_model)
+    settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, unit_words=unit_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size, backend=backend, model=embedding_model, pseudonymise=pseudonymise)
+    if (names or keep or key) and not pseudonymise:
+        raise UsageError("--names, --keep and --key go with --pseudonymise")
     if interviewer:
         settings["interviewer_labels"] = tuple(interviewer)
     config = make_config(**settings)
@@ -73,6 +79,7 @@ def code_cli(
         result = code_corpus(
             list(inputs), out_dir=out, codebook_path=codebook, config=config,
             attributes_path=attributes, cache_dir=cache_dir, model_dir=model, on_transcript=advance,
+            redacting=Redacting(names=names, keep=keep, key=key),
         )
     for warning in result.warnings:
         say(f"warning: {warning}")
@@ -82,6 +89,8 @@ def code_cli(
         f"coded {result.transcripts} transcript(s): {result.passages} passages, {result.coded} with codes; "
         f"embedded {result.embedded}, {result.from_cache} from cache; {pace(result.passages, result.seconds)}"
     )
+    if result.key is not None:
+        say(f"pseudonym key: {result.key} (it re-identifies participants: keep it apart from the outputs you share)")
     if result.kept_reviews or result.orphaned_reviews:
         say(f"reviews kept: {result.kept_reviews}; orphaned (see orphaned_reviews.jsonl): {result.orphaned_reviews}")
     say(f"outputs: {out / 'excerpts.jsonl'}, {out / 'counts.csv'}, {out / 'manifest.json'}, {out / 'sources'}/")

@@ -30,6 +30,7 @@ ROLE_RE = re.compile(
     re.IGNORECASE,
 )
 SPEAKER_CODE_RE = re.compile(r"^[A-Z]{1,3}\d{1,3}$")
+PSEUDONYM_RE = re.compile(r"^PERSON \d{1,5}$")  # a speaker pseudonymised by qcode redact
 # `Jane Smith  00:01:23` alone on a line (Otter, Teams exports): the words follow below
 HEADING_RE = re.compile(
     r"^[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 .'\u2019\-]{0,39}?)[ \t]+\(?(?:\d{1,2}:)?\d{1,2}:\d{2}\)?[ \t]*$"
@@ -74,6 +75,7 @@ def find_turns(
             label in known_labels
             or ROLE_RE.match(label)
             or SPEAKER_CODE_RE.match(label)
+            or PSEUDONYM_RE.match(label)
             or (counts[label] >= 2 and _plausible_name(label))
         )
 

@@ -1,0 +1,180 @@
+"""How well pseudonymisation finds identifiers, and whether any survive in what qcode writes.
+
+    .venv/bin/python benchmarks/redact.py [--gold eval/redact] [--show] [--json OUT] [--outputs]
+
+The gold transcripts mark every identifying span inline, `⟦KIND|text⟧` (PERSON, ORG, PLACE,
+EMAIL, URL, PHONE, NHS_NUMBER, POSTCODE, NI_NUMBER, DATE_OF_BIRTH); everything else
+(roles, "the trust", national bodies, months, amounts) must stay.
+
+- recall per kind: gold spans whose identifying characters (a leading title and a trailing
+  's aside) are all replaced, whatever kind they were replaced as;
+- precision per kind: replaced spans of that kind that touch a gold span;
+- with --outputs: `qcode code --pseudonymise` (MiniLM), `export refi`, `export table` and
+  `report` on the same transcripts, then every output file (inside .qdpx and .xlsx too)
+  scanned for every gold string: the share that survives anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MARK = re.compile(r"⟦([A-Z_]+)\|([^⟧]*)⟧")
+TITLES = re.compile(r"^(?:(?:Dr|Mr|Mrs|Ms|Miss|Cllr|Councillor|Prof|Professor|Sister|Inspector|Paramedic|Nurse)\.?\s+)+", re.IGNORECASE)
+
+
+def load(path: Path) -> tuple[str, list[tuple[int, int, str]]]:
+    """The transcript's text with the marks removed, and its (start, end, kind) spans."""
+    raw, text, spans, pos = path.read_text(encoding="utf-8"), [], [], 0
+    for m in MARK.finditer(raw):
+        text.append(raw[pos : m.start()])
+        start = sum(len(t) for t in text)
+        text.append(m.group(2))
+        spans.append((start, start + len(m.group(2)), m.group(1)))
+        pos = m.end()
+    text.append(raw[pos:])
+    return "".join(text), spans
+
+
+def identifying(text: str, start: int, end: int) -> tuple[int, int]:
+    """The part of a gold span that identifies: without a leading title or trailing 's."""
+    surface = text[start:end]
+    lead = TITLES.match(surface)
+    start += lead.end() if lead else 0
+    tail = re.search(r"['\u2019]s$", text[start:end])
+    return start, end - (len(tail.group(0)) if tail else 0)
+
+
+def detect(folder: Path) -> tuple[list[tuple[str, str, list]], float]:
+    """Each transcript's gold spans and the spans qcode would replace."""
+    from pipeline import Config
+    from pipeline.ingest import read_transcripts
+    from pipeline.redact import Pseudonymiser
+
+    work = Path(tempfile.mkdtemp(prefix="qcode-redact-"))
+    loaded = []
+    for path in sorted(folder.glob("*.txt")):
+        text, gold = load(path)
+        (work / path.name).write_text(text, encoding="utf-8")
+        (transcript,) = read_transcripts(work / path.name, config=Config())
+        assert transcript.text == text, path
+        loaded.append((path.name, transcript, gold))
+    started = time.perf_counter()
+    p = Pseudonymiser()
+    for _, t, _ in loaded:
+        p.detect(t)
+    p.finish()
+    found = [(name, t.text, gold, p.spans(t)) for name, t, gold in loaded]
+    return found, time.perf_counter() - started
+
+
+def score(found) -> dict:
+    caught, total, hits, predicted = Counter(), Counter(), Counter(), Counter()
+    misses, false = [], []
+    for name, text, gold, spans in found:
+        covered = set()
+        for f in spans:
+            covered.update(range(f.start, f.end))
+        for start, end, kind in gold:
+            a, b = identifying(text, start, end)
+            need = {i for i in range(a, b) if text[i].isalnum()}
+            total[kind] += 1
+            if need <= covered:
+                caught[kind] += 1
+            else:
+                misses.append((name, kind, text[start:end]))
+        for f in spans:
+            predicted[f.kind] += 1
+            if any(f.start < end and start < f.end for start, end, _ in gold):
+                hits[f.kind] += 1
+            else:
+                false.append((name, f.kind, text[f.start : f.end]))
+    kinds = sorted(set(total) | set(predicted))
+    table = {k: {"gold": total[k], "recall": round(caught[k] / total[k], 3) if total[k] else None,
+                 "replaced": predicted[k], "precision": round(hits[k] / predicted[k], 3) if predicted[k] else None} for k in kinds}
+    all_gold, all_pred = sum(total.values()), sum(predicted.values())
+    table["all"] = {"gold": all_gold, "recall": round(sum(caught.values()) / all_gold, 3), "replaced": all_pred, "precision": round(sum(hits.values()) / all_pred, 3)}
+    return {"per_kind": table, "misses": misses, "false_alarms": false}
+
+
+def scan_outputs(folder: Path, cache: Path) -> dict:
+    """Code the transcripts with --pseudonymise, export and report, then look for every
+    gold string in every file written."""
+    import subprocess
+
+    work = Path(tempfile.mkdtemp(prefix="qcode-redact-out-"))
+    (work / "in").mkdir()
+    strings = set()
+    for path in sorted(folder.glob("*.txt")):
+        text, gold = load(path)
+        (work / "in" / path.name).write_text(text, encoding="utf-8")
+        for start, end, _ in gold:
+            a, b = identifying(text, start, end)
+            strings.add(text[a:b])
+    qcode = [sys.executable, "-m", "pipeline"]
+    out = work / "share" / "study"  # everything under share/ is what would be shared; the key is not
+    steps = [
+        ["code", str(work / "in"), "--out", str(out), "--pseudonymise", "--key", str(work / "pseudonym_key.csv"), "-e", "minilm", "-q", "--cache-dir", str(cache)],
+        ["export", "refi", str(out), "-o", str(work / "share" / "study.qdpx")],
+        ["export", "table", str(out), "-o", str(work / "share" / "coded.xlsx")],
+        ["report", str(out)],
+    ]
+    for step in steps:
+        subprocess.run([*qcode, *step], check=True, capture_output=True)
+    blobs = {}
+    for f in (work / "share").rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            if zipfile.is_zipfile(f):
+                with zipfile.ZipFile(f) as z:
+                    data = b"\n".join(z.read(n) for n in z.namelist())
+            blobs[str(f.relative_to(work))] = data.decode("utf-8", "replace")
+    shipped = (REPO / "codebook" / "kings_fund_2023.yaml").read_text() + (REPO / "pipeline" / "data" / "background.yaml").read_text()
+    in_codebook = sorted(s for s in strings if s in shipped)  # qcode's own text (rationales, the REFI codebook) has these
+    survivors = sorted(s for s in strings if s not in shipped and any(s in b for b in blobs.values()))
+    key = work / "pseudonym_key.csv"
+    return {"strings": len(strings), "surviving": survivors, "share": round(len(survivors) / len(strings), 4), "also_in_the_codebook": in_codebook,
+            "files_scanned": len(blobs), "key_outside_share": key.exists() and not list((work / "share").rglob("pseudonym_key.csv"))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gold", type=Path, default=REPO / "eval" / "redact")
+    ap.add_argument("--show", action="store_true", help="list every miss and false alarm")
+    ap.add_argument("--outputs", action="store_true", help="also run qcode code --pseudonymise and scan every output")
+    ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "qcode-redact-cache")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    found, seconds = detect(args.gold)
+    result = score(found)
+    words = sum(len(text.split()) for _, text, _, _ in found)
+    result["seconds"], result["words"] = round(seconds, 2), words
+    print(f"{len(found)} transcripts, {words} words, {result['per_kind']['all']['gold']} identifying spans; detection {seconds:.1f}s")
+    print(f"{'kind':<14} {'gold':>5} {'recall':>7} {'replaced':>9} {'precision':>9}")
+    for kind, row in result["per_kind"].items():
+        fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
+        print(f"{kind:<14} {row['gold']:>5} {fmt(row['recall']):>7} {row['replaced']:>9} {fmt(row['precision']):>9}")
+    if args.show:
+        for name, kind, text in result["misses"]:
+            print(f"missed      {name}: {kind} {text!r}")
+        for name, kind, text in result["false_alarms"]:
+            print(f"false alarm {name}: {kind} {text!r}")
+    if args.outputs:
+        result["outputs"] = scan_outputs(args.gold, args.cache_dir)
+        o = result["outputs"]
+        print(f"outputs: {o['files_scanned']} files scanned; {len(o['surviving'])} of {o['strings']} identifying strings survive ({o['share']:.1%}): {o['surviving']}")
+        print(f"         not counted, since the codebook's own examples contain them: {o['also_in_the_codebook']}; key outside the shared folder: {o['key_outside_share']}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

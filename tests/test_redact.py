@@ -1,0 +1,178 @@
+"""Pseudonymisation: each detector, consistent pseudonyms, offsets after replacement, the key
+kept apart, and no original string anywhere in what qcode writes."""
+
+import csv
+import json
+import zipfile
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline import Config, code_corpus
+from pipeline.cli import app
+from pipeline.errors import InputError
+from pipeline.ingest import read_transcripts
+from pipeline.redact import Pseudonymiser, rewrite
+from pipeline.redact.corpus import check_key_path, redact_corpus
+from pipeline.redact.names import by_context, by_first_name, names_in_emails
+from pipeline.redact.patterns import find_patterns, nhs_number_valid
+from pipeline.store import read_excerpts
+
+from .conftest import FakeEmbedder, write
+
+runner = CliRunner()
+
+
+def kinds(text):
+    return sorted((f.kind, text[f.start : f.end]) for f in find_patterns(text))
+
+
+def test_direct_identifiers_by_shape():
+    text = (
+        "Mobile 07700 900123, office (0113) 496 0991, from abroad +44 20 7946 0958. "
+        "Email j.smith@example.nhs.uk, site https://www.example.org/a/b. "
+        "NHS number 943 476 5919; a wrong check digit 943 476 5918 is not one. "
+        "Postcode NG7 2UH. NI number AB 12 34 56 C. Born on 3 March 1975, DOB: 12/05/1980. "
+        "The meeting on 3 March 2024 cost £12,000 and 4,000 people came in 2023."
+    )
+    found = kinds(text)
+    assert ("PHONE", "07700 900123") in found and ("PHONE", "(0113) 496 0991") in found and ("PHONE", "+44 20 7946 0958") in found
+    assert ("EMAIL", "j.smith@example.nhs.uk") in found and ("URL", "https://www.example.org/a/b") in found
+    assert ("NHS_NUMBER", "943 476 5919") in found and not any("5918" in s for _, s in found)
+    assert ("POSTCODE", "NG7 2UH") in found and ("NI_NUMBER", "AB 12 34 56 C") in found
+    assert ("DATE_OF_BIRTH", "3 March 1975") in found and ("DATE_OF_BIRTH", "12/05/1980") in found
+    assert not any(s in ("3 March 2024", "2023", "£12,000", "4,000") for _, s in found)  # dates and amounts stay
+
+
+def test_nhs_number_check_digit():
+    assert nhs_number_valid("9434765919") and not nhs_number_valid("9434765918")
+    assert not nhs_number_valid("1234567890")  # check digit 10: never valid
+    assert not nhs_number_valid("943476591")
+
+
+def test_names_from_context_first_names_and_email_addresses():
+    text = "I met Dr Okafor and Cllr Ahmed at Northfield Community Trust on 14 Mill Lane, Westfield ward. The Trust agreed, so did the Integrated Care Board. Later Sarah said yes. Will it last?"
+    found = {(f.kind, text[f.start : f.end]) for f in by_context(text) + by_first_name(text)}
+    assert {("PERSON", "Okafor"), ("PERSON", "Ahmed"), ("ORG", "Northfield Community Trust"), ("PLACE", "14 Mill Lane"), ("PLACE", "Westfield ward"), ("PERSON", "Sarah")} <= found
+    assert not any(s in ("Trust", "the Integrated Care Board", "Integrated Care Board", "Will") for _, s in found)
+    (email,) = [f for f in find_patterns("write to tomasz.dobrowolski2@nhs.net or info@x.org") if f.kind == "EMAIL"][:1]
+    assert names_in_emails("write to tomasz.dobrowolski2@nhs.net", [email]) == ["Tomasz", "Dobrowolski", "Tomasz Dobrowolski"]
+
+
+def transcripts(tmp_path, texts):
+    out = []
+    for name, text in texts.items():
+        (t,) = read_transcripts(write(tmp_path / name, text), config=Config())
+        out.append(t)
+    return out
+
+
+def pseudonymise(ts, **kw):
+    p = Pseudonymiser(**kw)
+    for t in ts:
+        p.detect(t)
+    p.finish()
+    return p, [p.apply(t) for t in ts]
+
+
+TWO = {
+    "a.txt": "Interviewer: Who helps?\nPhilippa Quennell: Dr James Okafor from Thistlewood Community Trust, every week. James is great. Okafor's team too. NHS England pays.\nInterviewer: And?\nPhilippa Quennell: Call me on 07700 900123.\n",
+    "b.txt": "Interviewer: Anyone else?\nP02: Philippa from the council, and Dr Okafor of the Thistlewood Community Trust. Better Care Fund money.\n",
+}
+
+
+def test_the_same_person_gets_the_same_pseudonym_everywhere(tmp_path):
+    p, (a, b) = pseudonymise(transcripts(tmp_path, TWO))
+    key = {row[2]: row[0] for row in p.key_rows()}
+    assert key["Philippa Quennell"] == key["Philippa"] and key["James Okafor"] == key["James"] == key["Okafor"]
+    assert key["Thistlewood Community Trust"].startswith("[ORG")
+    person, okafor, org = key["Philippa Quennell"], key["Okafor"], key["Thistlewood Community Trust"]
+    assert f"{okafor} from {org}" in a.text and f"{okafor}'s team" in a.text
+    assert b.text.count(person) == 1 and f"Dr {okafor} of the {org}" in b.text  # later, and in another transcript
+    assert "NHS England" in a.text and "Better Care Fund" in b.text and "P02" in b.text  # kept
+    assert [t.speaker for t in a.turns] == ["Interviewer", person.strip("[]"), "Interviewer", person.strip("[]")]
+    for original in ("Philippa", "Quennell", "James", "Okafor", "Thistlewood", "07700"):
+        assert original not in a.text + b.text
+
+
+def test_offsets_index_the_pseudonymised_text(tmp_path):
+    vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Interviewer>Who is your contact?\n\n00:00:05.000 --> 00:00:09.000\n<v Ana>Dr Helen Marsh at Greenbank General, on 0161 496 0784.\n\n00:00:10.000 --> 00:00:12.000\n<v Ana>Helen is kind.\n"
+    (t,) = read_transcripts(write(tmp_path / "v.vtt", vtt), config=Config())
+    _, (r,) = pseudonymise([t])
+    assert "Helen" not in r.text and "0161" not in r.text
+    for turn in r.turns:
+        assert r.text[turn.start : turn.end].strip() == r.text[turn.start : turn.end]
+    bodies = [r.text[c.start : c.end] for c in r.cues]
+    assert bodies[1].startswith("Dr [PERSON") and bodies[2].endswith("is kind.")
+    new, remap = rewrite("ab XYZ cd", [(3, 6, "[P 1]")])
+    assert new == "ab [P 1] cd" and remap(0) == 0 and remap(3) == 3 and remap(7) == 9
+
+
+def test_names_and_keep_files_and_determinism(tmp_path):
+    ts = transcripts(tmp_path, {"c.txt": "Interviewer: Who?\nP03: Zebedee runs the Kettle Club with Fernhill Carers. Fernhill Carers are great.\n"})
+    _, (plain,) = pseudonymise(ts)
+    _, (named,) = pseudonymise(ts, names=["Zebedee"], keep=["Fernhill Carers"])
+    assert "Zebedee" not in named.text and named.text.count("Fernhill Carers") == 2
+    assert pseudonymise(ts, names=["Zebedee"])[1][0].text == pseudonymise(ts, names=["Zebedee"])[1][0].text
+
+
+def test_the_key_never_goes_into_the_folder_to_share(tmp_path):
+    with pytest.raises(InputError, match="keep it outside"):
+        check_key_path(tmp_path / "share" / "key.csv", tmp_path / "share")
+    assert check_key_path(tmp_path / "key.csv", tmp_path / "share") == (tmp_path / "key.csv").resolve()
+
+
+def test_redact_writes_text_qcode_codes_back(tmp_path):
+    folder = tmp_path / "in"
+    for name, text in TWO.items():
+        write(folder / name, text)
+    write(folder / "participants.csv", "file,name,sector\na.txt,Philippa Quennell,icb\nb.txt,,vcse\n")
+    res = runner.invoke(app, ["redact", str(folder), "-o", str(tmp_path / "share")])
+    assert res.exit_code == 0, res.stderr
+    assert "keep it apart" in res.stderr and (tmp_path / "pseudonym_key.csv").is_file()
+    shared = tmp_path / "share"
+    text = (shared / "a.txt").read_text()
+    assert "Philippa" not in text and text.startswith("Interviewer: Who helps?\n\nPERSON 1: Dr [PERSON 2]")
+    (again,) = read_transcripts(shared / "a.txt", config=Config())
+    assert [t.speaker for t in again.turns] == ["Interviewer", "PERSON 1", "Interviewer", "PERSON 1"]
+    rows = list(csv.DictReader(open(shared / "participants.csv")))
+    assert rows[0] == {"file": "a.txt", "name": "[PERSON 1]", "sector": "icb"}
+    first = (shared / "a.txt").read_bytes()
+    runner.invoke(app, ["redact", str(folder), "-o", str(shared)])
+    assert (shared / "a.txt").read_bytes() == first  # same inputs, same bytes
+
+
+@pytest.mark.slow
+def test_code_pseudonymise_leaves_no_original_in_any_output(tmp_path):
+    folder = tmp_path / "in"
+    for name, text in TWO.items():
+        write(folder / name, text)
+    out = tmp_path / "share" / "study"
+    result = code_corpus([folder], out_dir=out, embedder=FakeEmbedder(), config=Config(pseudonymise=True, threshold=0.0))
+    assert result.key == (tmp_path / "share" / "pseudonym_key.csv").resolve()
+    for step in (["export", "refi", str(out), "-o", str(tmp_path / "share" / "s.qdpx")], ["export", "table", str(out), "-o", str(tmp_path / "share" / "t.xlsx")], ["report", str(out)]):
+        assert runner.invoke(app, step).exit_code == 0
+    for e in read_excerpts(out / "excerpts.jsonl"):  # offsets index the pseudonymised sources
+        assert (out / "sources" / f"{e.transcript}.txt").read_text()[e.start : e.end] == e.text
+    originals = ["Philippa", "Quennell", "James", "Okafor", "Thistlewood", "07700 900123"]
+    for f in (tmp_path / "share").rglob("*"):
+        if f.is_file() and f.name != "pseudonym_key.csv":
+            data = f.read_bytes()
+            if zipfile.is_zipfile(f):
+                with zipfile.ZipFile(f) as z:
+                    data = b"".join(z.read(n) for n in z.namelist())
+            for s in originals:
+                assert s.encode() not in data, f"{s} in {f}"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["pseudonymise"] is True and "redaction" in manifest
+
+
+def test_names_the_recogniser_misses_accents_lowercase_postcodes_and_bare_addresses():
+    from pipeline.redact.names import by_rarity
+
+    text = "We met Ciarán and Siobhán O'Neill in Trefonen, then the Reablement team came, and so did Megan."
+    rare = {text[f.start : f.end] for f in by_rarity(text)}
+    assert {"Ciarán", "Trefonen"} <= rare and "Reablement" not in rare and "Megan" not in rare  # a common name: NER's job
+    found = kinds("post it to sy21 0jb or see lakesiderecovery.org.uk/dropin, thanks")
+    assert ("POSTCODE", "sy21 0jb") in found and ("URL", "lakesiderecovery.org.uk/dropin") in found
+    assert not any(k == "URL" for k, _ in kinds("email ciaran@lakesiderecovery.org.uk please"))  # an email, not a web address
