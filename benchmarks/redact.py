@@ -1,6 +1,7 @@
 """How well pseudonymisation finds identifiers, and whether any survive in what qcode writes.
 
     .venv/bin/python benchmarks/redact.py [--gold eval/redact] [--show] [--json OUT] [--outputs]
+                                          [--overhead mpnet:torch minilm:onnx-int8]
 
 The gold transcripts mark every identifying span inline, `⟦KIND|text⟧` (PERSON, ORG, PLACE,
 EMAIL, URL, PHONE, NHS_NUMBER, POSTCODE, NI_NUMBER, DATE_OF_BIRTH); everything else
@@ -11,7 +12,8 @@ EMAIL, URL, PHONE, NHS_NUMBER, POSTCODE, NI_NUMBER, DATE_OF_BIRTH); everything e
 - precision per kind: replaced spans of that kind that touch a gold span;
 - with --outputs: `qcode code --pseudonymise` (MiniLM), `export refi`, `export table` and
   `report` on the same transcripts, then every output file (inside .qdpx and .xlsx too)
-  scanned for every gold string: the share that survives anywhere.
+  scanned for every gold string: the share that survives anywhere;
+- with --overhead: what --pseudonymise adds to a cold `qcode code` of transcripts_sample.
 """
 
 from __future__ import annotations
@@ -139,10 +141,31 @@ def scan_outputs(folder: Path, cache: Path) -> dict:
             blobs[str(f.relative_to(work))] = data.decode("utf-8", "replace")
     shipped = (REPO / "codebook" / "kings_fund_2023.yaml").read_text() + (REPO / "pipeline" / "data" / "background.yaml").read_text()
     in_codebook = sorted(s for s in strings if s in shipped)  # qcode's own text (rationales, the REFI codebook) has these
-    survivors = sorted(s for s in strings if s not in shipped and any(s in b for b in blobs.values()))
+    def found_in(s: str) -> list[str]:  # as a whole word: "Mo" in "More" is not a survivor
+        pattern = re.compile(rf"(?<!\w){re.escape(s)}(?!\w)")
+        return sorted(name for name, b in blobs.items() if pattern.search(b))
+
+    where = {s: found_in(s) for s in sorted(strings) if s not in shipped}
+    survivors = sorted(s for s, files in where.items() if files)
     key = work / "pseudonym_key.csv"
-    return {"strings": len(strings), "surviving": survivors, "share": round(len(survivors) / len(strings), 4), "also_in_the_codebook": in_codebook,
+    return {"strings": len(strings), "surviving": survivors, "surviving_in": {s: where[s] for s in survivors}, "share": round(len(survivors) / len(strings), 4), "also_in_the_codebook": in_codebook,
             "files_scanned": len(blobs), "key_outside_share": key.exists() and not list((work / "share").rglob("pseudonym_key.csv"))}
+
+
+def overhead(inputs: Path, model: str, backend: str, rounds: int = 2) -> dict:
+    """`qcode code` on `inputs`, cold (a fresh embedding cache each time), with and without
+    --pseudonymise, alternating; the best of `rounds` each. Run in this process."""
+    from pipeline import Config, code_corpus
+
+    best = {False: float("inf"), True: float("inf")}
+    for _ in range(rounds):
+        for on in (False, True):
+            with tempfile.TemporaryDirectory(prefix="qcode-redact-overhead-") as tmp:
+                config = Config(model=model, backend=backend, pseudonymise=on)
+                run = code_corpus([inputs], out_dir=Path(tmp) / "share" / "out", config=config, cache_dir=Path(tmp) / "cache")
+                best[on] = min(best[on], run.seconds)
+    return {"inputs": str(inputs), "model": model, "backend": backend, "plain_s": round(best[False], 2),
+            "pseudonymised_s": round(best[True], 2), "added": round(best[True] / best[False] - 1, 3)}
 
 
 def main() -> None:
@@ -151,6 +174,7 @@ def main() -> None:
     ap.add_argument("--show", action="store_true", help="list every miss and false alarm")
     ap.add_argument("--outputs", action="store_true", help="also run qcode code --pseudonymise and scan every output")
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "qcode-redact-cache")
+    ap.add_argument("--overhead", nargs="*", metavar="MODEL:BACKEND", help="also time `qcode code` on transcripts_sample with and without --pseudonymise (e.g. mpnet:torch minilm:onnx-int8)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     found, seconds = detect(args.gold)
@@ -172,6 +196,10 @@ def main() -> None:
         o = result["outputs"]
         print(f"outputs: {o['files_scanned']} files scanned; {len(o['surviving'])} of {o['strings']} identifying strings survive ({o['share']:.1%}): {o['surviving']}")
         print(f"         not counted, since the codebook's own examples contain them: {o['also_in_the_codebook']}; key outside the shared folder: {o['key_outside_share']}")
+    if args.overhead is not None:
+        result["overhead"] = [overhead(REPO / "transcripts_sample", *spec.split(":")) for spec in args.overhead or ["mpnet:torch"]]
+        for o in result["overhead"]:
+            print(f"qcode code {o['inputs']} ({o['model']}, {o['backend']}, cold): {o['plain_s']}s, with --pseudonymise {o['pseudonymised_s']}s (+{o['added']:.0%})")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
 

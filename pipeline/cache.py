@@ -22,7 +22,7 @@ class BlobCache:
     def __init__(self, path: Path, table: str, value: str = "value"):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.table, self.value = path, table, value
-        self.db = sqlite3.connect(path)
+        self.db = sqlite3.connect(path, timeout=120)  # cluster workers and parallel runs wait their turn to write
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key BLOB PRIMARY KEY, {value} BLOB NOT NULL)")
         self.hits = 0

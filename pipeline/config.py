@@ -34,7 +34,7 @@ class Config(BaseModel):
         return MODEL_ALIASES.get(value, value)
 
     model: str = Field(DEFAULT_MODEL, description="embedding model: a packaged model's id or short name (minilm, mpnet), or a local sentence-transformers folder")
-    backend: Literal["torch", "torch-bf16", "onnx", "onnx-int8"] = Field("torch", description="torch (fp32, the published weights), torch-bf16, onnx (fp32) or onnx-int8 (faster)")
+    backend: Literal["torch", "torch-bf16", "torch-fp16", "onnx", "onnx-int8"] = Field("torch", description="torch (fp32, the published weights), torch-bf16, torch-fp16 (GPU only), onnx (fp32) or onnx-int8 (faster)")
     batch_size: int = Field(32, ge=1, description="passages per embedding batch")
     target_words: int = Field(
         60, ge=1, description="a passage closes at the first sentence end past this many words"

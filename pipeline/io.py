@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +44,32 @@ def atomic_write(path: Path, mode: str = "w") -> Iterator:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Replace folder `target` by `staging` with two renames (old copy removed after)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+    staging.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def replace_folder(target: Path) -> Iterator[Path]:
+    """A fresh folder beside `target` to fill; swapped in whole for `target` when the block
+    ends, removed if it raises (the old folder stays as it was)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    swap_in(staging, target)
 
 
 def read_jsonl(path: Path, model: type[M]) -> Iterator[tuple[int, M]]:

@@ -50,7 +50,7 @@ from sklearn.svm import LinearSVC
 
 from .codebook import load_codebook
 from .config import Config
-from .embed import Embedder
+from .embed import Embedder, vector_space
 from .errors import InputError
 from .evaluate import label_matrix, read_gold
 from .io import atomic_write
@@ -321,7 +321,7 @@ class LearnedTagger(Tagger):
             "codebook": {"name": self.codebook.name, "version": self.codebook.version, "sha256": codebook_sha256},
             "codes": self.codebook.code_ids,
             "modes": dict(zip(self.codebook.code_ids, self.modes_)),
-            "embedding_model": embedder.fingerprint,
+            "embedding_model": vector_space(embedder.fingerprint),
             "config": self.config.model_dump(mode="json"),
             "settings": {"C": C, "n0": N0, "folds": FOLDS, "lexical_passages": LEXICAL_PASSAGES, "min_lexical": MIN_LEXICAL},
             "training": {"passages": self.n_train_, "files": training},
@@ -342,8 +342,8 @@ class LearnedTagger(Tagger):
             raise InputError(path, f"made by {meta.get('strategy')!r}, an older learner: run `qcode learn` again")
         if meta.get("codebook", {}).get("sha256") != codebook_sha256:
             raise InputError(path, f"trained with another codebook ({meta.get('codebook', {}).get('name')!r}); pass the same --codebook")
-        if meta.get("embedding_model") != embedder.fingerprint:
-            raise InputError(path, f"trained on embeddings of {meta.get('embedding_model')}, not {embedder.fingerprint}")
+        if vector_space(meta.get("embedding_model", "")) != vector_space(embedder.fingerprint):
+            raise InputError(path, f"trained on embeddings of {meta.get('embedding_model')}, not {vector_space(embedder.fingerprint)}")
         weights_path = Path(model_dir) / WEIGHTS
         if hashlib.sha256(weights_path.read_bytes()).hexdigest() != meta.get("weights_sha256"):
             raise InputError(weights_path, "does not match the sha256 in model.json")

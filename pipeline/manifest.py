@@ -48,6 +48,7 @@ class ModelRecord(_Part):
     weights_sha256: str | None
     backend: str
     exported_model: ExportedModel | None = None  # ONNX backends: the file exported here
+    device: str = "cpu"  # where the passages were embedded: cpu, cuda (or both, on a cluster)
 
 
 class RedactionRecord(_Part):
@@ -86,6 +87,7 @@ class Manifest(_Part):
     totals: Totals
     outputs: OutputHashes
     redaction: RedactionRecord | None = None
+    engine: str = "local"  # where segmenting and embedding ran: local, or dask ADDRESS
 
     def dumps(self) -> str:
         data = self.model_dump(mode="json", by_alias=True, exclude_none=False)

@@ -94,7 +94,7 @@ def _checked_inputs(manifest: dict, inputs_dir: Path | None, notes: list[str]) -
     return files, codebook_path
 
 
-def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cache_dir: Path | None) -> Reproduction:
+def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cache_dir: Path | None, device: str = "auto") -> Reproduction:
     from .run import code_corpus
 
     result = Reproduction()
@@ -112,11 +112,14 @@ def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cach
         run = code_corpus(
             files, out_dir=out, codebook_path=codebook_path, config=manifest.config,
             attributes_path=attributes[0] if len(attributes) == 1 else None,
-            cache_dir=cache_dir or Path(tmp) / "cache",
+            cache_dir=cache_dir or Path(tmp) / "cache", device=device, redacting=_redacting(manifest, inputs_dir, result.notes),
         )
-        was, now = manifest.model.weights_sha256 or "", Manifest.read(out / MANIFEST).model.weights_sha256 or ""
+        again = Manifest.read(out / MANIFEST).model
+        was, now = manifest.model.weights_sha256 or "", again.weights_sha256 or ""
         if was != now:
             result.notes.append(f"model weights changed: {was[:12]}... -> {now[:12]}...")
+        if manifest.model.device != again.device:
+            result.notes.append(f"embedded on {again.device}, the original on {manifest.model.device}: codes and counts compared")
         result.differences += diff_csv(COUNTS, original_counts.read_text(), (out / COUNTS).read_text())
         before = {e.id: e.codes for e in read_excerpts(base / EXCERPTS)}
         after = {e.id: e.codes for e in read_excerpts(out / EXCERPTS)}
@@ -125,6 +128,22 @@ def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cach
             result.differences.append(f"excerpts.jsonl: {len(changed)} passage(s) coded differently or missing, e.g. {changed[0]}")
         result.notes += [f"rerun error: {e}" for e in run.errors]
     return result
+
+
+def _redacting(manifest: Manifest, inputs_dir: Path | None, notes: list[str]):
+    """A pseudonymised run's names and keep lists, checked against their recorded sha256."""
+    from .run import Redacting
+
+    if manifest.redaction is None:
+        return None
+    found = {}
+    for what in ("names", "keep"):
+        record = getattr(manifest.redaction, what)
+        if record is not None:
+            path = _locate(record.path, inputs_dir)
+            if _hash_note(f"--{what} list", path, record.sha256, notes):
+                found[what] = path
+    return Redacting(**found)
 
 
 def reproduce_counts(manifest: dict, base: Path, inputs_dir: Path | None) -> Reproduction:
@@ -147,7 +166,7 @@ def _codebook_path(recorded: str, inputs_dir: Path | None) -> Path:
     return default_codebook_path() if recorded.startswith("(default)") else _locate(recorded, inputs_dir)
 
 
-def reproduce(manifest_path: Path, *, inputs_dir: Path | None = None, cache_dir: Path | None = None) -> Reproduction:
+def reproduce(manifest_path: Path, *, inputs_dir: Path | None = None, cache_dir: Path | None = None, device: str = "auto") -> Reproduction:
     try:
         manifest = json.loads(Path(manifest_path).read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -155,7 +174,7 @@ def reproduce(manifest_path: Path, *, inputs_dir: Path | None = None, cache_dir:
     base = Path(manifest_path).parent
     command = manifest.get("command")
     if command == "code":
-        return reproduce_code(Manifest.read(manifest_path), base, inputs_dir, cache_dir)
+        return reproduce_code(Manifest.read(manifest_path), base, inputs_dir, cache_dir, device)
     if command == "counts":
         return reproduce_counts(manifest, base, inputs_dir)
     raise InputError(manifest_path, f"not a qcode manifest (command {command!r})")

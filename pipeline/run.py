@@ -2,7 +2,8 @@
 
     prepare  -> codebook, inputs, attribute tables, caches, embedder, tagger  (Setup)
     read     -> transcripts, their normalised text staged for sources/       (Reading)
-    code     -> segment, embed units, tag, write machine excerpts, in chunks (Tally)
+    code     -> segment and embed batches of transcripts (here or on a Dask cluster,
+                engine.py), tag, write machine excerpts                        (Tally)
     finish   -> sources/ swapped in, reviews carried over, counts.csv, manifest.json
 
 Streaming keeps memory flat whatever the corpus. Every output is written atomically;
@@ -25,20 +26,19 @@ from . import __version__
 from .codebook import default_codebook_path, file_sha256, load_codebook, recorded_path
 from .config import Config
 from .embed import CachedEmbedder, Embedder, build_embedder, default_cache_dir
+from .engine import DaskEngine, LocalEngine, WorkerSpec, batches
 from .errors import InputError
-from .ingest import ATTRIBUTE_NAMES, AttributeTable, discover_inputs, load_attributes, read_transcripts
-from .io import atomic_write
+from .ingest import ATTRIBUTE_NAMES, AttributeTable, discover_inputs, iter_transcripts, load_attributes
+from .io import atomic_write, swap_in
+from .finetune import with_encoder
 from .learn import build_tagger
 from .manifest import CodebookRecord, ExportedModel, FileRecord, InputRecord, Manifest, ModelRecord, OutputHashes, RedactionRecord, Totals
 from .outputs import COUNTS, EXCERPTS, MANIFEST, SOURCES, text_file_name
 from .review import ReviewLedger, carry_reviews_into
 from .schemas import Codebook, Excerpt, Transcript
 from .redact.corpus import Redaction, check_key_path, default_key_path, first_pass, read_list, with_attributes
-from .segment import SPACY_MODEL, Segment, SegmentCache, segment
+from .segment import SPACY_MODEL, SegmentCache
 from .tag import Tagger
-from .units import embed_units
-
-CHUNK = 1024  # passages per embedding round trip (sentence-transformers sorts each by length)
 
 
 @dataclass
@@ -73,6 +73,8 @@ class Setup:
     segments: SegmentCache | None
     redaction: Redaction | None = None  # --pseudonymise: every transcript already seen once
     redaction_files: Redacting | None = None
+    engine: LocalEngine | DaskEngine | None = None  # where segmenting and embedding run
+    devices: set[str] = field(default_factory=set)  # where the passages were embedded
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,16 @@ class Tally:
     passages: dict[str, int] = field(default_factory=dict)
     total: int = 0
     coded: int = 0
+    embedded: int = 0  # by cluster workers
+    from_cache: int = 0
+
+    def add(self, transcript: str, codes: list[str], code_ids: list[str]) -> None:
+        per = self.codes.setdefault(transcript, dict.fromkeys(code_ids, 0))
+        for c in codes:
+            per[c] += 1
+        self.passages[transcript] = self.passages.get(transcript, 0) + 1
+        self.total += 1
+        self.coded += bool(codes)
 
 
 def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[list[AttributeTable], list[InputError]]:
@@ -113,12 +125,14 @@ def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[li
 def prepare(
     inputs: list[str | Path], *, config: Config, codebook_path: Path | None, attributes_path: Path | None,
     embedder: Embedder | None, cache_dir: Path | None, model_dir: Path | None, errors: list[InputError], timings: dict[str, float],
-    redacting: Redacting | None = None,
+    redacting: Redacting | None = None, device: str = "auto", cluster: str | None = None,
 ) -> Setup:
     """Load the codebook, find the inputs and attribute tables, open the caches, build the
-    embedder and fit (or load) the tagger. A bad codebook raises before anything is read."""
+    embedder and fit (or load) the tagger, and start the engine (this process, or the Dask
+    cluster at `cluster`). A bad codebook raises before anything is read."""
     codebook_path = Path(codebook_path) if codebook_path else default_codebook_path()
     codebook = load_codebook(codebook_path)
+    config = with_encoder(config, model_dir)  # a fine-tuned model embeds with its own encoder
     files, found = discover_inputs(inputs)
     tables, table_errors = find_attributes(inputs, attributes_path)
     errors.extend(found + table_errors)
@@ -126,7 +140,7 @@ def prepare(
     if embedder is None or cache_dir is not None:  # passage boundaries beside the embeddings
         segments = SegmentCache(Path(cache_dir or default_cache_dir()) / "segments.sqlite")
     if embedder is None:
-        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
+        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend, device=device)
     t = time.perf_counter()
     tagger = build_tagger(codebook, codebook_path=codebook_path, config=config, embedder=embedder, model_dir=model_dir)
     timings["calibrate"] = time.perf_counter() - t
@@ -136,7 +150,13 @@ def prepare(
         redacting = redacting or Redacting()
         redaction = first_pass(files, config, tables, read_list(redacting.names), read_list(redacting.keep))
         timings["pseudonymise"] = time.perf_counter() - t
-    return Setup(config, codebook_path, codebook, files, tables, embedder, tagger, segments, redaction, redacting)
+    setup = Setup(config, codebook_path, codebook, files, tables, embedder, tagger, segments, redaction, redacting)
+    if cluster:
+        spec = WorkerSpec(config.model, config.backend, config.batch_size, config.seed, device, str(Path(cache_dir or default_cache_dir()).resolve()))
+        setup.engine = DaskEngine(cluster, spec)
+    else:
+        setup.engine = LocalEngine(embedder, segments)
+    return setup
 
 
 class Reading:
@@ -155,7 +175,7 @@ class Reading:
         files = self.setup.files
         for path in files:
             try:
-                found = read_transcripts(path, config=self.setup.config)
+                found = iter_transcripts(path, config=self.setup.config)
             except InputError as err:
                 self.errors.append(err)
                 continue
@@ -197,45 +217,34 @@ def _timed(timings: dict[str, float], key: str, items: Iterator) -> Iterator:
         yield item
 
 
-def _chunks(segments: Iterator[Segment]) -> Iterator[list[Segment]]:
-    batch: list[Segment] = []
-    for s in segments:
-        batch.append(s)
-        if len(batch) >= CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def code_passages(setup: Setup, reading: Reading, target: Path, timings: dict[str, float]) -> Tally:
-    """Segment, embed, tag and write the machine's excerpts to `target`, chunk by chunk."""
+    """Segment, embed, tag and write the machine's excerpts to `target`, batch by batch."""
     tally = Tally()
-    codes_of = setup.codebook.code_ids
     with atomic_write(target) as out:
-        for batch in _chunks(_timed(timings, "read+segment", segment(reading, setup.config, cache=setup.segments))):
+        for worked in setup.engine.map(batches(_timed(timings, "read", reading)), setup.config):
+            for key, seconds in worked.timings.items():
+                timings[key] = timings.get(key, 0.0) + seconds
+            setup.devices.add(worked.device)
+            if setup.engine.remote:  # the workers' own caches (the client's is counted in finish)
+                tally.embedded += worked.embedded
+                tally.from_cache += worked.from_cache
             t = time.perf_counter()
-            units = embed_units(setup.embedder, [s.passage.text for s in batch], setup.config, offsets=[s.units for s in batch])
-            timings["embed"] = timings.get("embed", 0.0) + time.perf_counter() - t
-            t = time.perf_counter()
-            tagged = setup.tagger.suggest(units)
+            tagged = setup.tagger.suggest(worked.units)
             timings["tag"] = timings.get("tag", 0.0) + time.perf_counter() - t
             t = time.perf_counter()
-            for s, (suggestions, codes) in zip(batch, tagged):
-                p = s.passage
-                source, sha, attrs = reading.meta[p.transcript]
-                out.write(Excerpt(**p.model_dump(), source=source, source_sha256=sha, attributes=attrs, suggestions=suggestions, codes=codes).model_dump_json() + "\n")
-                per = tally.codes.setdefault(p.transcript, dict.fromkeys(codes_of, 0))
-                for c in codes:
-                    per[c] += 1
-                tally.passages[p.transcript] = tally.passages.get(p.transcript, 0) + 1
-                tally.total += 1
-                tally.coded += bool(codes)
+            for s, (suggestions, codes) in zip(worked.segments, tagged):
+                out.write(_excerpt_line(s.passage, reading, suggestions, codes))
+                tally.add(s.passage.transcript, codes, setup.codebook.code_ids)
             timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t
     for tid in reading.meta:  # a transcript with no participant passage still has a row
-        tally.codes.setdefault(tid, dict.fromkeys(codes_of, 0))
+        tally.codes.setdefault(tid, dict.fromkeys(setup.codebook.code_ids, 0))
         tally.passages.setdefault(tid, 0)
     return tally
+
+
+def _excerpt_line(passage, reading: Reading, suggestions, codes) -> str:
+    source, sha, attrs = reading.meta[passage.transcript]
+    return Excerpt(**passage.model_dump(), source=source, source_sha256=sha, attributes=attrs, suggestions=suggestions, codes=codes).model_dump_json() + "\n"
 
 
 def check_attribute_rows(setup: Setup, reading: Reading) -> list[InputError]:
@@ -250,18 +259,6 @@ def check_attribute_rows(setup: Setup, reading: Reading) -> list[InputError]:
     return errors
 
 
-def swap_in(staging: Path, target: Path) -> None:
-    """Replace folder `target` by `staging` with two renames (old copy removed after)."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-    staging.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def counts_csv(counts: dict[str, dict[str, int]], passages: dict[str, int], code_ids: list[str]) -> str:
     """Passages per code per transcript: one row per transcript (sorted), one column per code."""
     buf = io.StringIO()
@@ -272,12 +269,16 @@ def counts_csv(counts: dict[str, dict[str, int]], passages: dict[str, int], code
     return buf.getvalue()
 
 
-def model_record(embedder: Embedder, config: Config) -> ModelRecord:
+def model_record(embedder: Embedder, config: Config, devices: set[str]) -> ModelRecord:
     inner = getattr(embedder, "inner", embedder)
     exported = None
     if getattr(inner, "onnx_sha256", None) is not None:  # ONNX backends: the file exported here
         exported = ExportedModel(file=inner.onnx_path.name, sha256=inner.onnx_sha256)
-    return ModelRecord(id=embedder.model_id, fingerprint=embedder.fingerprint, weights_sha256=getattr(inner, "weights_sha256", None), backend=config.backend, exported_model=exported)
+    device = ",".join(sorted(devices)) or getattr(inner, "device", "cpu")
+    return ModelRecord(
+        id=embedder.model_id, fingerprint=embedder.fingerprint, weights_sha256=getattr(inner, "weights_sha256", None),
+        backend=config.backend, exported_model=exported, device=device,
+    )
 
 
 def redaction_record(setup: Setup) -> RedactionRecord | None:
@@ -293,7 +294,7 @@ def build_manifest(setup: Setup, reading: Reading, tally: Tally, result: RunResu
     return Manifest(
         qcode_version=__version__,
         codebook=CodebookRecord(path=recorded_path(setup.codebook_path), sha256=file_sha256(setup.codebook_path), name=cb.name, version=cb.version),
-        model=model_record(setup.embedder, setup.config),
+        model=model_record(setup.embedder, setup.config, setup.devices),
         segmenter={"spacy_model": SPACY_MODEL},
         tagger=setup.tagger.settings(),
         config=setup.config,
@@ -306,6 +307,7 @@ def build_manifest(setup: Setup, reading: Reading, tally: Tally, result: RunResu
             reviews_kept=result.kept_reviews, reviews_orphaned=result.orphaned_reviews,
         ),
         redaction=redaction_record(setup),
+        engine=setup.engine.name,
         outputs=OutputHashes(**{
             EXCERPTS: file_sha256(out_dir / EXCERPTS),
             COUNTS: file_sha256(out_dir / COUNTS),
@@ -330,6 +332,8 @@ def finish(setup: Setup, reading: Reading, tally: Tally, result: RunResult, stag
         f.write(counts_csv(tally.codes, tally.passages, setup.codebook.code_ids))
     if isinstance(setup.embedder, CachedEmbedder):
         result.embedded, result.from_cache = setup.embedder.misses, setup.embedder.hits
+    result.embedded += tally.embedded
+    result.from_cache += tally.from_cache
     if setup.redaction is not None:
         files = setup.redaction_files or Redacting()
         result.key = check_key_path(files.key or default_key_path(out_dir), out_dir)
@@ -352,11 +356,14 @@ def code_corpus(
     model_dir: Path | None = None,
     on_transcript: Callable[[str, int], None] | None = None,
     redacting: Redacting | None = None,
+    device: str = "auto",
+    cluster: str | None = None,
 ) -> RunResult:
     """Code every transcript under `inputs` and write excerpts.jsonl, counts.csv,
     manifest.json and sources/ into `out_dir`. Bad transcripts are reported in
     `RunResult.errors` and skipped; a bad codebook, attributes file or previous output
-    raises `InputError` before anything is written.
+    raises `InputError` before anything is written. `device` (auto, cpu, cuda) is where the
+    model runs; `cluster` a Dask scheduler address (or local:N) to segment and embed on.
 
     >>> code_corpus(["transcripts_sample"], out_dir=Path("out"))  # doctest: +SKIP
     """
@@ -367,7 +374,18 @@ def code_corpus(
     if (config or Config()).pseudonymise:  # a key inside the folder to share stops it too
         check_key_path((redacting or Redacting()).key or default_key_path(out_dir), out_dir)
     setup = prepare(inputs, config=config or Config(), codebook_path=codebook_path, attributes_path=attributes_path, embedder=embedder,
-                    cache_dir=cache_dir, model_dir=model_dir, errors=result.errors, timings=result.timings, redacting=redacting)
+                    cache_dir=cache_dir, model_dir=model_dir, errors=result.errors, timings=result.timings, redacting=redacting,
+                    device=device, cluster=cluster)
+    try:
+        _code_and_finish(setup, result, on_transcript)
+    finally:
+        setup.engine.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _code_and_finish(setup: Setup, result: RunResult, on_transcript: Callable[[str, int], None] | None) -> None:
+    out_dir = result.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{SOURCES}.", dir=out_dir))  # swapped in at the end
     machine = out_dir / f".{EXCERPTS}.machine"  # reviews are carried over at the end
@@ -379,5 +397,3 @@ def code_corpus(
         machine.unlink(missing_ok=True)
         raise
     finish(setup, reading, tally, result, staging, machine)
-    result.seconds = time.perf_counter() - started
-    return result

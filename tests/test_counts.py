@@ -99,6 +99,13 @@ def test_reproduce_demo_output_then_fail_after_an_edit(tmp_path, cache_dir):
     assert runner.invoke(app, ["code", str(inputs), "-o", str(out), "--cache-dir", str(cache_dir), "-q"]).exit_code == 0
     res = runner.invoke(app, ["reproduce", str(out / "manifest.json"), "--cache-dir", str(cache_dir)])
     assert res.exit_code == 0 and res.stdout.strip() == "reproduced", res.stdout + res.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["device"] == "cpu"
+    manifest["model"]["device"] = "cuda"  # as if coded on a GPU: the codes and counts decide
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    res = runner.invoke(app, ["reproduce", str(out / "manifest.json"), "--cache-dir", str(cache_dir), "--device", "cpu"])
+    assert res.exit_code == 0 and res.stdout.strip() == "reproduced", res.stdout + res.stderr
+    assert "embedded on cpu, the original on cuda" in res.stderr
     victim = inputs / "icb_01.txt"
     victim.write_text(victim.read_text().replace("In the end I put it on the agenda", "In the end I put the beds on the agenda and we sorted it. In the end I put it on the agenda"))
     res = runner.invoke(app, ["reproduce", str(out / "manifest.json"), "--cache-dir", str(cache_dir)])

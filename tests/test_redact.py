@@ -176,3 +176,21 @@ def test_names_the_recogniser_misses_accents_lowercase_postcodes_and_bare_addres
     found = kinds("post it to sy21 0jb or see lakesiderecovery.org.uk/dropin, thanks")
     assert ("POSTCODE", "sy21 0jb") in found and ("URL", "lakesiderecovery.org.uk/dropin") in found
     assert not any(k == "URL" for k, _ in kinds("email ciaran@lakesiderecovery.org.uk please"))  # an email, not a web address
+
+
+@pytest.mark.slow
+def test_a_pseudonymised_run_reproduces_with_its_recorded_names_list(tmp_path, cache_dir):
+    folder = tmp_path / "in"
+    for name, text in TWO.items():
+        write(folder / name, text)
+    names = write(tmp_path / "names.txt", "Thistlewood\n")
+    out = tmp_path / "share" / "study"
+    args = ["code", str(folder), "-o", str(out), "-e", "minilm", "--pseudonymise", "--names", str(names), "--cache-dir", str(cache_dir), "-q"]
+    assert runner.invoke(app, args).exit_code == 0
+    recorded = json.loads((out / "manifest.json").read_text())["redaction"]["names"]
+    assert recorded["path"] == str(names) and len(recorded["sha256"]) == 64
+    res = runner.invoke(app, ["reproduce", str(out / "manifest.json"), "--cache-dir", str(cache_dir)])
+    assert res.exit_code == 0 and res.stdout.strip() == "reproduced", res.stdout + res.stderr
+    names.write_text("Thistlewood\nPhilippa\n")  # a changed list is named
+    res = runner.invoke(app, ["reproduce", str(out / "manifest.json"), "--cache-dir", str(cache_dir)])
+    assert "note: --names list changed" in res.stderr

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..config import Config
 from ..run import Redacting, code_corpus
-from .common import UsageError, backend_option, embedding_model_option, make_config, say, unit_words_option
+from .common import UsageError, backend_option, device_option, embedding_model_option, make_config, say, unit_words_option
 
 
 def pace(passages: int, seconds: float) -> str:
@@ -37,6 +37,8 @@ def code_cli(
     batch_size: int = typer.Option(Config().batch_size, min=1, help="Passages per embedding batch."),
     embedding_model: str = embedding_model_option(),
     backend: str = backend_option(),
+    device: str = device_option(),
+    cluster: str = typer.Option(None, "--cluster", help="Segment and embed on a Dask cluster: its scheduler address (tcp://host:8786), or local:N to start N worker processes here. Same outputs, byte for byte."),
     model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace names, organisations, places and direct identifiers before anything is written (as `qcode redact`); the key goes to OUT/../pseudonym_key.csv."),
     names: Path = typer.Option(None, "--names", help="With --pseudonymise: a file of names to replace wherever they appear (one a line)."),
@@ -79,8 +81,13 @@ def code_cli(
         result = code_corpus(
             list(inputs), out_dir=out, codebook_path=codebook, config=config,
             attributes_path=attributes, cache_dir=cache_dir, model_dir=model, on_transcript=advance,
-            redacting=Redacting(names=names, keep=keep, key=key),
+            redacting=Redacting(names=names, keep=keep, key=key), device=device, cluster=cluster,
         )
+    summarise(result, out)
+
+
+def summarise(result, out: Path) -> None:
+    """The run's warnings, errors and totals on stderr; exit 1 if any input was bad."""
     for warning in result.warnings:
         say(f"warning: {warning}")
     for err in result.errors:

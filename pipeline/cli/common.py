@@ -59,8 +59,9 @@ EMBEDDING_MODEL_HELP = (
 BACKEND_HELP = (
     "Embedding backend: torch (fp32, the published weights), torch-bf16 (about 2x faster, "
     "same agreement), onnx (fp32) or onnx-int8 (2-3x faster; with minilm about the same "
-    "agreement, with mpnet 0.03 kappa lower). See README, Performance."
+    "agreement, with mpnet 0.03 kappa lower); torch-fp16 on a GPU. See docs/performance.md."
 )
+DEVICE_HELP = "Where the embedding model runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda."
 
 
 def embedding_model_option():
@@ -69,6 +70,10 @@ def embedding_model_option():
 
 def backend_option():
     return typer.Option(Config().backend, "--backend", help=BACKEND_HELP)
+
+
+def device_option():
+    return typer.Option("auto", "--device", help=DEVICE_HELP)
 
 
 def unit_words_option():

@@ -8,7 +8,7 @@ import typer
 
 from ..codebook import file_sha256, load_codebook, recorded_path
 from ..counts import write_counts
-from .common import say
+from .common import device_option, say
 from ..manifest import codebook_for
 from .export import SOURCE_HELP, _check_source
 
@@ -40,17 +40,19 @@ def reproduce_cli(
     manifest: Path = typer.Argument(..., help="manifest.json of `qcode code`, or counts_manifest.json of `qcode counts`."),
     inputs: Path = typer.Option(None, "--inputs", help="Folder holding the inputs, if not at their recorded paths."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Reuse this embedding cache [default: a fresh one, so embeddings are recomputed]."),
+    device: str = device_option(),
 ) -> None:
     """Re-run from a manifest in a temporary folder and compare every table cell by cell.
 
     Example: qcode reproduce out/demo/manifest.json
 
     Exit 0 and "reproduced" when every table is identical; exit 1 listing the differing
-    cells, and any input, codebook or model whose sha256 changed, when not.
+    cells, and any input, codebook or model whose sha256 changed, when not. A run made on
+    a GPU reproduces on a CPU (and back) when the codes and counts agree.
     """
     from ..reproduce import reproduce
 
-    result = reproduce(manifest, inputs_dir=inputs, cache_dir=cache_dir)
+    result = reproduce(manifest, inputs_dir=inputs, cache_dir=cache_dir, device=device)
     for note in result.notes:
         say(f"note: {note}")
     if result.reproduced:

@@ -10,8 +10,9 @@ from ..codebook import default_codebook_path, load_codebook
 from ..config import Config
 from ..embed import build_embedder
 from ..evaluate import EvalReport, evaluate_file
+from ..finetune import with_encoder
 from ..learn import build_tagger
-from .common import backend_option, embedding_model_option, unit_words_option, make_config
+from .common import backend_option, device_option, embedding_model_option, unit_words_option, make_config
 
 
 def format_table(report: EvalReport) -> str:
@@ -34,6 +35,7 @@ def evaluate_cli(
     unit_words: int = unit_words_option(),
     embedding_model: str = embedding_model_option(),
     backend: str = backend_option(),
+    device: str = device_option(),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
     """Score the tagger against gold labels: per-code precision, recall, F1, Cohen's kappa.
@@ -42,10 +44,10 @@ def evaluate_cli(
 
     Macro-F1 and mean kappa average over the codes that occur in the gold file.
     """
-    config = make_config(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model)
+    config = with_encoder(make_config(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model), model)
     codebook = Path(codebook) if codebook else default_codebook_path()
     cb = load_codebook(codebook)
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
+    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend, device=device)
     tagger = build_tagger(cb, codebook_path=codebook, config=config, embedder=embedder, model_dir=model)
     report = evaluate_file(gold, codebook=cb, tagger=tagger, embedder=embedder)
     if as_json:

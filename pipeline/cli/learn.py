@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from ..embed import build_embedder
+from ..finetune import PAIRS_PER_TEXT, drop_encoder, finetune_files, with_encoder
 from ..learn import learn
 from ..review import excerpt_files
-from .common import backend_option, embedding_model_option, unit_words_option, make_config
+from .common import backend_option, device_option, embedding_model_option, make_config, say, unit_words_option
 
 
 def learn_cli(
@@ -18,7 +19,10 @@ def learn_cli(
     codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."),
     embedding_model: str = embedding_model_option(),
     backend: str = backend_option(),
+    device: str = device_option(),
     unit_words: int = unit_words_option(),
+    finetune: bool = typer.Option(False, "--finetune", help="First fine-tune the embedding model on the codebook and these passages (SetFit-style; seconds on a GPU, minutes to an hour on a CPU); it is saved as OUT/encoder and used by code/evaluate --model OUT."),
+    pairs: int = typer.Option(PAIRS_PER_TEXT, "--finetune-pairs", min=1, help="With --finetune: pairs of each kind (same code, no shared code) drawn per coded text."),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
     """Learn from reviewers' decisions; use with code/evaluate --model.
@@ -34,8 +38,15 @@ def learn_cli(
     a model is refused with any other.
     """
     config = make_config(model=embedding_model, backend=backend, unit_words=unit_words)
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend)
-    tagger = learn(excerpt_files(files), out_dir=out, codebook_path=codebook, config=config, embedder=embedder)
+    files = excerpt_files(files)
+    if finetune:
+        tuned = finetune_files(files, codebook_path=codebook, config=config, out_dir=out, device=device, per_text=pairs)
+        say(f"fine-tuned {config.model} on {tuned.pairs} pairs in {tuned.seconds:.0f}s ({tuned.device}) -> {tuned.folder}")
+        config = with_encoder(config, out)
+    else:
+        drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
+    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend, device=device)
+    tagger = learn(files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder)
     typer.echo(f"learned from {tagger.n_train_} passages -> {out}")
     typer.echo(f"{'code':<30} {'mode':<9} {'pos':>4} {'neg':>5} {'weight':>6}  cross-validated F1 on these passages")
     for code, entry in tagger.report_.items():

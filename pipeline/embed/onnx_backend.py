@@ -69,6 +69,14 @@ class OnnxEmbedder:
         if target.is_file():
             return target
         folder.mkdir(parents=True, exist_ok=True)
+        # One exporter at a time per cache folder: cluster workers and parallel runs share it,
+        # and the quantiser writes a fixed-name intermediate file beside the fp32 model.
+        from filelock import FileLock
+
+        with FileLock(folder / f"{tag}.lock"):
+            return target if target.is_file() else self._export_locked(tag, target, folder)
+
+    def _export_locked(self, tag: str, target: Path, folder: Path) -> Path:
         fp32 = folder / f"{tag}-onnx.onnx"
         if not fp32.is_file():
             self._export_fp32(fp32)
@@ -133,7 +141,7 @@ class OnnxEmbedder:
         options.log_severity_level = 3
         if self.backend == "onnx-int8":
             # one passage per call (see __init__): run one call per core, each on one thread
-            self._workers = max(1, len(os.sched_getaffinity(0)))
+            self._workers = int(os.environ.get("QCODE_THREADS") or 0) or max(1, len(os.sched_getaffinity(0)))
             options.intra_op_num_threads = 1
         self._session = onnxruntime.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self._session.get_inputs()]

@@ -3,6 +3,7 @@ into a normalised text."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..config import Config
@@ -11,7 +12,7 @@ from ..schemas import Transcript
 from .attributes import AttributeTable, load_attributes
 from .docx import read_docx
 from .subtitles import read_subtitles
-from .survey import read_survey
+from .survey import iter_survey, read_survey
 from .text import read_text
 
 READERS = {
@@ -25,7 +26,7 @@ READERS = {
 }
 ATTRIBUTE_NAMES = ("participants.csv", "participants.yaml", "participants.yml")
 
-__all__ = ["ATTRIBUTE_NAMES", "READERS", "AttributeTable", "discover_inputs", "load_attributes", "read_transcripts"]
+__all__ = ["ATTRIBUTE_NAMES", "READERS", "AttributeTable", "discover_inputs", "iter_transcripts", "load_attributes", "read_transcripts"]
 
 
 def discover_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[InputError]]:
@@ -65,3 +66,11 @@ def read_transcripts(path: Path, *, config: Config) -> list[Transcript]:
     if reader is None:
         raise InputError(path, f"no reader for '{path.suffix}' files")
     return reader(path, config=config)
+
+
+def iter_transcripts(path: Path, *, config: Config) -> Iterable[Transcript]:
+    """As `read_transcripts`, but a survey's answers come one by one (a bad file still
+    raises before the first)."""
+    if path.suffix.lower() in (".csv", ".xlsx"):
+        return iter_survey(path, config=config)
+    return read_transcripts(path, config=config)

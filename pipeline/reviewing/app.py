@@ -103,14 +103,23 @@ def create_app(session: ReviewSession, *, token: str | None = None, hosts: list[
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.token = token
     app.state.session = session
+    _guard(app, token, csrf, hosts)
+    _page_routes(app, token, csrf)
+    _api_routes(app, session)
+    return app
 
-    def authorised(request: Request) -> bool:
-        return hmac.compare_digest(request.cookies.get(COOKIE, ""), token)
+
+def _authorised(request: Request, token: str) -> bool:
+    return hmac.compare_digest(request.cookies.get(COOKIE, ""), token)
+
+
+def _guard(app: FastAPI, token: str, csrf: str, hosts: list[str] | None) -> None:
+    """Every request: a loopback Host, a bounded body, and for the API the key's cookie and
+    the CSRF header; security headers on every response; review errors as JSON."""
 
     async def guard(request: Request, call_next):
-        path = request.url.path
-        if path.startswith("/api/"):
-            if not authorised(request):
+        if request.url.path.startswith("/api/"):
+            if not _authorised(request, token):
                 return JSONResponse({"detail": "not signed in: open the address printed by `qcode review serve`"}, 403, headers=HEADERS)
             if not hmac.compare_digest(request.headers.get("x-qcode-csrf", ""), csrf):
                 return JSONResponse({"detail": "missing or wrong X-QCode-CSRF header"}, 403, headers=HEADERS)
@@ -128,6 +137,11 @@ def create_app(session: ReviewSession, *, token: str | None = None, hosts: list[
     async def review_error(request: Request, err: ReviewError):
         return JSONResponse({"detail": str(err), **err.extra}, status_code=err.status, headers=HEADERS)
 
+
+def _page_routes(app: FastAPI, token: str, csrf: str) -> None:
+    """The page (the key in the address becomes a cookie, then the key leaves the URL) and
+    its static files."""
+
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request, key: str | None = Query(None, max_length=200)):
         if key is not None:
@@ -136,7 +150,7 @@ def create_app(session: ReviewSession, *, token: str | None = None, hosts: list[
             response = RedirectResponse("/", status_code=303)
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
             return response
-        if not authorised(request):
+        if not _authorised(request, token):
             return PlainTextResponse("open the address printed by `qcode review serve` (it carries a one-time key)", 403)
         return HTMLResponse(_static("index.html").replace("{{csrf}}", html.escape(csrf)))
 
@@ -145,6 +159,10 @@ def create_app(session: ReviewSession, *, token: str | None = None, hosts: list[
         if name not in STATIC:
             return PlainTextResponse("not found", 404)
         return Response(_static(name), media_type=STATIC[name])
+
+
+def _api_routes(app: FastAPI, session: ReviewSession) -> None:
+    """The JSON API the page calls: thin wrappers over ReviewSession."""
 
     @app.get("/api/state")
     def state():
@@ -191,5 +209,3 @@ def create_app(session: ReviewSession, *, token: str | None = None, hosts: list[
     @app.post("/api/bulk")
     def bulk(body: BulkRequest):
         return session.bulk_accept(body.code, body.min_score, body.expected)
-
-    return app

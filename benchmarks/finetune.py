@@ -1,0 +1,86 @@
+"""What `qcode learn --finetune` buys: κ on a held-out fold with and without fine-tuning the
+embedding model on the codebook plus N reviewed passages, and how long it takes here.
+
+    .venv/bin/python benchmarks/finetune.py --gold G.jsonl --codebook C.yaml [--model minilm]
+        [--sizes 50 200] [--fold 0] [--device auto] [--json OUT]
+
+One of 5 folds (`--fold`) is coded; N passages are drawn (seeded) from the other four.
+For each N: the usual learner on the frozen model, then the model fine-tuned on the
+codebook plus those N passages (`pipeline/finetune.py`, as `qcode learn --finetune`) with
+the usual learner on top. Slow on a CPU: MiniLM takes minutes per N, mpnet far longer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import KFold
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline import Config, load_codebook  # noqa: E402
+from pipeline.embed import build_embedder  # noqa: E402
+from pipeline.evaluate import read_gold, score  # noqa: E402
+from pipeline.finetune import finetune, with_encoder  # noqa: E402
+from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
+from pipeline.tag import CodebookTagger  # noqa: E402
+from pipeline.units import embed_units  # noqa: E402
+
+
+def kappa(codebook, config, embedder, items, train, test) -> float:
+    """Mean κ on `test` after learning from `train` (codebook only when it is empty)."""
+    units = embed_units(embedder, [items[i].text for i in test], config)
+    if len(train):
+        data = Labelled([items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train])
+        tagger = LearnedTagger(codebook, config=config).fit(embedder, data)
+    else:
+        tagger = CodebookTagger(codebook, config=config).fit(embedder)
+    predicted = [codes for _, codes in tagger.suggest(units)]
+    return score([items[i].labels for i in test], predicted, codebook.code_ids).mean_kappa
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--gold", type=Path, required=True)
+    ap.add_argument("--codebook", type=Path, required=True)
+    ap.add_argument("--model", default="minilm")
+    ap.add_argument("--sizes", nargs="+", type=int, default=[50, 200])
+    ap.add_argument("--fold", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    config = Config(model=args.model)
+    codebook = load_codebook(args.codebook)
+    items = read_gold(args.gold, codebook)
+    train_pool, test = list(KFold(n_splits=5, shuffle=True, random_state=config.seed).split(items))[args.fold]
+    pool = np.random.default_rng(config.seed).permutation(train_pool)
+    with tempfile.TemporaryDirectory(prefix="qcode-finetune-") as tmp:
+        frozen = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=Path(tmp) / "cache", device=args.device)
+        rows = [{"reviewed": 0, "frozen_kappa": round(kappa(codebook, config, frozen, items, [], test), 4)}]
+        print(f"{args.gold} fold {args.fold} ({len(test)} passages), {config.model}: codebook only κ {rows[0]['frozen_kappa']:.3f}", flush=True)
+        for n in args.sizes:
+            train = pool[:n]
+            row = {"reviewed": n, "frozen_kappa": round(kappa(codebook, config, frozen, items, train, test), 4)}
+            data = Labelled([items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train])
+            started = time.perf_counter()
+            tuned = finetune(codebook, data, config=config, out_dir=Path(tmp) / f"m{n}", device=args.device)
+            tuned_config = with_encoder(config, Path(tmp) / f"m{n}")
+            embedder = build_embedder(tuned_config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=Path(tmp) / "cache", device=args.device)
+            row.update(finetuned_kappa=round(kappa(codebook, tuned_config, embedder, items, train, test), 4),
+                       pairs=tuned.pairs, finetune_s=round(tuned.seconds, 1), total_s=round(time.perf_counter() - started, 1), device=tuned.device)
+            rows.append(row)
+            print(f"  {n:>4} reviewed: frozen κ {row['frozen_kappa']:.3f}, fine-tuned κ {row['finetuned_kappa']:.3f} "
+                  f"({row['pairs']} pairs, {row['finetune_s']}s fine-tuning on {row['device']})", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "fold": args.fold, "rows": rows}, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

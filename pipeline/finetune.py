@@ -1,0 +1,148 @@
+"""`qcode learn --finetune`: SetFit-style contrastive fine-tuning of the embedding model
+on the codebook's sentences plus the reviewed passages, before the usual heads are fitted.
+
+Pairs of texts that share a code should embed close (cosine target 1), pairs that share
+none apart (target 0); the codebook's positives carry their code, its background talk
+and passages reviewed as "no code" carry none (they only ever stand as the far side of a
+pair). One seed draws the pairs and orders them and seeds torch, so the same inputs give
+the same model on the same hardware. The tuned model is saved as a sentence-transformers
+folder, MODEL_DIR/encoder, which `code`, `evaluate` and `learn` then embed with.
+
+Practical on a GPU (seconds); on 2 CPU cores MiniLM takes minutes and mpnet a quarter of an
+hour or more (see docs/tagging.md).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config
+from .learn import Labelled
+from .schemas import Codebook
+from .tag import background_texts, build_prototypes
+
+ENCODER = "encoder"  # the tuned model's folder inside a model folder
+PAIRS_PER_TEXT = 8  # positive and negative partners drawn for each text that has a code
+BATCH = 16
+LEARNING_RATE = 2e-5
+
+
+@dataclass
+class Tuned:
+    folder: Path
+    pairs: int
+    seconds: float
+    device: str
+
+
+def labelled_texts(codebook: Codebook, data: Labelled) -> tuple[list[str], list[frozenset[str]]]:
+    """The codebook's positives (with their code) and background (no code), then the
+    reviewed passages with their final codes."""
+    protos = build_prototypes(codebook, background_texts())
+    texts, labels = [], []
+    for text, k, positive in zip(protos.texts, protos.code, protos.positive):
+        if positive or k == -1:
+            texts.append(text)
+            labels.append(frozenset([codebook.code_ids[k]]) if positive else frozenset())
+    texts += data.texts
+    labels += [frozenset(codes) for codes in data.labels]
+    return texts, labels
+
+
+def training_pairs(texts: list[str], labels: list[frozenset[str]], *, seed: int, per_text: int = PAIRS_PER_TEXT) -> list[tuple[str, str, float]]:
+    """For each text with a code, `per_text` pairs with a text sharing a code (1.0) and as
+    many with one sharing none (0.0), shuffled; deterministic for a seed."""
+    rng = random.Random(seed)
+    by_code: dict[str, list[int]] = {}
+    for i, codes in enumerate(labels):
+        for c in codes:
+            by_code.setdefault(c, []).append(i)
+    pairs = []
+    for a, codes in enumerate(labels):
+        if not codes:
+            continue
+        same = sorted({i for c in codes for i in by_code[c]} - {a})
+        other = [i for i, cs in enumerate(labels) if not cs & codes]
+        for _ in range(per_text if same and other else 0):
+            pairs.append((texts[a], texts[rng.choice(same)], 1.0))
+            pairs.append((texts[a], texts[rng.choice(other)], 0.0))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def finetune(
+    codebook: Codebook, data: Labelled, *, config: Config, out_dir: Path, device: str = "auto", epochs: int = 1, per_text: int = PAIRS_PER_TEXT
+) -> Tuned:
+    """Tune `config.model` on pairs from the codebook and `data`; save it to OUT/encoder."""
+    import torch
+
+    from .embed import SentenceTransformerEmbedder, resolve_device
+    from .io import replace_folder
+
+    device = resolve_device(device, "torch")
+    torch.manual_seed(config.seed)
+    pairs = training_pairs(*labelled_texts(codebook, data), seed=config.seed, per_text=per_text)
+    model = SentenceTransformerEmbedder(config.model, seed=config.seed, device=device).model
+    started = time.perf_counter()
+    _train(model, pairs, device, epochs)
+    seconds = time.perf_counter() - started
+    target = Path(out_dir) / ENCODER
+    with replace_folder(target) as staging:
+        model.save(str(staging))
+    return Tuned(target, len(pairs), seconds, device)
+
+
+def _train(model, pairs: list[tuple[str, str, float]], device: str, epochs: int) -> None:
+    """Cosine-similarity loss (mean squared error to the pair's target), AdamW."""
+    import torch
+
+    optimiser = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
+    model.train()
+
+    def embed(texts: list[str]):
+        features = {k: v.to(device) if hasattr(v, "to") else v for k, v in model.preprocess(texts).items()}
+        return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
+
+    for _ in range(epochs):
+        for i in range(0, len(pairs), BATCH):
+            batch = pairs[i : i + BATCH]
+            similarity = (embed([a for a, _, _ in batch]) * embed([b for _, b, _ in batch])).sum(-1)
+            loss = torch.nn.functional.mse_loss(similarity, torch.tensor([y for *_, y in batch], device=device))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    model.eval()
+
+
+def finetune_files(
+    files: list[Path], *, codebook_path: Path | None, config: Config, out_dir: Path, device: str = "auto", per_text: int = PAIRS_PER_TEXT
+) -> Tuned:
+    """`finetune` on the reviewed and labelled passages of `files`."""
+    from .codebook import default_codebook_path, load_codebook
+    from .learn import load_labelled
+
+    codebook = load_codebook(Path(codebook_path) if codebook_path else default_codebook_path())
+    return finetune(codebook, load_labelled(files, codebook), config=config, out_dir=out_dir, device=device, per_text=per_text)
+
+
+def drop_encoder(model_dir: Path) -> None:
+    import shutil
+
+    shutil.rmtree(Path(model_dir) / ENCODER, ignore_errors=True)
+
+
+def encoder_of(model_dir: Path | None) -> Path | None:
+    """MODEL_DIR/encoder when `qcode learn --finetune` wrote one, else None."""
+    if model_dir is None:
+        return None
+    folder = Path(model_dir) / ENCODER
+    return folder if (folder / "modules.json").is_file() else None
+
+
+def with_encoder(config: Config, model_dir: Path | None) -> Config:
+    """The config to embed with: a fine-tuned model's own encoder replaces `config.model`."""
+    folder = encoder_of(model_dir)
+    return config if folder is None else config.model_copy(update={"model": str(folder)})

@@ -1,0 +1,72 @@
+"""`qcode learn --finetune`: the pairs it trains on, and a real (small) fine-tuning run
+whose encoder `evaluate` and `code` then embed with."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline import load_codebook
+from pipeline.cli import app
+from pipeline.codebook import default_codebook_path
+from pipeline.embed import vector_space
+from pipeline.finetune import labelled_texts, training_pairs, with_encoder
+from pipeline.config import Config
+from pipeline.learn import Labelled
+
+from .conftest import REPO, SAMPLE, write
+
+runner = CliRunner()
+
+
+def test_pairs_share_a_code_or_share_none_and_are_deterministic():
+    texts = ["a1", "a2", "b1", "b2", "ab", "none"]
+    labels = [frozenset(x) for x in (["a"], ["a"], ["b"], ["b"], ["a", "b"], [])]
+    pairs = training_pairs(texts, labels, seed=7, per_text=3)
+    code = dict(zip(texts, labels))
+    assert len(pairs) == 5 * 3 * 2  # five texts with a code, three of each kind
+    for a, b, target in pairs:
+        assert a != b and target == float(bool(code[a] & code[b]))
+    assert pairs == training_pairs(texts, labels, seed=7, per_text=3)
+    assert pairs != training_pairs(texts, labels, seed=8, per_text=3)
+
+
+def test_codebook_positives_carry_their_code_and_background_none():
+    cb = load_codebook(default_codebook_path())
+    texts, labels = labelled_texts(cb, Labelled(["p1"], ["We never agreed."], [["conflict"]]))
+    assert texts[-1] == "We never agreed." and labels[-1] == {"conflict"}
+    assert {c for ls in labels for c in ls} == set(cb.code_ids)
+    assert frozenset() in labels  # background talk: the far side of pairs only
+    assert cb.codes[0].definition in texts[0]
+
+
+def test_a_model_folder_without_an_encoder_keeps_the_config(tmp_path):
+    config = Config()
+    assert with_encoder(config, tmp_path) is config and with_encoder(config, None) is config
+    assert vector_space("models/v1/encoder@abc") == vector_space("/elsewhere/encoder@abc") == "local-model@abc"
+
+
+@pytest.mark.slow
+def test_learn_finetune_writes_an_encoder_that_evaluate_and_code_use(tmp_path, cache_dir):
+    gold = write(tmp_path / "labelled.jsonl", "".join((REPO / "eval" / "dev_gold.jsonl").read_text().splitlines(keepends=True)[:12]))
+    out = tmp_path / "model"
+    cache = ["--cache-dir", str(cache_dir)]
+    res = runner.invoke(app, ["learn", str(gold), "--out", str(out), "-e", "minilm", "--finetune", "--finetune-pairs", "1", *cache])
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "fine-tuned sentence-transformers/all-MiniLM-L6-v2 on" in res.stderr
+    assert (out / "encoder" / "modules.json").is_file() and (out / "encoder" / "model.safetensors").is_file()
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["embedding_model"].startswith("local-model@") and meta["config"]["model"].endswith("encoder")
+    res = runner.invoke(app, ["evaluate", "--gold", str(gold), "--model", str(out), "--json", *cache])
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert 0.0 <= json.loads(res.stdout)["macro_f1"] <= 1.0
+    coded = tmp_path / "coded"
+    res = runner.invoke(app, ["code", str(SAMPLE / "icb_01.txt"), "-o", str(coded), "--model", str(out), "-q", *cache])
+    assert res.exit_code == 0, res.stdout + res.stderr
+    manifest = json.loads((coded / "manifest.json").read_text())
+    assert manifest["config"]["model"] == str(out / "encoder")
+    # learning again without --finetune removes the encoder that no longer belongs
+    assert runner.invoke(app, ["learn", str(gold), "--out", str(out), "-e", "minilm", *cache]).exit_code == 0
+    assert not (out / "encoder").exists()
