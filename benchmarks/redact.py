@@ -29,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+GROUPS = {"people": ("PERSON",), "direct identifiers": ("EMAIL", "PHONE", "NHS_NUMBER", "POSTCODE")}
 MARK = re.compile(r"⟦([A-Z_]+)\|([^⟧]*)⟧")
 TITLES = re.compile(r"^(?:(?:Dr|Mr|Mrs|Ms|Miss|Cllr|Councillor|Prof|Professor|Sister|Inspector|Paramedic|Nurse)\.?\s+)+", re.IGNORECASE)
 
@@ -104,7 +105,11 @@ def score(found) -> dict:
                  "replaced": predicted[k], "precision": round(hits[k] / predicted[k], 3) if predicted[k] else None} for k in kinds}
     all_gold, all_pred = sum(total.values()), sum(predicted.values())
     table["all"] = {"gold": all_gold, "recall": round(sum(caught.values()) / all_gold, 3), "replaced": all_pred, "precision": round(sum(hits.values()) / all_pred, 3)}
-    return {"per_kind": table, "misses": misses, "false_alarms": false}
+    groups = {}
+    for group, members in GROUPS.items():  # recall pooled over the kinds the targets name
+        gold = sum(total[k] for k in members)
+        groups[group] = {"gold": gold, "recall": round(sum(caught[k] for k in members) / gold, 3) if gold else None}
+    return {"per_kind": table, "groups": groups, "misses": misses, "false_alarms": false}
 
 
 def scan_outputs(folder: Path, cache: Path) -> dict:
@@ -186,6 +191,8 @@ def main() -> None:
     for kind, row in result["per_kind"].items():
         fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
         print(f"{kind:<14} {row['gold']:>5} {fmt(row['recall']):>7} {row['replaced']:>9} {fmt(row['precision']):>9}")
+    for group, row in result["groups"].items():
+        print(f"{group:<20} {row['gold']:>5} recall {row['recall']}")
     if args.show:
         for name, kind, text in result["misses"]:
             print(f"missed      {name}: {kind} {text!r}")

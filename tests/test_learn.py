@@ -129,7 +129,7 @@ def test_save_load_roundtrip_and_checks(tmp_path, fake_embedder):
     with pytest.raises(InputError, match="another codebook"):
         LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256="f" * 64, config=Config(), embedder=fake_embedder)
     other = FakeEmbedder()
-    other.fingerprint = "different@1"
+    other.fingerprint = "different@2"  # another model's weights (a folder's path alone does not count)
     with pytest.raises(InputError, match="trained on embeddings"):
         LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=other)
     meta = json.loads((tmp_path / "m" / "model.json").read_text())

@@ -73,7 +73,7 @@ class OnnxEmbedder:
         # and the quantiser writes a fixed-name intermediate file beside the fp32 model.
         from filelock import FileLock
 
-        with FileLock(folder / f"{tag}.lock"):
+        with FileLock(folder / f".{tag}.lock"):  # kept: a lock file, not a temporary one
             return target if target.is_file() else self._export_locked(tag, target, folder)
 
     def _export_locked(self, tag: str, target: Path, folder: Path) -> Path:
