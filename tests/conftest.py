@@ -58,3 +58,17 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def coded_folder(tmp_path: Path, embedder, transcripts: dict[str, str], sectors: dict[str, str], config=None) -> Path:
+    """Write `transcripts` (file name -> text) and a participants.csv of their `sectors`
+    under tmp_path/in, code them into tmp_path/out, and return that folder."""
+    from pipeline import code_corpus
+
+    folder = tmp_path / "in"
+    for name, text in transcripts.items():
+        write(folder / name, text)
+    write(folder / "participants.csv", "file,sector\n" + "".join(f"{n},{s}\n" for n, s in sectors.items()))
+    out = tmp_path / "out"
+    code_corpus([folder], out_dir=out, embedder=embedder, config=config)
+    return out

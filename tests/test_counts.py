@@ -9,13 +9,13 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import Config, Review, code_corpus, load_codebook
+from pipeline import Config, Review, load_codebook
 from pipeline.cli import app
 from pipeline.counts import collect, tables
 from pipeline.reproduce import diff_csv
 from pipeline.schemas import Excerpt
 
-from .conftest import REPO, SAMPLE, write
+from .conftest import REPO, SAMPLE, coded_folder
 
 runner = CliRunner()
 
@@ -57,11 +57,8 @@ def test_tables_by_hand():
 
 
 def test_counts_cli_is_byte_identical_and_checks_attributes(tmp_path, fake_embedder):
-    folder = tmp_path / "in"
-    write(folder / "t1.txt", "Participant: Budget cuts and funding.\n")
-    write(folder / "t2.txt", "Participant: Friends and colleagues.\n")
-    write(folder / "participants.csv", "file,sector\nt1.txt,icb\nt2.txt,vcse\n")
-    code_corpus([folder], out_dir=tmp_path / "out", embedder=fake_embedder)
+    texts = {"t1.txt": "Participant: Budget cuts and funding.\n", "t2.txt": "Participant: Friends and colleagues.\n"}
+    coded_folder(tmp_path, fake_embedder, texts, {"t1.txt": "icb", "t2.txt": "vcse"})
     args = ["counts", str(tmp_path / "out"), "--by", "sector"]
     assert runner.invoke(app, [*args, "-o", str(tmp_path / "c1")]).exit_code == 0
     assert runner.invoke(app, [*args, "-o", str(tmp_path / "c2")]).exit_code == 0
@@ -116,10 +113,8 @@ def test_reproduce_demo_output_then_fail_after_an_edit(tmp_path, cache_dir):
 
 
 def test_report_is_self_contained(tmp_path, fake_embedder):
-    folder = tmp_path / "in"
-    write(folder / "t1.txt", "Interviewer: And?\nParticipant: Budget cuts <b>and</b> funding.\n")
-    write(folder / "participants.csv", "file,sector\nt1.txt,icb\n")
-    code_corpus([folder], out_dir=tmp_path / "out", embedder=fake_embedder, config=Config(threshold=0.0))
+    texts = {"t1.txt": "Interviewer: And?\nParticipant: Budget cuts <b>and</b> funding.\n"}
+    coded_folder(tmp_path, fake_embedder, texts, {"t1.txt": "icb"}, Config(threshold=0.0))
     res = runner.invoke(app, ["report", str(tmp_path / "out")])
     assert res.exit_code == 0, res.stderr
     page = (tmp_path / "out" / "report" / "report.html").read_text()
@@ -175,12 +170,11 @@ def test_report_figures_speak_the_codebook_s_words(tmp_path, fake_embedder):
     from pipeline.report import LABEL_CHARS, cooccurrence_figure, frequency_figure
     from pipeline.review import read_excerpts
 
-    folder = tmp_path / "in"
-    write(folder / "t1.txt", "Interviewer: And?\nParticipant: Budget cuts and funding. We trust each other.\n")
-    write(folder / "t2.txt", "Interviewer: And?\nParticipant: The council and the trust disagree about money.\n")
-    write(folder / "participants.csv", "file,sector\nt1.txt,icb\nt2.txt,vcse\n")
-    out = tmp_path / "out"
-    code_corpus([folder], out_dir=out, embedder=fake_embedder, config=Config(threshold=0.0))
+    texts = {
+        "t1.txt": "Interviewer: And?\nParticipant: Budget cuts and funding. We trust each other.\n",
+        "t2.txt": "Interviewer: And?\nParticipant: The council and the trust disagree about money.\n",
+    }
+    out = coded_folder(tmp_path, fake_embedder, texts, {"t1.txt": "icb", "t2.txt": "vcse"}, Config(threshold=0.0))
     cb = load_codebook()
     excerpts = read_excerpts(out / "excerpts.jsonl")
     fig = frequency_figure(excerpts, cb, "sector", "machine")

@@ -11,13 +11,13 @@ import xmlschema
 import yaml
 from typer.testing import CliRunner
 
-from pipeline import Review, code_corpus, load_codebook
+from pipeline import Review, load_codebook
 from pipeline.cli import app
 from pipeline.codebook import default_codebook_path
 from pipeline.export.refi import PROJECT_NS, codebook_qdc, import_qdc
 from pipeline.schemas import Excerpt
 
-from .conftest import REPO, write
+from .conftest import REPO, coded_folder, write
 
 SCHEMAS = REPO / "tests" / "refi_qda"
 CODEBOOK_XSD = xmlschema.XMLSchema(SCHEMAS / "Codebook.xsd")
@@ -81,14 +81,13 @@ def test_import_foreign_qdc_with_nesting_and_duplicate_names(tmp_path):
 
 @pytest.fixture
 def coded(tmp_path, fake_embedder):
-    folder = tmp_path / "in"
-    write(folder / "a.txt", "Interviewer: Q?\r\nParticipant: Caf\u00e9 budgets \u2013 funding was cut.\r\nAnd costs rose.\r\n")
-    write(folder / "b.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n<v Sam>We trust each other now.\n")
-    write(folder / "participants.csv", "file,sector\na.txt,icb\nb.vtt,vcse\n")
-    out = tmp_path / "out"
     from pipeline import Config
 
-    code_corpus([folder], out_dir=out, embedder=fake_embedder, config=Config(threshold=0.0, max_codes=2))
+    texts = {
+        "a.txt": "Interviewer: Q?\r\nParticipant: Caf\u00e9 budgets \u2013 funding was cut.\r\nAnd costs rose.\r\n",
+        "b.vtt": "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n<v Sam>We trust each other now.\n",
+    }
+    out = coded_folder(tmp_path, fake_embedder, texts, {"a.txt": "icb", "b.vtt": "vcse"}, Config(threshold=0.0, max_codes=2))
     rows = [Excerpt.model_validate_json(x) for x in (out / "excerpts.jsonl").read_text().splitlines()]
     rows[0] = rows[0].model_copy(update={"review": Review(status="corrected", codes=["conflict"], reviewer="ana")})
     (out / "excerpts.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in rows))

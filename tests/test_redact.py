@@ -13,7 +13,7 @@ from pipeline.cli import app
 from pipeline.errors import InputError
 from pipeline.ingest import read_transcripts
 from pipeline.redact import Pseudonymiser, rewrite
-from pipeline.redact.corpus import check_key_path, redact_corpus
+from pipeline.redact.corpus import check_key_path
 from pipeline.redact.names import by_context, by_first_name, names_in_emails
 from pipeline.redact.patterns import find_patterns, nhs_number_valid
 from pipeline.store import read_excerpts
