@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from .codebook_table import TABLE_SUFFIXES, table_codebook
 from .errors import InputError, validation_messages
 from .schemas import Codebook
 
@@ -45,20 +46,43 @@ def parse_yaml(path: Path) -> object:
         raise InputError(path, f"not valid YAML: {problem}", line) from None
 
 
+def parse_codebook(path: Path) -> object:
+    """A codebook file's data: YAML, or a CSV/XLSX table of codes (`codebook_table.py`)."""
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return table_codebook(path)
+    return parse_yaml(path)
+
+
 def load_codebook(path: str | Path | None = None) -> Codebook:
-    """Load a codebook, raising `InputError` naming the file and every problem in it.
+    """Load a codebook (YAML, or a CSV/XLSX table), raising `InputError` naming the file
+    and every problem in it.
 
     >>> load_codebook().code_ids[:2]
     ['safe_environment', 'healthy_relationships']
     """
     path = Path(path) if path is not None else default_codebook_path()
-    data = parse_yaml(path)
+    data = parse_codebook(path)
     if not isinstance(data, dict):
         raise InputError(path, "a codebook is a YAML mapping with name, version and codes")
     problems = codebook_problems(data)
     if problems:
         raise InputError(path, "; ".join(problems))
     return Codebook.model_validate(data)
+
+
+def thin_codes(codebook: Codebook) -> list[str]:
+    """Ids of codes that have a definition and nothing else to tag by (no examples,
+    include rules or keywords)."""
+    return [c.id for c in codebook.codes if not (c.examples or c.include or c.keywords)]
+
+
+def definitions_only(codebook: Codebook) -> Codebook:
+    """The codebook as most researchers keep one: each code's name and definition alone
+    (benchmarks use it to show how tagging degrades with codebook richness)."""
+    return codebook.model_copy(update={
+        "name": f"{codebook.name} (definitions only)",
+        "codes": [c.model_copy(update={k: [] for k in ("include", "exclude", "examples", "counterexamples", "keywords")}) for c in codebook.codes],
+    })
 
 
 def recorded_path(path: Path) -> str:

@@ -40,6 +40,7 @@ class Code(_Input):
     examples: list[str] = []
     counterexamples: list[str] = []
     keywords: list[str] = []
+    notes: list[str] = []  # anything else the researcher keeps about the code; never used to tag
 
     @field_validator("include", "exclude", "examples", "counterexamples", "keywords")
     @classmethod
@@ -156,6 +157,8 @@ class Review(BaseModel):
     reviewer: str | None = None
     note: str | None = None
     reviewed_at: str | None = None
+    suggested_by: str | None = None  # the model whose suggestion the reviewer saw: "batch" or "live-N"
+    suggested: list[str] | None = None  # the codes it pre-selected
 
     @model_validator(mode="after")
     def _corrected_needs_codes(self) -> Review:

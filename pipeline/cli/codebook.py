@@ -6,23 +6,33 @@ from pathlib import Path
 
 import typer
 
-from ..codebook import codebook_problems, parse_yaml
+from ..codebook import codebook_problems, parse_codebook, thin_codes
+from ..errors import InputError
 from ..schemas import Codebook
 from .common import command, say
 
 app = typer.Typer(help="Work with codebooks.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
+# What a definition-only codebook cost on our benchmarks (docs/tagging.md, "Codebook
+# richness"): keep this in step with the table there.
+THIN_COST = (
+    "definition-only codes are tagged from one sentence each; on real coded sets they "
+    "agreed with the researchers about as well as full entries only where the definition "
+    "names what is said. Add a few example quotes (examples:) or include rules, or review "
+    "20-50 passages and run qcode learn"
+)
+
 
 @command(app, "check")
-def check_cli(path: Path = typer.Argument(..., help="A YAML codebook.")) -> None:
-    """Validate a codebook: every problem with its location, exit 1; or a summary, exit 0.
+def check_cli(path: Path = typer.Argument(..., help="A codebook: YAML, or a CSV/XLSX table of codes.")) -> None:
+    """Validate a codebook: every problem with its location, exit 1; or a summary, and which
+    codes are thin (a definition and nothing else), exit 0.
 
     Example: qcode codebook check codebook/kings_fund_2023.yaml
     """
-    data = parse_yaml(path)
+    data = parse_codebook(path)
     if not isinstance(data, dict):
-        say(f"error: {path}: a codebook is a YAML mapping with name, version and codes")
-        raise typer.Exit(1)
+        raise InputError(path, "a codebook is a YAML mapping with name, version and codes")
     problems = codebook_problems(data)
     if problems:
         for p in problems:
@@ -32,3 +42,7 @@ def check_cli(path: Path = typer.Argument(..., help="A YAML codebook.")) -> None
     cb = Codebook.model_validate(data)
     examples = sum(len(c.examples) for c in cb.codes)
     typer.echo(f"{path}: ok: {cb.name} v{cb.version}: {len(cb.codes)} codes, {len(cb.themes)} themes, {examples} examples")
+    thin = thin_codes(cb)
+    if thin:
+        typer.echo(f"{len(thin)} of {len(cb.codes)} code(s) are thin (a definition only: no examples or include rules): {', '.join(thin)}")
+        typer.echo(f"  {THIN_COST}")
