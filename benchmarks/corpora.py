@@ -2,7 +2,8 @@
 {id, text, labels} plus the corpus's own fields, which qcode ignores).
 
     .venv/bin/python benchmarks/corpora.py annomi PATH/AnnoMI-full.csv --out out/real/annomi
-    .venv/bin/python benchmarks/corpora.py px PATH/v6framework_230831.csv --out out/real/px
+    .venv/bin/python benchmarks/corpora.py px PATH/v6framework_230831.csv --out out/real/px [--framework PATH/framework3.qmd]
+    .venv/bin/python benchmarks/corpora.py talkmoves PATH/TalkMoves --out out/real/talkmoves
 
 The data are not in this repository (their licences are theirs; see docs/evaluation.md):
 - AnnoMI (Wu et al., ICASSP 2022; Future Internet 2023), github.com/uccollab/AnnoMI:
@@ -20,7 +21,22 @@ The data are not in this repository (their licences are theirs; see docs/evaluat
   datasets/v6framework_230831.csv, repository licence MIT, NHS England): 7,908 short
   comments, about 50 categories. Categories with fewer than 10 comments are left out,
   "Labelling not possible" and "Not assigned" mean no code; 20% of comments (by a hash of
-  their id) are the test part.
+  their id) are the test part. With `--framework`, the framework's own category
+  descriptions (github.com/The-Strategy-Unit/PatientExperience-QDC,
+  docs/framework/framework3.qmd, MIT) become two codebooks, `codebook_definitions.yaml`
+  (name + description: the authors' codebook as most researchers keep one) and
+  `codebook_full.yaml` (with the framework's examples), for the 26 categories named alike
+  in the data and the framework; `dev_framework.jsonl`/`test_framework.jsonl` hold those
+  labels alone.
+- TalkMoves (Suresh et al., AAAI 2019; Jacobs et al. 2022), github.com/SumnerLab/TalkMoves,
+  CC BY-NC-SA 4.0: 567 K-12 mathematics lesson transcripts, every sentence coded by the
+  authors with their own talk-move codebook ("Coding Manual.pdf"): six teacher moves and
+  four student moves ("None" = no code). Lessons are split by a hash of their file name
+  (30% test); at most `--per-part` sentences of at least three words are sampled per role
+  and part (seeded). The codebooks: `codebook/talkmoves_teacher.yaml` and
+  `codebook/talkmoves_student.yaml` (the manual's definitions, one or two lines each, in
+  our words); `--manual` (the manual as text, from `pdftotext -layout`) also writes
+  `*_full.yaml` with the manual's example utterances.
 """
 
 from __future__ import annotations
@@ -154,6 +170,106 @@ def px_codebook(kept: list[str]) -> dict:
     }
 
 
+def qdc_framework(path: Path) -> dict[str, dict]:
+    """{category name: {"definition", "examples"}} from the framework's Quarto page."""
+    out: dict[str, dict] = {}
+    for block in re.split(r"^### ", path.read_text(encoding="utf-8"), flags=re.M)[1:]:
+        name, _, body = block.partition("\n")
+        body = body.split(":::")[0]
+        text, _, examples = body.partition("Examples:")
+        definition = " ".join(text.split())
+        quoted = re.findall(r"[\u2018'](.{3,200}?)[\u2019'](?=\s*[,.]?\s*(?:[\u2018']|$|\n|[A-Z][a-z/ ]+:))", examples)
+        if definition:
+            out[name.strip()] = {"definition": definition, "examples": [" ".join(q.split()) for q in quoted if q.strip()]}
+    return out
+
+
+def px_framework_codebooks(framework: dict[str, dict], kept: list[str], gold_texts: set[str]) -> tuple[dict, dict, list[str]]:
+    """(definitions-only codebook, full codebook, categories in both) for the categories
+    the data and the framework name alike; examples that are also comments in the data
+    are left out, so no gold text is in its own codebook."""
+    shared = [c for c in kept if c in framework]
+    thin, full = [], []
+    for c in shared:
+        entry = {"id": slug(c), "name": c, "definition": framework[c]["definition"]}
+        thin.append(entry)
+        examples = [e for e in framework[c]["examples"] if " ".join(e.split()) not in gold_texts]
+        full.append({**entry, "examples": examples} if examples else entry)
+    head = {"version": "framework3", "description": "The Strategy Unit / NHS England QDC framework (MIT)"}
+    return ({"name": "Patient experience QDC framework (definitions)", **head, "codes": thin},
+            {"name": "Patient experience QDC framework (definitions and examples)", **head, "codes": full}, shared)
+
+
+# --- TalkMoves ----------------------------------------------------------------------------
+
+TEACHER_MOVES = {
+    "2": "keeping_everyone_together", "3": "getting_students_to_relate", "4": "restating",
+    "5": "revoicing", "8": "pressing_for_accuracy", "9": "pressing_for_reasoning",
+}  # "7 - Context" is no talk move of the manual: no code
+STUDENT_MOVES = {"2": "relating_to_another_student", "3": "asking_for_more_information", "4": "making_a_claim", "5": "providing_evidence"}
+MANUAL_HEADINGS = {
+    "keeping_everyone_together": "Keeping Everyone Together", "getting_students_to_relate": "Getting Students to Relate to Another",
+    "restating": "Restating", "revoicing": "Revoicing", "pressing_for_accuracy": "Pressing for Accuracy",
+    "pressing_for_reasoning": "Pressing for Reasoning", "relating_to_another_student": "Relating to Another Student",
+    "asking_for_more_information": "Asking for More Information", "making_a_claim": "Making a Claim",
+    "providing_evidence": "Providing Evidence or Reasoning",
+}
+
+
+def talkmoves_rows(folder: Path):
+    """(lesson, role, sentence, code or None) for every coded sentence of the lessons."""
+    import openpyxl
+
+    for path in sorted(folder.glob("data/Subset */*.xlsx")):
+        sheet = openpyxl.load_workbook(path, read_only=True).active
+        header = None
+        for row in sheet.iter_rows(values_only=True):
+            if header is None:
+                header = [str(h).strip() if h is not None else "" for h in row]
+                continue
+            rec = dict(zip(header, row))
+            text = " ".join(str(rec.get("Sentence") or "").split())
+            for role, column, moves in (("teacher", "Teacher Tag", TEACHER_MOVES), ("student", "Student Tag", STUDENT_MOVES)):
+                tag = str(rec.get(column) or "").strip()
+                if tag and text and tag not in ("Teacher Tag", "Student Tag"):
+                    yield path.stem, role, text, moves.get(tag.split("-")[0].strip())
+
+
+def talkmoves_gold(folder: Path, per_part: int, seed: int = 42) -> dict[str, list[dict]]:
+    """{"teacher_dev": [...], ...}: sentences of >= 3 words, lessons split by hash."""
+    pools: dict[str, list[dict]] = defaultdict(list)
+    for n, (lesson, role, text, code) in enumerate(talkmoves_rows(folder)):
+        if len(text.split()) < 3:
+            continue
+        split = part("talkmoves", lesson, 0.3)
+        pools[f"{role}_{split}"].append({"id": f"tm-{n}", "text": text, "labels": [code] if code else [], "split": split, "transcript": lesson})
+    rng = np.random.default_rng(seed)
+    return {k: sorted((v[i] for i in rng.permutation(len(v))[:per_part]), key=lambda i: int(i["id"][3:])) for k, v in sorted(pools.items())}
+
+
+def manual_examples(manual_text: str) -> dict[str, list[str]]:
+    """Each talk move's example utterances from the manual (lines starting with a bullet
+    under its heading; dialogue examples keep the coded turn only)."""
+    lines = manual_text.splitlines()
+    starts = {}
+    for code, heading in MANUAL_HEADINGS.items():
+        hits = [i for i, line in enumerate(lines) if line.strip().startswith(heading) and "   " not in line.strip()]
+        if hits:
+            starts[code] = hits[-1]
+    order = sorted(starts.items(), key=lambda kv: kv[1])
+    out = {}
+    for (code, start), nxt in zip(order, [s for _, s in order[1:]] + [len(lines)]):
+        examples = []
+        for line in lines[start:nxt]:
+            line = line.strip()
+            if line.startswith("\u25a0"):
+                examples.append(line[1:].strip())
+            elif re.match(r"^(T|S\d?):", line) and examples:
+                examples[-1] = line.split(":", 1)[1].strip()
+        out[code] = [re.sub(r"\s*\((Restating|Revoicing|Relating)\)$", "", e) for e in examples if len(e) > 2]
+    return out
+
+
 def write_jsonl(path: Path, items: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
@@ -161,11 +277,16 @@ def write_jsonl(path: Path, items: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("corpus", choices=["annomi", "px"])
-    ap.add_argument("csv", type=Path)
+    ap.add_argument("corpus", choices=["annomi", "px", "talkmoves"])
+    ap.add_argument("csv", type=Path, help="AnnoMI-full.csv, v6framework_230831.csv, or the TalkMoves folder")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--framework", type=Path, help="px: framework3.qmd of PatientExperience-QDC")
+    ap.add_argument("--manual", type=Path, help="talkmoves: the coding manual as text (pdftotext -layout)")
+    ap.add_argument("--per-part", type=int, default=2500, help="talkmoves: sentences sampled per role and part")
     args = ap.parse_args()
-    if args.corpus == "annomi":
+    if args.corpus == "talkmoves":
+        convert_talkmoves(args)
+    elif args.corpus == "annomi":
         for role, items in annomi_gold(args.csv).items():
             for split in ("dev", "test"):
                 chosen = [i for i in items if i["split"] == split]
@@ -182,6 +303,36 @@ def main() -> None:
 
         (args.out / "codebook.yaml").write_text(yaml.safe_dump(px_codebook(kept), sort_keys=False, allow_unicode=True))
         print(f"{len(items)} comments ({sum(i['split'] == 'test' for i in items)} test), {len(kept)} categories -> {args.out}")
+        if args.framework:
+            convert_px_framework(args.framework, items, kept, args.out)
+
+
+def convert_px_framework(framework_path: Path, items: list[dict], kept: list[str], out: Path) -> None:
+    import yaml
+
+    thin, full, shared = px_framework_codebooks(qdc_framework(framework_path), kept, {i["text"] for i in items})
+    (out / "codebook_definitions.yaml").write_text(yaml.safe_dump(thin, sort_keys=False, allow_unicode=True))
+    (out / "codebook_full.yaml").write_text(yaml.safe_dump(full, sort_keys=False, allow_unicode=True))
+    ids = {slug(c) for c in shared}
+    for split in ("dev", "test"):
+        write_jsonl(out / f"{split}_framework.jsonl", [{**i, "labels": [c for c in i["labels"] if c in ids]} for i in items if i["split"] == split])
+    print(f"framework: {len(shared)} categories with the authors' descriptions -> {out}/codebook_definitions.yaml, codebook_full.yaml")
+
+
+def convert_talkmoves(args) -> None:
+    import yaml
+
+    for name, items in talkmoves_gold(args.csv, args.per_part).items():
+        write_jsonl(args.out / f"{name}.jsonl", items)
+        print(f"{args.out / f'{name}.jsonl'}: {len(items)} sentences, {Counter(c for i in items for c in i['labels'])}")
+    if args.manual:
+        examples = manual_examples(args.manual.read_text(encoding="utf-8"))
+        for role in ("teacher", "student"):
+            data = yaml.safe_load(Path(f"codebook/talkmoves_{role}.yaml").read_text(encoding="utf-8"))
+            for code in data["codes"]:
+                code["examples"] = examples.get(code["id"], [])
+            data["name"] = data["name"].replace("(definitions only)", "(definitions and the manual's examples)")
+            (args.out / f"talkmoves_{role}_full.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import PreviousLearner, TfidfSvc  # noqa: E402
 
 from pipeline import Config, load_codebook  # noqa: E402
+from pipeline.codebook import definitions_only  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import read_gold, score  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
@@ -37,12 +38,14 @@ LEARNERS = ("qcode", "previous", "tfidf-svc")
 
 
 def predict(learner, items, train, test, units, codebook, config, embedder, base):
+    """(The codebook part of qcode's tagger adapts to every passage of the study, `units`,
+    without their labels, as `qcode code` adapts to the passages it codes.)"""
     """Codes for the `test` passages after learning from the `train` ones."""
     if len(train) == 0:
         return [c for _, c in base.suggest(units.take(test))]
     data = Labelled([items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train])
     if learner == "qcode":
-        return [c for _, c in LearnedTagger(codebook, config=config).fit(embedder, data).suggest(units.take(test))]
+        return [c for _, c in LearnedTagger(codebook, config=config).fit(embedder, data, study=units).suggest(units.take(test))]
     if learner == "previous":
         return PreviousLearner(codebook, config).fit(embedder, data).predict(units.take(test))
     return TfidfSvc(codebook, config.seed).fit(data.texts, data.labels).predict([items[i].text for i in test])
@@ -50,7 +53,7 @@ def predict(learner, items, train, test, units, codebook, config, embedder, base
 
 def curve(items, codebook, config, embedder, folds, size, learner, reps):
     units = embed_units(embedder, [i.text for i in items], config)
-    base = CodebookTagger(codebook, config=config).fit(embedder)
+    base = CodebookTagger(codebook, config=config).fit(embedder, units)
     scores, used = [], []
     for rep in range(1 if size in (0, None) else reps):
         rng = np.random.default_rng(config.seed + rep)
@@ -82,6 +85,8 @@ def main() -> None:
     ap.add_argument("--learners", nargs="+", default=list(LEARNERS), choices=LEARNERS)
     ap.add_argument("--sizes", nargs="+", default=[str(s) if s is not None else "all" for s in SIZES])
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--definitions-only", action="store_true", help="strip the codebook to names and definitions")
+    ap.add_argument("--limit", type=int, help="a seeded sample of this many gold passages")
     ap.add_argument("--model", default=Config().model, help="embedding model id or short name (minilm, mpnet)")
     ap.add_argument("--backend", default=Config().backend)
     args = ap.parse_args()
@@ -89,6 +94,10 @@ def main() -> None:
     config = Config(model=args.model, backend=args.backend)
     codebook = load_codebook(args.codebook)
     items = read_gold(args.gold, codebook)
+    if args.definitions_only:
+        codebook = definitions_only(codebook)
+    if args.limit and len(items) > args.limit:
+        items = [items[i] for i in sorted(np.random.default_rng(config.seed).permutation(len(items))[: args.limit])]
     embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
     folds = list(KFold(n_splits=args.folds, shuffle=True, random_state=config.seed).split(items))
     sizes = [None if s == "all" else int(s) for s in args.sizes]
@@ -103,7 +112,7 @@ def main() -> None:
             rows.append(row)
             print(f"{row['labelled']:>9} {learner:<10} {row['mean_kappa']:>7.3f} ±{row['kappa_sd']:.3f} {row['macro_f1']:>9.3f} {row['micro_f1']:>9.3f} {row['seconds']:>8}", flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "backend": config.backend, "folds": args.folds, "reps": args.reps, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "backend": config.backend, "folds": args.folds, "reps": args.reps, "definitions_only": args.definitions_only, "limit": args.limit, "rows": rows}, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
 
 

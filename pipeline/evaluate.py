@@ -110,11 +110,14 @@ def evaluate_file(
     tagger,
     embedder,
 ) -> EvalReport:
-    """Code each gold text as one passage with a fitted tagger and score it."""
+    """Code each gold text as one passage with a fitted tagger and score it. A
+    codebook-only tagger first adapts to the gold texts as a study (no labels read), as
+    `qcode code` adapts to the passages it codes."""
+    from .tag import CodebookTagger
+
     items = read_gold(gold_path, codebook)
-    predicted: list[list[str]] = []
-    for i in range(0, len(items), 512):
-        chunk = items[i : i + 512]
-        units = embed_units(embedder, [it.text for it in chunk], tagger.config)
-        predicted.extend(codes for _, codes in tagger.suggest(units))
+    units = embed_units(embedder, [it.text for it in items], tagger.config)
+    if isinstance(tagger, CodebookTagger):
+        tagger.adapt(units)
+    predicted = [codes for _, codes in tagger.suggest(units)]
     return score([it.labels for it in items], predicted, codebook.code_ids)

@@ -5,16 +5,25 @@ corrected -> review.codes; rejected -> no code; disagreements are skipped) and l
 JSONL in the `evaluate` format. A reviewer's correction away from a code makes that
 passage a negative for it.
 
-For each code, one logistic regression learns from the codebook's own sentences (as the
-codebook-only tagger does) together with the units of the reviewed passages, each taking
-its passage's label. Each source is balanced on its own (positives and negatives weigh
-alike within the codebook sentences, and within the reviews), so that neither the
-codebook's style nor the reviews' style passes for evidence. A passage's score for the
-code blends the codebook-only score and this model's, with weight `m / (m + N0)` on the
-learned one, where m is the smaller of the code's reviewed positives and negatives: with
-5 of each, half and half; with 45, nine tenths learned. Nothing waits for a minimum count,
-so the first reviews already move the scores, and a code reviewers have not yet seen both
-ways is scored exactly as before.
+For each code, one logistic regression learns from the codebook's own sentences and the
+study units the codebook-only tagger took as the code's examples (tag.py, `adapt`)
+together with the units of the reviewed passages, each taking its passage's label. Each
+source is balanced on its own (positives and negatives weigh alike within the codebook's
+rows, and within the reviews), so that neither the codebook's style nor the reviews'
+style passes for evidence. A passage's score for the code blends the codebook-only score
+and this model's, with weight `m / (m + N0)` on the learned one, where m is the smaller
+of the code's reviewed positives and negatives: with N0 = 5, five of each give half and
+half, 45 nine tenths learned. How far the codebook is trusted is chosen from the reviews
+(`TRUST`, from 40 reviewed passages): the codebook's rows weigh 1 and N0 is 5, or they
+weigh 0.3 and N0 is 2, whichever agrees better with the reviewers out of fold, pooled
+over codes (a codebook of bare definitions is often a poor guide to a study's coding, a
+rich one a good one).
+Nothing waits for a minimum count, so the first reviews already move the scores, and a
+code reviewers have not yet seen both ways is scored exactly as before.
+
+The shape of a decision is learned too (`decision_shape`): when nearly every reviewed
+passage carries a code, every passage gets at least its best code, and no passage gets
+more codes than reviewers commonly give one (the 90th percentile).
 
 No-harm check, per code: 5-fold cross-validation over the reviewed passages compares the
 blended scores with codebook-only scores on the same passages (F1 at the threshold). A
@@ -60,8 +69,20 @@ from .store import read_excerpts
 from .tag import CodebookTagger, Tagger
 from .units import UnitVectors, embed_units
 
-STRATEGY = "learned-blend-v3"
+STRATEGY = "learned-blend-v4"
 N0 = 5.0  # reviewed examples (each way) at which a code's learned model weighs as much as the codebook
+# How much the codebook is trusted beside the reviews: (weight of the codebook's own rows
+# inside each learned model, N0 of the blend). The first trusts the codebook (it agrees
+# with the reviewers); the second lets the reviews take over sooner (a codebook of bare
+# definitions is often a poor guide to a study's coding). Chosen once per fit, pooled over
+# codes by out-of-fold micro-F1 on the reviewed passages, from MIN_TRUST of them.
+TRUST = ((1.0, 5.0), (0.3, 2.0))
+MIN_TRUST = 40
+MIN_CHOICE = 40  # reviewed passages before the decision's shape is learned
+# The shape of a decision, learned from reviewers once MIN_CHOICE passages are reviewed:
+# if at least CODED_SHARE of them carry a code, every passage gets its best code at least;
+# at most the 90th percentile of codes per coded reviewed passage are applied.
+CODED_SHARE = 0.9
 C = 2.0  # as the codebook-only tagger
 FOLDS = 5
 LARGE = 1000  # reviewed passages from which 3 folds estimate as well as 5 (and cost less)
@@ -80,6 +101,7 @@ class Labelled:
     ids: list[str]
     texts: list[str]
     labels: list[list[str]]
+    study: list[str] | None = None  # every passage of the files, reviewed or not (the study the codebook adapts to)
 
     def subset(self, index) -> Labelled:
         return Labelled([self.ids[i] for i in index], [self.texts[i] for i in index], [self.labels[i] for i in index])
@@ -100,12 +122,15 @@ def load_labelled(files: list[Path], codebook: Codebook) -> Labelled:
     """Reviewed excerpts and gold lines from `files`; a later file's label for an id wins."""
     known = set(codebook.code_ids)
     found: dict[str, tuple[str, list[str]]] = {}
+    study: dict[str, str] = {}
     for path in files:
         if _is_gold_file(path):
             for item in read_gold(path, codebook):
                 found[item.id] = (item.text, sorted(item.labels))
+                study[item.id] = item.text
             continue
         for excerpt in read_excerpts(path):  # with decisions still in its journal
+            study[excerpt.id] = excerpt.text
             codes = final_codes(excerpt)
             if codes is None or excerpt.disagreement:
                 continue
@@ -114,7 +139,7 @@ def load_labelled(files: list[Path], codebook: Codebook) -> Labelled:
                 raise InputError(path, f"passage {excerpt.id}: unknown code(s) {unknown} not in codebook {codebook.name!r}")
             found[excerpt.id] = (excerpt.text, sorted(codes))
     ids = sorted(found)
-    return Labelled(ids, [found[i][0] for i in ids], [found[i][1] for i in ids])
+    return Labelled(ids, [found[i][0] for i in ids], [found[i][1] for i in ids], [study[i] for i in sorted(study)])
 
 
 def _f1(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -161,9 +186,21 @@ def _balanced(y: np.ndarray) -> np.ndarray:
     return w
 
 
-def blend_weight(positives: int, negatives: int) -> float:
+def decision_shape(labels: list[list[str]], max_codes: int) -> tuple[int, int]:
+    """(least, most) codes per passage as the reviewers coded: least 1 when nearly every
+    reviewed passage carries a code (CODED_SHARE), most the 90th percentile of codes per
+    coded passage (never above `max_codes`). Defaults (0, max_codes) below MIN_CHOICE."""
+    if len(labels) < MIN_CHOICE:
+        return 0, max_codes
+    coded = [len(codes) for codes in labels if codes]
+    least = 1 if len(coded) >= CODED_SHARE * len(labels) else 0
+    most = int(max(1, round(float(np.quantile(coded, 0.9))))) if coded else max_codes
+    return least, min(most, max_codes)
+
+
+def blend_weight(positives: int, negatives: int, n0: float = N0) -> float:
     m = min(positives, negatives)
-    return m / (m + N0)
+    return m / (m + n0)
 
 
 class LearnedTagger(Tagger):
@@ -173,20 +210,30 @@ class LearnedTagger(Tagger):
 
     strategy = STRATEGY
 
+    def decision_shape(self) -> tuple[int, int]:
+        return self.min_codes_, min(self.max_codes_, self.config.max_codes)
+
     def settings(self) -> dict:
         return {
             "strategy": self.strategy,
             "C": C,
             "n0": N0,
             "folds": FOLDS,
+            "codebook_weight": self.codebook_weight_,
+            "n0_chosen": self.n0_,
+            "codes_per_passage": {"least": self.min_codes_, "most": self.max_codes_},
             "learned_codes": [c for c, m in zip(self.codebook.code_ids, self.modes_) if m != "codebook"],
             "lexical_codes": [c for c, m in zip(self.codebook.code_ids, self.modes_) if m == "lexical"],
             "weights": {c: round(float(w), 4) for c, w in zip(self.codebook.code_ids, self.weight_)},
             "model_sha256": getattr(self, "model_sha256_", None),
         }
 
-    def fit(self, embedder: Embedder, data: Labelled) -> LearnedTagger:
-        base = CodebookTagger(self.codebook, config=self.config, background=self.background).fit(embedder)
+    def fit(self, embedder: Embedder, data: Labelled, study: UnitVectors | None = None) -> LearnedTagger:
+        """Learn from `data`; the codebook part adapts to the `study`'s units (every passage
+        of the study, reviewed or not; by default the reviewed ones)."""
+        units = embed_units(embedder, data.texts, self.config) if data.texts else None
+        base = CodebookTagger(self.codebook, config=self.config, background=self.background).fit(embedder, study if study is not None else units)
+        self.base_ = base
         self.prototypes_, self.vectors_ = base.prototypes_, base.vectors_
         self.base_coef_, self.base_intercept_ = base.coef_, base.intercept_
         n_codes = len(self.codebook.codes)
@@ -197,12 +244,13 @@ class LearnedTagger(Tagger):
         self.n_train_ = len(data.texts)
         self.lexical_: LexicalFeatures | None = None
         lexical_rows: dict[int, tuple[np.ndarray, float]] = {}
-        units = embed_units(embedder, data.texts, self.config) if data.texts else None
         Y = label_matrix(data.labels, self.codebook.code_ids) if data.texts else np.zeros((0, n_codes), dtype=np.int8)
         if units is not None and len(Y) >= LEXICAL_PASSAGES and (np.minimum(Y.sum(0), len(Y) - Y.sum(0)) >= MIN_LEXICAL).any():
             self.lexical_ = LexicalFeatures().fit(units.texts)
             words = self.lexical_.transform(units.vectors, units.texts)
         base_scores = base.score(units) if units is not None else None
+        self._oof: dict[tuple[int, float], np.ndarray] = {}
+        self.codebook_weight_, self.n0_ = self._choose_trust(units, Y, base_scores) if units is not None else TRUST[0]
         for k, code in enumerate(self.codebook.code_ids):
             if units is None:
                 self.report_[code] = {"positives": 0, "negatives": 0, "mode": "codebook", "weight": 0.0}
@@ -211,7 +259,29 @@ class LearnedTagger(Tagger):
             use_words = self.lexical_ is not None and min(int(y.sum()), int(len(y) - y.sum())) >= MIN_LEXICAL
             self.report_[code] = self._fit_code(k, units, y, base_scores[:, k], words if use_words else None, lexical_rows)
         self._keep_lexical(lexical_rows, units.vectors.shape[1] if units is not None else self.vectors_.shape[1])
+        self.min_codes_, self.max_codes_ = decision_shape(data.labels, self.config.max_codes)
+        del self._oof
         return self
+
+    def _choose_trust(self, units: UnitVectors, Y: np.ndarray, base_scores: np.ndarray) -> tuple[float, float]:
+        """The (codebook weight, N0) of TRUST whose blended out-of-fold decisions agree best
+        with the reviewers, pooled over codes (micro-F1); the first with few reviews."""
+        if len(Y) < MIN_TRUST:
+            return TRUST[0]
+        owner = np.repeat(np.arange(len(units)), np.diff(units.bounds))
+        best = (-1.0, TRUST[0])
+        for trust in TRUST:
+            tp = fp = fn = 0
+            for k in range(Y.shape[1]):
+                y = Y[:, k].astype(int)
+                if min(int(y.sum()), int(len(y) - y.sum())) < 2:
+                    continue
+                pred = self._oof_blend(k, units, owner, y, base_scores[:, k], trust) >= self.config.threshold
+                tp, fp, fn = tp + int((pred & (y == 1)).sum()), fp + int((pred & (y == 0)).sum()), fn + int((~pred & (y == 1)).sum())
+            f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+            if f1 > best[0] + 1e-12:
+                best = (f1, trust)
+        return best[1]
 
     def _fit_code(self, k: int, units: UnitVectors, y: np.ndarray, base_scores: np.ndarray, words, lexical_rows: dict) -> dict:
         owner = np.repeat(np.arange(len(units)), np.diff(units.bounds))
@@ -231,18 +301,19 @@ class LearnedTagger(Tagger):
                 return entry  # clearly worse on the reviewers' own passages
         coef, intercept = self._code_model(k, units.vectors, y[owner])
         self.coef_[k], self.intercept_[k] = coef, intercept
-        self.weight_[k] = blend_weight(pos, neg)
+        self.weight_[k] = blend_weight(pos, neg, self.n0_)
         self.modes_[k] = "learned"
         entry.update(mode="learned", weight=round(float(self.weight_[k]), 4))
         return entry
 
-    def _code_model(self, k: int, X: np.ndarray, y_units: np.ndarray) -> tuple[np.ndarray, float]:
+    def _code_model(self, k: int, X: np.ndarray, y_units: np.ndarray, codebook_weight: float | None = None) -> tuple[np.ndarray, float]:
         """One logistic regression on the codebook's sentences and the reviewed units,
-        each source balanced on its own."""
-        rows, cb_y = self.prototypes_.training_set(k)
-        weights = np.concatenate([_balanced(cb_y), _balanced(y_units)])
+        each source balanced on its own, the codebook's weighted by `codebook_weight`."""
+        cb_X, cb_y = self.base_.training_rows(k)
+        a = self.codebook_weight_ if codebook_weight is None else codebook_weight
+        weights = np.concatenate([a * _balanced(cb_y), _balanced(y_units)])
         clf = LogisticRegression(C=C, max_iter=3000, random_state=self.config.seed)
-        clf.fit(np.vstack([self.vectors_[rows], X]), np.concatenate([cb_y, y_units]), sample_weight=weights)
+        clf.fit(np.vstack([cb_X, X]), np.concatenate([cb_y, y_units]), sample_weight=weights)
         return clf.coef_[0], float(clf.intercept_[0])
 
     def _cross_check(self, k: int, units: UnitVectors, owner: np.ndarray, y: np.ndarray, base_scores: np.ndarray, words=None) -> dict | None:
@@ -252,17 +323,10 @@ class LearnedTagger(Tagger):
         pos, neg = int(y.sum()), int(len(y) - y.sum())
         if min(pos, neg) < 2:
             return None
-        n_folds = min(3 if len(y) >= LARGE else FOLDS, pos, neg)
-        folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.config.seed)
-        learned, lexical = np.zeros(len(y)), np.zeros(len(y))
-        for train, test in folds.split(np.zeros(len(y)), y):
-            fit_rows, test_rows = np.isin(owner, train), np.isin(owner, test)
-            coef, intercept = self._code_model(k, units.vectors[fit_rows], y[owner[fit_rows]])
-            w = blend_weight(int(y[train].sum()), int(len(train) - y[train].sum()))
-            starts = np.searchsorted(owner[test_rows], test)  # test is sorted: passages in order
-            p = np.maximum.reduceat(expit(units.vectors[test_rows] @ coef + intercept), starts)
-            learned[test] = (1 - w) * base_scores[test] + w * p
-            if words is not None:
+        learned = self._oof_blend(k, units, owner, y, base_scores, (self.codebook_weight_, self.n0_))
+        lexical = np.zeros(len(y))
+        if words is not None:
+            for train, test, fit_rows, test_rows, starts in self._folds(units, owner, y):
                 svm = LinearSVC(C=1.0, random_state=self.config.seed).fit(words[fit_rows], y[owner[fit_rows]])
                 lexical[test] = np.maximum.reduceat(svm.decision_function(words[test_rows]), starts)
         t = self.config.threshold
@@ -277,6 +341,30 @@ class LearnedTagger(Tagger):
             se_lex = _paired_f1_se(y, held_out, learned >= t, seed=self.config.seed)
             out.update(lexical_f1=round(f1_lex, 4), lexical_gain=round(f1_lex - f1_learned, 4), lexical_gain_se=round(se_lex, 4), lexical_cut=float(cut), lexical_slope=float(max(slope, 1e-3)))
         return out
+
+    def _folds(self, units: UnitVectors, owner: np.ndarray, y: np.ndarray):
+        """(train, test, fit_rows, test_rows, starts) per fold of the reviewed passages."""
+        pos, neg = int(y.sum()), int(len(y) - y.sum())
+        n_folds = min(3 if len(y) >= LARGE else FOLDS, pos, neg)
+        folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.config.seed)
+        for train, test in folds.split(np.zeros(len(y)), y):
+            fit_rows, test_rows = np.isin(owner, train), np.isin(owner, test)
+            yield train, test, fit_rows, test_rows, np.searchsorted(owner[test_rows], test)  # test is sorted: passages in order
+
+    def _oof_blend(self, k: int, units: UnitVectors, owner: np.ndarray, y: np.ndarray, base_scores: np.ndarray, trust: tuple[float, float]) -> np.ndarray:
+        """Out-of-fold blended scores of code k on the reviewed passages under `trust`
+        (codebook weight, N0), cached."""
+        key = (k, trust)
+        if key not in self._oof:
+            learned = np.zeros(len(y))
+            codebook_weight, n0 = trust
+            for train, test, fit_rows, test_rows, starts in self._folds(units, owner, y):
+                coef, intercept = self._code_model(k, units.vectors[fit_rows], y[owner[fit_rows]], codebook_weight)
+                w = blend_weight(int(y[train].sum()), int(len(train) - y[train].sum()), n0)
+                p = np.maximum.reduceat(expit(units.vectors[test_rows] @ coef + intercept), starts)
+                learned[test] = (1 - w) * base_scores[test] + w * p
+            self._oof[key] = learned
+        return self._oof[key]
 
     def _lexical_model(self, words, y_units: np.ndarray, check: dict) -> tuple[np.ndarray, float]:
         """The word-feature SVM on every reviewed unit, as a logit that is 0 at its
@@ -323,7 +411,8 @@ class LearnedTagger(Tagger):
             "modes": dict(zip(self.codebook.code_ids, self.modes_)),
             "embedding_model": vector_space(embedder.fingerprint),
             "config": self.config.model_dump(mode="json"),
-            "settings": {"C": C, "n0": N0, "folds": FOLDS, "lexical_passages": LEXICAL_PASSAGES, "min_lexical": MIN_LEXICAL},
+            "settings": {"C": C, "n0": N0, "folds": FOLDS, "lexical_passages": LEXICAL_PASSAGES, "min_lexical": MIN_LEXICAL, "trust": [list(t) for t in TRUST], "min_trust": MIN_TRUST, "min_choice": MIN_CHOICE, "coded_share": CODED_SHARE},
+            "learned": {"codebook_weight": self.codebook_weight_, "n0": self.n0_, "codes_per_passage": {"least": self.min_codes_, "most": self.max_codes_}},
             "training": {"passages": self.n_train_, "files": training},
             "cross_validated": self.report_,
             "weights_sha256": hashlib.sha256((out_dir / WEIGHTS).read_bytes()).hexdigest(),
@@ -355,6 +444,8 @@ class LearnedTagger(Tagger):
             tagger.lex_coef_ = from_sparse_rows(w["lex_data"], w["lex_indices"], w["lex_indptr"], w["lex_shape"])
             tagger.lexical_ = LexicalFeatures(w["idf"]) if len(w["idf"]) else None
         tagger.modes_ = [meta["modes"][c] for c in codebook.code_ids]
+        tagger.codebook_weight_, tagger.n0_ = meta["learned"]["codebook_weight"], meta["learned"]["n0"]
+        tagger.min_codes_, tagger.max_codes_ = meta["learned"]["codes_per_passage"]["least"], meta["learned"]["codes_per_passage"]["most"]
         tagger.report_ = meta["cross_validated"]
         tagger.n_train_ = meta["training"]["passages"]
         tagger.model_sha256_ = hashlib.sha256(path.read_bytes() + weights_path.read_bytes()).hexdigest()
@@ -373,7 +464,8 @@ def learn(
     data = load_labelled(files, codebook)
     if not data.texts:
         raise InputError(files[0], "no reviewed or labelled passages to learn from")
-    tagger = LearnedTagger(codebook, config=config).fit(embedder, data)
+    study = embed_units(embedder, data.study, config) if data.study else None
+    tagger = LearnedTagger(codebook, config=config).fit(embedder, data, study=study)
     tagger.save(
         out_dir,
         codebook_sha256=file_sha256(codebook_path),

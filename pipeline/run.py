@@ -38,7 +38,8 @@ from .review import ReviewLedger, carry_reviews_into
 from .schemas import Codebook, Excerpt, Transcript
 from .redact.corpus import Redaction, check_key_path, default_key_path, first_pass, read_list, with_attributes
 from .segment import SPACY_MODEL, SegmentCache
-from .tag import Tagger
+from .study import StudyStore
+from .tag import CodebookTagger, Tagger
 
 
 @dataclass
@@ -218,28 +219,50 @@ def _timed(timings: dict[str, float], key: str, items: Iterator) -> Iterator:
 
 
 def code_passages(setup: Setup, reading: Reading, target: Path, timings: dict[str, float]) -> Tally:
-    """Segment, embed, tag and write the machine's excerpts to `target`, batch by batch."""
+    """Segment, embed, tag and write the machine's excerpts to `target`. A codebook-only
+    tagger first adapts to the whole study (every batch kept on disk, study.py); a learned
+    model tags each batch as it comes."""
     tally = Tally()
+    worked = _embedded(setup, reading, timings, tally)
     with atomic_write(target) as out:
-        for worked in setup.engine.map(batches(_timed(timings, "read", reading)), setup.config):
-            for key, seconds in worked.timings.items():
-                timings[key] = timings.get(key, 0.0) + seconds
-            setup.devices.add(worked.device)
-            if setup.engine.remote:  # the workers' own caches (the client's is counted in finish)
-                tally.embedded += worked.embedded
-                tally.from_cache += worked.from_cache
-            t = time.perf_counter()
-            tagged = setup.tagger.suggest(worked.units)
-            timings["tag"] = timings.get("tag", 0.0) + time.perf_counter() - t
-            t = time.perf_counter()
-            for s, (suggestions, codes) in zip(worked.segments, tagged):
-                out.write(_excerpt_line(s.passage, reading, suggestions, codes))
-                tally.add(s.passage.transcript, codes, setup.codebook.code_ids)
-            timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t
+        if isinstance(setup.tagger, CodebookTagger):
+            with StudyStore(target.parent) as store:
+                for passages, units in worked:
+                    store.add(passages, units)
+                t = time.perf_counter()
+                setup.tagger.adapt(store.vectors())
+                timings["adapt"] = time.perf_counter() - t
+                _tag_and_write(setup, reading, store.batches(), out, tally, timings)
+        else:
+            _tag_and_write(setup, reading, worked, out, tally, timings)
     for tid in reading.meta:  # a transcript with no participant passage still has a row
         tally.codes.setdefault(tid, dict.fromkeys(setup.codebook.code_ids, 0))
         tally.passages.setdefault(tid, 0)
     return tally
+
+
+def _embedded(setup: Setup, reading: Reading, timings: dict[str, float], tally: Tally) -> Iterator[tuple[list, object]]:
+    """(passages, unit vectors) of each batch, segmented and embedded on the engine."""
+    for worked in setup.engine.map(batches(_timed(timings, "read", reading)), setup.config):
+        for key, seconds in worked.timings.items():
+            timings[key] = timings.get(key, 0.0) + seconds
+        setup.devices.add(worked.device)
+        if setup.engine.remote:  # the workers' own caches (the client's is counted in finish)
+            tally.embedded += worked.embedded
+            tally.from_cache += worked.from_cache
+        yield [s.passage for s in worked.segments], worked.units
+
+
+def _tag_and_write(setup: Setup, reading: Reading, work, out, tally: Tally, timings: dict[str, float]) -> None:
+    for passages, units in work:
+        t = time.perf_counter()
+        tagged = setup.tagger.suggest(units)
+        timings["tag"] = timings.get("tag", 0.0) + time.perf_counter() - t
+        t = time.perf_counter()
+        for passage, (suggestions, codes) in zip(passages, tagged):
+            out.write(_excerpt_line(passage, reading, suggestions, codes))
+            tally.add(passage.transcript, codes, setup.codebook.code_ids)
+        timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t
 
 
 def _excerpt_line(passage, reading: Reading, suggestions, codes) -> str:

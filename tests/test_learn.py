@@ -8,10 +8,10 @@ from typer.testing import CliRunner
 
 from pipeline import Codebook, Config, InputError, Review, load_codebook
 from pipeline.tag import CodebookTagger
-from pipeline.units import UnitVectors
+from pipeline.units import UnitVectors, embed_units
 from pipeline.cli import app
 from pipeline.codebook import default_codebook_path, file_sha256
-from pipeline.learn import N0, Labelled, LearnedTagger, blend_weight, learn, load_labelled
+from pipeline.learn import N0, TRUST, Labelled, LearnedTagger, blend_weight, learn, load_labelled
 from pipeline.store import JournalEntry, append_decisions
 
 from .conftest import DEV_GOLD, SAMPLE, FakeEmbedder, write
@@ -79,15 +79,16 @@ def test_learned_and_fallback_codes(fake_embedder):
     strong = LearnedTagger(cb, config=Config()).fit(fake_embedder, synthetic(per_code=30)[1])
     assert strong.predict_proba(probe, ["z1 x3 y4", "z0 x1"])[[0, 1], [1, 0]].min() > 0.5  # with 30 each, decided
     base = tagger.predict_proba(fake_embedder.embed(["w3 v1"]))  # c3 scores exactly as the codebook does
-    cb_only = CodebookTagger(cb, config=Config()).fit(fake_embedder).predict_proba(fake_embedder.embed(["w3 v1"]))
+    study = embed_units(fake_embedder, data.texts, Config())  # (adapted to the same study: the reviewed passages)
+    cb_only = CodebookTagger(cb, config=Config()).fit(fake_embedder, study).predict_proba(fake_embedder.embed(["w3 v1"]))
     assert base[0, 3] == pytest.approx(cb_only[0, 3])
     again = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
     assert np.array_equal(again.coef_, tagger.coef_) and np.array_equal(again.weight_, tagger.weight_)
 
 
 def test_the_first_reviews_move_scores_and_the_weight_grows_with_evidence(fake_embedder):
-    assert blend_weight(0, 40) == 0 and blend_weight(1, 40) == pytest.approx(1 / 6)
-    assert blend_weight(5, 5) == pytest.approx(0.5) and blend_weight(45, 200) == pytest.approx(0.9)
+    assert blend_weight(0, 40) == 0 and blend_weight(1, 40) == pytest.approx(1 / (1 + N0))
+    assert blend_weight(N0, N0) == pytest.approx(0.5) and blend_weight(9 * N0, 200) == pytest.approx(0.9)
     cb, data = synthetic()
     probe = fake_embedder.embed(["z0 x7 y9"])  # in reviewers' words, not the codebook's
     before = CodebookTagger(cb, config=Config()).fit(fake_embedder).predict_proba(probe)[0, 0]
@@ -215,3 +216,23 @@ def test_word_features_take_over_a_code_only_where_they_beat_the_blend(tmp_path,
     v = fake_embedder.embed(probe)
     assert np.allclose(loaded.predict_proba(v, probe), tagger.predict_proba(v, probe))
     assert b"very" not in (tmp_path / "m" / "weights.npz").read_bytes()  # hashed: no words on disk
+
+
+def test_decision_shape_follows_the_reviewers():
+    from pipeline.learn import MIN_CHOICE, decision_shape
+
+    n = MIN_CHOICE
+    assert decision_shape([["a"]] * (n - 1), 3) == (0, 3)  # too few reviews: the defaults
+    assert decision_shape([["a"]] * (n - 1) + [["a", "b"]], 3) == (1, 1)  # every passage coded, one code each
+    assert decision_shape([["a", "b"]] * n + [[]] * n, 3) == (0, 2)  # half uncoded, two codes each
+    assert decision_shape([["a", "b", "c", "d"]] * n, 3) == (1, 3)  # never above --max-codes
+
+
+def test_every_coded_study_gets_its_best_code(fake_embedder):
+    cb, data = synthetic(per_code=16)
+    keep = [n for n, label in enumerate(data.labels) if label]
+    tagger = LearnedTagger(cb, config=Config()).fit(fake_embedder, data.subset(keep))
+    assert tagger.decision_shape()[0] == 1
+    decided = tagger.decide(np.array([[0.1, 0.2, 0.05, 0.0], [0.9, 0.8, 0.1, 0.0]]))
+    assert decided[0] == [1] and decided[1] == [0]  # nothing at 0.5: the best code; one code at most
+    assert (tagger.codebook_weight_, tagger.n0_) in TRUST

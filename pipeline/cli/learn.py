@@ -32,10 +32,13 @@ def learn_cli(
     accepted -> the machine's codes; corrected -> review.codes; rejected -> no code.
     Every code reviewers have seen both ways is learned from the codebook plus the
     reviewed passages, blended with codebook scoring by how many there are (weight
-    m/(m+5), m = the smaller of its reviewed positives and negatives); a code whose
-    cross-validated F1 on the reviewed passages falls clearly below codebook scoring
-    keeps codebook scoring. Use the embedding model and backend that `code` will use:
-    a model is refused with any other.
+    m/(m+N0), m = the smaller of its reviewed positives and negatives); from 40 reviewed
+    passages, how far the codebook is trusted (N0 5 or 2, its rows weighing 1 or 0.3) is
+    chosen by cross-validation on them, and how many codes a passage gets (at
+    least one where reviewers coded nearly every passage). A code whose cross-validated
+    F1 falls clearly below codebook scoring keeps codebook scoring. The codebook part
+    adapts to every passage of FILE, reviewed or not. Use the embedding model and backend
+    that `code` will use: a model is refused with any other.
     """
     config = make_config(model=embedding_model, backend=backend, unit_words=unit_words)
     files = excerpt_files(files)
@@ -48,6 +51,9 @@ def learn_cli(
     embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend, device=device)
     tagger = learn(files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder)
     typer.echo(f"learned from {tagger.n_train_} passages -> {out}")
+    least, most = tagger.decision_shape()
+    trust = "trusted (its rows weigh 1, N0 5)" if tagger.codebook_weight_ == 1.0 else f"trusted less (its rows weigh {tagger.codebook_weight_:g}, N0 {tagger.n0_:g})"
+    typer.echo(f"codebook {trust}; codes per passage: at least {least}, at most {most}")
     typer.echo(f"{'code':<30} {'mode':<9} {'pos':>4} {'neg':>5} {'weight':>6}  cross-validated F1 on these passages")
     for code, entry in tagger.report_.items():
         cv = entry.get("cv")

@@ -1,0 +1,98 @@
+"""Codebook-only tagging adapts to the study it codes: thin codes (a name and a one-line
+definition) take the study's most typical units as examples; no label is read."""
+
+import numpy as np
+
+from pipeline import Codebook, Config
+from pipeline.study import StudyStore
+from pipeline.schemas import Passage
+from pipeline.tag import ADAPT_MIN, CodebookTagger, robust_z, study_examples
+from pipeline.units import UnitVectors
+
+THIN = Codebook.model_validate({"name": "thin", "version": "1", "codes": [
+    {"id": "parking", "name": "Parking", "definition": "finding somewhere to leave a vehicle"},
+    {"id": "food", "name": "Food", "definition": "meals and drinks served to patients"},
+]})
+BACKGROUND = ["thanks for having me", "shall we start", "that is all from me"]
+
+
+def study(rng, n=40):
+    """Passages in the study's own words: parking talk, food talk, and other talk."""
+    park = ["car", "ticket", "barrier", "drove", "bay", "vehicle"]
+    food = ["lunch", "tea", "cold", "menu", "soup", "meals"]
+    other = ["nurse", "doctor", "letter", "phone", "waiting", "bed", "pain"]
+    texts = []
+    for words in (park, food, other):
+        texts += [" ".join(rng.choice(words, size=6)) for _ in range(n)]
+    return texts
+
+
+def test_thin_codes_apply_once_adapted_to_the_study(fake_embedder):
+    texts = study(np.random.default_rng(0))
+    vectors = fake_embedder.embed(texts)
+    plain = CodebookTagger(THIN, config=Config(), background=BACKGROUND).fit(fake_embedder)
+    adapted = CodebookTagger(THIN, config=Config(), background=BACKGROUND).fit(fake_embedder, vectors)
+    truth = np.repeat([0, 1, 2], 40)
+    def applied(tagger):
+        return np.array([[c in codes for c in ("parking", "food")] for _, codes in tagger.suggest(vectors)])
+    before, after = applied(plain), applied(adapted)
+    for k in (0, 1):  # one definition each finds few of its passages; adapted, most
+        assert before[truth == k, k].mean() < 0.1 and after[truth == k, k].mean() > 0.6
+        assert after[truth != k, k].mean() < 0.25
+    assert adapted.adapted_["per_code"] == 20 and set(adapted.adapted_["examples"]) == {"parking", "food"}
+    assert adapted.settings()["adapted"]["units"] == len(texts)
+
+
+def test_codes_the_codebook_already_finds_keep_their_scores(fake_embedder):
+    rich = Codebook.model_validate({"name": "rich", "version": "1", "codes": [
+        {**THIN.codes[0].model_dump(), "examples": ["drove round the car park for ages", "no bay free for my vehicle", "the barrier ate my ticket"]},
+        THIN.codes[1].model_dump(),
+    ]})
+    vectors = fake_embedder.embed(study(np.random.default_rng(4)))
+    plain = CodebookTagger(rich, config=Config(), background=BACKGROUND).fit(fake_embedder)
+    adapted = CodebookTagger(rich, config=Config(), background=BACKGROUND).fit(fake_embedder, vectors)
+    assert list(adapted.adapted_["examples"]) == ["food"]  # parking is found already: not adapted
+    assert np.array_equal(adapted.coef_[0], plain.coef_[0]) and not np.array_equal(adapted.coef_[1], plain.coef_[1])
+
+
+def test_adaptation_is_deterministic_and_needs_a_big_enough_study(fake_embedder):
+    texts = study(np.random.default_rng(1))
+    vectors = fake_embedder.embed(texts)
+    a = CodebookTagger(THIN, config=Config(), background=BACKGROUND).fit(fake_embedder, vectors)
+    b = CodebookTagger(THIN, config=Config(), background=BACKGROUND).fit(fake_embedder, vectors)
+    assert np.array_equal(a.coef_, b.coef_) and np.array_equal(a.intercept_, b.intercept_)
+    tiny = CodebookTagger(THIN, config=Config(), background=BACKGROUND).fit(fake_embedder, vectors[: 4 * ADAPT_MIN - 1])
+    plain = CodebookTagger(THIN, config=Config(), background=BACKGROUND).fit(fake_embedder)
+    assert tiny.adapted_["examples"] == {} and np.array_equal(tiny.coef_, plain.coef_)
+
+
+def test_study_examples_rank_first_stand_out_and_are_nearest_their_own_code():
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(200, 8))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    coef, intercept = np.eye(8)[:2], np.zeros(2)
+    positives = (np.eye(8)[:2], np.array([0, 1]))
+    rows, codes = study_examples(vectors, vectors @ coef.T + intercept, positives, per_code=5)
+    z = robust_z(vectors @ coef.T)
+    for r, k in zip(rows, codes):
+        assert z[r].argmax() == k and z[r, k] >= 1.0 and (vectors[r] @ positives[0].T).argmax() == k
+    assert (codes == 0).sum() == 5 and (codes == 1).sum() == 5
+
+
+def test_study_store_gives_back_batches_in_order(tmp_path):
+    def passage(i):
+        return Passage(id=f"p{i}", transcript="t", turn=i, speaker="P", text=f"text {i}", start=0, end=6)
+    rng = np.random.default_rng(3)
+    added = []
+    with StudyStore(tmp_path) as store:
+        for n in (2, 3):
+            vecs = rng.normal(size=(n + 1, 4)).astype(np.float32)
+            units = UnitVectors(vecs, np.array([0, *range(2, n + 2)]))
+            ps = [passage(len(added) + i) for i in range(n)]
+            store.add(ps, units)
+            added.append((ps, units))
+        assert store.vectors().shape == (7, 4)
+        for (ps, units), (back_ps, back_units) in zip(added, store.batches()):
+            assert back_ps == ps and np.array_equal(back_units.vectors, units.vectors) and np.array_equal(back_units.bounds, units.bounds)
+        folder = store.dir
+    assert not folder.exists()
