@@ -189,12 +189,21 @@ def make_reviewer_copy(out_dir: Path, copy: Path) -> bool:
 
 
 def decisions_of(excerpt: Excerpt, default_reviewer: str) -> list[Review]:
-    """What reviewers wrote on a line: its merged reviews, or its own review if a person
-    touched it. A decision is made self-contained (accepted/rejected get their codes)."""
+    """What reviewers wrote on a line: its merged reviews, and its own review if a person
+    decided it after the merge (that reviewer's newer decision replaces their older one).
+    A decision is made self-contained (accepted/rejected get their codes)."""
     if excerpt.reviews:
-        return list(excerpt.reviews)
+        merged = list(excerpt.reviews)
+        if excerpt.review in (Review(), consensus(excerpt, merged)):
+            return merged
+        newer = _own_decision(excerpt, default_reviewer)
+        return [r for r in merged if r.reviewer != newer.reviewer] + [newer]
     if excerpt.review == Review():
         return []
+    return [_own_decision(excerpt, default_reviewer)]
+
+
+def _own_decision(excerpt: Excerpt, default_reviewer: str) -> Review:
     review = excerpt.review
     if review.status == "accepted":
         review = review.model_copy(update={"codes": list(excerpt.codes)})
@@ -202,7 +211,7 @@ def decisions_of(excerpt: Excerpt, default_reviewer: str) -> list[Review]:
         review = review.model_copy(update={"codes": []})
     if not review.reviewer:
         review = review.model_copy(update={"reviewer": default_reviewer})
-    return [review]
+    return review
 
 
 def merge_reviews(files: list[Path]) -> list[Excerpt]:
@@ -221,22 +230,26 @@ def merge_reviews(files: list[Path]) -> list[Excerpt]:
     for pid in sorted(by_id):
         base = by_id[pid]
         ds = sorted(entries.get(pid, []), key=lambda r: (r.reviewer or "", r.model_dump_json()))
-        decided = [d for d in ds if d.status != "pending"]
-        finals = {tuple(sorted(d.codes or [])) for d in decided}
-        disagreement = len(finals) > 1
-        who = ", ".join(dict.fromkeys(d.reviewer or "?" for d in decided))
-        if not decided:
-            notes = "; ".join(f"{d.reviewer}: {d.note}" for d in ds if d.note)
-            review = Review(note=f"notes: {notes}") if notes else Review()
-        elif disagreement:
-            detail = "; ".join(f"{d.reviewer}: {sorted(d.codes or [])}" for d in decided)
-            review = Review(status="pending", note=f"disagreement: {detail}")
-        else:
-            codes = sorted(finals.pop())
-            status = "accepted" if codes == sorted(base.codes) else ("rejected" if not codes else "corrected")
-            review = Review(status=status, codes=codes, reviewer=who, note=f"agreed by {who}")
-        merged.append(base.model_copy(update={"review": review, "reviews": ds, "disagreement": disagreement}))
+        disagreement = len({tuple(sorted(d.codes or [])) for d in ds if d.status != "pending"}) > 1
+        merged.append(base.model_copy(update={"review": consensus(base, ds), "reviews": ds, "disagreement": disagreement}))
     return merged
+
+
+def consensus(base: Excerpt, ds: list[Review]) -> Review:
+    """The `review` a merge writes for these decisions: their agreed codes, a pending
+    disagreement, or (none decided) the reviewers' notes."""
+    decided = [d for d in ds if d.status != "pending"]
+    finals = {tuple(sorted(d.codes or [])) for d in decided}
+    who = ", ".join(dict.fromkeys(d.reviewer or "?" for d in decided))
+    if not decided:
+        notes = "; ".join(f"{d.reviewer}: {d.note}" for d in ds if d.note)
+        return Review(note=f"notes: {notes}") if notes else Review()
+    if len(finals) > 1:
+        detail = "; ".join(f"{d.reviewer}: {sorted(d.codes or [])}" for d in decided)
+        return Review(status="pending", note=f"disagreement: {detail}")
+    codes = sorted(finals.pop())
+    status = "accepted" if codes == sorted(base.codes) else ("rejected" if not codes else "corrected")
+    return Review(status=status, codes=codes, reviewer=who, note=f"agreed by {who}")
 
 
 # --- status and queue ---------------------------------------------------------------------
@@ -264,13 +277,20 @@ def uncertainty(excerpt: Excerpt, threshold: Thresholds = 0.5) -> float:
     """1 at the decision threshold, 0 at a certain 0 or 1: how much a decision here would
     teach the tagger (uncertainty sampling). The most uncertain code counts; `threshold`
     is one for every code or each code's own (a learned model's)."""
-    if not excerpt.suggestions:
+    return uncertainty_of_scores([(s.code, s.score) for s in excerpt.suggestions], threshold)
+
+
+def uncertainty_of_scores(scores: list[tuple[str, float]], threshold: Thresholds = 0.5) -> float:
+    """`uncertainty` of (code, score) pairs."""
+    if not scores:
         return 0.0
+
     def u(score: float, t: float) -> float:
         span = t if score < t else 1 - t
         return 1 - abs(score - t) / span if span else 0.0
+
     at = (lambda c: threshold.get(c, 0.5)) if isinstance(threshold, Mapping) else (lambda c: threshold)
-    return round(max(u(s.score, at(s.code)) for s in excerpt.suggestions), 4)
+    return round(max(u(score, at(code)) for code, score in scores), 4)
 
 
 def review_queue(excerpts: list[Excerpt], n: int, threshold: Thresholds = 0.5) -> list[tuple[float, Excerpt]]:

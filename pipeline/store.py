@@ -133,22 +133,52 @@ class Signature:
         return cls(stat(path), stat(journal_path(path)))
 
 
+class NotSaved(Exception):
+    """Decisions that could not be made durable (a full disk, a read-only folder): nothing
+    of them is left in the journal, and the caller must not report them saved."""
+
+
 def append_decisions(path: Path, entries: list[JournalEntry]) -> None:
-    """Record decisions durably (caller holds the lock): one fsynced append to the journal."""
+    """Record decisions durably (caller holds the lock): one complete, fsynced append to
+    the journal, or `NotSaved` with the journal as it was before."""
     jpath = journal_path(path)
     data = "".join(e.model_dump_json() + "\n" for e in entries).encode()
-    fd = os.open(jpath, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
     try:
-        size = os.fstat(fd).st_size
-        if size:
-            os.lseek(fd, size - 1, os.SEEK_SET)
-            if os.read(fd, 1) != b"\n":  # a torn line from a killed writer: cut it off
-                text = os.pread(fd, size, 0)
-                os.ftruncate(fd, text.rfind(b"\n") + 1)
-        os.write(fd, data)
+        fd = os.open(jpath, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    except OSError as err:
+        raise NotSaved(f"{jpath}: cannot open the journal: {err.strerror or err}") from None
+    start = None
+    try:
+        start = _cut_torn_line(fd)
+        written = 0
+        while written < len(data):  # os.write may write less than asked (a full disk)
+            written += os.write(fd, data[written:])
         os.fsync(fd)
+    except OSError as err:
+        if start is not None:
+            _truncate_quietly(fd, start)
+        raise NotSaved(f"{jpath}: not saved: {err.strerror or err}") from None
     finally:
         os.close(fd)
+
+
+def _cut_torn_line(fd: int) -> int:
+    """Cut off a torn last line (a killed writer's); the journal's size after it."""
+    size = os.fstat(fd).st_size
+    if size:
+        os.lseek(fd, size - 1, os.SEEK_SET)
+        if os.read(fd, 1) != b"\n":
+            size = os.pread(fd, size, 0).rfind(b"\n") + 1
+            os.ftruncate(fd, size)
+    return size
+
+
+def _truncate_quietly(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        pass  # a torn tail is still never counted, and the next append cuts it off
 
 
 def write_excerpts(path: Path, lines: Iterable[str]) -> None:

@@ -165,3 +165,52 @@ def test_rev_changes_with_any_part_of_a_decision(tmp_path):
     _, path = make_output(tmp_path)
     review = load(path)[0].review
     assert rev(review) != rev(review.model_copy(update={"note": "x"}))
+
+
+def test_a_decision_made_on_a_merged_file_survives_the_next_merge(tmp_path):
+    """Issue 24 #3: decide, merge F -o F, re-decide with a note, merge again."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    _, path = make_output(tmp_path)
+    pid = load(path)[0].id
+    s = session(tmp_path / "out")
+    s.decide(pid, "accept", ["conflict"])
+    s.compact()
+    runner = CliRunner()
+    assert runner.invoke(app, ["review", "merge", str(path), "-o", str(path)]).exit_code == 0
+    s.decide(pid, "accept", ["shared_purpose"], note="changed my mind")
+    s.compact()
+    assert runner.invoke(app, ["review", "merge", str(path), "-o", str(path)]).exit_code == 0
+    e = {x.id: x for x in read_excerpts(path)}[pid]
+    assert final_codes(e) == ["shared_purpose"] and [r.codes for r in e.reviews] == [["shared_purpose"]]
+    assert e.reviews[0].note == "changed my mind"
+
+
+def test_merge_into_a_served_file_keeps_decisions_made_while_it_reads(tmp_path, monkeypatch):
+    """Issue 24 #2: a page decides while `review merge F -o F` is between reading F and
+    writing it; the merge now reads under F's lock, so the decision waits and is kept."""
+    import threading
+
+    import pipeline.review as review_mod
+    from pipeline.cli.review import merge_cli
+
+    _, path = make_output(tmp_path)
+    rows = load(path)
+    page = session(tmp_path / "out")
+    real_read = review_mod.read_excerpts
+    landed = threading.Event()
+
+    def slow_read(p):
+        got = real_read(p)
+        threading.Thread(target=lambda: (page.decide(rows[1].id, "accept", ["conflict"]), landed.set()), daemon=True).start()
+        landed.wait(1.0)  # with the lock held, the page's decision cannot land yet
+        return got
+
+    monkeypatch.setattr(review_mod, "read_excerpts", slow_read)
+    merge_cli(files=[path], out=path)
+    assert landed.wait(30)
+    monkeypatch.setattr(review_mod, "read_excerpts", real_read)
+    page.compact()
+    assert final_codes({e.id: e for e in read_excerpts(path)}[rows[1].id]) == ["conflict"]

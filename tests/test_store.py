@@ -88,3 +88,46 @@ def test_the_lock_serialises_processes(tmp_path):
         assert waited > 0.3  # it waited for the other process to let go
     finally:
         other.join(10)
+
+
+def test_a_failed_append_leaves_the_journal_as_it_was_and_says_so(tmp_path, monkeypatch):
+    """A full disk: os.write writes part of the data, then fails (issue 24 #1)."""
+    import os as _os
+
+    from pipeline.schemas import Review
+    from pipeline.store import JournalEntry, NotSaved, append_decisions, journal_path, read_journal
+
+    path = tmp_path / "excerpts.jsonl"
+    path.write_text("")
+    first = JournalEntry(id="a", review=Review(status="rejected", codes=[]))
+    append_decisions(path, [first])
+    before = journal_path(path).read_bytes()
+    real_write = _os.write
+    calls = {"n": 0}
+
+    def short_then_full(fd, data):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return real_write(fd, data[:7])  # a short write: only part of the line
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_os, "write", short_then_full)
+    with pytest.raises(NotSaved, match="No space left"):
+        append_decisions(path, [JournalEntry(id="b", review=Review(status="rejected", codes=[]))])
+    monkeypatch.setattr(_os, "write", real_write)
+    assert journal_path(path).read_bytes() == before and [e.id for e in read_journal(path)] == ["a"]
+
+
+def test_short_writes_are_completed(tmp_path, monkeypatch):
+    import os as _os
+
+    from pipeline.schemas import Review
+    from pipeline.store import JournalEntry, append_decisions, read_journal
+
+    path = tmp_path / "excerpts.jsonl"
+    path.write_text("")
+    real_write = _os.write
+    monkeypatch.setattr(_os, "write", lambda fd, data: real_write(fd, data[:5]))  # 5 bytes at a time
+    append_decisions(path, [JournalEntry(id=i, review=Review(status="rejected", codes=[])) for i in "abc"])
+    monkeypatch.setattr(_os, "write", real_write)
+    assert [e.id for e in read_journal(path)] == ["a", "b", "c"]

@@ -50,8 +50,8 @@ def merge_cli(
 
     Example: qcode review merge reviews/ana.jsonl reviews/ben.jsonl -o reviews/merged.jsonl
     """
-    merged = merge_reviews(excerpt_files(files))
-    with locked(out):  # the file may be open in a review page
+    with locked(out):  # the file may be open in a review page: nothing lands between reading and writing it
+        merged = merge_reviews(excerpt_files(files))
         write_excerpts(out, (m.model_dump_json() for m in merged))
     disagreements = sum(m.disagreement for m in merged)
     say(f"merged {len(files)} file(s): {len(merged)} passages, {sum(bool(m.reviews) for m in merged)} reviewed, {disagreements} disagreement(s) -> {out}")
@@ -109,8 +109,12 @@ def serve_cli(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --expose)."),
     port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="Port (0: any free port)."),
     expose: bool = typer.Option(False, "--expose", help="Allow a non-loopback --host: anyone who can reach it and has the printed key can read the transcripts."),
+    relearn_every: int = typer.Option(20, "--relearn-every", min=1, help="Relearn from every decision so far after this many new ones (in the background), and suggest with the new model."),
+    no_learn: bool = typer.Option(False, "--no-learn", help="Keep the batch run's suggestions; learn nothing while reviewing."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder (live learning)."),
 ) -> None:
-    """Review in the browser: one passage at a time, keys for everything, each decision saved at once.
+    """Review in the browser: one passage at a time, keys for everything, each decision saved
+    at once; the machine relearns from your decisions as you go.
 
     Example: qcode review serve out/demo --reviewer ana
 
@@ -118,6 +122,8 @@ def serve_cli(
     1-9, 0 toggle codes; a or Enter accept; x no code; space skip; Backspace undo; n note.
     Decisions go to the file as `qcode review check` expects, under a lock that `qcode
     code` reruns, `review merge` and other pages respect. Ctrl+C stops the server.
+    Every --relearn-every decisions a background process relearns (as `qcode learn`) and
+    re-suggests the pending passages; the page says which model made each suggestion.
     """
     from ..reviewing.serve import serve
 
@@ -126,7 +132,8 @@ def serve_cli(
         raise typer.Exit(2)
     if host not in ("127.0.0.1", "localhost", "::1") and expose:
         say(f"warning: serving on {host}: anyone who can reach this port and has the key can read these transcripts")
-    serve(path, reviewer=reviewer, own_copy=own_copy, codebook_path=codebook, order=order, host=host, port=port, expose=expose, announce=typer.echo)
+    serve(path, reviewer=reviewer, own_copy=own_copy, codebook_path=codebook, order=order, host=host, port=port, expose=expose, announce=typer.echo,
+          relearn_every=None if no_learn else relearn_every, cache_dir=cache_dir)
 
 
 @command(app, "import")
