@@ -10,7 +10,9 @@ passage is shown), starts `qcode review serve` in its own process and measures:
   stats and recent decisions (`performance.now()` at that point), median of 5 loads;
 - API: each request's round trip (median of 5);
 - decision on disk: POST /api/decide round trips (the answer is sent after the journal
-  append is fsynced), median / 95th percentile / max over D decisions;
+  append is fsynced), median / 95th percentile / max over D decisions, and separately for
+  the decisions made while a live relearn ran in the background (one starts every 20
+  decisions; the first embeds every passage of the file);
 - keyed decisions in the browser: pressing `a`, until the next passage is on screen;
 - compaction and a reader's cost (`read_excerpts` with the journal) on the same file.
 """
@@ -85,14 +87,25 @@ def api_timings(client: httpx.Client) -> dict[str, float]:
 
 def decision_timings(client: httpx.Client, n: int) -> dict[str, float]:
     ids = client.get("/api/queue", params={"order": "file"}).json()["ids"][-n:]
-    times = []
+    times, during = [], []
     for i, pid in enumerate(ids):
         t = time.perf_counter()
         r = client.post("/api/decide", json={"id": pid, "action": "reject" if i % 3 == 0 else "accept", "codes": []})
         times.append(time.perf_counter() - t)
         r.raise_for_status()
-    times.sort()
-    return {"n": n, "median_ms": ms(statistics.median(times)), "p95_ms": ms(times[int(0.95 * (len(times) - 1))]), "max_ms": ms(times[-1])}
+        live = client.get("/api/stats").json().get("live") or {}
+        if live.get("relearning"):
+            during.append(times[-1])
+        time.sleep(0.05)  # a fast reviewer: 20 decisions a second at most
+    out = summary(times)
+    out["while_relearning"] = summary(during) if during else {"n": 0}
+    out["models"] = (client.get("/api/stats").json().get("live") or {}).get("history", [])
+    return out
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    times = sorted(times)
+    return {"n": len(times), "median_ms": ms(statistics.median(times)), "p95_ms": ms(times[int(0.95 * (len(times) - 1))]), "max_ms": ms(times[-1])}
 
 
 def browser_timings(server: Server, keyed: int) -> dict[str, float]:
@@ -158,6 +171,7 @@ def main() -> None:
     b, d = result["browser"], result["decision_on_disk"]
     print(f"\n{args.excerpts} excerpts ({result['file_mb']} MB): server start {result['server_start_s']} s; page ready {b['page_ready_ms']} ms "
           f"(max {b['page_ready_max_ms']}); decision on disk median {d['median_ms']} ms, p95 {d['p95_ms']}, max {d['max_ms']}; "
+          f"while relearning ({d['while_relearning']['n']}) p95 {d['while_relearning'].get('p95_ms')} ms; "
           f"keyed decision to next passage {b['keyed_decision_median_ms']} ms", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

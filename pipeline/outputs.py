@@ -22,6 +22,8 @@ ORPHANS = "orphaned_reviews.jsonl"
 COUNTS = "counts.csv"
 MANIFEST = "manifest.json"
 SOURCES = "sources"
+LIVE = "live"  # models the review page learned while reviewers worked (reviewing/live.py)
+LIVE_INDEX = "index.jsonl"  # one line per live model, in live/
 REVIEWS = "reviews"
 REVIEWER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

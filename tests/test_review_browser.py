@@ -224,3 +224,43 @@ def test_a_second_reviewer_codes_an_own_copy_then_merge_and_agreement(coded, tmp
     agreement = run_qcode(["agreement", str(out / "excerpts.jsonl"), str(copy), "--json"], cache_dir)
     report = json.loads(agreement.stdout)
     assert report["units"] == 2 and report["coders"] == ["ana", "ben"]
+
+
+def test_the_page_learns_while_reviewing_and_a_kill_mid_relearn_loses_nothing(coded, tmp_path, cache_dir):
+    """Decide by keys until a relearn happens: the next passages carry the live model's
+    pre-selection; kill the server while the next relearn runs: every saved decision stays."""
+    import signal
+
+    work = fresh(coded, tmp_path)
+    out = work / "out"
+    server = Server([str(out), "--reviewer", "ana", "--relearn-every", "4"], cache_dir)
+    driver = chrome()
+    saved_ids = []
+    try:
+        driver.get(server.url)
+        wait(driver, "return document.body.dataset.ready === '1'")
+        assert driver.execute_script("return document.body.dataset.model") == "batch"
+        for i in range(4):  # each passage: the first code toggled on, then accepted
+            saved_ids.append(current(driver))
+            decide_with_keys(driver, "1", "a")
+        wait(driver, "return document.body.dataset.model && document.body.dataset.model.startsWith('live-')", seconds=240)
+        shown = driver.execute_script("return document.getElementById('model-line').textContent")
+        assert "live-1" in shown and "learned while reviewing" in shown
+        learning = driver.execute_script("return document.getElementById('live').textContent")
+        assert "learned from 4 decisions" in learning
+        screenshot(driver, "review-live.png")
+        for i in range(4):  # the next relearn starts after these...
+            saved_ids.append(current(driver))
+            decide_with_keys(driver, "1", "a")
+        assert (out / "live" / "v1" / "model.json").is_file()
+        server.proc.send_signal(signal.SIGKILL)  # ... and the server dies while it runs
+        server.proc.wait()
+    finally:
+        driver.quit()
+        server.stop()
+    rows = {e.id: e for e in read_excerpts(out / "excerpts.jsonl")}
+    assert all(rows[pid].review.status != "pending" for pid in saved_ids)
+    live = [rows[pid].review for pid in saved_ids[4:]]
+    assert all(r.suggested_by == "live-1" for r in live) and all(r.suggested is not None for r in live)
+    for folder in (out / "live").glob("v*"):  # a model cut short is only ever a hidden .vN.tmp
+        assert (folder / "model.json").is_file() and (folder / "weights.npz").is_file()

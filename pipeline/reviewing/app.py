@@ -48,6 +48,8 @@ class DecideRequest(_Body):
     codes: list[str] = Field(default_factory=list, max_length=100)
     note: str | None = Field(None, max_length=4000)
     rev: str | None = Field(None, max_length=64)
+    model: str | None = Field(None, max_length=40, pattern=r"^(batch|live-[0-9]+)$")  # the model whose suggestion was shown
+    suggested: list[str] | None = Field(None, max_length=100)  # the codes it pre-selected
 
 
 class BulkRequest(_Body):
@@ -196,7 +198,8 @@ def _api_routes(app: FastAPI, session: ReviewSession) -> None:
 
     @app.post("/api/decide")
     def decide(body: DecideRequest):
-        return session.decide(body.id, body.action, body.codes, body.note, body.rev)
+        shown = (body.model, body.suggested) if body.model is not None and body.suggested is not None else None
+        return session.decide(body.id, body.action, body.codes, body.note, body.rev, shown)
 
     @app.post("/api/undo")
     def undo():

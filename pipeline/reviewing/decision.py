@@ -34,9 +34,12 @@ def make_review(
     note: str | None = None,
     codebook: Codebook,
     at: str | None = None,
+    shown: tuple[str, list[str]] | None = None,
 ) -> Review:
     """accept: `accepted` when the selection is the machine's codes, `rejected` when it is
-    empty, else `corrected`; reject: `rejected` (no code applies)."""
+    empty, else `corrected`; reject: `rejected` (no code applies). `shown` is (model, codes)
+    of the suggestion the reviewer saw; the status always compares with the batch run's
+    codes, so `accepted` keeps meaning "the codes in `codes`"."""
     selected = checked_codes(codes, codebook) if action == "accept" else []
     machine = checked_codes(list(excerpt.codes), codebook) if excerpt.codes else []
     if action == "reject" or (not selected and machine):
@@ -45,4 +48,5 @@ def make_review(
         status = "accepted"
     else:
         status = "corrected"
-    return Review(status=status, codes=selected, reviewer=reviewer, note=note or None, reviewed_at=at or now())
+    suggested_by, suggested = (shown[0], checked_codes(shown[1], codebook, "suggested")) if shown else (None, None)
+    return Review(status=status, codes=selected, reviewer=reviewer, note=note or None, reviewed_at=at or now(), suggested_by=suggested_by, suggested=suggested)

@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..manifest import Manifest, codebook_for
 from ..outputs import EXCERPTS, MANIFEST, REVIEWER_NAME, output_folder_of, reviewer_copy
 from ..review import make_reviewer_copy
+from .live import RELEARN_EVERY, LiveLearner
 from .session import Order, ReviewSession, Served
 
 LOOPBACK_NAMES = {"localhost"}
@@ -68,6 +69,18 @@ def thresholds_for(root: Path, code_ids: list[str]) -> dict[str, float]:
         return dict.fromkeys(code_ids, Config().threshold)
 
 
+def live_learner(root: Path, codebook_path: Path, every: int | None, cache_dir: Path | None) -> LiveLearner | None:
+    """The background learner, with the settings of the run that made the folder (its
+    manifest's config; the defaults without one). None when `every` is None."""
+    if every is None:
+        return None
+    try:
+        config = Manifest.read(root / MANIFEST).config
+    except InputError:
+        config = Config()
+    return LiveLearner(root, codebook_path, config, every=every, cache_dir=cache_dir)
+
+
 def check_host(host: str, expose: bool) -> None:
     """Loopback unless `expose`: anyone who can reach the port could read the transcripts."""
     if host in LOOPBACK_NAMES:
@@ -108,6 +121,8 @@ def serve(
     port: int = 8765,
     expose: bool = False,
     announce: Callable[[str], None] = print,
+    relearn_every: int | None = RELEARN_EVERY,
+    cache_dir: Path | None = None,
 ) -> None:
     """Serve the review page until interrupted; on exit, decisions are folded into the file.
 
@@ -120,8 +135,10 @@ def serve(
     check_host(host, expose)
     reviewer = reviewer or default_reviewer()
     target = resolve_target(path, reviewer=reviewer, own_copy=own_copy)
-    codebook = load_codebook(codebook_for(target.root, codebook_path))
-    session = ReviewSession(Served(target.root, target.path, reviewer, codebook, thresholds_for(target.root, codebook.code_ids), order))
+    codebook_file = codebook_for(target.root, codebook_path)
+    codebook = load_codebook(codebook_file)
+    live = live_learner(target.root, codebook_file, relearn_every, cache_dir)
+    session = ReviewSession(Served(target.root, target.path, reviewer, codebook, thresholds_for(target.root, codebook.code_ids), order, live))
     token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     shown = f"[{host}]" if ":" in host else host
@@ -136,6 +153,8 @@ def serve(
             announce(f"made {target.path} (a copy of {EXCERPTS} for {reviewer}, without decisions)")
         announce(f"reviewing {target.path} as {reviewer}: open {url}")
         announce("keys: digits toggle codes, a/Enter accept, x no code, space skip, Backspace undo, n note; Ctrl+C stops")
+        if live is not None:
+            announce(f"learning as you review: a new model every {live.every} decisions (--no-learn to keep the batch suggestions)")
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass

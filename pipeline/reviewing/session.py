@@ -27,8 +27,9 @@ from ..errors import InputError, validation_messages
 from ..outputs import source_text_path
 from ..review import uncertainty
 from ..schemas import Codebook, Excerpt, Review, final_codes
-from ..store import JournalEntry, Signature, append_decisions, journal_path, locked, read_journal, write_excerpts
+from ..store import JournalEntry, NotSaved, Signature, append_decisions, journal_path, locked, read_journal, write_excerpts
 from .decision import Action, make_review
+from .live import BATCH, LiveLearner, Snapshot
 
 Order = Literal["queue", "file"]
 AROUND_CHARS = 600  # transcript shown before and after a passage
@@ -60,6 +61,7 @@ class Served:
     codebook: Codebook
     thresholds: dict[str, float]
     order: Order = "queue"
+    live: LiveLearner | None = None  # learning while the reviewer works (None: --no-learn)
 
 
 @dataclass
@@ -175,8 +177,22 @@ class ReviewSession:
         if code:
             pending = [i for i in pending if code in st.excerpts[i].codes or any(s.code == code for s in st.excerpts[i].suggestions)]
         if order == "queue":
-            pending.sort(key=lambda i: (-st.uncertainty[i], st.excerpts[i].id))
+            live = self._live_model()
+            sure = st.uncertainty if live is None else [live.suggestions.get(e.id, (None, None, u))[2] for e, u in zip(st.excerpts, st.uncertainty)]
+            pending.sort(key=lambda i: (-sure[i], st.excerpts[i].id))
         return [st.excerpts[i].id for i in pending]
+
+    def _live_model(self):
+        return self.served.live.model() if self.served.live is not None else None
+
+    def shown(self, e: Excerpt) -> tuple[str, list[dict], list[str]]:
+        """(model, suggestions, codes) the page shows for a passage: the newest live
+        model's for a passage pending when it was made, else the batch run's."""
+        live = self._live_model()
+        if live is not None and e.review.status == "pending" and e.id in live.suggestions:
+            suggestions, codes, _ = live.suggestions[e.id]
+            return live.name, suggestions, list(codes)
+        return BATCH, [s.model_dump() for s in e.suggestions], list(e.codes)
 
     def passage(self, pid: str) -> dict:
         """A passage as the page shows it: text, the transcript around it, the question,
@@ -184,6 +200,7 @@ class ReviewSession:
         self.refreshed()
         e = self._excerpt(pid)
         before, after = self._around(e)
+        model, suggestions, codes = self.shown(e)
         return {
             "id": e.id,
             "transcript": e.transcript,
@@ -195,8 +212,10 @@ class ReviewSession:
             "time_start": e.time_start,
             "time_end": e.time_end,
             "attributes": e.attributes,
-            "suggestions": [s.model_dump() for s in e.suggestions],
-            "codes": list(e.codes),
+            "suggestions": suggestions,
+            "codes": codes,
+            "model": model,
+            "batch_codes": list(e.codes),
             "review": e.review.model_dump(),
             "final": final_codes(e),
             "rev": rev(e.review),
@@ -245,13 +264,44 @@ class ReviewSession:
             "by_reviewer": dict(sorted(by_reviewer.items())),
             "by_status": dict(Counter(e.review.status for e in self._state.excerpts)),
             "per_code": per_code,
+            "models": self._by_model(decided),
+            "live": self._live_state(),
         }
+
+    def _by_model(self, decided: list[Excerpt]) -> list[dict]:
+        """Per model that made the suggestions reviewers saw: decisions, how many of its
+        suggestions reviewers changed, and mean Cohen's kappa (over codes) between its
+        pre-selection and their final codes; each measured only on passages it had not
+        learned from."""
+        groups: dict[str, list[Excerpt]] = {}
+        for e in decided:
+            if e.review.suggested_by is not None and e.review.suggested is not None:
+                groups.setdefault(e.review.suggested_by, []).append(e)
+        out = []
+        for model, items in sorted(groups.items(), key=lambda kv: (kv[0] != BATCH, int(kv[0].split("-")[-1]) if kv[0] != BATCH else 0)):
+            changed = sum(sorted(e.review.suggested) != sorted(final_codes(e) or []) for e in items)
+            kappas = [_kappa(np.array([c in e.review.suggested for e in items], dtype=int), np.array([c in (final_codes(e) or []) for e in items], dtype=int)) for c in self.served.codebook.code_ids]
+            kappas = [k for k in kappas if k is not None]
+            out.append({"model": model, "decisions": len(items), "changed": changed, "kappa": round(float(np.mean(kappas)), 3) if kappas else None})
+        return out
+
+    def _live_state(self) -> dict | None:
+        live = self.served.live
+        if live is None:
+            return None
+        model = live.model()
+        return {"model": model.name if model else None, "learned_from": model.decisions if model else 0, "every": live.every,
+                "relearning": live.busy, "history": live.history[-10:], "error": live.error}
 
     # --- recording --------------------------------------------------------------------
 
     def _record(self, changes: list[tuple[str, Review]]) -> None:
-        """Journal the new reviews (caller holds the locks and has synced)."""
-        append_decisions(self.served.path, [JournalEntry(id=i, review=r) for i, r in changes])
+        """Journal the new reviews (caller holds the locks and has synced); a decision
+        that cannot be made durable is answered 507 and not applied."""
+        try:
+            append_decisions(self.served.path, [JournalEntry(id=i, review=r) for i, r in changes])
+        except NotSaved as err:
+            raise ReviewError(507, f"{err}; the decision is kept on the page: free some space and press the key again") from None
         for pid, review in changes:
             self._set_review(self._state.index[pid], review)
         self._state.journal_offset = journal_path(self.served.path).stat().st_size  # ends with our newline
@@ -269,22 +319,36 @@ class ReviewSession:
             self._recent.append(pid)
         del self._recent[:-RECENT]
 
-    def decide(self, pid: str, action: Action, codes: list[str], note: str | None = None, base_rev: str | None = None) -> dict:
+    def decide(self, pid: str, action: Action, codes: list[str], note: str | None = None, base_rev: str | None = None, shown: tuple[str, list[str]] | None = None) -> dict:
         """Record a decision; `base_rev` (the version the page showed) guards against
-        overwriting a decision someone else made meanwhile (409 with theirs)."""
+        overwriting a decision someone else made meanwhile (409 with theirs); `shown` is
+        the (model, codes) the page pre-selected."""
         with self._mutex, locked(self.served.path):
             self.sync()
             e = self._excerpt(pid)
             if base_rev is not None and base_rev != rev(e.review):
                 raise ReviewError(409, f"{pid} was decided meanwhile ({e.review.status} by {e.review.reviewer or 'someone'}); reload it", current=e.review.model_dump())
             try:
-                review = make_review(e, action=action, codes=codes, reviewer=self.served.reviewer, note=note, codebook=self.served.codebook)
+                review = make_review(e, action=action, codes=codes, reviewer=self.served.reviewer, note=note, codebook=self.served.codebook, shown=shown)
             except InputError as err:
                 raise ReviewError(422, err.message) from None
-            self._undo.append([(pid, e.review)])
             self._record([(pid, review)])
+            self._undo.append([(pid, e.review)])
             self._remember([pid])
-            return {"id": pid, "review": review.model_dump(), "rev": rev(review), "final": final_codes(self._excerpt(pid))}
+            out = {"id": pid, "review": review.model_dump(), "rev": rev(review), "final": final_codes(self._excerpt(pid))}
+        self._learn(1)
+        return out
+
+    def _learn(self, decisions: int) -> None:
+        """Tell the live learner about new decisions (it may start a relearn in the background)."""
+        if self.served.live is not None:
+            self.served.live.notice(decisions, self.snapshot)
+
+    def snapshot(self) -> Snapshot:
+        """Every passage's text and, where decided, its final codes."""
+        with self._mutex:
+            st = self._state
+            return Snapshot([e.id for e in st.excerpts], [e.text for e in st.excerpts], [final_codes(e) for e in st.excerpts])
 
     def undo(self) -> dict:
         """Put back what the last decision (or bulk action) of this session replaced."""
@@ -292,8 +356,13 @@ class ReviewSession:
             if not self._undo:
                 raise ReviewError(404, "nothing to undo")
             self.sync()
-            last = [(pid, old) for pid, old in self._undo.pop() if pid in self._state.index]
-            self._record(last)
+            step = self._undo.pop()
+            last = [(pid, old) for pid, old in step if pid in self._state.index]
+            try:
+                self._record(last)
+            except ReviewError:
+                self._undo.append(step)
+                raise
             for pid, old in last:
                 if old.status == "pending" and pid in self._recent:
                     self._recent.remove(pid)
@@ -327,10 +396,11 @@ class ReviewSession:
                 selection = [c for c in self.served.codebook.code_ids if c in e.codes or c == code]
                 changes.append((e.id, make_review(e, action="accept", codes=selection, reviewer=self.served.reviewer, codebook=self.served.codebook, note=f"bulk: {code} score >= {min_score:g}")))
             if changes:
-                self._undo.append([(e.id, e.review) for e in targets])
                 self._record(changes)
+                self._undo.append([(e.id, e.review) for e in targets])
                 self._remember([pid for pid, _ in changes])
-            return {"accepted": len(changes)}
+        self._learn(len(changes))
+        return {"accepted": len(changes)}
 
     # --- folding the journal into the file --------------------------------------------
 
@@ -355,6 +425,8 @@ class ReviewSession:
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self.served.live is not None:
+            self.served.live.close()
         self.compact()
 
 

@@ -4,7 +4,7 @@
 
 const csrf = document.querySelector('meta[name="qcode-csrf"]').content;
 const $ = (id) => document.getElementById(id);
-const S = { state: null, queue: [], current: null, selected: new Set(), note: null, editing: false, order: null, filter: "" };
+const S = { state: null, queue: [], current: null, selected: new Set(), note: null, editing: false, order: null, filter: "", liveModel: null };
 
 // Every action runs after the one before it has finished, in the order the keys were
 // pressed: a fast reviewer's keys are never dropped, and each applies to the passage on
@@ -87,6 +87,28 @@ async function refreshSide() {
   const [stats, recent] = await Promise.all([api("/api/stats"), api("/api/recent")]);
   renderStats(stats);
   renderRecent(recent.recent);
+  await noticeModel(stats.live);
+}
+
+// A new live model re-suggests the pending passages: take its queue order, and show the
+// passage on screen again with its suggestions unless the reviewer already changed codes.
+async function noticeModel(live) {
+  const model = live && live.model;
+  if (!model || model === S.liveModel) return;
+  const first = S.liveModel === null && S.current && S.current.model === model;
+  S.liveModel = model;
+  if (first) return;
+  await loadQueue();
+  say("new suggestions from " + model + " (learned from " + live.learned_from + " decisions)");
+  const untouched = S.current && !S.editing && sameSet(S.selected, S.current.codes);
+  if (untouched && S.queue.includes(S.current.id)) {
+    S.queue = [S.current.id, ...S.queue.filter((id) => id !== S.current.id)];
+    await show(S.current.id, false);
+  }
+}
+
+function sameSet(set, list) {
+  return set.size === list.length && list.every((x) => set.has(x));
 }
 
 async function show(id, editing) {
@@ -148,7 +170,7 @@ function renderPassage() {
   $("transcript").hidden = !p;
   $("done-filter").textContent = S.filter ? " for " + codeName(S.filter) : "";
   if (!p) {
-    for (const id of ["where", "question", "before", "passage", "after", "note-shown"]) $(id).textContent = "";
+    for (const id of ["where", "question", "before", "passage", "after", "note-shown", "model-line"]) $(id).textContent = "";
     $("suggestions").replaceChildren();
     return;
   }
@@ -162,6 +184,8 @@ function renderPassage() {
   $("passage").textContent = p.text;
   $("after").textContent = p.after;
   $("note-shown").textContent = S.note ? "note: " + S.note : "";
+  $("model-line").textContent = p.model === "batch" ? "(from the batch run)" : "(from " + p.model + ", learned while reviewing)";
+  document.body.dataset.model = p.model;
   const list = $("suggestions");
   list.replaceChildren();
   for (const s of p.suggestions) {
@@ -201,6 +225,7 @@ function renderStats(stats) {
   $("bar-fill").style.width = pct.toFixed(1) + "%";
   const people = Object.entries(stats.by_reviewer).map(([who, n]) => who + " " + n).join(", ");
   $("progress-text").textContent = stats.decided + " / " + stats.total + " decided" + (people ? " (" + people + ")" : "");
+  renderLive(stats);
   const body = $("kappa").tBodies[0];
   body.replaceChildren();
   for (const row of stats.per_code) {
@@ -208,6 +233,30 @@ function renderStats(stats) {
     const name = el("td", codeName(row.code));
     name.title = codeName(row.code);
     tr.append(name, el("td", String(row.machine), "num"), el("td", String(row.reviewers), "num"), el("td", row.kappa === null ? "–" : row.kappa.toFixed(2), "num"));
+    body.append(tr);
+  }
+}
+
+// While a relearn runs, look again every few seconds, so its suggestions arrive without
+// waiting for the next decision.
+let polling = null;
+function pollWhileRelearning(live) {
+  if (!live || !live.relearning || polling) return;
+  polling = setTimeout(() => { polling = null; refreshSide().catch(fail); }, 2000);
+}
+
+function renderLive(stats) {
+  const live = stats.live;
+  pollWhileRelearning(live);
+  const text = !live ? "off (--no-learn): suggestions are the batch run's."
+    : (live.model ? "suggestions now from " + live.model + ", learned from " + live.learned_from + " decisions" : "the first model comes after " + live.every + " decisions")
+      + (live.relearning ? "; relearning…" : "") + (live.error ? "; last relearn failed: " + live.error : "");
+  $("live").textContent = text;
+  const body = $("models").tBodies[0];
+  body.replaceChildren();
+  for (const row of stats.models || []) {
+    const tr = el("tr");
+    tr.append(el("td", row.model), el("td", String(row.decisions), "num"), el("td", String(row.changed), "num"), el("td", row.kappa === null ? "–" : row.kappa.toFixed(2), "num"));
     body.append(tr);
   }
 }
@@ -251,7 +300,8 @@ async function decide(action) {
   const p = S.current;
   const started = performance.now();
   try {
-    const result = await api("/api/decide", { id: p.id, action, codes: [...S.selected], note: S.note, rev: p.rev });
+    const shown = p.review.status === "pending" ? { model: p.model, suggested: p.codes } : {};
+    const result = await api("/api/decide", { id: p.id, action, codes: [...S.selected], note: S.note, rev: p.rev, ...shown });
     S.queue = S.queue.filter((id) => id !== p.id);
     const codes = result.final && result.final.length ? result.final.map(codeName).join(", ") : "no code";
     say("saved: " + result.review.status + " (" + codes + ") in " + Math.round(performance.now() - started) + " ms");

@@ -1,0 +1,230 @@
+"""Learning while the reviewer works (`qcode review serve`, on by default).
+
+After every `every` new decisions a worker process relearns with `qcode learn`'s learner
+from every decision so far (the study's other passages, unlabelled, adapt its codebook
+part), rescores the pending passages and hands back their suggestions. The page then
+pre-selects those codes and orders the queue by their uncertainty; each decision records
+which model made the suggestion the reviewer saw (`Review.suggested_by`, `suggested`).
+
+Nothing here writes the excerpts file: the machine's batch codes and every decision stay
+as they are, so `qcode reproduce` and the counts are untouched, and a crash or a stop
+mid-relearn loses nothing (the worker writes its model to `live/` in the study folder
+under a temporary name and renames it when complete). The worker runs at low priority in
+its own process, so the page's requests never wait for it.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Config
+from ..outputs import LIVE, LIVE_INDEX
+
+RELEARN_EVERY = 20
+BATCH = "batch"  # what `suggested_by` says of the suggestions `qcode code` wrote
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a relearn needs: every passage of the file, and the decided ones' codes."""
+
+    ids: list[str]
+    texts: list[str]
+    labels: list[list[str] | None]  # None: pending
+
+    @property
+    def decided(self) -> int:
+        return sum(label is not None for label in self.labels)
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    """One relearned model's suggestions for the passages that were pending."""
+
+    version: int
+    decisions: int  # decided passages it learned from
+    seconds: float
+    suggestions: dict[str, tuple[list[dict], list[str], float]]  # id -> (suggestions, codes, uncertainty)
+
+    @property
+    def name(self) -> str:
+        return f"live-{self.version}"
+
+
+@dataclass(frozen=True)
+class RelearnJob:
+    root: str  # the study folder (live/ goes here)
+    codebook_path: str
+    config: Config
+    version: int
+    snapshot: Snapshot
+    cache_dir: str | None = None
+
+
+def next_version(root: Path) -> int:
+    """One more than the highest model version kept in the study's live/ folder."""
+    folder = root / LIVE
+    taken = [int(p.name[1:]) for p in folder.glob("v*") if p.is_dir() and p.name[1:].isdigit()] if folder.is_dir() else []
+    return max(taken, default=0) + 1
+
+
+def _low_priority() -> None:
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@dataclass
+class LiveLearner:
+    """Relearns in a background process after every `every` new decisions; `model()` is
+    the newest model's suggestions (None before the first relearn)."""
+
+    root: Path
+    codebook_path: Path
+    config: Config
+    every: int = RELEARN_EVERY
+    cache_dir: Path | None = None
+    on_model: Callable[[LiveModel], None] | None = None
+    history: list[dict] = field(default_factory=list)
+    _since: int = 0
+    _model: LiveModel | None = None
+    _future: Future | None = None
+    _pool: ProcessPoolExecutor | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    error: str | None = None
+
+    def model(self) -> LiveModel | None:
+        return self._model
+
+    @property
+    def busy(self) -> bool:
+        return self._future is not None and not self._future.done()
+
+    def notice(self, decisions: int, snapshot: Callable[[], Snapshot]) -> bool:
+        """Count `decisions` new decisions; start a relearn when enough have come since the
+        last one and none is running. True when one started."""
+        with self._lock:
+            self._since += decisions
+            if self._since < self.every or self.busy:
+                return False
+            self._since = 0
+            self._start(snapshot())
+            return True
+
+    def _start(self, snap: Snapshot) -> None:
+        if snap.decided == 0:
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_low_priority)
+        job = RelearnJob(str(self.root), str(self.codebook_path), self.config, next_version(self.root), snap, str(self.cache_dir) if self.cache_dir else None)
+        self._future = self._pool.submit(relearn, job)
+        self._future.add_done_callback(self._done)
+
+    def _done(self, future: Future) -> None:
+        try:
+            model = future.result()
+        except Exception as err:  # the page goes on with the suggestions it has
+            self.error = f"{type(err).__name__}: {err}"
+            return
+        self.error = None
+        self._model = model
+        self.history.append({"model": model.name, "decisions": model.decisions, "seconds": round(model.seconds, 2)})
+        if self.on_model is not None:
+            self.on_model(model)
+
+    def wait(self, timeout: float | None = None) -> LiveModel | None:
+        """Block until the running relearn (if any) is done (tests, benchmarks)."""
+        future = self._future
+        if future is not None:
+            try:
+                future.result(timeout)
+            except Exception:
+                pass
+            time.sleep(0)  # let the done-callback run
+        return self._model
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+# --- the worker process -------------------------------------------------------------------
+
+_EMBEDDERS: dict[tuple, object] = {}
+_STUDY: dict[tuple, object] = {}  # the study's units, embedded once per worker process
+
+
+def _embedder(config: Config, cache_dir: str | None):
+    from ..embed import build_embedder
+
+    key = (config.model, config.backend, cache_dir)
+    if key not in _EMBEDDERS:
+        _EMBEDDERS[key] = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend, cache_dir=Path(cache_dir) if cache_dir else None, device="cpu")
+    return _EMBEDDERS[key]
+
+
+def relearn(job: RelearnJob) -> LiveModel:
+    """Learn from the decided passages, score the pending ones, keep the model in
+    `live/vN` (complete or not at all)."""
+    from ..codebook import file_sha256, load_codebook
+    from ..learn import Labelled, LearnedTagger
+    from ..review import uncertainty_of_scores
+    from ..units import embed_units
+
+    started = time.perf_counter()
+    snap = job.snapshot
+    codebook = load_codebook(job.codebook_path)
+    embedder = _embedder(job.config, job.cache_dir)
+    key = (job.config.model, job.config.unit_words, hash(tuple(snap.texts)))
+    if key not in _STUDY:
+        _STUDY.clear()
+        _STUDY[key] = embed_units(embedder, snap.texts, job.config)
+    units = _STUDY[key]
+    decided = [i for i, label in enumerate(snap.labels) if label is not None]
+    data = Labelled([snap.ids[i] for i in decided], [snap.texts[i] for i in decided], [list(snap.labels[i]) for i in decided])
+    tagger = LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units)
+    pending = [i for i, label in enumerate(snap.labels) if label is None]
+    scored = tagger.suggest(units.take(pending)) if pending else []
+    suggestions = {}
+    for i, (sugg, codes) in zip(pending, scored):
+        rows = [s.model_dump() for s in sugg]
+        suggestions[snap.ids[i]] = (rows, codes, uncertainty_of_scores([(s.code, s.score) for s in sugg], job.config.threshold))
+    seconds = time.perf_counter() - started
+    _keep(Path(job.root), job.version, tagger, codebook_sha256=file_sha256(job.codebook_path), embedder=embedder, decisions=len(decided), seconds=seconds)
+    return LiveModel(job.version, len(decided), seconds, suggestions)
+
+
+def _keep(root: Path, version: int, tagger, *, codebook_sha256: str, embedder, decisions: int, seconds: float) -> None:
+    folder = root / LIVE
+    folder.mkdir(exist_ok=True)
+    final = folder / f"v{version}"
+    tmp = folder / f".v{version}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tagger.save(tmp, codebook_sha256=codebook_sha256, embedder=embedder, training=[{"path": "(review page decisions)", "passages": decisions}])
+    os.replace(tmp, final) if not final.exists() else shutil.rmtree(tmp, ignore_errors=True)
+    line = {"model": f"live-{version}", "path": f"{LIVE}/v{version}", "decisions": decisions, "seconds": round(seconds, 2),
+            "sha256": getattr(tagger, "model_sha256_", None) or _model_sha(final)}
+    with open(folder / LIVE_INDEX, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _model_sha(folder: Path) -> str:
+    import hashlib
+
+    from ..learn import MODEL_JSON, WEIGHTS
+
+    return hashlib.sha256((folder / MODEL_JSON).read_bytes() + (folder / WEIGHTS).read_bytes()).hexdigest()
