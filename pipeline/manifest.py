@@ -73,6 +73,16 @@ class OutputHashes(_Part):
     sources: dict[str, str] = Field(alias=SOURCES)
 
 
+class LiveModelRecord(_Part):
+    """A model the review page learned while reviewers worked (reviewing/live.py)."""
+
+    model: str  # live-N
+    path: str  # live/vN, inside the output folder
+    decisions: int
+    seconds: float
+    sha256: str | None = None
+
+
 class Manifest(_Part):
     qcode_version: str
     command: Literal["code"] = "code"
@@ -88,6 +98,7 @@ class Manifest(_Part):
     outputs: OutputHashes
     redaction: RedactionRecord | None = None
     engine: str = "local"  # where segmenting and embedding ran: local, or dask ADDRESS
+    live_models: list[LiveModelRecord] = []  # models learned on the review page, newest last
 
     def dumps(self) -> str:
         data = self.model_dump(mode="json", by_alias=True, exclude_none=False)
@@ -95,6 +106,8 @@ class Manifest(_Part):
             data["model"].pop("exported_model", None)
         if data.get("redaction") is None:
             data.pop("redaction", None)
+        if not data.get("live_models"):
+            data.pop("live_models", None)
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def write(self, path: Path) -> None:
@@ -112,6 +125,20 @@ class Manifest(_Part):
             return cls.model_validate(data)
         except ValidationError as err:
             raise InputError(path, "; ".join(validation_messages(err))) from None
+
+    def with_live_models(self, out_dir: Path) -> Manifest:
+        """This manifest naming every model in the folder's live/index.jsonl."""
+        from .outputs import LIVE, LIVE_INDEX
+
+        index = Path(out_dir) / LIVE / LIVE_INDEX
+        records = []
+        if index.is_file():
+            for line in index.read_text(encoding="utf-8").splitlines():
+                try:
+                    records.append(LiveModelRecord.model_validate_json(line))
+                except ValidationError:
+                    continue  # a line cut short by a crash: that model is not named
+        return self.model_copy(update={"live_models": records})
 
     def thresholds(self, code_ids: list[str]) -> dict[str, float]:
         """Each code's decision threshold in this run (for ordering by uncertainty)."""

@@ -361,7 +361,7 @@ def finish(setup: Setup, reading: Reading, tally: Tally, result: RunResult, stag
         files = setup.redaction_files or Redacting()
         result.key = check_key_path(files.key or default_key_path(out_dir), out_dir)
         setup.redaction.write_key(result.key)
-    build_manifest(setup, reading, tally, result, out_dir).write(out_dir / MANIFEST)
+    build_manifest(setup, reading, tally, result, out_dir).with_live_models(out_dir).write(out_dir / MANIFEST)
     if setup.segments is not None:
         result.segmented_from_cache = setup.segments.hits
         setup.segments.close()

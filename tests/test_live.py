@@ -90,6 +90,10 @@ def test_a_live_relearn_writes_a_model_and_no_excerpt(tmp_path, real_embedder, c
         assert s.passage(pending[0])["model"] == model.name
         assert (out / "live" / f"v{model.version}" / "model.json").is_file()
         assert '"decisions": 4' in (out / "live" / "index.jsonl").read_text()
+        from pipeline.manifest import Manifest
+
+        named = Manifest.read(out / "manifest.json").live_models
+        assert [m.model for m in named] == [model.name] and named[0].path == f"live/v{model.version}"
         s.compact()
         on_disk = {e.id: e for e in read_excerpts(path)}
         assert {pid: on_disk[pid].review.codes for pid in decided} == {pid: [c for c in IDS if c in codes] for pid, codes in decided.items()}

@@ -102,6 +102,7 @@ class LiveLearner:
     _future: Future | None = None
     _pool: ProcessPoolExecutor | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _settled: threading.Event = field(default_factory=threading.Event)
     error: str | None = None
 
     def model(self) -> LiveModel | None:
@@ -128,10 +129,17 @@ class LiveLearner:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_low_priority)
         job = RelearnJob(str(self.root), str(self.codebook_path), self.config, next_version(self.root), snap, str(self.cache_dir) if self.cache_dir else None)
+        self._settled.clear()
         self._future = self._pool.submit(relearn, job)
         self._future.add_done_callback(self._done)
 
     def _done(self, future: Future) -> None:
+        try:
+            self._take(future)
+        finally:
+            self._settled.set()
+
+    def _take(self, future: Future) -> None:
         try:
             model = future.result()
         except Exception as err:  # the page goes on with the suggestions it has
@@ -140,24 +148,37 @@ class LiveLearner:
         self.error = None
         self._model = model
         self.history.append({"model": model.name, "decisions": model.decisions, "seconds": round(model.seconds, 2)})
+        name_in_manifest(self.root)
         if self.on_model is not None:
             self.on_model(model)
 
     def wait(self, timeout: float | None = None) -> LiveModel | None:
         """Block until the running relearn (if any) is done (tests, benchmarks)."""
-        future = self._future
-        if future is not None:
-            try:
-                future.result(timeout)
-            except Exception:
-                pass
-            time.sleep(0)  # let the done-callback run
+        if self._future is not None:
+            self._settled.wait(timeout)  # the result taken in, not only computed
         return self._model
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def name_in_manifest(root: Path) -> None:
+    """Name the folder's live models in its manifest.json (rewritten atomically, under the
+    excerpts file's lock, so two pages never interleave; a `qcode code` rerun names them
+    again when it writes its own)."""
+    from ..errors import InputError
+    from ..manifest import Manifest
+    from ..outputs import EXCERPTS, MANIFEST
+    from ..store import locked
+
+    path = root / MANIFEST
+    try:
+        with locked(root / EXCERPTS):
+            Manifest.read(path).with_live_models(root).write(path)
+    except InputError:
+        pass  # a folder without a manifest (an excerpts file alone): live/index.jsonl names them
 
 
 # --- the worker process -------------------------------------------------------------------
