@@ -59,6 +59,28 @@ def coder_from_file(path: Path) -> tuple[str, dict[str, set[str]]]:
     return f"machine ({path.stem})", {e.id: set(e.codes) for e in excerpts}
 
 
+def coders_by_model(path: Path) -> list[tuple[str, list[tuple[str, dict[str, set[str]]]]]]:
+    """Per model whose suggestions reviewers saw (`review.suggested_by`: batch, live-1, ...):
+    the model's pre-selected codes and the reviewers' final codes, on the passages decided
+    on its suggestions (never passages it learned from: a live model suggests only for
+    passages pending when it was made)."""
+    groups: dict[str, list] = {}
+    for e in read_excerpts(path):
+        codes = final_codes(e)
+        if codes is not None and e.review.suggested_by and e.review.suggested is not None:
+            groups.setdefault(e.review.suggested_by, []).append((e.id, set(e.review.suggested), set(codes)))
+    if not groups:
+        raise InputError(path, "no decision records the model that suggested it (decisions made on the review page since qcode 0.1 do)")
+
+    def order(model: str) -> tuple[int, int]:
+        return (0, 0) if model == "batch" else (1, int(model.rsplit("-", 1)[-1]) if model.rsplit("-", 1)[-1].isdigit() else 0)
+
+    return [
+        (model, [(f"{model} (suggested)", {i: s for i, s, _ in rows}), ("reviewers", {i: f for i, _, f in rows})])
+        for model, rows in sorted(groups.items(), key=lambda kv: order(kv[0]))
+    ]
+
+
 def nominal_alpha(data: np.ndarray) -> float | None:
     """Krippendorff's alpha, nominal, for coders x units with NaN for missing; None when
     undefined (fewer than two values in the data, or no pairable units)."""

@@ -107,3 +107,29 @@ def test_snapshot_counts_decisions():
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_agreement_per_suggesting_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    _, path = make_output(tmp_path)
+    rows = load(path)
+    s = ReviewSession(Served(tmp_path / "out", path, "ana", CB, {c: 0.5 for c in IDS}, "queue", None), compact_after=60.0)
+    for r in rows[:2]:
+        s.decide(r.id, "accept", ["conflict"], shown=(BATCH, ["shared_purpose"]))
+    for r in rows[2:4]:
+        s.decide(r.id, "accept", ["conflict"], shown=("live-1", ["conflict"]))
+    s.compact()
+    result = CliRunner().invoke(app, ["agreement", str(path), "--by-model", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    got = json.loads(result.stdout)
+    assert list(got) == ["batch", "live-1"] and got["live-1"]["units"] == 2 and got["batch"]["units"] == 2
+    conflict = {c["code"]: c for c in got["live-1"]["per_code"]}["conflict"]
+    assert conflict["percent"] == 1.0
+    assert {c["code"]: c for c in got["batch"]["per_code"]}["conflict"]["percent"] == 0.0
+    usage = CliRunner().invoke(app, ["agreement", str(path), str(path), "--by-model"])
+    assert usage.exit_code == 2
