@@ -24,11 +24,11 @@ from sklearn.model_selection import KFold
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import PreviousLearner, TfidfSvc  # noqa: E402
+from gold import load_gold  # noqa: E402
 
-from pipeline import Config, load_codebook  # noqa: E402
-from pipeline.codebook import definitions_only  # noqa: E402
+from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
-from pipeline.evaluate import read_gold, score  # noqa: E402
+from pipeline.evaluate import score  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
@@ -92,12 +92,7 @@ def main() -> None:
     args = ap.parse_args()
 
     config = Config(model=args.model, backend=args.backend)
-    codebook = load_codebook(args.codebook)
-    items = read_gold(args.gold, codebook)
-    if args.definitions_only:
-        codebook = definitions_only(codebook)
-    if args.limit and len(items) > args.limit:
-        items = [items[i] for i in sorted(np.random.default_rng(config.seed).permutation(len(items))[: args.limit])]
+    codebook, items = load_gold(args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed)
     embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
     folds = list(KFold(n_splits=args.folds, shuffle=True, random_state=config.seed).split(items))
     sizes = [None if s == "all" else int(s) for s in args.sizes]

@@ -24,14 +24,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import Config, load_codebook  # noqa: E402
-from pipeline.codebook import definitions_only  # noqa: E402
+from gold import load_gold  # noqa: E402
+
+from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
-from pipeline.evaluate import read_gold  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
 from pipeline.review import uncertainty_of_scores  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
@@ -88,12 +88,7 @@ def main() -> None:
     if args.finetune:
         ap.error("--finetune: background fine-tuning is not built yet (see docs/reviewing.md)")
     config = Config(model=args.model)
-    codebook = load_codebook(args.codebook)
-    items = read_gold(args.gold, codebook)
-    if args.definitions_only:
-        codebook = definitions_only(codebook)
-    if args.limit and len(items) > args.limit:
-        items = [items[i] for i in sorted(np.random.default_rng(config.seed).permutation(len(items))[: args.limit])]
+    codebook, items = load_gold(args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed)
     embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
     units = embed_units(embedder, [i.text for i in items], config)
     result = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "passages": len(items)}

@@ -23,11 +23,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline import Config, load_codebook  # noqa: E402
+from gold import load_gold  # noqa: E402
+
+from pipeline import Config  # noqa: E402
 from pipeline.codebook import definitions_only  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
-from pipeline.evaluate import read_gold, score  # noqa: E402
+from pipeline.evaluate import score  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
@@ -59,10 +62,7 @@ def main() -> None:
     rows = []
     print(f"{'set':<28} {'codebook':<12} {'codes':>5} {'passages':>8} " + " ".join(f"{r:>14}" for r in RULES))
     for name, gold, codebook_path in args.set:
-        full = load_codebook(codebook_path)
-        items = read_gold(Path(gold), full)
-        if args.limit and len(items) > args.limit:
-            items = [items[i] for i in sorted(np.random.default_rng(config.seed).permutation(len(items))[: args.limit])]
+        full, items = load_gold(Path(gold), codebook_path, limit=args.limit, seed=config.seed)
         units = embed_units(embedder, [i.text for i in items], config)
         for richness, codebook in (("full", full), ("definitions", definitions_only(full))):
             row = {"set": name, "gold": gold, "codebook": richness, "codes": len(codebook.codes), "passages": len(items)}

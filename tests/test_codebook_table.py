@@ -1,6 +1,5 @@
 """Codebooks kept as tables: CSV and XLSX, headers recognised, errors naming row and column."""
 
-from pathlib import Path
 
 import openpyxl
 import pytest

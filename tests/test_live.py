@@ -1,7 +1,6 @@
 """Live learning on the review page: suggestions from a model relearned in the background,
 provenance of every decision, and nothing written to the excerpts file by learning."""
 
-from pathlib import Path
 
 import pytest
 
