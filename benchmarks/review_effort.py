@@ -10,8 +10,9 @@ are not the gold codes) and the keys pressed (one per code toggled, one to decid
 the study, as `qcode code` writes them), in the page's queue order (most uncertain
 first). `live` relearns from every decision so far after every N new ones, exactly as
 `qcode review serve` does (LearnedTagger on the decided passages, the study unlabelled),
-re-scores the pending passages and re-orders the queue; the seconds spent relearning are
-counted. Per 100 passages and over the study.
+and, when the new model beats codebook-only suggestions in cross-validation on the
+decisions, re-scores the pending passages and re-orders the queue; the seconds spent
+relearning are counted. Per 100 passages and over the study.
 
 JSON: {"passages": N, "static": {"wrong": W, "keys": K, ...}, "live": {...}}.
 """
@@ -51,7 +52,7 @@ def simulate(items, units, codebook, config, embedder, *, relearn_every: int | N
     base = CodebookTagger(codebook, config=config).fit(embedder, units)
     shown = suggestions_of(base, units, list(range(len(items))), config.threshold)
     decided: list[int] = []
-    wrong, keys, seconds, relearns = [], [], 0.0, 0
+    wrong, keys, seconds, relearns, used = [], [], 0.0, 0, 0
     while len(decided) < len(items):
         pending = [i for i in range(len(items)) if i not in set(decided)]
         i = min(pending, key=lambda j: (-shown[j][1], items[j].id))
@@ -63,14 +64,16 @@ def simulate(items, units, codebook, config, embedder, *, relearn_every: int | N
             started = time.perf_counter()
             data = Labelled([items[j].id for j in decided], [items[j].text for j in decided], [items[j].labels for j in decided])
             tagger = LearnedTagger(codebook, config=config).fit(embedder, data, study=units)
-            left = [j for j in range(len(items)) if j not in set(decided)]
-            shown.update(suggestions_of(tagger, units, left, config.threshold))
+            if tagger.cv_["better"]:  # as the page: a model that does not beat codebook-only in CV is not used
+                left = [j for j in range(len(items)) if j not in set(decided)]
+                shown.update(suggestions_of(tagger, units, left, config.threshold))
+                used += 1
             seconds += time.perf_counter() - started
             relearns += 1
     per_100 = [{"from": s, "wrong": int(sum(wrong[s : s + 100])), "keys": int(sum(keys[s : s + 100]))} for s in range(0, len(wrong), 100)]
     out = {"wrong": int(sum(wrong)), "keys": int(sum(keys)), "per_100": per_100}
     if relearn_every:
-        out.update(relearn_every=relearn_every, relearns=relearns, relearn_seconds=round(seconds, 1))
+        out.update(relearn_every=relearn_every, relearns=relearns, used=used, relearn_seconds=round(seconds, 1))
     return out
 
 
@@ -96,7 +99,7 @@ def main() -> None:
         result[name] = simulate(items, units, codebook, config, embedder, relearn_every=every)
         r = result[name]
         print(f"{name:<7} wrong {r['wrong']:>5} ({r['wrong'] / len(items):.1%})  keys {r['keys']:>6} ({r['keys'] / len(items):.2f}/passage)"
-              + (f"  {r['relearns']} relearns, {r['relearn_seconds']} s" if every else ""), flush=True)
+              + (f"  {r['relearns']} relearns ({r['used']} used), {r['relearn_seconds']} s" if every else ""), flush=True)
     s, live = result["static"], result["live"]
     result["live_vs_static"] = {"wrong": round(1 - live["wrong"] / max(s["wrong"], 1), 3), "keys": round(1 - live["keys"] / max(s["keys"], 1), 3)}
     print(f"live learning: {result['live_vs_static']['wrong']:.1%} fewer wrong suggestions, {result['live_vs_static']['keys']:.1%} fewer keys")

@@ -260,8 +260,30 @@ class LearnedTagger(Tagger):
             self.report_[code] = self._fit_code(k, units, y, base_scores[:, k], words if use_words else None, lexical_rows)
         self._keep_lexical(lexical_rows, units.vectors.shape[1] if units is not None else self.vectors_.shape[1])
         self.min_codes_, self.max_codes_ = decision_shape(data.labels, self.config.max_codes)
+        self.cv_ = self._pooled_check(Y, base_scores) if units is not None else None
         del self._oof
         return self
+
+    def _pooled_check(self, Y: np.ndarray, base_scores: np.ndarray) -> dict:
+        """Micro-F1 over codes on the reviewed passages: codebook-only decisions against the
+        learned ones out of fold (codes without a cross-check count as the codebook's).
+        `better` says whether this model should replace codebook-only suggestions: it
+        agrees better with the reviewers, or no code could be checked yet."""
+        t = self.config.threshold
+        base = base_scores >= t
+        learned = base.copy()
+        checked = 0
+        for k in range(Y.shape[1]):
+            oof = self._oof.get((k, (self.codebook_weight_, self.n0_)))
+            if oof is not None and self.modes_[k] == "learned":
+                learned[:, k] = oof >= t
+                checked += 1
+        f1 = {}
+        for name, pred in (("codebook", base), ("learned", learned)):
+            tp, fp, fn = int((pred & (Y == 1)).sum()), int((pred & (Y == 0)).sum()), int((~pred & (Y == 1)).sum())
+            f1[name] = round(2 * tp / max(2 * tp + fp + fn, 1), 4)
+        return {"passages": int(len(Y)), "checked_codes": checked, "codebook_micro_f1": f1["codebook"], "learned_micro_f1": f1["learned"],
+                "better": f1["learned"] > f1["codebook"] or checked == 0}
 
     def _choose_trust(self, units: UnitVectors, Y: np.ndarray, base_scores: np.ndarray) -> tuple[float, float]:
         """The (codebook weight, N0) of TRUST whose blended out-of-fold decisions agree best

@@ -172,7 +172,7 @@ def test_learn_then_code_and_evaluate_with_the_model(tmp_path, cache_dir):
     res = runner.invoke(app, ["code", str(SAMPLE), "-o", str(tmp_path / "out"), "--model", str(tmp_path / "m"), "--cache-dir", str(cache_dir), "-q"])
     assert res.exit_code == 0, res.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["tagger"]["strategy"] == "learned-blend-v3" and sorted(manifest["tagger"]["learned_codes"]) == sorted(learned)
+    assert manifest["tagger"]["strategy"] == "learned-blend-v4" and sorted(manifest["tagger"]["learned_codes"]) == sorted(learned)
     res = runner.invoke(app, ["evaluate", "--gold", str(DEV_GOLD), "--model", str(tmp_path / "m"), "--json", "--cache-dir", str(cache_dir)])
     assert res.exit_code == 0 and json.loads(res.stdout)["macro_f1"] > 0.6  # training data: a sanity check only
     res = runner.invoke(app, ["code", str(SAMPLE), "-o", str(tmp_path / "o2"), "--model", str(tmp_path / "nope"), "-q"])

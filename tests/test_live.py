@@ -24,6 +24,7 @@ class StubLearner:
     every = 2
     busy = False
     error = None
+    latest = None
 
     def __init__(self, model=None):
         self._model, self.told, self.history = model, [], []
@@ -79,7 +80,7 @@ def test_a_live_relearn_writes_a_model_and_no_excerpt(tmp_path, real_embedder, c
         queue = s.queue()
         decided = {}
         for i, pid in enumerate(queue[:4]):
-            codes = [IDS[i % 3], IDS[3 + i % 2]]
+            codes = [IDS[i], IDS[i + 4]]  # one passage per code: nothing to cross-check yet, so the model is used
             s.decide(pid, "accept", codes, shown=(BATCH, s.passage(pid)["codes"]))
             decided[pid] = codes
         assert learner.busy or learner.model() is not None

@@ -48,12 +48,14 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class LiveModel:
-    """One relearned model's suggestions for the passages that were pending."""
+    """One relearned model's suggestions for the passages that were pending (none when,
+    cross-validated on the decisions, it does not beat the batch run's suggestions)."""
 
     version: int
     decisions: int  # decided passages it learned from
     seconds: float
     suggestions: dict[str, tuple[list[dict], list[str], float]]  # id -> (suggestions, codes, uncertainty)
+    check: dict | None = None  # micro-F1 out of fold: codebook-only against this model
 
     @property
     def name(self) -> str:
@@ -97,6 +99,7 @@ class LiveLearner:
     cache_dir: Path | None = None
     on_model: Callable[[LiveModel], None] | None = None
     history: list[dict] = field(default_factory=list)
+    latest: LiveModel | None = None  # the newest model made, used or not
     _since: int = 0
     _model: LiveModel | None = None
     _future: Future | None = None
@@ -106,6 +109,7 @@ class LiveLearner:
     error: str | None = None
 
     def model(self) -> LiveModel | None:
+        """The newest model that beats the batch suggestions (None before one does)."""
         return self._model
 
     @property
@@ -146,8 +150,11 @@ class LiveLearner:
             self.error = f"{type(err).__name__}: {err}"
             return
         self.error = None
-        self._model = model
-        self.history.append({"model": model.name, "decisions": model.decisions, "seconds": round(model.seconds, 2)})
+        self.latest = model
+        used = bool(model.suggestions) or (model.check is None or model.check["better"])
+        if used:
+            self._model = model
+        self.history.append({"model": model.name, "decisions": model.decisions, "seconds": round(model.seconds, 2), "used": used, "check": model.check})
         name_in_manifest(self.root)
         if self.on_model is not None:
             self.on_model(model)
@@ -217,14 +224,15 @@ def relearn(job: RelearnJob) -> LiveModel:
     data = Labelled([snap.ids[i] for i in decided], [snap.texts[i] for i in decided], [list(snap.labels[i]) for i in decided])
     tagger = LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units)
     pending = [i for i, label in enumerate(snap.labels) if label is None]
-    scored = tagger.suggest(units.take(pending)) if pending else []
+    better = tagger.cv_ is None or tagger.cv_["better"]
+    scored = tagger.suggest(units.take(pending)) if pending and better else []
     suggestions = {}
     for i, (sugg, codes) in zip(pending, scored):
         rows = [s.model_dump() for s in sugg]
         suggestions[snap.ids[i]] = (rows, codes, uncertainty_of_scores([(s.code, s.score) for s in sugg], job.config.threshold))
     seconds = time.perf_counter() - started
     _keep(Path(job.root), job.version, tagger, codebook_sha256=file_sha256(job.codebook_path), embedder=embedder, decisions=len(decided), seconds=seconds)
-    return LiveModel(job.version, len(decided), seconds, suggestions)
+    return LiveModel(job.version, len(decided), seconds, suggestions, tagger.cv_)
 
 
 def _keep(root: Path, version: int, tagger, *, codebook_sha256: str, embedder, decisions: int, seconds: float) -> None:

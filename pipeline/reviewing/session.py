@@ -289,9 +289,11 @@ class ReviewSession:
         live = self.served.live
         if live is None:
             return None
-        model = live.model()
+        model, latest = live.model(), live.latest
+        held_back = latest is not None and latest is not model
         return {"model": model.name if model else None, "learned_from": model.decisions if model else 0, "every": live.every,
-                "relearning": live.busy, "history": live.history[-10:], "error": live.error}
+                "relearning": live.busy, "history": live.history[-10:], "error": live.error,
+                "held_back": {"model": latest.name, "learned_from": latest.decisions, "check": latest.check} if held_back else None}
 
     # --- recording --------------------------------------------------------------------
 

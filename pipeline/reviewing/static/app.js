@@ -248,9 +248,12 @@ function pollWhileRelearning(live) {
 function renderLive(stats) {
   const live = stats.live;
   pollWhileRelearning(live);
+  const held = live && live.held_back
+    ? "; " + live.held_back.model + " (learned from " + live.held_back.learned_from + ") does not beat " + (live.model || "the batch suggestions") + " in cross-validation yet, so they stay"
+    : "";
   const text = !live ? "off (--no-learn): suggestions are the batch run's."
-    : (live.model ? "suggestions now from " + live.model + ", learned from " + live.learned_from + " decisions" : "the first model comes after " + live.every + " decisions")
-      + (live.relearning ? "; relearning…" : "") + (live.error ? "; last relearn failed: " + live.error : "");
+    : (live.model ? "suggestions now from " + live.model + ", learned from " + live.learned_from + " decisions" : "suggestions from the batch run; a model is tried every " + live.every + " decisions")
+      + held + (live.relearning ? "; relearning…" : "") + (live.error ? "; last relearn failed: " + live.error : "");
   $("live").textContent = text;
   const body = $("models").tBodies[0];
   body.replaceChildren();
