@@ -11,7 +11,9 @@ the study, as `qcode code` writes them), in the page's queue order (most uncerta
 first). `live` relearns from every decision so far after every N new ones, exactly as
 `qcode review serve` does (LearnedTagger on the decided passages, the study unlabelled),
 and, when the new model beats codebook-only suggestions in cross-validation on the
-decisions, re-scores the pending passages and re-orders the queue; the seconds spent
+decisions, re-scores the pending passages (keeping the batch suggestion where the
+reviews say to trust the codebook and it is surer, `live.keeps_batch`) and re-orders the
+queue; the seconds spent
 relearning are counted. Per 100 passages and over the study.
 
 JSON: {"passages": N, "static": {"wrong": W, "keys": K, ...}, "live": {...}}.
@@ -34,6 +36,7 @@ from gold import load_gold  # noqa: E402
 from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
+from pipeline.reviewing.live import keeps_batch  # noqa: E402
 from pipeline.review import uncertainty_of_scores  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
@@ -51,6 +54,7 @@ def simulate(items, units, codebook, config, embedder, *, relearn_every: int | N
     """Go through every passage in queue order; relearn every `relearn_every` decisions."""
     base = CodebookTagger(codebook, config=config).fit(embedder, units)
     shown = suggestions_of(base, units, list(range(len(items))), config.threshold)
+    batch = dict(shown)
     decided: list[int] = []
     wrong, keys, seconds, relearns, used = [], [], 0.0, 0, 0
     while len(decided) < len(items):
@@ -66,7 +70,8 @@ def simulate(items, units, codebook, config, embedder, *, relearn_every: int | N
             tagger = LearnedTagger(codebook, config=config).fit(embedder, data, study=units)
             if tagger.cv_["better"]:  # as the page: a model that does not beat codebook-only in CV is not used
                 left = [j for j in range(len(items)) if j not in set(decided)]
-                shown.update(suggestions_of(tagger, units, left, config.threshold))
+                new = suggestions_of(tagger, units, left, config.threshold)
+                shown.update({j: new[j] for j in left if not keeps_batch(tagger, new[j][1], batch[j][1])})
                 used += 1
             seconds += time.perf_counter() - started
             relearns += 1

