@@ -249,7 +249,7 @@ class LearnedTagger(Tagger):
             self.lexical_ = LexicalFeatures().fit(units.texts)
             words = self.lexical_.transform(units.vectors, units.texts)
         base_scores = base.score(units) if units is not None else None
-        self._oof: dict[tuple[int, float], np.ndarray] = {}
+        self._oof: dict[tuple[int, tuple[float, float]], np.ndarray] = {}  # (code, trust) -> out-of-fold blended scores
         self.codebook_weight_, self.n0_ = self._choose_trust(units, Y, base_scores) if units is not None else TRUST[0]
         for k, code in enumerate(self.codebook.code_ids):
             if units is None:
