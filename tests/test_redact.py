@@ -129,7 +129,8 @@ def test_redact_writes_text_qcode_codes_back(tmp_path):
     write(folder / "participants.csv", "file,name,sector\na.txt,Philippa Quennell,icb\nb.txt,,vcse\n")
     res = runner.invoke(app, ["redact", str(folder), "-o", str(tmp_path / "share")])
     assert res.exit_code == 0, res.stderr
-    assert "keep it apart" in res.stderr and (tmp_path / "pseudonym_key.csv").is_file()
+    key = tmp_path / "share.pseudonym_key.csv"  # one key per output folder, owner-only
+    assert "keep it apart" in res.stderr and key.is_file() and key.stat().st_mode & 0o777 == 0o600
     shared = tmp_path / "share"
     text = (shared / "a.txt").read_text()
     assert "Philippa" not in text and text.startswith("Interviewer: Who helps?\n\nPERSON 1: Dr [PERSON 2]")
@@ -149,14 +150,14 @@ def test_code_pseudonymise_leaves_no_original_in_any_output(tmp_path):
         write(folder / name, text)
     out = tmp_path / "share" / "study"
     result = code_corpus([folder], out_dir=out, embedder=FakeEmbedder(), config=Config(pseudonymise=True, threshold=0.0))
-    assert result.key == (tmp_path / "share" / "pseudonym_key.csv").resolve()
+    assert result.key == (tmp_path / "share" / "study.pseudonym_key.csv").resolve()
     for step in (["export", "refi", str(out), "-o", str(tmp_path / "share" / "s.qdpx")], ["export", "table", str(out), "-o", str(tmp_path / "share" / "t.xlsx")], ["report", str(out)]):
         assert runner.invoke(app, step).exit_code == 0
     for e in read_excerpts(out / "excerpts.jsonl"):  # offsets index the pseudonymised sources
         assert (out / "sources" / f"{e.transcript}.txt").read_text()[e.start : e.end] == e.text
     originals = ["Philippa", "Quennell", "James", "Okafor", "Thistlewood", "07700 900123"]
     for f in (tmp_path / "share").rglob("*"):
-        if f.is_file() and f.name != "pseudonym_key.csv":
+        if f.is_file() and f.name != "study.pseudonym_key.csv":
             data = f.read_bytes()
             if zipfile.is_zipfile(f):
                 with zipfile.ZipFile(f) as z:

@@ -40,7 +40,7 @@ def code_cli(
     device: str = device_option(),
     cluster: str = typer.Option(None, "--cluster", help="Segment and embed on a Dask cluster: its scheduler address (tcp://host:8786), or local:N to start N worker processes here. Same outputs, byte for byte."),
     model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
-    pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace names, organisations, places and direct identifiers before anything is written (as `qcode redact`); the key goes to OUT/../pseudonym_key.csv."),
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace names, organisations, places and direct identifiers before anything is written (as `qcode redact`); the key goes to OUT/../OUT.pseudonym_key.csv."),
     names: Path = typer.Option(None, "--names", help="With --pseudonymise: a file of names to replace wherever they appear (one a line)."),
     keep: Path = typer.Option(None, "--keep", help="With --pseudonymise: a file of terms never to replace (one a line)."),
     key: Path = typer.Option(None, "--key", help="With --pseudonymise: where to write the pseudonym key (never inside OUT)."),

@@ -13,7 +13,7 @@ from .common import make_config, say
 def redact_cli(
     inputs: list[Path] = typer.Argument(..., metavar="INPUT", help="Transcript files or folders, as for `qcode code`."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the pseudonymised transcripts (.txt) to share or code."),
-    key: Path = typer.Option(None, "--key", help="Where to write the pseudonym key [default: OUT/../pseudonym_key.csv; never inside OUT]."),
+    key: Path = typer.Option(None, "--key", help="Where to write the pseudonym key [default: OUT/../OUT.pseudonym_key.csv; never inside OUT]."),
     names: Path = typer.Option(None, "--names", help="Names to replace wherever they appear, one a line (a CSV's first column)."),
     keep: Path = typer.Option(None, "--keep", help="Terms never to replace, one a line (national bodies, programmes...)."),
     attributes: Path = typer.Option(None, "--attributes", help="participants.csv to use [default: one beside the inputs]."),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,10 @@ def table_names(tables: list[AttributeTable]) -> list[str]:
 
 
 def default_key_path(folder: Path) -> Path:
-    return Path(folder).resolve().parent / KEY_NAME
+    """Beside the output folder, named after it: each output folder has its own key, so a
+    sibling project's run never replaces another's (`OUT/../NAME.pseudonym_key.csv`)."""
+    folder = Path(folder).resolve()
+    return folder.parent / f"{folder.name}.{KEY_NAME}"
 
 
 def check_key_path(key: Path, folder: Path) -> Path:
@@ -69,7 +73,9 @@ class Redaction:
     errors: list[InputError] = field(default_factory=list)
 
     def write_key(self, path: Path) -> None:
+        """Write the key readable by its owner alone (0600): it re-identifies people."""
         with atomic_write(path) as f:
+            os.fchmod(f.fileno(), 0o600)
             f.write(self.pseudonymiser.key_csv())
 
 
