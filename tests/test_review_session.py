@@ -214,3 +214,19 @@ def test_merge_into_a_served_file_keeps_decisions_made_while_it_reads(tmp_path, 
     monkeypatch.setattr(review_mod, "read_excerpts", real_read)
     page.compact()
     assert final_codes({e.id: e for e in read_excerpts(path)}[rows[1].id]) == ["conflict"]
+
+
+def test_undo_never_erases_a_decision_made_since(tmp_path):
+    """Issue 24 #7: ana decides, ben re-decides the same passage, ana's Backspace: refused."""
+    _, path = make_output(tmp_path)
+    pid = load(path)[0].id
+    ana, ben = session(tmp_path / "out"), session(tmp_path / "out", reviewer="ben")
+    ana.decide(pid, "accept", ["conflict"])
+    ben.decide(pid, "accept", ["shared_purpose"])
+    with pytest.raises(ReviewError) as err:
+        ana.undo()
+    assert err.value.status == 409 and err.value.extra["current"]["reviewer"] == "ben"
+    assert final_codes({e.id: e for e in read_excerpts(path)}[pid]) == ["shared_purpose"]
+    other = load(path)[1].id
+    ana.decide(other, "reject", [])
+    assert ana.undo()["ids"] == [other]  # an undisturbed decision still undoes

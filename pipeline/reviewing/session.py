@@ -99,7 +99,7 @@ class ReviewSession:
         self._mutex = threading.RLock()
         self._timer: threading.Timer | None = None
         self._state = _Loaded()
-        self._undo: list[list[tuple[str, Review]]] = []
+        self._undo: list[list[tuple[str, Review, Review]]] = []  # per step: (passage, review replaced, review written)
         self._recent: list[str] = []
         with self._mutex, locked(served.path):
             self._reload()
@@ -335,7 +335,7 @@ class ReviewSession:
             except InputError as err:
                 raise ReviewError(422, err.message) from None
             self._record([(pid, review)])
-            self._undo.append([(pid, e.review)])
+            self._undo.append([(pid, e.review, review)])
             self._remember([pid])
             out = {"id": pid, "review": review.model_dump(), "rev": rev(review), "final": final_codes(self._excerpt(pid))}
         self._learn(1)
@@ -359,7 +359,11 @@ class ReviewSession:
                 raise ReviewError(404, "nothing to undo")
             self.sync()
             step = self._undo.pop()
-            last = [(pid, old) for pid, old in step if pid in self._state.index]
+            changed = [pid for pid, _, mine in step if pid in self._state.index and self._excerpt(pid).review != mine]
+            if changed:  # someone decided it again since: undoing would erase their decision
+                e = self._excerpt(changed[0])
+                raise ReviewError(409, f"{changed[0]} was decided again meanwhile ({e.review.status} by {e.review.reviewer or 'someone'}); not undone", current=e.review.model_dump())
+            last = [(pid, old) for pid, old, _ in step if pid in self._state.index]
             try:
                 self._record(last)
             except ReviewError:
@@ -399,7 +403,7 @@ class ReviewSession:
                 changes.append((e.id, make_review(e, action="accept", codes=selection, reviewer=self.served.reviewer, codebook=self.served.codebook, note=f"bulk: {code} score >= {min_score:g}")))
             if changes:
                 self._record(changes)
-                self._undo.append([(e.id, e.review) for e in targets])
+                self._undo.append([(e.id, e.review, review) for e, (_, review) in zip(targets, changes)])
                 self._remember([pid for pid, _ in changes])
         self._learn(len(changes))
         return {"accepted": len(changes)}
