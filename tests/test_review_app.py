@@ -109,3 +109,14 @@ def test_targets(tmp_path):
         resolve_target(out, reviewer="../x", own_copy=True)
     with pytest.raises(InputError, match="no excerpts.jsonl"):
         resolve_target(tmp_path, reviewer="ana", own_copy=False)
+
+
+def test_expose_keeps_the_host_check_for_the_address_served():
+    """Issue 24 #9: --expose no longer turns the Host check off on a named address."""
+    from pipeline.reviewing.serve import allowed_hosts
+
+    assert allowed_hosts("127.0.0.1", expose=False) is None  # the app's loopback default
+    named = allowed_hosts("192.0.2.10", expose=True)
+    assert "192.0.2.10" in named and "localhost" in named and "*" not in named
+    assert "[2001:db8::1]" in allowed_hosts("2001:db8::1", expose=True)
+    assert allowed_hosts("0.0.0.0", expose=True) == ["*"]

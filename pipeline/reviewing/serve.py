@@ -81,6 +81,18 @@ def live_learner(root: Path, codebook_path: Path, every: int | None, cache_dir: 
     return LiveLearner(root, codebook_path, config, every=every, cache_dir=cache_dir)
 
 
+def allowed_hosts(host: str, expose: bool) -> list[str] | None:
+    """Host names the server answers to: loopback names (None: the app's default), plus
+    with --expose the address it listens on; any name only when it listens on every
+    interface (0.0.0.0 or ::), where the names it is reached by cannot be known."""
+    if not expose:
+        return None
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    shown = f"[{host}]" if ":" in host else host
+    return ["127.0.0.1", "localhost", "[::1]", "::1", host, shown]
+
+
 def check_host(host: str, expose: bool) -> None:
     """Loopback unless `expose`: anyone who can reach the port could read the transcripts."""
     if host in LOOPBACK_NAMES:
@@ -143,7 +155,8 @@ def serve(
     sock = bind(host, port)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}/?key={token}"
-    app = create_app(session, token=token, hosts=None if not expose else ["*"])
+    hosts = allowed_hosts(host, expose)
+    app = create_app(session, token=token, hosts=hosts)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
     # handler that was there before: these end the process through `finally`, exit 0
@@ -152,6 +165,9 @@ def serve(
         if target.created:
             announce(f"made {target.path} (a copy of {EXCERPTS} for {reviewer}, without decisions)")
         announce(f"reviewing {target.path} as {reviewer}: open {url}")
+        if expose:
+            announce("warning: --expose serves plain HTTP: the key and the transcripts cross the network unencrypted; "
+                     + ("any Host name is accepted on every interface" if hosts == ["*"] else f"Host names accepted: {', '.join(dict.fromkeys(hosts))}"))
         announce("keys: digits toggle codes, a/Enter accept, x no code, space skip, Backspace undo, n note; Ctrl+C stops")
         if live is not None:
             announce(f"learning as you review: a new model every {live.every} decisions (--no-learn to keep the batch suggestions)")
