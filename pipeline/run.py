@@ -126,7 +126,7 @@ def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[li
 def prepare(
     inputs: list[str | Path], *, config: Config, codebook_path: Path | None, attributes_path: Path | None,
     embedder: Embedder | None, cache_dir: Path | None, model_dir: Path | None, errors: list[InputError], timings: dict[str, float],
-    redacting: Redacting | None = None, device: str = "auto", cluster: str | None = None,
+    redacting: Redacting | None = None, device: str = "auto", cluster: str | None = None, exclude: list[Path] = (),
 ) -> Setup:
     """Load the codebook, find the inputs and attribute tables, open the caches, build the
     embedder and fit (or load) the tagger, and start the engine (this process, or the Dask
@@ -134,7 +134,7 @@ def prepare(
     codebook_path = Path(codebook_path) if codebook_path else default_codebook_path()
     codebook = load_codebook(codebook_path)
     config = with_encoder(config, model_dir)  # a fine-tuned model embeds with its own encoder
-    files, found = discover_inputs(inputs)
+    files, found = discover_inputs(inputs, exclude)
     tables, table_errors = find_attributes(inputs, attributes_path)
     errors.extend(found + table_errors)
     segments = None
@@ -396,9 +396,10 @@ def code_corpus(
     ReviewLedger(out_dir / EXCERPTS)  # a bad excerpts file or journal stops the run here
     if (config or Config()).pseudonymise:  # a key inside the folder to share stops it too
         check_key_path((redacting or Redacting()).key or default_key_path(out_dir), out_dir)
+    key = (redacting or Redacting()).key or default_key_path(out_dir)
     setup = prepare(inputs, config=config or Config(), codebook_path=codebook_path, attributes_path=attributes_path, embedder=embedder,
                     cache_dir=cache_dir, model_dir=model_dir, errors=result.errors, timings=result.timings, redacting=redacting,
-                    device=device, cluster=cluster)
+                    device=device, cluster=cluster, exclude=[out_dir, key])
     try:
         _code_and_finish(setup, result, on_transcript)
     finally:

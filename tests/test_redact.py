@@ -195,3 +195,19 @@ def test_a_pseudonymised_run_reproduces_with_its_recorded_names_list(tmp_path, c
     names.write_text("Thistlewood\nPhilippa\n")  # a changed list is named
     res = runner.invoke(app, ["reproduce", str(out / "manifest.json"), "--cache-dir", str(cache_dir)])
     assert "note: --names list changed" in res.stderr
+
+
+def test_output_inside_the_input_folder_is_never_read_back(tmp_path):
+    """Issue 24 #5: `qcode code in -o in/coded --pseudonymise`, twice: the second run reads
+    the same transcripts, writes the same outputs and the same key."""
+    folder = tmp_path / "in"
+    for name, text in TWO.items():
+        write(folder / name, text)
+    out = folder / "coded"
+    first = code_corpus([folder], out_dir=out, embedder=FakeEmbedder(), config=Config(pseudonymise=True))
+    assert not first.errors
+    key_before = first.key.read_bytes()
+    excerpts_before = (out / "excerpts.jsonl").read_bytes()
+    again = code_corpus([folder], out_dir=out, embedder=FakeEmbedder(), config=Config(pseudonymise=True))
+    assert not again.errors and again.transcripts == first.transcripts
+    assert again.key.read_bytes() == key_before and (out / "excerpts.jsonl").read_bytes() == excerpts_before

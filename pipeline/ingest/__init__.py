@@ -29,13 +29,18 @@ ATTRIBUTE_NAMES = ("participants.csv", "participants.yaml", "participants.yml")
 __all__ = ["ATTRIBUTE_NAMES", "READERS", "AttributeTable", "discover_inputs", "iter_transcripts", "load_attributes", "read_transcripts"]
 
 
-def discover_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[InputError]]:
+KEY_SUFFIX = "pseudonym_key.csv"  # a pseudonym key is never read as input
+
+
+def discover_inputs(inputs: list[str | Path], exclude: list[Path] = ()) -> tuple[list[Path], list[InputError]]:
     """Expand files and folders into a sorted list of input files.
 
     Folders contribute the files whose extension has a reader (skipping hidden files and
-    folders, README files and participant tables); a file named directly with no reader,
-    or a missing path, is an error.
+    folders, README files, participant tables, pseudonym keys and anything in or at an
+    `exclude` path: qcode's own outputs are never read back as input); a file named
+    directly with no reader, or a missing path, is an error.
     """
+    skip = [Path(p).resolve() for p in exclude]
     found: set[Path] = set()
     errors: list[InputError] = []
     for item in inputs:
@@ -46,7 +51,9 @@ def discover_inputs(inputs: list[str | Path]) -> tuple[list[Path], list[InputErr
                 if any(part.startswith((".", "~$")) for part in rel.parts):
                     continue
                 if child.is_file() and child.suffix.lower() in READERS:
-                    if child.name.lower() in ATTRIBUTE_NAMES or child.stem.lower() == "readme":
+                    if child.name.lower() in ATTRIBUTE_NAMES or child.stem.lower() == "readme" or child.name.endswith(KEY_SUFFIX):
+                        continue
+                    if any(child.resolve().is_relative_to(p) for p in skip):
                         continue
                     found.add(child)
         elif path.is_file():

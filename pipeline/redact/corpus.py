@@ -139,7 +139,7 @@ def redact_corpus(
     config = config or Config()
     out_dir = Path(out_dir)
     key = check_key_path(key_path or default_key_path(out_dir), out_dir)
-    files, errors = discover_inputs(inputs)
+    files, errors = discover_inputs(inputs, [out_dir, key])
     tables, table_errors = find_attributes(inputs, attributes_path)
     redaction = first_pass(files, config, tables, read_list(names_path), read_list(keep_path))
     result = RedactResult(out_dir, key, errors=[*errors, *table_errors])
