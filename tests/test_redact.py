@@ -211,3 +211,14 @@ def test_output_inside_the_input_folder_is_never_read_back(tmp_path):
     again = code_corpus([folder], out_dir=out, embedder=FakeEmbedder(), config=Config(pseudonymise=True))
     assert not again.errors and again.transcripts == first.transcripts
     assert again.key.read_bytes() == key_before and (out / "excerpts.jsonl").read_bytes() == excerpts_before
+
+
+def test_transcripts_with_one_id_in_two_folders_keep_their_own_findings(tmp_path):
+    """Issue 24 #4: site_a/p01.txt and site_b/p01.txt: each is redacted with its own
+    findings (the duplicate id is still reported, naming the other file)."""
+    write(tmp_path / "site_a" / "p01.txt", "Interviewer: How do we reach you?\n\nParticipant: Ring me on 07700 900123 any morning.\n")
+    write(tmp_path / "site_b" / "p01.txt", "Interviewer: Anything else?\n\nParticipant: Nothing else really, it was a long and quiet week at the site for all of us.\n")
+    res = runner.invoke(app, ["redact", str(tmp_path / "site_a"), str(tmp_path / "site_b"), "-o", str(tmp_path / "share")])
+    assert "duplicate transcript id 'p01'" in res.stderr
+    text = (tmp_path / "share" / "p01.txt").read_text()
+    assert "07700 900123" not in text and "[PHONE 1]" in text

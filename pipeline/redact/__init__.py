@@ -59,7 +59,7 @@ class Pseudonymiser:
         self.keep = [*lists()["keep"], *keep]
         self.interviewer_labels = tuple(interviewer_labels)
         self.registry = Registry()
-        self.found: dict[str, list[Mention]] = {}
+        self.found: dict[tuple[str, str], list[Mention]] = {}  # (source file, transcript id) -> its findings
         self.seen: dict[str, set[str]] = defaultdict(set)  # names found in pass 1, by kind
         self.terms: dict[str, set[str]] = defaultdict(set)  # what pass 2 replaces everywhere
 
@@ -75,7 +75,7 @@ class Pseudonymiser:
         mentions += [Mention(f, "ner") for f in ner([text])[0]]
         mentions += [Mention(f, "first") for f in by_first_name(text)]
         mentions += [Mention(f, "rare") for f in by_rarity(text)]
-        self.found[transcript.id] = mentions
+        self.found[(transcript.source, transcript.id)] = mentions  # ids repeat across folders; sources do not
         for f in settle(mentions, text, self.keep_for(transcript)):  # what this transcript teaches about names
             if f.kind in ("PERSON", "ORG", "PLACE", "NAME"):
                 self.seen[f.kind].add(text[f.start : f.end])
@@ -102,7 +102,7 @@ class Pseudonymiser:
         """What pass 2 replaces in this transcript: its own findings, and every occurrence
         of a name found anywhere in the project."""
         text = transcript.text
-        mentions = list(self.found.get(transcript.id, []))
+        mentions = list(self.found.get((transcript.source, transcript.id), []))
         for kind in ("PERSON", "ORG", "PLACE", "NAME"):
             mentions += [Mention(f, "known") for f in occurrences(text, self.terms[kind], kind)]
         return settle(mentions, text, self.keep_for(transcript))
