@@ -120,3 +120,20 @@ def test_expose_keeps_the_host_check_for_the_address_served():
     assert "192.0.2.10" in named and "localhost" in named and "*" not in named
     assert "[2001:db8::1]" in allowed_hosts("2001:db8::1", expose=True)
     assert allowed_hosts("0.0.0.0", expose=True) == ["*"]
+
+
+def test_each_server_has_its_own_cookie_whose_value_is_not_the_key(tmp_path):
+    """Issue 24 #8: a second server in the same browser does not sign the first tab out,
+    and the cookie never carries the key itself; a non-ASCII key or header is a 403."""
+    from fastapi.testclient import TestClient
+
+    app_a, path = client(tmp_path)
+    s = app_a.app.state.session
+    a = TestClient(create_app(s, token=TOKEN, port=8765), base_url="http://127.0.0.1:8765")
+    a.get(f"/?key={TOKEN}", follow_redirects=False)
+    (name, value), = a.cookies.items()
+    assert name == "qcode_review_8765" and value != TOKEN and TOKEN not in value
+    b = TestClient(create_app(s, token="another-key", port=8766), base_url="http://127.0.0.1:8766")
+    b.cookies.set(name, value)  # the first server's cookie means nothing to the second
+    assert b.get("/").status_code == 403
+    assert a.get("/?key=%C3%A9", follow_redirects=False).status_code == 403

@@ -2,7 +2,8 @@
 over a `ReviewSession`.
 
 Security: the server binds to loopback unless told otherwise. The address it prints
-carries a one-time key; opening it sets a same-site, HTTP-only cookie and redirects to the
+carries the server's key; opening it sets a same-site, HTTP-only cookie (named for the port,
+holding a value derived from the key, never the key) and redirects to the
 bare page, which holds a second key for the `X-QCode-CSRF` header that every API call must
 send (a cross-site page can neither read the key nor send the header). Requests naming
 another host are refused (no DNS rebinding), bodies over 64 KiB get 413, unknown codes
@@ -27,7 +28,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from .session import ReviewError, ReviewSession
 
 MAX_BODY = 64 * 1024
-COOKIE = "qcode_review"
+COOKIE = "qcode_review"  # + "_PORT": each server its own cookie, so a second server never signs the first tab out
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -97,33 +98,41 @@ async def _too_large(scope, receive, send, limit: int) -> None:
     await JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413, headers=HEADERS)(scope, receive, send)
 
 
-def create_app(session: ReviewSession, *, token: str | None = None, hosts: list[str] | None = None) -> FastAPI:
+def create_app(session: ReviewSession, *, token: str | None = None, hosts: list[str] | None = None, port: int | None = None) -> FastAPI:
     """The app for one session. `token` is the key in the printed address (random if not
-    given); `hosts` the Host names accepted (loopback names by default)."""
+    given); `hosts` the Host names accepted (loopback names by default); `port` names the
+    cookie. The cookie carries a session value derived from the key, never the key."""
     token = token or secrets.token_urlsafe(32)
     csrf = hmac.new(token.encode(), b"csrf", "sha256").hexdigest()
+    cookie = (f"{COOKIE}_{port}" if port else COOKIE, hmac.new(token.encode(), b"session", "sha256").hexdigest())
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.token = token
     app.state.session = session
-    _guard(app, token, csrf, hosts)
-    _page_routes(app, token, csrf)
+    _guard(app, cookie, csrf, hosts)
+    _page_routes(app, token, cookie, csrf)
     _api_routes(app, session)
     return app
 
 
-def _authorised(request: Request, token: str) -> bool:
-    return hmac.compare_digest(request.cookies.get(COOKIE, ""), token)
+def _same(a: str, b: str) -> bool:
+    """Constant-time comparison that is False, not an error, for non-ASCII input."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
-def _guard(app: FastAPI, token: str, csrf: str, hosts: list[str] | None) -> None:
+def _authorised(request: Request, cookie: tuple[str, str]) -> bool:
+    name, value = cookie
+    return _same(request.cookies.get(name, ""), value)
+
+
+def _guard(app: FastAPI, cookie: tuple[str, str], csrf: str, hosts: list[str] | None) -> None:
     """Every request: a loopback Host, a bounded body, and for the API the key's cookie and
     the CSRF header; security headers on every response; review errors as JSON."""
 
     async def guard(request: Request, call_next):
         if request.url.path.startswith("/api/"):
-            if not _authorised(request, token):
+            if not _authorised(request, cookie):
                 return JSONResponse({"detail": "not signed in: open the address printed by `qcode review serve`"}, 403, headers=HEADERS)
-            if not hmac.compare_digest(request.headers.get("x-qcode-csrf", ""), csrf):
+            if not _same(request.headers.get("x-qcode-csrf", ""), csrf):
                 return JSONResponse({"detail": "missing or wrong X-QCode-CSRF header"}, 403, headers=HEADERS)
         response = await call_next(request)
         for k, v in HEADERS.items():
@@ -140,20 +149,20 @@ def _guard(app: FastAPI, token: str, csrf: str, hosts: list[str] | None) -> None
         return JSONResponse({"detail": str(err), **err.extra}, status_code=err.status, headers=HEADERS)
 
 
-def _page_routes(app: FastAPI, token: str, csrf: str) -> None:
+def _page_routes(app: FastAPI, token: str, cookie: tuple[str, str], csrf: str) -> None:
     """The page (the key in the address becomes a cookie, then the key leaves the URL) and
     its static files."""
 
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request, key: str | None = Query(None, max_length=200)):
         if key is not None:
-            if not hmac.compare_digest(key, token):
+            if not _same(key, token):
                 return PlainTextResponse("wrong key: open the address printed by `qcode review serve`", 403)
             response = RedirectResponse("/", status_code=303)
-            response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+            response.set_cookie(cookie[0], cookie[1], httponly=True, samesite="strict", path="/")
             return response
-        if not _authorised(request, token):
-            return PlainTextResponse("open the address printed by `qcode review serve` (it carries a one-time key)", 403)
+        if not _authorised(request, cookie):
+            return PlainTextResponse("open the address printed by `qcode review serve` (it carries the server's key)", 403)
         return HTMLResponse(_static("index.html").replace("{{csrf}}", html.escape(csrf)))
 
     @app.get("/static/{name}")

@@ -156,7 +156,7 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}/?key={token}"
     hosts = allowed_hosts(host, expose)
-    app = create_app(session, token=token, hosts=hosts)
+    app = create_app(session, token=token, hosts=hosts, port=sock.getsockname()[1])
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
     # handler that was there before: these end the process through `finally`, exit 0
