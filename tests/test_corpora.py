@@ -85,3 +85,85 @@ def test_px_comments_keep_frequent_categories_and_no_code_labels(tmp_path):
     assert kept == ["Staff manner & personal attributes"]  # Parking is too rare; no-code columns are not codes
     assert len(items) == 13 and items[-1]["labels"] == [] and items[0]["labels"] == [slug(kept[0])]
     Codebook.model_validate(px_codebook(kept))
+
+
+FRAMEWORK_QMD = """---
+title: "Framework details"
+---
+
+## General
+
+::: {.callout-note icon=false title="Parking" collapse=true}
+
+### Parking
+
+Comments about finding a space to park and what it costs.
+
+Examples:
+
+Positive: 'Easy to park.', 'Plenty of spaces.'
+
+Negative: 'The car park was full again.'
+
+:::
+
+### Food & drink provision & facilities
+
+Includes food quality, choice and temperature.
+
+:::
+"""
+
+
+def test_qdc_framework_codebooks_keep_the_authors_descriptions(tmp_path):
+    from benchmarks.corpora import px_framework_codebooks, qdc_framework
+
+    (tmp_path / "framework3.qmd").write_text(FRAMEWORK_QMD)
+    framework = qdc_framework(tmp_path / "framework3.qmd")
+    assert framework["Parking"]["definition"] == "Comments about finding a space to park and what it costs."
+    assert framework["Parking"]["examples"] == ["Easy to park.", "Plenty of spaces.", "The car park was full again."]
+    thin, full, shared = px_framework_codebooks(framework, ["Parking", "Food & drink provision & facilities", "Staff"], {"Easy to park."})
+    assert shared == ["Parking", "Food & drink provision & facilities"]  # a category the framework does not describe is left out
+    assert all(set(c) == {"id", "name", "definition"} for c in thin["codes"])
+    assert full["codes"][0]["examples"] == ["Plenty of spaces.", "The car park was full again."]  # a gold text is never its own example
+    Codebook.model_validate(thin)
+    Codebook.model_validate(full)
+
+
+MANUAL = """1 Teacher Talk Moves Coding Manual
+      Keeping Everyone Together
+      Teacher prompts for students to be active listeners.
+         ■ Go ahead.
+         ■ Shelly?
+      Restating
+      The teacher repeating what a student says word for word.
+         ■ S: An exponent
+            T: Exponent. (Restating)
+"""
+
+
+def test_talkmoves_manual_examples_and_lessons(tmp_path):
+    import openpyxl
+
+    from benchmarks.corpora import manual_examples, talkmoves_gold
+
+    examples = manual_examples(MANUAL)
+    assert examples["keeping_everyone_together"] == ["Go ahead.", "Shelly?"]
+    assert examples["restating"] == ["Exponent."]  # the coded teacher turn of a dialogue example
+    lessons = tmp_path / "data" / "Subset 1"
+    lessons.mkdir(parents=True)
+    for n in range(6):
+        wb = openpyxl.Workbook()
+        wb.active.append([None, "TimeStamp", "Turn", "Speaker", "Sentence", "Teacher Tag", "Student Tag"])
+        wb.active.append([0, None, 1, "T", "Can you all look at the board now?", "2 - Keeping Everyone Together", None])
+        wb.active.append([1, None, 2, "S", "I think it is twelve because six and six make twelve.", None, "5 - Providing Evidence / Explaining Reasoning"])
+        wb.active.append([2, None, 3, "T", "Let us think about this together today.", "7 - Context", None])
+        wb.active.append([3, None, 4, "T", "Okay.", "1 - None", None])  # under three words: left out
+        wb.save(lessons / f"lesson {n}.xlsx")
+    gold = talkmoves_gold(tmp_path, per_part=100)
+    teacher = [i for k, v in gold.items() if k.startswith("teacher") for i in v]
+    student = [i for k, v in gold.items() if k.startswith("student") for i in v]
+    assert len(teacher) == 12 and len(student) == 6
+    assert sorted({tuple(i["labels"]) for i in teacher}) == [(), ("keeping_everyone_together",)]  # "Context" is no talk move
+    assert all(i["labels"] == ["providing_evidence"] for i in student)
+    assert {i["split"] for i in teacher} <= {"dev", "test"}
