@@ -16,10 +16,10 @@ app = typer.Typer(help="Work with codebooks.", no_args_is_help=True, context_set
 # What a definition-only codebook cost on our benchmarks (docs/tagging.md, "Codebook
 # richness"): keep this in step with the table there.
 THIN_COST = (
-    "definition-only codes are tagged from one sentence each; on real coded sets they "
-    "agreed with the researchers about as well as full entries only where the definition "
-    "names what is said. Add a few example quotes (examples:) or include rules, or review "
-    "20-50 passages and run qcode learn"
+    "qcode adapts such codes to the passages it codes, but on six coded sets, definitions "
+    "alone agreed with the coders at mean kappa 0.01-0.23 where full entries reached "
+    "0.13-0.68. Add a few example quotes (examples:) or include rules, or review 40-100 "
+    "passages (the review page learns as you go)"
 )
 
 
