@@ -470,9 +470,14 @@ class LearnedTagger(Tagger):
         tagger.min_codes_, tagger.max_codes_ = meta["learned"]["codes_per_passage"]["least"], meta["learned"]["codes_per_passage"]["most"]
         tagger.report_ = meta["cross_validated"]
         tagger.n_train_ = meta["training"]["passages"]
-        tagger.model_sha256_ = hashlib.sha256(path.read_bytes() + weights_path.read_bytes()).hexdigest()
+        tagger.model_sha256_ = model_sha256(Path(model_dir))
         tagger.embed_codebook(embedder)
         return tagger
+
+
+def model_sha256(model_dir: Path) -> str:
+    """A learned model's identity: sha256 of its model.json and weights together."""
+    return hashlib.sha256((model_dir / MODEL_JSON).read_bytes() + (model_dir / WEIGHTS).read_bytes()).hexdigest()
 
 
 def learn(

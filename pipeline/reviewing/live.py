@@ -251,24 +251,20 @@ def keeps_batch(tagger, live_uncertainty: float, batch_uncertainty: float | None
 
 
 def _keep(root: Path, version: int, tagger, *, codebook_sha256: str, embedder, decisions: int, seconds: float) -> None:
+    from ..learn import model_sha256
+
     folder = root / LIVE
     folder.mkdir(exist_ok=True)
     final = folder / f"v{version}"
     tmp = folder / f".v{version}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tagger.save(tmp, codebook_sha256=codebook_sha256, embedder=embedder, training=[{"path": "(review page decisions)", "passages": decisions}])
-    os.replace(tmp, final) if not final.exists() else shutil.rmtree(tmp, ignore_errors=True)
-    line = {"model": f"live-{version}", "path": f"{LIVE}/v{version}", "decisions": decisions, "seconds": round(seconds, 2),
-            "sha256": getattr(tagger, "model_sha256_", None) or _model_sha(final)}
+    if final.exists():  # another page took this version first: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    os.replace(tmp, final)
+    line = {"model": f"live-{version}", "path": f"{LIVE}/v{version}", "decisions": decisions, "seconds": round(seconds, 2), "sha256": model_sha256(final)}
     with open(folder / LIVE_INDEX, "a", encoding="utf-8") as f:
         f.write(json.dumps(line, sort_keys=True) + "\n")
         f.flush()
         os.fsync(f.fileno())
-
-
-def _model_sha(folder: Path) -> str:
-    import hashlib
-
-    from ..learn import MODEL_JSON, WEIGHTS
-
-    return hashlib.sha256((folder / MODEL_JSON).read_bytes() + (folder / WEIGHTS).read_bytes()).hexdigest()
