@@ -19,8 +19,10 @@ from pydantic import BaseModel
 from sklearn.metrics import cohen_kappa_score
 
 from .errors import InputError
-from .review import read_excerpts
-from .schemas import final_codes
+from .evaluate import read_gold
+from .io import read_jsonl
+from .review import SOURCES, codes_for, read_excerpts
+from .schemas import Codebook, GoldItem, final_codes
 
 
 class CodeAgreement(BaseModel):
@@ -46,11 +48,25 @@ class AgreementReport(BaseModel):
     mean_percent_coded: float | None
 
 
-def coder_from_file(path: Path) -> tuple[str, dict[str, set[str]]]:
-    """(coder name, passage id -> codes) for one file."""
+AGREEMENT_SOURCES = ("auto", *SOURCES)
+
+
+def coder_from_file(path: Path, source: str = "auto", codebook: Codebook | None = None) -> tuple[str, dict[str, set[str]]]:
+    """(coder name, passage id -> codes) for one file: a gold file's labels, or an excerpts
+    file's codes by `source` (machine, reviewed, final as in `counts`; auto: the
+    reviewers' decisions where the file has any, else the machine's codes)."""
+    from .learn import _is_gold_file
+
+    if _is_gold_file(path):
+        items = read_gold(path, codebook) if codebook is not None else [item for _, item in read_jsonl(path, GoldItem)]
+        return f"labels ({path.stem})", {item.id: set(item.labels) for item in items}
     excerpts = read_excerpts(path)
     if not excerpts:
         raise InputError(path, "no excerpts")
+    if source != "auto":
+        coded = {e.id: codes_for(e, source) for e in excerpts}
+        name = "machine" if source == "machine" else "reviewers" if source == "reviewed" else "final"
+        return f"{name} ({path.stem})", {k: set(v) for k, v in coded.items() if v is not None}
     decided = {e.id: final_codes(e) for e in excerpts}
     decided = {k: set(v) for k, v in decided.items() if v is not None}
     if decided:

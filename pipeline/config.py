@@ -54,7 +54,10 @@ class Config(BaseModel):
         None, description="survey CSV/XLSX: the column of free text [default: text, response, answer or comment]"
     )
     id_column: str | None = Field(
-        None, description="survey CSV/XLSX: the column of respondent ids [default: id or respondent_id, else row number]"
+        None, description="survey CSV/XLSX: the column of respondent ids [default: id, respondent id, response id (Qualtrics ResponseId, SurveyMonkey Respondent ID), else row number]"
+    )
+    split_answers: bool = Field(
+        False, description="survey CSV/XLSX: split long answers into passages as interview turns are [default: one passage per answer]"
     )
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="apply a code when its calibrated score reaches this"

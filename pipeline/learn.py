@@ -417,7 +417,7 @@ class LearnedTagger(Tagger):
 
     # --- persistence ------------------------------------------------------------------
 
-    def save(self, out_dir: Path, *, codebook_sha256: str, embedder: Embedder, training: list[dict]) -> None:
+    def save(self, out_dir: Path, *, codebook_sha256: str, embedder: Embedder, training: list[dict], ids: list[str] = ()) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(out_dir / WEIGHTS, "wb") as f:
             lexical = {f"lex_{k}": v for k, v in sparse_rows(self.lex_coef_).items()}
@@ -435,7 +435,7 @@ class LearnedTagger(Tagger):
             "config": self.config.model_dump(mode="json"),
             "settings": {"C": C, "n0": N0, "folds": FOLDS, "lexical_passages": LEXICAL_PASSAGES, "min_lexical": MIN_LEXICAL, "trust": [list(t) for t in TRUST], "min_trust": MIN_TRUST, "min_choice": MIN_CHOICE, "coded_share": CODED_SHARE},
             "learned": {"codebook_weight": self.codebook_weight_, "n0": self.n0_, "codes_per_passage": {"least": self.min_codes_, "most": self.max_codes_}},
-            "training": {"passages": self.n_train_, "files": training},
+            "training": {"passages": self.n_train_, "files": training, "ids": sorted(ids)},
             "cross_validated": self.report_,
             "weights_sha256": hashlib.sha256((out_dir / WEIGHTS).read_bytes()).hexdigest(),
         }
@@ -475,6 +475,14 @@ class LearnedTagger(Tagger):
         return tagger
 
 
+def learned_ids(model_dir: Path) -> set[str]:
+    """The ids of the passages a learned model was trained on (models since qcode 0.1)."""
+    try:
+        return set(json.loads((Path(model_dir) / MODEL_JSON).read_text())["training"].get("ids", []))
+    except (OSError, ValueError, KeyError):
+        return set()
+
+
 def model_sha256(model_dir: Path) -> str:
     """A learned model's identity: sha256 of its model.json and weights together."""
     return hashlib.sha256((model_dir / MODEL_JSON).read_bytes() + (model_dir / WEIGHTS).read_bytes()).hexdigest()
@@ -498,6 +506,7 @@ def learn(
         codebook_sha256=file_sha256(codebook_path),
         embedder=embedder,
         training=[{"path": str(f), "sha256": file_sha256(f)} for f in files],
+        ids=data.ids,
     )
     return tagger
 

@@ -83,6 +83,16 @@ class LiveModelRecord(_Part):
     sha256: str | None = None
 
 
+class LearnedModelRecord(_Part):
+    """The learned model a run tagged with (`qcode code --model`): a copy kept in the study
+    folder (`path`, relative to it: models/SHA12), its identity, and where it came from."""
+
+    path: str
+    sha256: str
+    given: str  # the --model path as given
+    encoder: str | None = None  # a fine-tuned model's encoder folder (not copied: config.model names it)
+
+
 class Manifest(_Part):
     qcode_version: str
     command: Literal["code"] = "code"
@@ -99,6 +109,7 @@ class Manifest(_Part):
     redaction: RedactionRecord | None = None
     engine: str = "local"  # where segmenting and embedding ran: local, or dask ADDRESS
     live_models: list[LiveModelRecord] = []  # models learned on the review page, newest last
+    learned_model: LearnedModelRecord | None = None  # the model of `qcode code --model`
 
     def dumps(self) -> str:
         data = self.model_dump(mode="json", by_alias=True, exclude_none=False)
@@ -108,6 +119,8 @@ class Manifest(_Part):
             data.pop("redaction", None)
         if not data.get("live_models"):
             data.pop("live_models", None)
+        if data.get("learned_model") is None:
+            data.pop("learned_model", None)
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def write(self, path: Path) -> None:

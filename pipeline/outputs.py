@@ -8,6 +8,9 @@
     OUT/sources/                  each transcript's normalised text: offsets index these
     OUT/reviews/NAME.jsonl        a reviewer's own copy (`qcode review serve --own-copy`)
     OUT/reviews/orphaned/NAME.jsonl  its orphaned reviews
+    OUT/models/SHA12/             a copy of the learned model the run tagged with (studyfolder.py)
+    OUT/learned/                  where `qcode learn OUT` writes by default
+    OUT/live/                     models the review page learned (reviewing/live.py)
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ SOURCES = "sources"
 LIVE = "live"  # models the review page learned while reviewers worked (reviewing/live.py)
 LIVE_INDEX = "index.jsonl"  # one line per live model, in live/
 REVIEWS = "reviews"
+MODELS = "models"  # copies of the learned models runs tagged with, by sha256 prefix
+LEARNED = "learned"  # `qcode learn STUDY` writes here unless told --out
 REVIEWER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import __version__
 from .agreement import agreement
+from .errors import InputError
 from .counts import collect
 from .io import atomic_write
 from .review import read_excerpts, status_counts
@@ -137,8 +138,10 @@ def progress_png(excerpts: list[Excerpt]) -> bytes:
     return _png(fig)
 
 
-def machine_vs_reviewers(excerpts: list[Excerpt], codebook: Codebook):
-    decided = {e.id: set(final_codes(e)) for e in excerpts if final_codes(e) is not None}
+def machine_vs_reviewers(excerpts: list[Excerpt], codebook: Codebook, learned_from: set[str] = frozenset()):
+    """The batch run's codes against reviewers' final codes, on the decided passages its
+    learned model (if any) was not trained on."""
+    decided = {e.id: set(final_codes(e)) for e in excerpts if final_codes(e) is not None and e.id not in learned_from}
     if not decided:
         return None
     machine = {e.id: set(e.codes) for e in excerpts if e.id in decided}
@@ -147,6 +150,16 @@ def machine_vs_reviewers(excerpts: list[Excerpt], codebook: Codebook):
 
 def _img(data: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _learned_from(out_dir: Path) -> set[str]:
+    from .studyfolder import Study
+
+    try:
+        study = Study.of(out_dir)
+    except InputError:
+        return set()
+    return study.learned_from() if study is not None else set()
 
 
 def build_report(out_dir: Path, codebook: Codebook, *, report_dir: Path, by: str = "sector", source: str = "final") -> Path:
@@ -176,13 +189,17 @@ def build_report(out_dir: Path, codebook: Codebook, *, report_dir: Path, by: str
     ]
     for name, (png, alt) in figures.items():
         parts.append(f"<h2>{esc(alt)}</h2>{_img(png, alt)}")
-    report = machine_vs_reviewers(excerpts, codebook)
+    learned = _learned_from(out_dir)
+    report = machine_vs_reviewers(excerpts, codebook, learned)
     parts.append("<h2>Agreement between the machine and reviewers</h2>")
     if report is None:
-        parts.append("<p>No reviewed passages yet.</p>")
+        parts.append("<p>No reviewed passages yet (that the run's learned model was not trained on).</p>")
     else:
         fmt = lambda x: "&ndash;" if x is None else f"{x:.2f}"  # noqa: E731
-        parts.append(f"<p>{report.units} reviewed passages.</p><table><tr><th>code</th><th>Cohen's &kappa;</th><th>Krippendorff's &alpha;</th><th>% agreement</th></tr>")
+        where = f"the machine's codes in this run against reviewers' decisions on {report.units} reviewed passages"
+        if learned:
+            where += f", leaving out {sum(1 for e in excerpts if e.id in learned and final_codes(e) is not None)} the run's learned model was trained on"
+        parts.append(f"<p>Measured on {where}.</p><table><tr><th>code</th><th>Cohen's &kappa;</th><th>Krippendorff's &alpha;</th><th>% agreement</th></tr>")
         names = {c.id: c.name for c in codebook.codes}
         for c in report.per_code:
             parts.append(f"<tr><td>{esc(names[c.code])}</td><td>{fmt(c.kappa)}</td><td>{fmt(c.alpha)}</td><td>{fmt(None if c.percent is None else 100 * c.percent)}</td></tr>")

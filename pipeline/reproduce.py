@@ -94,10 +94,26 @@ def _checked_inputs(manifest: dict, inputs_dir: Path | None, notes: list[str]) -
     return files, codebook_path
 
 
-def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cache_dir: Path | None, device: str = "auto") -> Reproduction:
+def _learned_model(manifest: Manifest, base: Path, explicit: Path | None, notes: list[str]) -> Path | None:
+    """The learned model the run tagged with (the study's copy, or `explicit`); a changed
+    one is the first note, a missing one an error naming it."""
+    from .studyfolder import learned_model_at
+
+    if manifest.learned_model is None:
+        if explicit is not None:
+            notes.insert(0, f"--model {explicit} given, but the run was codebook-only: the model is used")
+        return explicit
+    found, changed = learned_model_at(base, manifest.learned_model, explicit)
+    if changed:
+        notes.insert(0, changed)
+    return found
+
+
+def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cache_dir: Path | None, device: str = "auto", model: Path | None = None) -> Reproduction:
     from .run import code_corpus
 
     result = Reproduction()
+    model_dir = _learned_model(manifest, base, model, result.notes)
     files, codebook_path = _checked_inputs(manifest.model_dump(mode="json"), inputs_dir, result.notes)
     attributes = [_locate(a.path, inputs_dir) for a in manifest.attributes_files]
     for a, rec in zip(attributes, manifest.attributes_files):
@@ -109,25 +125,38 @@ def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cach
         result.notes.append(f"{original_counts} was edited after the run (sha256 differs from the manifest)")
     with tempfile.TemporaryDirectory(prefix="qcode-reproduce-") as tmp:
         out = Path(tmp) / "out"
-        run = code_corpus(
-            files, out_dir=out, codebook_path=codebook_path, config=manifest.config,
-            attributes_path=attributes[0] if len(attributes) == 1 else None,
-            cache_dir=cache_dir or Path(tmp) / "cache", device=device, redacting=_redacting(manifest, inputs_dir, result.notes),
-        )
-        again = Manifest.read(out / MANIFEST).model
-        was, now = manifest.model.weights_sha256 or "", again.weights_sha256 or ""
-        if was != now:
-            result.notes.append(f"model weights changed: {was[:12]}... -> {now[:12]}...")
-        if manifest.model.device != again.device:
-            result.notes.append(f"embedded on {again.device}, the original on {manifest.model.device}: codes and counts compared")
-        result.differences += diff_csv(COUNTS, original_counts.read_text(), (out / COUNTS).read_text())
-        before = {e.id: e.codes for e in read_excerpts(base / EXCERPTS)}
-        after = {e.id: e.codes for e in read_excerpts(out / EXCERPTS)}
-        changed = sorted(i for i in set(before) | set(after) if before.get(i) != after.get(i))
-        if changed:
-            result.differences.append(f"excerpts.jsonl: {len(changed)} passage(s) coded differently or missing, e.g. {changed[0]}")
-        result.notes += [f"rerun error: {e}" for e in run.errors]
+        try:
+            run = _rerun(code_corpus, files, out, codebook_path, manifest, attributes, cache_dir or Path(tmp) / "cache", device, _redacting(manifest, inputs_dir, result.notes), model_dir)
+        except InputError as err:  # e.g. a changed model no longer loads: named after the notes
+            result.differences.append(f"the rerun stopped: {err}")
+            return result
+        _compare(manifest, base, out, original_counts, run, result)
     return result
+
+
+def _rerun(code_corpus, files, out, codebook_path, manifest, attributes, cache_dir, device, redacting, model_dir):
+    return code_corpus(
+        files, out_dir=out, codebook_path=codebook_path, config=manifest.config,
+        attributes_path=attributes[0] if len(attributes) == 1 else None,
+        cache_dir=cache_dir, device=device, redacting=redacting, model_dir=model_dir,
+    )
+
+
+def _compare(manifest: Manifest, base: Path, out: Path, original_counts: Path, run, result: Reproduction) -> None:
+    """The rerun in `out` against the original beside the manifest: model, counts, codes."""
+    again = Manifest.read(out / MANIFEST).model
+    was, now = manifest.model.weights_sha256 or "", again.weights_sha256 or ""
+    if was != now:
+        result.notes.append(f"model weights changed: {was[:12]}... -> {now[:12]}...")
+    if manifest.model.device != again.device:
+        result.notes.append(f"embedded on {again.device}, the original on {manifest.model.device}: codes and counts compared")
+    result.differences += diff_csv(COUNTS, original_counts.read_text(), (out / COUNTS).read_text())
+    before = {e.id: e.codes for e in read_excerpts(base / EXCERPTS)}
+    after = {e.id: e.codes for e in read_excerpts(out / EXCERPTS)}
+    changed = sorted(i for i in set(before) | set(after) if before.get(i) != after.get(i))
+    if changed:
+        result.differences.append(f"excerpts.jsonl: {len(changed)} passage(s) coded differently or missing, e.g. {changed[0]}")
+    result.notes += [f"rerun error: {e}" for e in run.errors]
 
 
 def _redacting(manifest: Manifest, inputs_dir: Path | None, notes: list[str]):
@@ -166,7 +195,7 @@ def _codebook_path(recorded: str, inputs_dir: Path | None) -> Path:
     return default_codebook_path() if recorded.startswith("(default)") else _locate(recorded, inputs_dir)
 
 
-def reproduce(manifest_path: Path, *, inputs_dir: Path | None = None, cache_dir: Path | None = None, device: str = "auto") -> Reproduction:
+def reproduce(manifest_path: Path, *, inputs_dir: Path | None = None, cache_dir: Path | None = None, device: str = "auto", model: Path | None = None) -> Reproduction:
     try:
         manifest = json.loads(Path(manifest_path).read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -174,7 +203,7 @@ def reproduce(manifest_path: Path, *, inputs_dir: Path | None = None, cache_dir:
     base = Path(manifest_path).parent
     command = manifest.get("command")
     if command == "code":
-        return reproduce_code(Manifest.read(manifest_path), base, inputs_dir, cache_dir, device)
+        return reproduce_code(Manifest.read(manifest_path), base, inputs_dir, cache_dir, device, model)
     if command == "counts":
         return reproduce_counts(manifest, base, inputs_dir)
     raise InputError(manifest_path, f"not a qcode manifest (command {command!r})")

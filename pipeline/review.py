@@ -293,6 +293,15 @@ def uncertainty_of_scores(scores: list[tuple[str, float]], threshold: Thresholds
     return round(max(u(score, at(code)) for code, score in scores), 4)
 
 
+def most_uncertain_code(excerpt: Excerpt, threshold: Thresholds = 0.5) -> tuple[str, float] | None:
+    """(code, score) of the suggestion nearest its decision threshold: what a decision settles."""
+    if not excerpt.suggestions:
+        return None
+    at = (lambda c: threshold.get(c, 0.5)) if isinstance(threshold, Mapping) else (lambda c: threshold)
+    best = max(excerpt.suggestions, key=lambda s: (uncertainty_of_scores([(s.code, s.score)], {s.code: at(s.code)}), s.code))
+    return best.code, best.score
+
+
 def review_queue(excerpts: list[Excerpt], n: int, threshold: Thresholds = 0.5) -> list[tuple[float, Excerpt]]:
     """Pending passages, most informative first (ties by id, so the order is stable)."""
     pending = [(uncertainty(e, threshold), e) for e in excerpts if e.review.status == "pending"]

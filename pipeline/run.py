@@ -28,7 +28,7 @@ from .config import Config
 from .embed import CachedEmbedder, Embedder, build_embedder, default_cache_dir
 from .engine import DaskEngine, LocalEngine, WorkerSpec, batches
 from .errors import InputError
-from .ingest import ATTRIBUTE_NAMES, AttributeTable, discover_inputs, iter_transcripts, load_attributes
+from .ingest import ATTRIBUTE_NAMES, SURVEY_SUFFIXES, AttributeTable, discover_inputs, iter_transcripts, load_attributes
 from .io import atomic_write, swap_in
 from .finetune import with_encoder
 from .learn import build_tagger
@@ -39,6 +39,7 @@ from .schemas import Codebook, Excerpt, Transcript
 from .redact.corpus import Redaction, check_key_path, default_key_path, first_pass, read_list, with_attributes
 from .segment import SPACY_MODEL, SegmentCache
 from .study import StudyStore
+from .studyfolder import keep_learned_model
 from .tag import CodebookTagger, Tagger
 
 
@@ -58,6 +59,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     key: Path | None = None  # --pseudonymise: where the pseudonym key was written
+    noun: str = "transcript"  # what one input text is called in messages: respondent for surveys
 
 
 @dataclass
@@ -76,6 +78,7 @@ class Setup:
     redaction_files: Redacting | None = None
     engine: LocalEngine | DaskEngine | None = None  # where segmenting and embedding run
     devices: set[str] = field(default_factory=set)  # where the passages were embedded
+    model_dir: Path | None = None  # --model: the learned model tagging this run
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def prepare(
         redacting = redacting or Redacting()
         redaction = first_pass(files, config, tables, read_list(redacting.names), read_list(redacting.keep))
         timings["pseudonymise"] = time.perf_counter() - t
-    setup = Setup(config, codebook_path, codebook, files, tables, embedder, tagger, segments, redaction, redacting)
+    setup = Setup(config, codebook_path, codebook, files, tables, embedder, tagger, segments, redaction, redacting, model_dir=model_dir)
     if cluster:
         spec = WorkerSpec(config.model, config.backend, config.batch_size, config.seed, device, str(Path(cache_dir or default_cache_dir()).resolve()))
         setup.engine = DaskEngine(cluster, spec)
@@ -361,7 +364,10 @@ def finish(setup: Setup, reading: Reading, tally: Tally, result: RunResult, stag
         files = setup.redaction_files or Redacting()
         result.key = check_key_path(files.key or default_key_path(out_dir), out_dir)
         setup.redaction.write_key(result.key)
-    build_manifest(setup, reading, tally, result, out_dir).with_live_models(out_dir).write(out_dir / MANIFEST)
+    manifest = build_manifest(setup, reading, tally, result, out_dir).with_live_models(out_dir)
+    if setup.model_dir is not None:  # a copy in the study, so that reproduce finds it
+        manifest = manifest.model_copy(update={"learned_model": keep_learned_model(setup.model_dir, out_dir)})
+    manifest.write(out_dir / MANIFEST)
     if setup.segments is not None:
         result.segmented_from_cache = setup.segments.hits
         setup.segments.close()
@@ -400,6 +406,8 @@ def code_corpus(
     setup = prepare(inputs, config=config or Config(), codebook_path=codebook_path, attributes_path=attributes_path, embedder=embedder,
                     cache_dir=cache_dir, model_dir=model_dir, errors=result.errors, timings=result.timings, redacting=redacting,
                     device=device, cluster=cluster, exclude=[out_dir, key])
+    if setup.files and all(f.suffix.lower() in SURVEY_SUFFIXES for f in setup.files):
+        result.noun = "respondent"
     try:
         _code_and_finish(setup, result, on_transcript)
     finally:

@@ -120,6 +120,7 @@ class Transcript(_Record):
     attributes: dict[str, str] = {}
     cues: list[Cue] = []  # subtitle timings, for .vtt / .srt
     warnings: list[str] = []  # things the reader skipped or guessed, shown on stderr
+    whole_turns: bool = False  # each coded turn is one passage (survey answers, unless split)
 
 
 class Passage(_Record):

@@ -140,7 +140,7 @@ class SegmentCache:
         import spacy
 
         h = hashlib.sha256()
-        settings = [SEGMENTER_VERSION, SPACY_MODEL, spacy.__version__, config.target_words, config.max_words, config.unit_words, config.code_interviewer]
+        settings = [SEGMENTER_VERSION, SPACY_MODEL, spacy.__version__, config.target_words, config.max_words, config.unit_words, config.code_interviewer, transcript.whole_turns]
         turns = [(t.start, t.end, t.is_interviewer) for t in transcript.turns]
         h.update(json.dumps([settings, turns]).encode())
         h.update(transcript.text.encode())
@@ -174,7 +174,9 @@ def find_segments(transcript: Transcript, config: Config) -> list[Found]:
     coded = [t for t in transcript.turns if config.code_interviewer or not t.is_interviewer]
     found = []
     for turn, doc in zip(coded, nlp.pipe(text[t.start : t.end] for t in coded)):
-        for group in pack_groups(_sentence_spans(doc), config.target_words, config.max_words):
+        spans = _sentence_spans(doc)
+        groups = ([spans] if spans else []) if transcript.whole_turns else pack_groups(spans, config.target_words, config.max_words)
+        for group in groups:
             found.append((turn.index, turn.start + group[0][0], turn.start + group[-1][1], passage_units(group, config.unit_words)))
     return found
 

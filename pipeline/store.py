@@ -66,6 +66,29 @@ def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         lock.release()
 
 
+@dataclass(frozen=True)
+class BadLine:
+    """A complete journal line that is not a decision (written by hand or by another tool)."""
+
+    line: int
+    raw: bytes
+    message: str
+
+
+def parse_journal(raw: bytes, first_line: int = 1) -> tuple[list[JournalEntry], list[BadLine]]:
+    """The decisions in a journal's complete lines (a torn last line, never acknowledged,
+    is not one), and the complete lines that are not decisions."""
+    entries, bad = [], []
+    for n, line in enumerate(raw.split(b"\n")[:-1], start=first_line):
+        if not line.strip():
+            continue
+        try:
+            entries.append(JournalEntry.model_validate_json(line))
+        except ValidationError as err:
+            bad.append(BadLine(n, line, "; ".join(validation_messages(err))))
+    return entries, bad
+
+
 def read_journal(path: Path) -> list[JournalEntry]:
     """The decisions recorded since the last compaction, oldest first. A torn last line
     (a writer killed mid-append, never acknowledged) is not counted; any other bad line is
@@ -77,17 +100,25 @@ def read_journal(path: Path) -> list[JournalEntry]:
         return []
     except OSError as err:
         raise InputError(jpath, f"cannot read: {err.strerror or err}") from None
-    lines = raw.split(b"\n")
-    complete = lines[:-1]  # the part after the last newline is empty or torn
-    entries = []
-    for n, line in enumerate(complete, start=1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(JournalEntry.model_validate_json(line))
-        except ValidationError as err:
-            raise InputError(jpath, "; ".join(validation_messages(err)), n) from None
+    entries, bad = parse_journal(raw)
+    if bad:
+        raise InputError(jpath, bad[0].message, bad[0].line)
     return entries
+
+
+def rejected_path(path: Path) -> Path:
+    """Where journal lines that are not decisions for this file are kept (never dropped)."""
+    return path.with_name(path.name + ".journal.rejected")
+
+
+def set_aside(path: Path, lines: list[bytes]) -> None:
+    """Append lines to the file's rejected-journal file, fsynced (the caller holds the lock)."""
+    if not lines:
+        return
+    with open(rejected_path(path), "ab") as f:
+        f.write(b"".join(line + b"\n" for line in lines))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def apply_journal(excerpts: list[Excerpt], entries: Iterable[JournalEntry]) -> tuple[list[Excerpt], list[JournalEntry]]:

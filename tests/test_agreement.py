@@ -96,4 +96,9 @@ def test_files_are_coders_reviewers_or_machine(tmp_path):
     assert out["units"] == 4 and out["mean_kappa"] == 1.0
     table = CliRunner().invoke(app, ["agreement", str(machine), str(reviewed)])
     assert "conflict" in table.stdout and "shared passages: 4" in table.stdout
-    assert CliRunner().invoke(app, ["agreement", str(machine)]).exit_code == 2
+    alone = CliRunner().invoke(app, ["agreement", str(machine)])  # one file with no decision: nothing to compare
+    assert alone.exit_code == 1 and "no reviewer decisions" in alone.stderr
+    one = CliRunner().invoke(app, ["agreement", str(reviewed), "--json"])  # one file: its machine codes vs its reviewers
+    assert one.exit_code == 0 and json.loads(one.stdout)["units"] == 4 and "machine vs reviewers on 4" in one.stderr
+    bad = CliRunner().invoke(app, ["agreement", str(machine), str(reviewed), "--source", "nope"])
+    assert bad.exit_code == 2

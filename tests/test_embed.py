@@ -148,3 +148,14 @@ def test_each_embedder_refuses_the_other_kind_of_backend(tmp_path):
         SentenceTransformerEmbedder("minilm", backend="onnx-int8")
     with pytest.raises(InputError, match="not an ONNX backend"):
         OnnxEmbedder("minilm", cache_dir=tmp_path, backend="torch")
+
+
+def test_models_are_not_unpacked_again_under_the_embedding_cache(monkeypatch, tmp_path):
+    from pipeline.embed import default_models_dir
+
+    monkeypatch.delenv("QCODE_MODELS_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("QCODE_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert default_models_dir() == tmp_path / "xdg" / "qcode" / "models"
+    monkeypatch.setenv("QCODE_MODELS_DIR", str(tmp_path / "m"))
+    assert default_models_dir() == tmp_path / "m"

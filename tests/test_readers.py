@@ -162,10 +162,13 @@ def test_survey_csv_rows_become_transcripts(tmp_path):
     with pytest.raises(InputError, match=r"s.csv:1: no text column"):
         read(path)
     found = read(path, text_column="q7 FREE TEXT")
-    assert [(t.id, t.text, t.attributes) for t in found] == [
+    answers = [(t.id, t.text[t.turns[-1].start : t.turns[-1].end], t.attributes) for t in found]
+    assert answers == [
         ("r1", "We share a budget now.", {"sector": "icb"}),
         ("r3", "Trust, mostly.\nAnd time.", {"sector": "vcse"}),
     ]
+    question = found[0].turns[0]  # the column's header: the question each answer replies to
+    assert question.is_interviewer and found[0].text[question.start : question.end] == "Q7 free text"
     assert found[0].warnings == ["1 row(s) with no answer skipped"]
     with pytest.raises(InputError, match=r"no text column 'missing'"):
         read(path, text_column="missing")
@@ -184,6 +187,27 @@ def test_survey_xlsx_and_row_number_ids(tmp_path):
         ("s-2", "The council listened.", {"age band": "45-54"}),
         ("s-4", "More money please.", {"age band": "30"}),
     ]
+
+
+QUALTRICS = (
+    "StartDate,ResponseId,Q2,Q3\n"
+    "Start Date,Response ID,Which sector do you work in?,How do partners build trust in your area?\n"
+    '"{""ImportId"":""startDate""}","{""ImportId"":""_recordId""}","{""ImportId"":""QID2""}","{""ImportId"":""QID3""}"\n'
+    "2026-01-04,R_1a,vcse,We meet every week and we are honest about money.\n"
+    "2026-01-05,R_2b,icb,Mostly by doing what we said we would do.\n"
+    "2026-01-05,R_1a,icb,Shared budgets helped.\n"
+)
+
+
+def test_a_qualtrics_export_keeps_ids_questions_and_every_row(tmp_path):
+    found = read(write(tmp_path / "q.csv", QUALTRICS), text_column="Q3")
+    assert [t.id for t in found] == ["R_1a", "R_2b", "R_1a-row6"]  # the repeated id kept, named by row
+    assert any("row 6: id 'R_1a' also on row 4" in w for t in found for w in t.warnings)
+    first = found[0]
+    assert first.text[: first.turns[0].end] == "How do partners build trust in your area?"
+    assert first.attributes == {"StartDate": "2026-01-04", "Q2": "vcse"} and first.whole_turns
+    survey_monkey = "Respondent ID,Comment\n1001,Good.\n1002,Fine.\n"
+    assert [t.id for t in read(write(tmp_path / "sm.csv", survey_monkey))] == ["1001", "1002"]
 
 
 def test_xlsx_with_no_rows(tmp_path):
@@ -269,3 +293,16 @@ def test_attributes_yaml(tmp_path, fake_embedder):
     code_corpus([tmp_path / "in"], out_dir=tmp_path / "out", embedder=fake_embedder)
     row = json.loads((tmp_path / "out" / "excerpts.jsonl").read_text().splitlines()[0])
     assert row["attributes"] == {"sector": "icb", "band": "3"}
+
+
+def test_survey_answers_code_as_one_passage_each_with_their_question(tmp_path, fake_embedder):
+    long_answer = " ".join(["We pooled the budget for falls prevention and it took a year to agree."] * 12)
+    path = write(tmp_path / "in" / "q.csv", QUALTRICS.replace("Shared budgets helped.", long_answer))
+    result = code_corpus([path], out_dir=tmp_path / "out", embedder=fake_embedder, config=Config(text_column="Q3"))
+    assert result.noun == "respondent" and result.transcripts == 3
+    assert f"{path}: row 6: id 'R_1a' also on row 4: both kept, this one as 'R_1a-row6'" in result.warnings
+    rows = [json.loads(x) for x in (tmp_path / "out" / "excerpts.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and {r["context"] for r in rows} == {"How do partners build trust in your area?"}
+    assert next(r for r in rows if r["transcript"] == "R_1a-row6")["text"] == long_answer
+    split = code_corpus([path], out_dir=tmp_path / "split", embedder=fake_embedder, config=Config(text_column="Q3", split_answers=True))
+    assert split.passages > 3

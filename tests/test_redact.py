@@ -12,7 +12,7 @@ from pipeline import Config, code_corpus
 from pipeline.cli import app
 from pipeline.errors import InputError
 from pipeline.ingest import read_transcripts
-from pipeline.redact import Pseudonymiser, rewrite
+from pipeline.redact import Pseudonymiser, is_name_label, rewrite
 from pipeline.redact.corpus import check_key_path
 from pipeline.redact.names import by_context, by_first_name, names_in_emails
 from pipeline.redact.patterns import find_patterns, nhs_number_valid
@@ -38,10 +38,34 @@ def test_direct_identifiers_by_shape():
     found = kinds(text)
     assert ("PHONE", "07700 900123") in found and ("PHONE", "(0113) 496 0991") in found and ("PHONE", "+44 20 7946 0958") in found
     assert ("EMAIL", "j.smith@example.nhs.uk") in found and ("URL", "https://www.example.org/a/b") in found
-    assert ("NHS_NUMBER", "943 476 5919") in found and not any("5918" in s for _, s in found)
+    assert ("NHS_NUMBER", "943 476 5919") in found and not any(k == "NHS_NUMBER" and "5918" in s for k, s in found)
+    assert ("REFERENCE", "943 476 5918") in found  # not an NHS number, but ten digits in groups still identify
     assert ("POSTCODE", "NG7 2UH") in found and ("NI_NUMBER", "AB 12 34 56 C") in found
     assert ("DATE_OF_BIRTH", "3 March 1975") in found and ("DATE_OF_BIRTH", "12/05/1980") in found
     assert not any(s in ("3 March 2024", "2023", "£12,000", "4,000") for _, s in found)  # dates and amounts stay
+
+
+def test_references_and_dates_of_birth_as_people_say_them():
+    text = (
+        "Her case reference is CMX/2022/00731 and the claim number 5521 0098 7745. My staff number, 30177, "
+        "and his hospital number RT 448 1920. Client ID C0044721. She was born on the fourth of June 1944; "
+        "his birthday's the 2nd of January; date of birth as 09.10.1951. "
+        "In 2022/23 we had 48 beds, 3,400 referrals, £2.5 million, Band 7 posts, COVID-19 and the M62 on 24/7."
+    )
+    found = kinds(text)
+    for ref in ("CMX/2022/00731", "5521 0098 7745", "30177", "RT 448 1920", "C0044721"):
+        assert ("REFERENCE", ref) in found
+    for date in ("the fourth of June 1944", "the 2nd of January", "09.10.1951"):
+        assert ("DATE_OF_BIRTH", date) in found
+    counts = text.index("In 2022/23")  # years, counts, amounts, grades, COVID-19, roads, 24/7: none replaced
+    assert not [f for f in find_patterns(text) if f.end > counts]
+
+
+def test_short_names_after_role_words():
+    from pipeline.redact.names import by_cue
+
+    text = "My colleague Tash ran it, with Nurse Jas and her grandson Kit. The manager said twice that the worker There..."
+    assert [text[f.start : f.end] for f in by_cue(text)] == ["Tash", "Jas", "Kit"]
 
 
 def test_nhs_number_check_digit():
@@ -222,3 +246,37 @@ def test_transcripts_with_one_id_in_two_folders_keep_their_own_findings(tmp_path
     assert "duplicate transcript id 'p01'" in res.stderr
     text = (tmp_path / "share" / "p01.txt").read_text()
     assert "07700 900123" not in text and "[PHONE 1]" in text
+
+
+def test_an_interviewer_named_by_interviewer_is_pseudonymised_and_a_role_label_is_not(tmp_path):
+    text = (
+        "Marguerite Oyelaran: How do you work with the council?\n\nP04: Marguerite asked me that last year too.\n\n"
+        "Marguerite Oyelaran: And now?\n\nP04: Better.\n"
+    )
+    config = Config(interviewer_labels=("Marguerite Oyelaran", "Chair"))
+    (t,) = read_transcripts(write(tmp_path / "i.txt", text), config=config)
+    assert [x.is_interviewer for x in t.turns] == [True, False, True, False]
+    p = Pseudonymiser(interviewer_labels=config.interviewer_labels)
+    p.detect(t)
+    p.finish()
+    r = p.apply(t)
+    assert [x.speaker for x in r.turns] == ["Interviewer", "P04", "Interviewer", "P04"]
+    assert "Marguerite" not in r.text and "Oyelaran" not in r.text
+    assert not is_name_label("Chair", ["Chair"])  # a name goes, a role stays and is_name_label("Dr Ahmed", ["Dr Ahmed"]) and is_name_label("Sarah", ["Sarah"])
+
+
+def test_redact_report_lists_what_might_still_identify_someone(tmp_path):
+    from pipeline.redact.report import risks
+    from pipeline.schemas import Transcript, Turn
+
+    text = "[PERSON 1] moved to Trefonen after the flood; her membership 88123 lapsed on Tuesdays, says NHS England, in 2021, £14,500."
+    t = Transcript(id="t1", source="t1.txt", source_sha256="0" * 64, text=text, turns=[Turn(index=0, speaker="P01", is_interviewer=False, start=0, end=len(text))])
+    found = {r.term: r for r in risks([t])}
+    assert "Trefonen" in found and "88123" in found and "[[Trefonen]]" in found["Trefonen"].context
+    assert not {"Tuesdays", "NHS England", "2021", "14,500", "[PERSON 1]", "PERSON"} & set(found)
+    write(tmp_path / "in" / "a.txt", "Interviewer: Where?\n\nP01: Mostly around Llanfyllin Road, and my account 4471 0923 5566 with the council.\n")
+    res = runner.invoke(app, ["redact", str(tmp_path / "in"), "-o", str(tmp_path / "share"), "--report"])
+    assert res.exit_code == 0, res.stderr
+    report = tmp_path / "share.redaction_report.csv"  # beside the folder to share, as the key is
+    assert report.is_file() and not list((tmp_path / "share").glob("*report*"))
+    assert "4471" not in (tmp_path / "share" / "a.txt").read_text() and "to check by hand" in res.stderr

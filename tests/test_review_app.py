@@ -137,3 +137,37 @@ def test_each_server_has_its_own_cookie_whose_value_is_not_the_key(tmp_path):
     b.cookies.set(name, value)  # the first server's cookie means nothing to the second
     assert b.get("/").status_code == 403
     assert a.get("/?key=%C3%A9", follow_redirects=False).status_code == 403
+
+
+def test_lone_surrogates_and_nan_get_422_not_500(tmp_path):
+    c, path = client(tmp_path)
+    headers = {**signed_in(c), "content-type": "application/json"}
+    pid = load(path)[0].id
+    for body in (
+        '{"id": "%s", "action": "reject", "note": "a\\ud800b"}' % pid,  # a lone surrogate in a note
+        '{"id": "x\\udc00", "action": "reject"}',  # ... in an id
+        '{"code": "conflict", "min_score": NaN, "expected": 1}',  # a bare NaN
+    ):
+        url = "/api/bulk" if "min_score" in body else "/api/decide"
+        r = c.post(url, content=body, headers=headers)
+        assert r.status_code == 422 and r.json()["detail"].startswith("body.")
+    assert read_excerpts(path)[0].review.status == "pending"
+
+
+def test_a_journal_line_that_is_no_decision_is_kept_aside_and_the_page_goes_on(tmp_path, capsys):
+    from pipeline.store import JournalEntry, journal_path, rejected_path
+
+    c, path = client(tmp_path)
+    headers = signed_in(c)
+    ids = [e.id for e in load(path)]
+    ghost = JournalEntry(id="ghost:1", review={"status": "rejected", "reviewer": "zed"}).model_dump_json()
+    with open(journal_path(path), "a") as f:  # another tool appends while the page serves
+        f.write("garbage line\n" + ghost + "\n")
+    assert c.get("/api/stats", headers=headers).status_code == 200
+    r = c.post("/api/decide", json={"id": ids[1], "action": "reject"}, headers=headers)
+    assert r.status_code == 200
+    err = capsys.readouterr().err
+    assert f"{journal_path(path)}:1: not a decision" in err and "'ghost:1', which is not in excerpts.jsonl" in err
+    c.app.state.session.compact()
+    assert rejected_path(path).read_text().splitlines() == ["garbage line", ghost]  # nothing dropped
+    assert read_excerpts(path)[1].review.status == "rejected" and not journal_path(path).exists()

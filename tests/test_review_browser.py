@@ -138,6 +138,14 @@ def test_keyboard_review_undo_note_reload_edit_and_a_rerun(coded, tmp_path, cach
         assert driver.find_element(By.ID, "progress-text").text.startswith(f"3 / {len(machine)} decided")
         recent = [li.get_attribute("data-id") for li in driver.find_elements(By.CSS_SELECTOR, "#recent li[data-id]")]
         assert recent == [p3, p2, p1]
+        texts = {e.id: e for e in read_excerpts(main)}
+        first_title = driver.find_element(By.CSS_SELECTOR, "#recent li[data-id]").get_attribute("title")
+        assert first_title.startswith(f"{texts[p3].transcript}: {texts[p3].text}")  # the whole passage, not cut
+        assert driver.execute_script("return fmtScore(0.499)") == "0.49"  # not shown as 0.50, which would apply
+        on_screen = machine[current(driver)]
+        for button in driver.find_elements(By.CSS_SELECTOR, "#codes button"):
+            assert ("machine applied" in button.get_attribute("title")) == (button.get_attribute("data-code") in on_screen)
+        assert "3 decided passage(s)" in driver.find_element(By.ID, "kappa-on").text
 
         driver.find_element(By.CSS_SELECTOR, f'#recent li[data-id="{p3}"]').click()  # edit a decision
         wait(driver, f"return document.body.dataset.passage === {json.dumps(p3)}")

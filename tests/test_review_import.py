@@ -99,3 +99,26 @@ def test_csv_round_trip_and_pending_rows_never_erase_a_decision(tmp_path):
     assert len(read_excerpts(path)) == len(rows)
     bad = runner.invoke(app, ["review", "import", str(tmp_path / "x.ods"), "--into", str(path)])
     assert bad.exit_code == 1 and "read .xlsx or .csv" in bad.stderr
+
+
+def test_an_older_sheet_never_overwrites_a_newer_decision(tmp_path):
+    from pipeline.schemas import Review
+    from pipeline.store import record
+
+    path, _ = export(tmp_path, ".xlsx")
+    rows = read_excerpts(path)
+    first = Review(status="accepted", codes=None, reviewer="ana", reviewed_at="2026-11-01T10:00:00+00:00")
+    record(path, {rows[0].id: first, rows[1].id: first})
+    table = tmp_path / "later.xlsx"  # the sheet sees both decisions
+    assert runner.invoke(app, ["export", "table", str(tmp_path / "out"), "-o", str(table)]).exit_code == 0
+    newer = Review(status="rejected", codes=None, reviewer="ben", note="not this", reviewed_at="2026-11-02T09:00:00+00:00")
+    record(path, {rows[0].id: newer})  # decided again on the page after the export
+    edit_xlsx(table, {0: {"review status": "corrected", "codes": "conflict"}, 1: {"review status": "rejected"}})
+    res = runner.invoke(app, ["review", "import", str(table), "--into", str(tmp_path / "out"), "-r", "ana"])
+    assert res.exit_code == 1
+    assert f"kept: {table}:2: id {rows[0].id!r} was decided after this sheet was exported (rejected by ben" in res.stderr
+    got = {e.id: e.review for e in read_excerpts(path)}
+    assert got[rows[0].id] == newer  # the page's newer decision, note and all
+    assert got[rows[1].id].status == "rejected"  # unchanged since the export: the sheet's edit lands
+    res = runner.invoke(app, ["review", "import", str(table), "--into", str(tmp_path / "out"), "-r", "ana", "--overwrite"])
+    assert res.exit_code == 0 and final_codes(read_excerpts(path)[0]) == ["conflict"]

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 
-from ..agreement import AgreementReport, agreement, coder_from_file, coders_by_model
+from ..agreement import AGREEMENT_SOURCES, AgreementReport, agreement, coder_from_file, coders_by_model
 from ..codebook import load_codebook
+from ..errors import InputError
 from ..review import excerpt_files
+from ..studyfolder import Study
 from .common import UsageError, say
 
 
@@ -28,37 +30,63 @@ def format_table(r: AgreementReport) -> str:
 
 
 def agreement_cli(
-    files: list[Path] = typer.Argument(..., metavar="FILE", help="Two or more excerpts JSONL files (or output folders), one per coder."),
-    codebook: Path = typer.Option(None, "--codebook", "-c", help="Codebook whose code order to use [default: the King's Fund 2023 codebook]."),
+    files: list[Path] = typer.Argument(..., metavar="FILE", help="Excerpts JSONL files (or output folders), one per coder, or gold JSONL {id, text, labels}; one study folder alone: its machine codes vs its reviewers."),
+    codebook: Path = typer.Option(None, "--codebook", "-c", help="Codebook whose code order to use [default: the study's (its manifest.json), else the King's Fund 2023 codebook]."),
+    source: str = typer.Option("auto", "--source", help="Which codes each excerpts file stands for: machine, reviewed (decisions only), final (decision where there is one, else machine), or auto (decisions if the file has any, else machine)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
     by_model: bool = typer.Option(False, "--by-model", help="One file: machine-reviewer agreement per model whose suggestions reviewers saw (batch, live-1, ...), each on the passages decided on its suggestions."),
 ) -> None:
     """Inter-coder agreement per code: Cohen's kappa, Krippendorff's alpha, percent agreement.
 
-    Example: qcode agreement reviews/ana.jsonl reviews/ben.jsonl out/excerpts.jsonl
+    Example: qcode agreement reviews/ana.jsonl reviews/ben.jsonl gold/coder_c.jsonl
 
-    Each file is one coder: its reviewers' decisions if it has any, else the machine's
-    codes. Passages shared by at least two coders count; kappa with more than two coders
-    is the mean over pairs. '-' marks a statistic that is undefined (no variation).
-    With --by-model (one file): for each model that made the suggestions reviewers saw on
-    the review page, its pre-selection against their final codes.
+    Each file is one coder (see --source). One study folder (or excerpts file) alone: the
+    machine's codes against the reviewers' decisions, leaving out the passages the run's
+    learned model was trained on. Passages shared by at least two coders count; kappa
+    with more than two coders is the mean over pairs. '-' marks a statistic that is
+    undefined (no variation). With --by-model (one file): for each model that made the
+    suggestions reviewers saw on the review page, its pre-selection against their final
+    codes.
     """
-    if by_model:
-        _by_model(files, codebook, as_json)
-        return
-    if len(files) < 2:
-        say("error: agreement needs at least two files")
-        raise typer.Exit(2)
+    if source not in AGREEMENT_SOURCES:
+        raise UsageError(f"--source must be one of {', '.join(AGREEMENT_SOURCES)}")
+    study = Study.of(files[0])
+    if study is not None:
+        codebook = study.codebook(codebook)
+        say(study.describe(None, codebook))
     cb = load_codebook(codebook)
-    report = agreement([coder_from_file(p) for p in excerpt_files(files)], cb.code_ids)
+    if by_model:
+        _by_model(files, cb, as_json)
+        return
+    paths = excerpt_files(files)
+    if len(paths) == 1:
+        coders, note = machine_and_reviewers(paths[0], study)
+        say(note)
+    else:
+        coders = [coder_from_file(p, source, cb) for p in paths]
+    report = agreement(coders, cb.code_ids)
     typer.echo(report.model_dump_json() if as_json else format_table(report))
 
 
-def _by_model(files: list[Path], codebook: Path | None, as_json: bool) -> None:
+def machine_and_reviewers(path: Path, study: Study | None) -> tuple[list, str]:
+    """One file: its machine codes and its reviewers' decisions, on the decided passages
+    the run's learned model did not learn from."""
+    _, decided = coder_from_file(path, "reviewed")
+    _, machine = coder_from_file(path, "machine")
+    if not decided:
+        raise InputError(path, "no reviewer decisions to compare the machine's codes with; give two or more files")
+    learned = study.learned_from() if study is not None else set()
+    held_out = {i: codes for i, codes in decided.items() if i not in learned}
+    note = f"machine vs reviewers on {len(held_out)} decided passage(s)"
+    if learned:
+        note += f" ({len(decided) - len(held_out)} the run's learned model was trained on left out)"
+    return [("machine", {i: machine[i] for i in held_out if i in machine}), ("reviewers", held_out)], note
+
+
+def _by_model(files: list[Path], cb, as_json: bool) -> None:
     paths = excerpt_files(files)
     if len(paths) != 1:
         raise UsageError("--by-model reads one excerpts file (or output folder)")
-    cb = load_codebook(codebook)
     reports = [(model, agreement(coders, cb.code_ids)) for model, coders in coders_by_model(paths[0])]
     if as_json:
         typer.echo(json.dumps({model: r.model_dump() for model, r in reports}))

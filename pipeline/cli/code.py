@@ -8,8 +8,38 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import Config
+from ..errors import InputError
+from ..outputs import MANIFEST
 from ..run import Redacting, code_corpus
+from ..studyfolder import Study
 from .common import UsageError, backend_option, device_option, embedding_model_option, make_config, say, unit_words_option
+
+
+def _study_at(out: Path) -> Study | None:
+    if not (out / MANIFEST).is_file():
+        return None
+    try:
+        return Study.of(out)
+    except InputError as err:
+        say(f"warning: {err}: its settings are not used (the defaults and the options given are)")
+        return None
+
+
+def _still_there(record) -> Path | None:
+    return Path(record.path) if record is not None and Path(record.path).is_file() else None
+
+
+def study_settings(study: Study | None, given: dict, codebook: Path | None, model: Path | None) -> tuple[Path | None, Path | None, Config]:
+    """The codebook, learned model and config for a run into `study`'s folder: what is
+    given, else what the study recorded (said in one line), else the defaults."""
+    if study is None:
+        return codebook, model, make_config(**given)
+    config = make_config(**{**study.config.model_dump(), **given})
+    codebook = study.codebook(codebook)
+    if model is None:
+        model = study.learned_model()
+    say(study.describe(config, codebook, model))
+    return codebook, model, config
 
 
 def pace(passages: int, seconds: float) -> str:
@@ -28,19 +58,21 @@ def code_cli(
     attributes: Path = typer.Option(None, "--attributes", help="participants.csv to use [default: one beside the inputs]."),
     interviewer: list[str] = typer.Option(None, "--interviewer", help="Speaker label of an interviewer (repeatable) [default: Interviewer, I, Q, ...]."),
     text_column: str = typer.Option(None, "--text-column", help="Survey CSV/XLSX: column holding the answers [default: text, response, answer or comment]."),
-    id_column: str = typer.Option(None, "--id-column", help="Survey CSV/XLSX: column of respondent ids [default: id or respondent_id, else row number]."),
-    target_words: int = typer.Option(Config().target_words, help="Close a passage at the first sentence end past this many words."),
-    max_words: int = typer.Option(Config().max_words, help="Never grow a passage past this (unless one sentence is longer)."),
-    unit_words: int = unit_words_option(),
-    threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
-    max_codes: int = typer.Option(Config().max_codes, min=1, help="At most this many codes per passage."),
-    batch_size: int = typer.Option(Config().batch_size, min=1, help="Passages per embedding batch."),
-    embedding_model: str = embedding_model_option(),
-    backend: str = backend_option(),
+    id_column: str = typer.Option(None, "--id-column", help="Survey CSV/XLSX: column of respondent ids [default: id, respondent id or response id in any spelling (Qualtrics ResponseId), else row number]."),
+    split_answers: bool = typer.Option(None, "--split-answers/--whole-answers", help="Survey CSV/XLSX: split long answers into passages as interview turns are [default: one passage per answer]."),
+    target_words: int = typer.Option(None, help=f"Close a passage at the first sentence end past this many words [default: the study's, else {Config().target_words}]."),
+    max_words: int = typer.Option(None, help=f"Never grow a passage past this (unless one sentence is longer) [default: the study's, else {Config().max_words}]."),
+    unit_words: int = unit_words_option(None),
+    threshold: float = typer.Option(None, min=0.0, max=1.0, help=f"Apply a code when its score reaches this [default: the study's, else {Config().threshold}]."),
+    max_codes: int = typer.Option(None, min=1, help=f"At most this many codes per passage [default: the study's, else {Config().max_codes}]."),
+    batch_size: int = typer.Option(None, min=1, help=f"Passages per embedding batch [default: the study's, else {Config().batch_size}]."),
+    embedding_model: str = embedding_model_option(None),
+    backend: str = backend_option(None),
     device: str = device_option(),
     cluster: str = typer.Option(None, "--cluster", help="Segment and embed on a Dask cluster: its scheduler address (tcp://host:8786), or local:N to start N worker processes here. Same outputs, byte for byte."),
-    model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
-    pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace names, organisations, places and direct identifiers before anything is written (as `qcode redact`); the key goes to OUT/../OUT.pseudonym_key.csv."),
+    model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: the study's (OUT/manifest.json), else codebook-only tagging]."),
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore the settings recorded in OUT/manifest.json: the defaults and the options given only."),
+    pseudonymise: bool = typer.Option(None, "--pseudonymise/--no-pseudonymise", help="Replace names, organisations, places and direct identifiers before anything is written (as `qcode redact`); the key goes to OUT/../OUT.pseudonym_key.csv."),
     names: Path = typer.Option(None, "--names", help="With --pseudonymise: a file of names to replace wherever they appear (one a line)."),
     keep: Path = typer.Option(None, "--keep", help="With --pseudonymise: a file of terms never to replace (one a line)."),
     key: Path = typer.Option(None, "--key", help="With --pseudonymise: where to write the pseudonym key (never inside OUT)."),
@@ -55,16 +87,23 @@ def code_cli(
 
     Example: qcode code transcripts_sample/ --out out/
 
+    Rerun into a study folder, it takes the codebook, the learned model and every setting
+    from OUT/manifest.json (and says so) unless given here or --fresh.
+
     Reviewer decisions already in OUT/excerpts.jsonl are kept; decisions whose passage no
     longer exists move to OUT/orphaned_reviews.jsonl. Exit 1 if any input was bad (the
     others are still coded).
     """
-    settings = dict(text_column=text_column, id_column=id_column, target_words=target_words, max_words=max_words, unit_words=unit_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size, backend=backend, model=embedding_model, pseudonymise=pseudonymise)
-    if (names or keep or key) and not pseudonymise:
-        raise UsageError("--names, --keep and --key go with --pseudonymise")
+    given = dict(text_column=text_column, id_column=id_column, split_answers=split_answers, target_words=target_words, max_words=max_words, unit_words=unit_words, threshold=threshold, max_codes=max_codes, batch_size=batch_size, backend=backend, model=embedding_model, pseudonymise=pseudonymise)
     if interviewer:
-        settings["interviewer_labels"] = tuple(interviewer)
-    config = make_config(**settings)
+        given["interviewer_labels"] = tuple(interviewer)
+    given = {k: v for k, v in given.items() if v is not None}
+    study = None if fresh else _study_at(out)
+    codebook, model, config = study_settings(study, given, codebook, model)
+    if study is not None and study.manifest.redaction is not None and config.pseudonymise and not (names or keep):
+        names, keep = (_still_there(getattr(study.manifest.redaction, what)) for what in ("names", "keep"))
+    if (names or keep or key) and not config.pseudonymise:
+        raise UsageError("--names, --keep and --key go with --pseudonymise")
     progress = Progress(
         TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         transient=True, disable=quiet,
@@ -93,7 +132,7 @@ def summarise(result, out: Path) -> None:
     for err in result.errors:
         say(f"error: {err}")
     say(
-        f"coded {result.transcripts} transcript(s): {result.passages} passages, {result.coded} with codes; "
+        f"coded {result.transcripts} {result.noun}(s): {result.passages} passages, {result.coded} with codes; "
         f"embedded {result.embedded}, {result.from_cache} from cache; {pace(result.passages, result.seconds)}"
     )
     if result.key is not None:

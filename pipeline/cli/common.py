@@ -64,21 +64,24 @@ BACKEND_HELP = (
 DEVICE_HELP = "Where the embedding model runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda."
 
 
-def embedding_model_option():
-    return typer.Option(Config().model, "--embedding-model", "-e", help=EMBEDDING_MODEL_HELP)
+_UNSET = object()
 
 
-def backend_option():
-    return typer.Option(Config().backend, "--backend", help=BACKEND_HELP)
+def embedding_model_option(default=_UNSET):
+    return typer.Option(Config().model if default is _UNSET else default, "--embedding-model", "-e", help=EMBEDDING_MODEL_HELP)
+
+
+def backend_option(default=_UNSET):
+    return typer.Option(Config().backend if default is _UNSET else default, "--backend", help=BACKEND_HELP)
 
 
 def device_option():
     return typer.Option("auto", "--device", help=DEVICE_HELP)
 
 
-def unit_words_option():
+def unit_words_option(default=_UNSET):
     return typer.Option(
-        Config().unit_words,
+        Config().unit_words if default is _UNSET else default,
         "--unit-words",
         min=1,
         help="Score each passage by runs of whole sentences of at least this many words; a code's best run counts (a large value scores whole passages).",
@@ -89,3 +92,15 @@ def say(message: str) -> None:
     typer.echo(message, err=True)
 
 
+
+
+def study_codebook(folder, explicit=None):
+    """The codebook for a study folder: `explicit`, else the study's, said in one line."""
+    from ..codebook import recorded_path
+    from ..manifest import codebook_for
+    from ..outputs import MANIFEST
+
+    path = codebook_for(folder, explicit)
+    if explicit is None:
+        say(f"settings from {folder / MANIFEST}: codebook {recorded_path(path)}")
+    return path

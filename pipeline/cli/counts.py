@@ -8,8 +8,7 @@ import typer
 
 from ..codebook import file_sha256, load_codebook, recorded_path
 from ..counts import write_counts
-from .common import device_option, say
-from ..manifest import codebook_for
+from .common import device_option, say, study_codebook
 from .export import SOURCE_HELP, _check_source
 
 
@@ -30,29 +29,34 @@ def counts_cli(
     _check_source(source)
     first = dirs[0] if dirs[0].is_dir() else dirs[0].parent
     out = out or first / "counts"
-    path = codebook_for(first, codebook)
+    path = study_codebook(first, codebook)
     cb = load_codebook(path)
     written = write_counts(dirs, out_dir=out, codebook=cb, codebook_path=recorded_path(path), codebook_sha256=file_sha256(path), by=by or [], source=source)
     say(f"wrote {len(written)} tables ({source} codes) to {out}/: " + ", ".join(written))
 
 
 def reproduce_cli(
-    manifest: Path = typer.Argument(..., help="manifest.json of `qcode code`, or counts_manifest.json of `qcode counts`."),
+    manifest: Path = typer.Argument(..., help="manifest.json of `qcode code` (or its folder), or counts_manifest.json of `qcode counts`."),
     inputs: Path = typer.Option(None, "--inputs", help="Folder holding the inputs, if not at their recorded paths."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Reuse this embedding cache [default: a fresh one, so embeddings are recomputed]."),
     device: str = device_option(),
+    model: Path = typer.Option(None, "--model", "-m", help="The learned model, if not the study's copy (OUT/models/...) or the path the run was given."),
 ) -> None:
     """Re-run from a manifest in a temporary folder and compare every table cell by cell.
 
     Example: qcode reproduce out/demo/manifest.json
 
     Exit 0 and "reproduced" when every table is identical; exit 1 listing the differing
-    cells, and any input, codebook or model whose sha256 changed, when not. A run made on
+    cells, and any input, codebook or model whose sha256 changed, when not (a changed
+    learned model is named first; a missing one is an error naming it). A run made with
+    `--model` reruns with the copy kept in the study folder (OUT/models/...). A run made on
     a GPU reproduces on a CPU (and back) when the codes and counts agree.
     """
     from ..reproduce import reproduce
 
-    result = reproduce(manifest, inputs_dir=inputs, cache_dir=cache_dir, device=device)
+    if manifest.is_dir():
+        manifest = manifest / "manifest.json"
+    result = reproduce(manifest, inputs_dir=inputs, cache_dir=cache_dir, device=device, model=model)
     for note in result.notes:
         say(f"note: {note}")
     if result.reproduced:
@@ -78,6 +82,6 @@ def report_cli(
     from ..report import build_report
 
     _check_source(source)
-    cb = load_codebook(codebook_for(out_dir, codebook))
+    cb = load_codebook(study_codebook(out_dir, codebook))
     page = build_report(out_dir, cb, report_dir=out or out_dir / "report", by=by, source=source)
     say(f"wrote {page}")

@@ -12,7 +12,9 @@ from ..embed import build_embedder
 from ..evaluate import EvalReport, evaluate_file
 from ..finetune import with_encoder
 from ..learn import build_tagger
-from .common import backend_option, device_option, embedding_model_option, unit_words_option, make_config
+from ..studyfolder import Study
+from .code import study_settings
+from .common import UsageError, backend_option, device_option, embedding_model_option, unit_words_option, make_config
 
 
 def format_table(report: EvalReport) -> str:
@@ -30,11 +32,12 @@ def evaluate_cli(
     gold: Path = typer.Option(..., "--gold", "-g", help='JSONL of {"id", "text", "labels": [code ids]}.'),
     codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
-    model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: codebook-only tagging]."),
-    threshold: float = typer.Option(Config().threshold, min=0.0, max=1.0, help="Apply a code when its score reaches this."),
-    unit_words: int = unit_words_option(),
-    embedding_model: str = embedding_model_option(),
-    backend: str = backend_option(),
+    model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: the study's, else codebook-only tagging]."),
+    study_dir: Path = typer.Option(None, "--study", help="A study folder whose codebook, learned model and settings to use (said in one line)."),
+    threshold: float = typer.Option(None, min=0.0, max=1.0, help=f"Apply a code when its score reaches this [default: the study's, else {Config().threshold}]."),
+    unit_words: int = unit_words_option(None),
+    embedding_model: str = embedding_model_option(None),
+    backend: str = backend_option(None),
     device: str = device_option(),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
@@ -44,7 +47,15 @@ def evaluate_cli(
 
     Macro-F1 and mean kappa average over the codes that occur in the gold file.
     """
-    config = with_encoder(make_config(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model), model)
+    given = {k: v for k, v in dict(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model).items() if v is not None}
+    if study_dir is not None:
+        study = Study.of(study_dir)
+        if study is None:
+            raise UsageError(f"--study {study_dir}: no manifest.json there")
+        codebook, model, config = study_settings(study, given, codebook, model)
+    else:
+        config = make_config(**given)
+    config = with_encoder(config, model)
     codebook = Path(codebook) if codebook else default_codebook_path()
     cb = load_codebook(codebook)
     embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend, device=device)

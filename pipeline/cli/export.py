@@ -10,12 +10,11 @@ import yaml
 from ..codebook import codebook_problems, load_codebook
 from ..codebook_table import TABLE_SUFFIXES, table_codebook
 from ..errors import InputError, InputErrors
-from ..manifest import codebook_for
 from ..export.refi import codebook_qdc, import_qdc, project_qde, write_qdpx
 from ..export.table import export_table
 from ..io import atomic_write
 from ..review import SOURCES
-from .common import UsageError, command, say
+from .common import UsageError, command, say, study_codebook
 
 export_app = typer.Typer(help="Export codebooks and results for NVivo, ATLAS.ti, MAXQDA, QualCoder, Excel.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 import_app = typer.Typer(help="Import codebooks made in other tools.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,7 +58,7 @@ def export_refi_cli(
     Example: qcode export refi out/ -o study.qdpx
     """
     _check_source(source)
-    cb = load_codebook(codebook_for(out_dir, codebook))
+    cb = load_codebook(study_codebook(out_dir, codebook))
     project, files = project_qde(out_dir, cb, source)
     write_qdpx(out, project, files)
     say(f"wrote {out}: {len(files)} sources")
@@ -79,7 +78,7 @@ def export_table_cli(
     """
     _check_source(source)
     folder = out_dir if out_dir.is_dir() else out_dir.parent
-    cb = load_codebook(codebook_for(folder, codebook))
+    cb = load_codebook(study_codebook(folder, codebook))
     written = export_table(out_dir, out, cb, source)
     say("wrote " + ", ".join(map(str, written)))
 

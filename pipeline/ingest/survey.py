@@ -1,8 +1,13 @@
-"""Open survey answers (`.csv`, `.xlsx`): one response per row.
+"""Open survey answers (`.csv`, `.xlsx`): one response per row, one passage per answer
+(`--split-answers` splits long ones as interview turns are).
 
 The text column is `--text-column` (default: the first of text, response, answer,
-comment); the id column (`--id-column`, default id or respondent_id) becomes the
-transcript id, else `FILE-ROW`; every other column becomes an attribute.
+comment); its header, unless it is one of those plain names, is kept as the question
+each answer replies to (a Qualtrics export's second header row, the question's wording,
+is used when present). The id column (`--id-column`, default id, respondent id or
+response id in any spelling: Qualtrics `ResponseId`, SurveyMonkey `Respondent ID`)
+becomes the respondent's id, else `FILE-ROW`; a repeated id is kept as `ID-rowN` and
+named with both row numbers. Every other column becomes an attribute.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config
@@ -18,7 +24,8 @@ from ..schemas import Transcript, Turn
 from .decode import decode, read_bytes
 
 TEXT_COLUMNS = ("text", "response", "answer", "comment")
-ID_COLUMNS = ("id", "respondent_id", "response_id")
+ID_COLUMNS = ("id", "respondent_id", "response_id")  # matched in any case, with spaces or underscores or none
+QUESTION_SPEAKER = "question"
 
 
 def _rows_csv(path: Path, warnings: list[str]) -> tuple[Callable[[], Iterator[list[str]]], str]:
@@ -53,16 +60,27 @@ def _rows_xlsx(path: Path) -> tuple[Callable[[], Iterator[list[str]]], str]:
     return lambda: iter(rows), digest
 
 
+def _plain(name: str) -> str:
+    return "".join(ch for ch in name.strip().lower() if ch not in " _-")
+
+
 def _pick(header: list[str], wanted: str | None, defaults: tuple[str, ...], path: Path, what: str) -> int | None:
     lowered = [h.strip().lower() for h in header]
     if wanted is not None:
         if wanted.lower() not in lowered:
             raise InputError(path, f"no {what} column {wanted!r} (columns: {', '.join(header)})", 1)
         return lowered.index(wanted.lower())
+    plain = [_plain(h) for h in header]
     for name in defaults:
-        if name in lowered:
-            return lowered.index(name)
+        if _plain(name) in plain:
+            return plain.index(_plain(name))
     return None
+
+
+def _qualtrics_rows(rows: list[list[str]]) -> bool:
+    """A Qualtrics export: under the header, a row of question wordings and a row of
+    {"ImportId": ...} cells."""
+    return len(rows) >= 3 and any(cell.strip().startswith('{"ImportId"') for cell in rows[2])
 
 
 def read_survey(path: Path, *, config: Config) -> list[Transcript]:
@@ -77,8 +95,9 @@ def iter_survey(path: Path, *, config: Config) -> Iterator[Transcript]:
     warnings: list[str] = []
     rows, digest = _rows_xlsx(path) if path.suffix.lower() == ".xlsx" else _rows_csv(path, warnings)
     header, text_col, id_col = _columns(path, rows(), config)
+    question, skip = _question(rows(), header, text_col)
     answers = blank = 0
-    for _, row in _body(rows()):
+    for _, row in _body(rows(), skip):
         if _answer(row, text_col):
             answers += 1
         else:
@@ -87,13 +106,26 @@ def iter_survey(path: Path, *, config: Config) -> Iterator[Transcript]:
         raise InputError(path, "every answer is blank")
     if blank:
         warnings.append(f"{blank} row(s) with no answer skipped")
-    return _transcripts(path, digest, rows, header, text_col, id_col, warnings)
+    columns = _Columns(header, text_col, id_col, question, skip)
+    return _transcripts(path, digest, rows, columns, warnings, whole=not config.split_answers)
 
 
-def _body(rows: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank rows under the header, with their 1-based row numbers."""
+def _question(rows: Iterator[list[str]], header: list[str], text_col: int) -> tuple[str | None, int]:
+    """The question the text column answers (None for a plain name such as `text`), and
+    how many rows under the header are not answers (a Qualtrics export's two)."""
+    top = [r for _, r in zip(range(3), (r for r in rows if any(cell.strip() for cell in r)))]
+    if _qualtrics_rows(top):
+        wording = top[1][text_col].strip() if text_col < len(top[1]) else ""
+        return wording or header[text_col] or None, 2
+    name = header[text_col]
+    return (None if name.strip().lower() in TEXT_COLUMNS else name), 0
+
+
+def _body(rows: Iterator[list[str]], skip: int = 0) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank rows under the header (and `skip` rows more), with their 1-based row numbers."""
     numbered = ((n, r) for n, r in enumerate(rows, start=1) if any(cell.strip() for cell in r))
-    next(numbered, None)
+    for _ in range(1 + skip):
+        next(numbered, None)
     return numbered
 
 
@@ -113,18 +145,46 @@ def _columns(path: Path, rows: Iterator[list[str]], config: Config) -> tuple[lis
     return header, text_col, _pick(header, config.id_column, ID_COLUMNS, path, "id")
 
 
-def _transcripts(path, digest, rows, header, text_col, id_col, warnings) -> Iterator[Transcript]:
-    first = True
-    for n, row in _body(rows()):
-        answer = _answer(row, text_col)
+@dataclass(frozen=True)
+class _Columns:
+    header: list[str]
+    text: int
+    id: int | None
+    question: str | None
+    skip: int
+
+
+def _transcripts(path, digest, rows, columns: _Columns, warnings, whole: bool) -> Iterator[Transcript]:
+    first, seen = True, {}
+    for n, row in _body(rows(), columns.skip):
+        answer = _answer(row, columns.text)
         if not answer:
             continue
-        row = row + [""] * (len(header) - len(row))
-        tid = row[id_col].strip() if id_col is not None and row[id_col].strip() else f"{path.stem}-{n}"
-        attributes = {h: row[i].strip() for i, h in enumerate(header) if i not in (text_col, id_col) and h}
+        row = row + [""] * (len(columns.header) - len(row))
+        tid = row[columns.id].strip() if columns.id is not None and row[columns.id].strip() else f"{path.stem}-{n}"
+        if tid in seen:
+            kept = f"{tid}-row{n}"
+            warnings = [*warnings, f"row {n}: id {tid!r} also on row {seen[tid]}: both kept, this one as {kept!r}"]
+            tid = kept
+        seen[tid] = n
+        attributes = {h: row[i].strip() for i, h in enumerate(columns.header) if i not in (columns.text, columns.id) and h}
+        text, turns = _answer_turns(answer, columns.question)
         yield Transcript(
-            id=tid, source=str(path), source_sha256=digest, text=answer,
-            turns=[Turn(index=0, speaker="respondent", is_interviewer=False, start=0, end=len(answer))],
-            attributes=attributes, warnings=warnings if first else [],
+            id=tid, source=str(path), source_sha256=digest, text=text, turns=turns, attributes=attributes,
+            warnings=warnings if first or warnings else [], whole_turns=whole,
         )
-        first = False
+        warnings, first = [], False
+
+
+def _answer_turns(answer: str, question: str | None) -> tuple[str, list[Turn]]:
+    """The answer's text, after the question it replies to when there is one (as an
+    interviewer's turn: the passage's question, never coded)."""
+    if not question:
+        return answer, [Turn(index=0, speaker="respondent", is_interviewer=False, start=0, end=len(answer))]
+    question = " ".join(question.split())
+    start = len(question) + 2
+    text = f"{question}\n\n{answer}"
+    return text, [
+        Turn(index=0, speaker=QUESTION_SPEAKER, is_interviewer=True, start=0, end=len(question)),
+        Turn(index=1, speaker="respondent", is_interviewer=False, start=start, end=len(text)),
+    ]

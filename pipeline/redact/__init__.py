@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from ..ingest.text import ROLE_RE, SPEAKER_CODE_RE
 from ..schemas import Transcript
-from .names import by_context, by_first_name, by_rarity, lists, names_in_emails, ner, occurrences
+from .names import by_context, by_first_name, by_rarity, first_names, lists, names_in_emails, ner, occurrences
 from .patterns import Found, find_patterns
 from .pseudonymise import KINDS, LABELS, Mention, Registry, settle
 
@@ -30,8 +30,21 @@ KEY_HEADER = ["placeholder", "kind", "original"]
 
 
 def is_name_label(label: str, interviewer_labels: Iterable[str] = ()) -> bool:
-    """A speaker label that names someone (`Dr Ahmed`), not a role (`Interviewer`, `P01`)."""
-    return not (ROLE_RE.match(label) or SPEAKER_CODE_RE.match(label) or label.lower() in {i.lower() for i in interviewer_labels})
+    """A speaker label that names someone (`Dr Ahmed`), not a role (`Interviewer`, `P01`).
+    An interviewer label given by `--interviewer` is a role (`Chair`) unless it reads as a
+    name: two capitalised words, a title and a name, or a first name (`Sarah Jones`)."""
+    if ROLE_RE.match(label) or SPEAKER_CODE_RE.match(label):
+        return False
+    if label.lower() in {i.lower() for i in interviewer_labels}:
+        return reads_as_name(label)
+    return True
+
+
+def reads_as_name(label: str) -> bool:
+    words = label.replace(".", " ").split()
+    if not words or not all(w[:1].isupper() for w in words):
+        return False
+    return len(words) >= 2 or words[0] in first_names() or words[0] in lists()["titles"]
 
 
 def rewrite(text: str, replacements: list[tuple[int, int, str]]):
@@ -112,7 +125,7 @@ class Pseudonymiser:
         spans = self.spans(transcript)
         new_text, remap = rewrite(text, [(f.start, f.end, self.registry.placeholder(f.kind, text[f.start:f.end])) for f in spans])
         turns = [
-            t.model_copy(update={"start": remap(t.start), "end": remap(t.end), "speaker": self.speaker(t.speaker)})
+            t.model_copy(update={"start": remap(t.start), "end": remap(t.end), "speaker": self.speaker(t.speaker, t.is_interviewer)})
             for t in transcript.turns
         ]
         cues = [c.model_copy(update={"start": remap(c.start), "end": remap(c.end)}) for c in transcript.cues]
@@ -124,9 +137,13 @@ class Pseudonymiser:
         roles = {t.speaker for t in transcript.turns if not is_name_label(t.speaker, self.interviewer_labels)}
         return [*self.keep, *roles]
 
-    def speaker(self, label: str) -> str:
+    def speaker(self, label: str, interviewer: bool = False) -> str:
+        """A name label's pseudonym; an interviewer named by `--interviewer` becomes
+        `Interviewer` (a role, read back as one with the default labels)."""
         if not is_name_label(label, self.interviewer_labels):
             return label
+        if interviewer and label.lower() in {i.lower() for i in self.interviewer_labels}:
+            return "Interviewer"
         return f"PERSON {self.registry.number('PERSON', label)}"
 
     def value(self, value: str) -> str:

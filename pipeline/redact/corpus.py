@@ -122,11 +122,13 @@ class RedactResult:
     transcripts: list[Transcript] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     entities: dict[str, int] = field(default_factory=dict)  # kind -> how many were replaced
+    report: Path | None = None  # --report: what might still identify someone, for a human check
+    risks: int = 0
 
 
 def redact_corpus(
     inputs: list[str | Path], *, out_dir: Path, key_path: Path | None = None, names_path: Path | None = None,
-    keep_path: Path | None = None, attributes_path: Path | None = None, config: Config | None = None,
+    keep_path: Path | None = None, attributes_path: Path | None = None, config: Config | None = None, report: bool = False,
 ) -> RedactResult:
     """Write each transcript's pseudonymised text to `out_dir` as `.txt` (and a redacted
     participants.csv), and the key outside it. Bad inputs are reported, the rest written.
@@ -165,4 +167,21 @@ def redact_corpus(
     redaction.write_key(key)
     for (kind, _), _n in redaction.pseudonymiser.registry.numbers.items():
         result.entities[kind] = result.entities.get(kind, 0) + 1
+    if report:
+        write_report(result, read_list(keep_path))
     return result
+
+
+def report_path(folder: Path) -> Path:
+    """Beside the output folder, as the key is (`OUT/../NAME.redaction_report.csv`)."""
+    folder = Path(folder).resolve()
+    return folder.parent / f"{folder.name}.redaction_report.csv"
+
+
+def write_report(result: RedactResult, keep: list[str]) -> None:
+    from .report import report_csv, risks
+
+    found = risks(result.transcripts, keep)
+    result.report, result.risks = report_path(result.out_dir), len(found)
+    with atomic_write(result.report) as f:
+        f.write(report_csv(found))

@@ -94,10 +94,33 @@ def _place_re() -> re.Pattern:
     return re.compile(rf"\b(?:\d+[A-Za-z]?,?\s+)?(?:(?:{CAPITALISED})\s+){{1,3}}(?:{streets})\b|\b(?:{CAPITALISED})\s+(?:{areas})\b")
 
 
+@lru_cache(maxsize=1)
+def _cue_re() -> re.Pattern:
+    cues = "|".join(re.escape(c) for c in sorted(lists()["name_cues"], key=len, reverse=True))
+    return re.compile(rf"\b(?i:{cues}),?\s+(?P<name>[{UPPER}][{LOWER}]{{1,11}})\b(?!\s+[{UPPER}])")
+
+
+def by_cue(text: str) -> list[Found]:
+    """A short capitalised name right after a role or relation (`my colleague Tash`,
+    `Nurse Jas`, `her grandson Kit`), unless it is an everyday word (`the manager Said`,
+    `a worker There`) or an organisation or generic word follows it."""
+    from wordfreq import zipf_frequency
+
+    generic = {w.lower() for w in [*lists()["generic_org_words"], *lists()["org_endings"]]}
+    found = []
+    for m in _cue_re().finditer(text):
+        name = m.group("name")
+        if name.lower() in generic or zipf_frequency(name.lower(), "en") >= 5.0:
+            continue
+        found.append(Found(m.start("name"), m.end("name"), "PERSON"))
+    return found
+
+
 def by_context(text: str) -> list[Found]:
-    """Persons after titles; organisations named with an organisation word; addresses and
-    named areas (`14 Mill Lane`, `Westfield ward`)."""
+    """Persons after titles or role words; organisations named with an organisation word;
+    addresses and named areas (`14 Mill Lane`, `Westfield ward`)."""
     found = [Found(m.start("name"), m.end("name"), "PERSON") for m in _title_re().finditer(text)]
+    found += by_cue(text)
     found += [Found(m.start(), m.end(), "PLACE") for m in _place_re().finditer(text)]
     generic = set(lists()["generic_org_words"]) | set(lists()["org_endings"]) | {"St", "St.", "of", "and", "&"}
     for m in _org_re().finditer(text):

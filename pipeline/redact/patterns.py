@@ -1,8 +1,10 @@
 """Direct identifiers found by their shape: email addresses, web addresses, UK phone
 numbers (Google's libphonenumber, through `phonenumbers`), NHS numbers (10 digits whose
-last is the mod-11 check digit), UK postcodes, National Insurance numbers, and dates of
-birth (a date said to be one). Other dates, months and amounts are not identifiers and are
-left alone."""
+last is the mod-11 check digit), UK postcodes, National Insurance numbers, dates of birth
+(a date said to be one: numeric, written or spoken, with or without the year), and
+reference numbers (case, claim, account, record, staff and incident numbers: letters and
+digits with separators, a long run of digits, or a number after such a word). Other dates,
+years, months, counts and amounts are not identifiers and are left alone."""
 
 from __future__ import annotations
 
@@ -34,10 +36,37 @@ POSTCODE = re.compile(r"\b(?:GIR ?0AA|[A-PR-UWYZ](?:\d[A-HJKPSTUW\d]?|[A-HK-Y]\d
 # use QQ), since that shape hardly occurs in talk otherwise
 NI_NUMBER = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
-DATE = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{MONTHS})\.?,? \d{{2,4}}|(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{2,4}}|\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}})"
-DATE_OF_BIRTH = re.compile(
-    rf"(?:\b(?:born(?: on)?|date of birth(?: is| was|:)?|d\.?o\.?b\.?:?|birthday(?: is| was)?)\s+)(?P<date>{DATE})", re.IGNORECASE
+ORDINALS = (
+    "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth"
+    "|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-\\w+|twenty \\w+|thirtieth|thirty-first|thirty first"
 )
+DAY = rf"(?:the )?(?:\d{{1,2}}(?:st|nd|rd|th)?|{ORDINALS})"
+DATE = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{MONTHS})\.?,? \d{{2,4}}|(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{2,4}}|\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}})"
+# after "born", "date of birth", "DOB" or "birthday" (and a few joining words): a numeric
+# date, or a day and month written or spoken, with the year or without
+SPOKEN = rf"{DAY}(?: of)? (?:{MONTHS})\b\.?(?:,? (?:\d{{4}}|nineteen[- ]\w+(?:[- ]\w+)?))?|(?:{MONTHS})\.? {DAY}\b(?:,? \d{{4}})?"
+DATE_OF_BIRTH = re.compile(
+    rf"\b(?:born|date of birth|d\.o\.b\.?|dob|birthday|birth date)(?:['\u2019]s)?(?:[ ,:]+(?:is|was|as|on|being|of))*[ ,:]+"
+    rf"(?P<date>\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|{SPOKEN})",
+    re.IGNORECASE,
+)
+# references: a word that says one follows, then within a few words a number of at least
+# four digits (letters and separators allowed); or a shape no other text has: capital
+# letters joined to digits with / or - (HSG/2023/00412, CMP-2024-08817), letters then five
+# or more digits (C0098812), or eight or more digits in groups (4471 0923 5566)
+REFERENCE_CUE = (
+    r"\b(?:references?|ref|case|claims?|account|accounts|record|records|hospital|staff|employee|payroll|client|patient"
+    r"|incident|log|mrn|id|membership|policy|tenancy|invoice|order|serial|registration)\b"
+)
+REF_TOKEN = r"(?:[A-Z]{1,4}[ -]?)?\d[\d/ -]*\d(?:[ /-]?[A-Z]{1,2}\b)?|[A-Z]{1,4}\d{4,}"
+REFERENCE_AFTER_CUE = re.compile(
+    rf"{REFERENCE_CUE}(?:[ ,:#]+(?:no\.?|number|numbers|num|reference|ref|is|was|as|of|straight away|quoted|id|code))*[ ,:#]+(?P<ref>{REF_TOKEN})",
+    re.IGNORECASE,
+)
+REFERENCE_SHAPE = re.compile(
+    r"(?<![\w/-])(?:[A-Z]{1,5}(?:[/-][A-Z0-9]*\d[A-Z0-9]*){1,3}(?:[/-][A-Z]{1,2})?|[A-Z]{1,3}\d{5,}|[A-Z]{1,4} \d{3,5}(?: \d{3,5})+|\d{3,5}(?:[ -]\d{2,5}){2,3})(?![\w/-])"
+)
+NOT_REFERENCE = re.compile(r"^(?:COVID-19|SARS-COV-2|NHS-\d+|[A-Z]\d{1,3}|(?:19|20)\d\d(?:[/-]\d\d)?)$", re.IGNORECASE)
 
 
 def nhs_number_valid(digits: str) -> bool:
@@ -61,6 +90,30 @@ def _phones(text: str) -> Iterator[Found]:
             yield Found(match.start, match.end, "PHONE")
 
 
+def _digits(text: str) -> int:
+    return sum(ch.isdigit() for ch in text)
+
+
+def _amount_or_count(text: str, start: int, end: int) -> bool:
+    """Money, a percentage, a year or a plain count: not a reference."""
+    before, after = text[max(0, start - 2) : start], text[end : end + 12].lower()
+    return "£" in before or "$" in before or after.lstrip().startswith(("%", "per cent", "percent", "million", "billion", "k ", "beds", "people", "staff"))
+
+
+def _references(text: str) -> Iterator[Found]:
+    for m in REFERENCE_AFTER_CUE.finditer(text):
+        ref = m.group("ref").rstrip(" -/")
+        start = m.start("ref")
+        end = start + len(ref)
+        if _digits(ref) >= 4 and not NOT_REFERENCE.match(ref) and not _amount_or_count(text, start, end):
+            yield Found(start, end, "REFERENCE")
+    for m in REFERENCE_SHAPE.finditer(text):
+        ref = m.group()
+        if _digits(ref) >= 4 and not NOT_REFERENCE.match(ref) and not _amount_or_count(text, m.start(), m.end()):
+            if not re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", ref):  # a date
+                yield Found(m.start(), m.end(), "REFERENCE")
+
+
 def find_patterns(text: str) -> list[Found]:
     """Every direct identifier in `text` (overlaps are settled later, the longest first)."""
     found: list[Found] = []
@@ -71,4 +124,5 @@ def find_patterns(text: str) -> list[Found]:
     found += [Found(m.start(), m.end(), "POSTCODE") for m in POSTCODE.finditer(text)]
     found += [Found(m.start(), m.end(), "NI_NUMBER") for m in NI_NUMBER.finditer(text)]
     found += [Found(m.start("date"), m.end("date"), "DATE_OF_BIRTH") for m in DATE_OF_BIRTH.finditer(text)]
+    found += list(_references(text))
     return found

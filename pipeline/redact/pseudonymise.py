@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from .names import keep_spans, lists
 from .patterns import Found
 
-DIRECT = ("EMAIL", "URL", "PHONE", "NHS_NUMBER", "POSTCODE", "NI_NUMBER", "DATE_OF_BIRTH")
+DIRECT = ("EMAIL", "URL", "PHONE", "NHS_NUMBER", "POSTCODE", "NI_NUMBER", "DATE_OF_BIRTH", "REFERENCE")
 KINDS = ("PERSON", "ORG", "PLACE", "NAME", *DIRECT)  # NAME: a name of unknown kind
 LABELS = {"NHS_NUMBER": "NHS NUMBER", "NI_NUMBER": "NI NUMBER", "DATE_OF_BIRTH": "DATE OF BIRTH"}
 # which finding wins where two of different kinds overlap: shape, then context, then the
@@ -47,6 +47,8 @@ def person_tokens(surface: str) -> tuple[str, ...]:
 def normal(kind: str, surface: str) -> str:
     if kind in ("PHONE", "NHS_NUMBER"):
         return re.sub(r"\D", "", surface)
+    if kind == "REFERENCE":
+        return re.sub(r"[\s/-]", "", surface).upper()
     if kind in ("POSTCODE", "NI_NUMBER"):
         return re.sub(r"\s", "", surface).upper()
     text = re.sub(r"['\u2019]s$", "", surface.strip())

@@ -19,7 +19,8 @@ import secrets
 from importlib import resources
 from typing import Literal
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -37,6 +38,8 @@ HEADERS = {
     "X-Frame-Options": "DENY",
 }
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
+# each browser tab sends its own random name, so Backspace undoes that tab's decisions only
+TAB = Header("", alias="X-QCode-Tab", max_length=64, pattern=r"^[A-Za-z0-9-]*$")
 
 
 class _Body(BaseModel):
@@ -55,7 +58,7 @@ class DecideRequest(_Body):
 
 class BulkRequest(_Body):
     code: str = Field(min_length=1, max_length=100)
-    min_score: float = Field(ge=0.0, le=1.0)
+    min_score: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
     expected: int = Field(ge=0)
 
 
@@ -148,6 +151,14 @@ def _guard(app: FastAPI, cookie: tuple[str, str], csrf: str, hosts: list[str] | 
     async def review_error(request: Request, err: ReviewError):
         return JSONResponse({"detail": str(err), **err.extra}, status_code=err.status, headers=HEADERS)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, err: RequestValidationError):
+        """422 naming each bad field, never echoing the input (a lone surrogate or a NaN
+        in it cannot be written as JSON, which made the default handler fail with 500)."""
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in err.errors()]
+        detail = "; ".join(problems).encode("utf-8", "backslashreplace").decode("utf-8")
+        return JSONResponse({"detail": detail}, status_code=422, headers=HEADERS)
+
 
 def _page_routes(app: FastAPI, token: str, cookie: tuple[str, str], csrf: str) -> None:
     """The page (the key in the address becomes a cookie, then the key leaves the URL) and
@@ -206,18 +217,18 @@ def _api_routes(app: FastAPI, session: ReviewSession) -> None:
         return session.stats()
 
     @app.post("/api/decide")
-    def decide(body: DecideRequest):
+    def decide(body: DecideRequest, tab: str = TAB):
         shown = (body.model, body.suggested) if body.model is not None and body.suggested is not None else None
-        return session.decide(body.id, body.action, body.codes, body.note, body.rev, shown)
+        return session.decide(body.id, body.action, body.codes, body.note, body.rev, shown, tab)
 
     @app.post("/api/undo")
-    def undo():
-        return session.undo()
+    def undo(tab: str = TAB):
+        return session.undo(tab)
 
     @app.get("/api/bulk")
     def bulk_preview(code: str = Query(..., max_length=100), min_score: float = Query(..., ge=0.0, le=1.0)):
         return session.bulk_preview(code, min_score)
 
     @app.post("/api/bulk")
-    def bulk(body: BulkRequest):
-        return session.bulk_accept(body.code, body.min_score, body.expected)
+    def bulk(body: BulkRequest, tab: str = TAB):
+        return session.bulk_accept(body.code, body.min_score, body.expected, tab)

@@ -69,6 +69,17 @@ def thresholds_for(root: Path, code_ids: list[str]) -> dict[str, float]:
         return dict.fromkeys(code_ids, Config().threshold)
 
 
+def learned_from(root: Path) -> frozenset[str]:
+    """Passages the batch run's learned model was trained on (left out of its kappa)."""
+    from ..studyfolder import Study
+
+    try:
+        study = Study.of(root)
+    except InputError:
+        return frozenset()
+    return frozenset(study.learned_from()) if study is not None else frozenset()
+
+
 def live_learner(root: Path, codebook_path: Path, every: int | None, cache_dir: Path | None) -> LiveLearner | None:
     """The background learner, with the settings of the run that made the folder (its
     manifest's config; the defaults without one). None when `every` is None."""
@@ -150,7 +161,7 @@ def serve(
     codebook_file = codebook_for(target.root, codebook_path)
     codebook = load_codebook(codebook_file)
     live = live_learner(target.root, codebook_file, relearn_every, cache_dir)
-    session = ReviewSession(Served(target.root, target.path, reviewer, codebook, thresholds_for(target.root, codebook.code_ids), order, live))
+    session = ReviewSession(Served(target.root, target.path, reviewer, codebook, thresholds_for(target.root, codebook.code_ids), order, live, learned_from(target.root)))
     token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     shown = f"[{host}]" if ":" in host else host
@@ -172,7 +183,7 @@ def serve(
         if live is not None:
             announce(f"learning as you review: a new model every {live.every} decisions (--no-learn to keep the batch suggestions)")
         server.run(sockets=[sock])
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # Ctrl+C, or SIGTERM through _exit_cleanly: stop as cleanly
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -11,6 +11,7 @@ later (`compact`), and on shutdown.
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from ..errors import InputError, validation_messages
 from ..outputs import source_text_path
 from ..review import uncertainty
 from ..schemas import Codebook, Excerpt, Review, final_codes
-from ..store import JournalEntry, NotSaved, Signature, append_decisions, journal_path, locked, read_journal, write_excerpts
+from ..store import JournalEntry, NotSaved, Signature, append_decisions, journal_path, locked, parse_journal, set_aside, write_excerpts
 from .decision import Action, make_review
 from .live import BATCH, LiveLearner, Snapshot
 
@@ -62,6 +63,7 @@ class Served:
     thresholds: dict[str, float]
     order: Order = "queue"
     live: LiveLearner | None = None  # learning while the reviewer works (None: --no-learn)
+    learned_from: frozenset[str] = frozenset()  # passages the batch run's learned model was trained on
 
 
 @dataclass
@@ -99,8 +101,9 @@ class ReviewSession:
         self._mutex = threading.RLock()
         self._timer: threading.Timer | None = None
         self._state = _Loaded()
-        self._undo: list[list[tuple[str, Review, Review]]] = []  # per step: (passage, review replaced, review written)
+        self._undo: dict[str, list[list[tuple[str, Review, Review]]]] = {}  # per tab, per step: (passage, review replaced, review written)
         self._recent: list[str] = []
+        self._warned: set[str] = set()  # journal problems already named on stderr
         with self._mutex, locked(served.path):
             self._reload()
             self._seed_recent()
@@ -115,18 +118,24 @@ class ReviewSession:
         self._apply_journal_from(0)
 
     def _apply_journal_from(self, offset: int) -> None:
-        """Apply the journal's complete lines from byte `offset` on (0: all of it)."""
+        """Apply the journal's complete lines from byte `offset` on (0: all of it). Lines
+        that are not decisions for this file are named once on stderr and kept aside at
+        compaction (`excerpts.jsonl.journal.rejected`); the page goes on working."""
         jpath = journal_path(self.served.path)
-        raw = jpath.read_bytes() if jpath.exists() else b""
+        try:
+            raw = jpath.read_bytes() if jpath.exists() else b""
+        except OSError as err:
+            raise ReviewError(503, f"{jpath}: cannot read the journal: {err.strerror or err}; nothing was changed") from None
         end = raw.rfind(b"\n") + 1  # a torn last line is not a decision
-        if offset == 0:
-            entries = read_journal(self.served.path)
-        else:
-            entries = [JournalEntry.model_validate_json(x) for x in raw[offset:end].splitlines() if x.strip()]
+        entries, bad = parse_journal(raw[offset:end], raw[:offset].count(b"\n") + 1)
+        for line in bad:
+            self._warn(f"{jpath}:{line.line}: not a decision, kept aside at the next fold: {line.message}")
         for entry in entries:
             i = self._state.index.get(entry.id)
             if i is not None:
                 self._set_review(i, entry.review)
+            else:
+                self._warn(f"{jpath}: a decision for {entry.id!r}, which is not in {self.served.path.name}: kept aside at the next fold")
         self._state.journal_offset = end
         self._state.signature = Signature.of(self.served.path)
 
@@ -244,7 +253,7 @@ class ReviewSession:
             if i is None:
                 continue
             e = self._state.excerpts[i]
-            out.append({"id": e.id, "status": e.review.status, "final": final_codes(e), "note": e.review.note, "text": e.text[:160]})
+            out.append({"id": e.id, "transcript": e.transcript, "status": e.review.status, "final": final_codes(e), "note": e.review.note, "text": e.text})
         return out
 
     def stats(self) -> dict:
@@ -253,10 +262,11 @@ class ReviewSession:
         self.refreshed()
         decided = [e for e in self._state.excerpts if e.review.status != "pending"]
         by_reviewer = Counter(e.review.reviewer or "(unnamed)" for e in decided)
+        held_out = [e for e in decided if e.id not in self.served.learned_from]
         per_code = []
         for code in self.served.codebook.code_ids:
-            machine = np.array([code in e.codes for e in decided], dtype=int)
-            human = np.array([code in (final_codes(e) or []) for e in decided], dtype=int)
+            machine = np.array([code in e.codes for e in held_out], dtype=int)
+            human = np.array([code in (final_codes(e) or []) for e in held_out], dtype=int)
             per_code.append({"code": code, "kappa": _kappa(machine, human), "machine": int(machine.sum()), "reviewers": int(human.sum()), "agree": int((machine == human).sum())})
         return {
             "total": len(self._state.excerpts),
@@ -264,6 +274,7 @@ class ReviewSession:
             "by_reviewer": dict(sorted(by_reviewer.items())),
             "by_status": dict(Counter(e.review.status for e in self._state.excerpts)),
             "per_code": per_code,
+            "kappa_on": {"decided": len(held_out), "left_out": len(decided) - len(held_out), "order": self.served.order},
             "models": self._by_model(decided),
             "live": self._live_state(),
         }
@@ -321,10 +332,11 @@ class ReviewSession:
             self._recent.append(pid)
         del self._recent[:-RECENT]
 
-    def decide(self, pid: str, action: Action, codes: list[str], note: str | None = None, base_rev: str | None = None, shown: tuple[str, list[str]] | None = None) -> dict:
+    def decide(self, pid: str, action: Action, codes: list[str], note: str | None = None, base_rev: str | None = None, shown: tuple[str, list[str]] | None = None, tab: str = "") -> dict:
         """Record a decision; `base_rev` (the version the page showed) guards against
         overwriting a decision someone else made meanwhile (409 with theirs); `shown` is
-        the (model, codes) the page pre-selected."""
+        the (model, codes) the page pre-selected; `tab` the browser tab, whose own undo
+        stack it joins."""
         with self._mutex, locked(self.served.path):
             self.sync()
             e = self._excerpt(pid)
@@ -335,7 +347,7 @@ class ReviewSession:
             except InputError as err:
                 raise ReviewError(422, err.message) from None
             self._record([(pid, review)])
-            self._undo.append([(pid, e.review, review)])
+            self._undo.setdefault(tab, []).append([(pid, e.review, review)])
             self._remember([pid])
             out = {"id": pid, "review": review.model_dump(), "rev": rev(review), "final": final_codes(self._excerpt(pid))}
         self._learn(1)
@@ -352,13 +364,14 @@ class ReviewSession:
             st = self._state
             return Snapshot([e.id for e in st.excerpts], [e.text for e in st.excerpts], [final_codes(e) for e in st.excerpts], list(st.uncertainty))
 
-    def undo(self) -> dict:
-        """Put back what the last decision (or bulk action) of this session replaced."""
+    def undo(self, tab: str = "") -> dict:
+        """Put back what the last decision (or bulk action) made in this tab replaced."""
         with self._mutex, locked(self.served.path):
-            if not self._undo:
-                raise ReviewError(404, "nothing to undo")
+            stack = self._undo.setdefault(tab, [])
+            if not stack:
+                raise ReviewError(404, "nothing to undo in this tab")
             self.sync()
-            step = self._undo.pop()
+            step = stack.pop()
             changed = [pid for pid, _, mine in step if pid in self._state.index and self._excerpt(pid).review != mine]
             if changed:  # someone decided it again since: undoing would erase their decision
                 e = self._excerpt(changed[0])
@@ -367,7 +380,7 @@ class ReviewSession:
             try:
                 self._record(last)
             except ReviewError:
-                self._undo.append(step)
+                stack.append(step)
                 raise
             for pid, old in last:
                 if old.status == "pending" and pid in self._recent:
@@ -388,7 +401,7 @@ class ReviewSession:
         targets = self._bulk_targets(code, min_score)
         return {"code": code, "min_score": min_score, "count": len(targets), "sample": [e.text[:120] for e in targets[:3]]}
 
-    def bulk_accept(self, code: str, min_score: float, expected: int) -> dict:
+    def bulk_accept(self, code: str, min_score: float, expected: int, tab: str = "") -> dict:
         """Accept `code` on every pending passage that suggests it with at least
         `min_score` (the machine's other codes kept); refused unless `expected` is the count
         the reviewer confirmed."""
@@ -403,7 +416,7 @@ class ReviewSession:
                 changes.append((e.id, make_review(e, action="accept", codes=selection, reviewer=self.served.reviewer, codebook=self.served.codebook, note=f"bulk: {code} score >= {min_score:g}")))
             if changes:
                 self._record(changes)
-                self._undo.append([(e.id, e.review, review) for e, (_, review) in zip(targets, changes)])
+                self._undo.setdefault(tab, []).append([(e.id, e.review, review) for e, (_, review) in zip(targets, changes)])
                 self._remember([pid for pid, _ in changes])
         self._learn(len(changes))
         return {"accepted": len(changes)}
@@ -417,11 +430,33 @@ class ReviewSession:
         self._timer.daemon = True
         self._timer.start()
 
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            print(f"warning: {message}", file=sys.stderr, flush=True)
+
+    def _set_aside_journal(self) -> None:
+        """Keep the journal's lines that fold into nothing (not decisions, or for passages
+        not in the file) in the rejected file before the journal is dropped."""
+        raw = journal_path(self.served.path).read_bytes()
+        entries, bad = parse_journal(raw[: raw.rfind(b"\n") + 1])
+        stray = [e.model_dump_json().encode() for e in entries if e.id not in self._state.index]
+        set_aside(self.served.path, [b.raw for b in bad] + stray)
+
     def compact(self) -> None:
+        """Fold the journal into the file; if that cannot be done now (a full disk, an
+        unreadable journal), the decisions stay in the journal and it is said on stderr."""
+        try:
+            self._compact()
+        except (OSError, ReviewError, InputError) as err:
+            self._warn(f"{self.served.path}: decisions not folded in yet, they stay in the journal: {err}")
+
+    def _compact(self) -> None:
         with self._mutex, locked(self.served.path):
             self.sync()
             if not journal_path(self.served.path).exists():
                 return
+            self._set_aside_journal()
             st = self._state
             st.lines = [line if line is not None else e.model_dump_json() for e, line in zip(st.excerpts, st.lines)]
             write_excerpts(self.served.path, st.lines)

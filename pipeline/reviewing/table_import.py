@@ -6,6 +6,11 @@ Columns read: `id`, `review status` (pending, accepted, corrected or rejected), 
 Every row is checked first; any problem is reported as `FILE:ROW: message` and nothing is
 written. Rows left pending are skipped (they never erase a decision), and so are rows whose
 decision is already in the file, so importing the same sheet twice changes nothing.
+
+A row never overwrites a decision made after the sheet was exported: its `reviewed at`
+cell (written by the export) must match the passage's decision in the file, else the
+newer decision is kept and the row named (`--overwrite` lets the sheet win; a sheet
+without the column is treated as older than every decision it differs from).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class ImportResult:
     decisions: dict[str, Review] = field(default_factory=dict)
     unchanged: int = 0
     pending: int = 0
+    newer: list[InputError] = field(default_factory=list)  # rows whose passage was decided again since the export
 
 
 def read_table(path: Path) -> list[dict[str, str]]:
@@ -92,7 +98,12 @@ def _row_review(row: dict[str, str], excerpt: Excerpt, codebook: Codebook, revie
     return make_review(excerpt, action=action, codes=codes, reviewer=who, note=row.get("review note", "").strip() or None, codebook=codebook, at=at)
 
 
-def plan_import(table: Path, excerpts: list[Excerpt], codebook: Codebook, reviewer: str | None) -> ImportResult:
+def decided_since(row: dict[str, str], current: Review) -> bool:
+    """Whether the file's decision is newer than the sheet's row (see the module note)."""
+    return current.status != "pending" and row.get("reviewed at") != (current.reviewed_at or "")
+
+
+def plan_import(table: Path, excerpts: list[Excerpt], codebook: Codebook, reviewer: str | None, overwrite: bool = False) -> ImportResult:
     """The decisions a table holds, checked against the excerpts; every problem is raised
     together (`InputErrors`, one `FILE:ROW: message` each)."""
     by_id = {e.id: e for e in excerpts}
@@ -116,6 +127,9 @@ def plan_import(table: Path, excerpts: list[Excerpt], codebook: Codebook, review
             result.pending += 1
         elif _same(review, by_id[pid].review):
             result.unchanged += 1
+        elif not overwrite and decided_since(row, by_id[pid].review):
+            now_ = by_id[pid].review
+            result.newer.append(InputError(table, f"id {pid!r} was decided after this sheet was exported ({now_.status} by {now_.reviewer or 'unnamed'} at {now_.reviewed_at or 'an unknown time'}): that decision is kept; export again, or pass --overwrite", n))
         else:
             result.decisions[pid] = review
     if problems:
@@ -128,11 +142,11 @@ def _same(new: Review, old: Review) -> bool:
     return all(getattr(new, k) == getattr(old, k) for k in keys)
 
 
-def import_table(table: Path, target: Path, codebook: Codebook, reviewer: str | None = None) -> ImportResult:
+def import_table(table: Path, target: Path, codebook: Codebook, reviewer: str | None = None, overwrite: bool = False) -> ImportResult:
     """Check every row, then record the decisions in `target` (an excerpts file) under its
     lock, as the review page does."""
     with locked(target):
-        result = plan_import(table, read_excerpts(target), codebook, reviewer)
+        result = plan_import(table, read_excerpts(target), codebook, reviewer, overwrite)
         if result.decisions:
             record(target, result.decisions)
     return result

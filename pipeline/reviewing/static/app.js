@@ -15,8 +15,12 @@ function enqueue(action) {
   return chain;
 }
 
+// This tab's own name: the server keeps an undo stack per tab, so Backspace in one tab
+// never undoes a decision made in another.
+const tab = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+
 async function api(path, body) {
-  const init = { headers: { "X-QCode-CSRF": csrf }, credentials: "same-origin" };
+  const init = { headers: { "X-QCode-CSRF": csrf, "X-QCode-Tab": tab }, credentials: "same-origin" };
   if (body !== undefined) {
     init.method = "POST";
     init.headers["Content-Type"] = "application/json";
@@ -142,7 +146,6 @@ function buildCodes() {
     b.dataset.code = code.id;
     b.setAttribute("aria-pressed", "false");
     b.append(el("span", keyLabel(k), "key"), el("span", code.name, "name"), el("span", "", "score"));
-    b.title = "● the machine applied this code";
     b.addEventListener("click", (e) => { enqueue(() => toggle(k)); if (e.detail) b.blur(); });
     b.addEventListener("mouseenter", () => define(code));
     b.addEventListener("focus", () => define(code));
@@ -160,7 +163,7 @@ function define(code) {
     box.append(el("div", title + ":"), list);
   }
   const suggestion = S.current && S.current.suggestions.find((s) => s.code === code.id);
-  if (suggestion) box.append(el("div", "Machine: " + suggestion.score.toFixed(2) + ", " + suggestion.rationale));
+  if (suggestion) box.append(el("div", "Machine: " + fmtScore(suggestion.score) + ", " + suggestion.rationale));
 }
 
 function renderPassage() {
@@ -190,7 +193,7 @@ function renderPassage() {
   list.replaceChildren();
   for (const s of p.suggestions) {
     const li = el("li");
-    li.append(el("strong", codeName(s.code) + " " + s.score.toFixed(2) + (p.codes.includes(s.code) ? " (applied)" : "")), el("div", s.rationale, "rationale"));
+    li.append(el("strong", codeName(s.code) + " " + fmtScore(s.score) + (p.codes.includes(s.code) ? " (applied)" : "")), el("div", s.rationale, "rationale"));
     list.append(li);
   }
   if (!p.suggestions.length) list.append(el("li", "none"));
@@ -204,7 +207,9 @@ function renderCodes() {
     b.setAttribute("aria-pressed", String(S.selected.has(id)));
     b.disabled = !p;
     const s = p && p.suggestions.find((x) => x.code === id);
-    b.querySelector(".score").textContent = s ? s.score.toFixed(2) : "";
+    b.querySelector(".score").textContent = s ? fmtScore(s.score) : "";
+    const score = s ? " (score " + fmtScore(s.score) + ")" : "";
+    b.title = !p ? "" : p.codes.includes(id) ? "● the machine applied this code" + score : "the machine did not apply this code" + score;
     b.classList.toggle("machine", !!p && p.codes.includes(id));
   }
 }
@@ -226,6 +231,10 @@ function renderStats(stats) {
   const people = Object.entries(stats.by_reviewer).map(([who, n]) => who + " " + n).join(", ");
   $("progress-text").textContent = stats.decided + " / " + stats.total + " decided" + (people ? " (" + people + ")" : "");
   renderLive(stats);
+  const on = stats.kappa_on;
+  $("kappa-on").textContent = "batch run's codes, on the " + on.decided + " decided passage(s)" +
+    (on.left_out ? " (" + on.left_out + " its learned model was trained on left out)" : "") +
+    (on.order === "queue" ? ", most uncertain first" : "");
   const body = $("kappa").tBodies[0];
   body.replaceChildren();
   for (const row of stats.per_code) {
@@ -264,6 +273,11 @@ function renderLive(stats) {
   }
 }
 
+// Scores are cut, never rounded, to two places: 0.499 shows 0.49, as it is not applied at 0.50.
+function fmtScore(score) {
+  return (Math.floor(score * 100 + 1e-9) / 100).toFixed(2);
+}
+
 function renderRecent(items) {
   const list = $("recent");
   list.replaceChildren();
@@ -272,8 +286,9 @@ function renderRecent(items) {
     li.tabIndex = 0;
     li.dataset.id = item.id;
     const codes = item.final && item.final.length ? item.final.map(codeName).join(", ") : "no code";
-    li.append(el("span", item.status + ": ", "status"), el("span", codes + " "), el("span", item.text, "text"));
-    li.title = "edit this decision";
+    const text = item.text.length > 160 ? item.text.slice(0, 159) + "…" : item.text;
+    li.append(el("span", item.status + ": ", "status"), el("span", codes + " "), el("span", item.transcript + ": ", "where"), el("span", text, "text"));
+    li.title = item.transcript + ": " + item.text + "\n\n(click or Enter to edit this decision)";
     li.addEventListener("click", () => enqueue(() => show(item.id, true)));
     li.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.stopPropagation(); enqueue(() => show(item.id, true)); } });
     list.append(li);
