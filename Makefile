@@ -36,11 +36,19 @@ demo: $(STAMP)
 	@echo "         $(OUT)/counts/ (thematic tables), $(OUT)/report/report.html (open in a browser)"
 	@echo "review:  $(BIN)/qcode review serve $(OUT) --reviewer YOUR_NAME   (then open the address it prints)"
 
-test: $(STAMP)
+# Taguette (BSD-3), in a venv of its own (its pins clash with ours): the import tests run
+# its real export code on a project made in its own database.
+TAGUETTE := .venv-taguette
+$(TAGUETTE)/.installed:
+	test -x $(TAGUETTE)/bin/python || $(PYTHON) -m venv $(TAGUETTE)
+	$(TAGUETTE)/bin/python -m pip install --quiet --disable-pip-version-check taguette==1.5.2
+	touch $@
+
+test: $(STAMP) $(TAGUETTE)/.installed
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) $(TAGUETTE) out .pytest_cache
 
 # After a deliberate change to segmentation or tagging: regenerate the e2e golden summary.
 golden: $(STAMP)

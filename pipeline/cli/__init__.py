@@ -17,6 +17,7 @@ from . import counts as counts_cmd
 from . import codebook as codebook_cmd
 from . import evaluate as evaluate_cmd
 from . import export as export_cmd
+from . import importing as importing_cmd
 from . import learn as learn_cmd
 from . import models as models_cmd
 from . import redact as redact_cmd
@@ -60,6 +61,7 @@ app.command("redact")(boundary(redact_cmd.redact_cli))
 app.add_typer(codebook_cmd.app, name="codebook")
 app.add_typer(review_cmd.app, name="review")
 app.add_typer(export_cmd.export_app, name="export")
+export_cmd.import_app.command("project")(boundary(importing_cmd.import_project_cli))
 app.add_typer(export_cmd.import_app, name="import")
 
 

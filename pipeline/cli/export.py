@@ -17,7 +17,7 @@ from ..review import SOURCES
 from .common import UsageError, command, say, study_codebook
 
 export_app = typer.Typer(help="Export codebooks and results for NVivo, ATLAS.ti, MAXQDA, QualCoder, Excel.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
-import_app = typer.Typer(help="Import codebooks made in other tools.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+import_app = typer.Typer(help="Import codebooks and coded projects made in other tools.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 SOURCE_HELP = "Which codes: machine, reviewed (reviewers' decisions only) or final (decision where there is one, else machine)."
 
 

@@ -10,6 +10,7 @@ from ..embed import build_embedder
 from ..finetune import PAIRS_PER_TEXT, drop_encoder, finetune_files, with_encoder
 from ..learn import learn
 from ..review import excerpt_files
+from ..importing import import_folder_inputs
 from ..outputs import LEARNED
 from ..studyfolder import Study
 from .common import UsageError, backend_option, device_option, embedding_model_option, make_config, say, unit_words_option
@@ -46,6 +47,12 @@ def learn_cli(
     that `code` will use: a model is refused with any other.
     """
     given = {k: v for k, v in dict(model=embedding_model, backend=backend, unit_words=unit_words).items() if v is not None}
+    imported = import_folder_inputs(files[0]) if len(files) == 1 else None
+    if imported is not None:  # a folder `qcode import project` wrote: its study or labelled passages
+        files, found = imported
+        codebook = codebook or found
+        out = out or files[0].parent / LEARNED if files[0].name == "labelled.jsonl" else out
+        say(f"imported project: learning from {files[0]} with the codebook {codebook}")
     study = Study.of(files[0])
     if study is not None:
         taken = {k: getattr(study.config, k) for k in ("model", "backend", "unit_words")}

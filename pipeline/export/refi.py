@@ -7,8 +7,9 @@
 - `.qdpx`: a zip of `project.qde` (urn:QDA-XML:project:1.0) and `sources/`: every
   transcript's normalised text as a TextSource, each coded passage a PlainTextSelection
   (code-point offsets into that text, end exclusive) with one Coding per code; the
-  machine and each reviewer are separate Users; participants are Cases whose attributes
-  are Variables.
+  machine and each reviewer are separate Users; each reviewer's decision is also a
+  `qcode review: {...}` line in the selection's Description (a rejected passage is a
+  selection without Codings); participants are Cases whose attributes are Variables.
 
 GUIDs are uuid5 of stable names, and zip entries have fixed dates, so the same inputs
 give byte-identical files.
@@ -25,6 +26,7 @@ from xml.etree import ElementTree as ET
 
 from .. import __version__
 from ..errors import InputError
+from ..ingest import SURVEY_SUFFIXES
 from ..review import codes_for, decisions_of, read_excerpts
 from ..schemas import Codebook
 
@@ -127,22 +129,39 @@ def project_qde(out_dir: Path, codebook: Codebook, source: str = "final") -> tup
             raise InputError(text_path, "normalised text missing: rerun `qcode code` into this folder") from None
         files[f"sources/{source_guid[t]}.txt"] = text
         src = ET.SubElement(sources, q("TextSource"), guid=source_guid[t], name=t, plainTextPath=f"internal://{source_guid[t]}.txt")
+        if Path(by_transcript[t][0].source).suffix.lower() in SURVEY_SUFFIXES:  # read back as an answer, not an interview
+            ET.SubElement(src, q("Description")).text = "qcode source: survey"
         for e in sorted(by_transcript[t], key=lambda x: (x.start, x.id)):
             if text[e.start : e.end] != e.text:
                 raise InputError(text_path, f"excerpt {e.id} does not match the stored text (was the transcript recoded elsewhere?)")
             codings = _codings(e, source)
-            if not codings:
+            decided = [d for d in (e.reviews or [e.review]) if d.status != "pending"] if source in ("reviewed", "final") else []
+            if not codings and not decided:
                 continue
             sel = ET.SubElement(
                 src, q("PlainTextSelection"), guid=guid("selection", e.id), name=e.id,
                 startPosition=str(e.start), endPosition=str(e.end), creatingUser=machine,
             )
-            ET.SubElement(sel, q("Description")).text = f"speaker: {e.speaker}" + (f"\nquestion: {e.context}" if e.context else "")
+            ET.SubElement(sel, q("Description")).text = "\n".join(
+                [f"speaker: {e.speaker}"] + ([f"question: {e.context}"] if e.context else []) + [review_line(d) for d in decided]
+            )
             for who, code in codings:
                 user = machine if who is None else user_guid[who]
                 c = ET.SubElement(sel, q("Coding"), guid=guid("coding", e.id, who or "machine", code), creatingUser=user)
                 ET.SubElement(c, q("CodeRef"), targetGUID=code_guid[code])
     return _serialise(root, ns), files
+
+
+REVIEW_PREFIX = "qcode review: "
+
+
+def review_line(review) -> str:
+    """A decision in a selection's Description, so `qcode import project` gets back its
+    status, codes, note and time exactly (a rejected passage has no Coding to carry it)."""
+    import json
+
+    keep = review.model_dump(include={"status", "codes", "reviewer", "note", "reviewed_at"})
+    return REVIEW_PREFIX + json.dumps(keep, ensure_ascii=False, sort_keys=True)
 
 
 def _codings(excerpt, source: str) -> list[tuple[str | None, str]]:
@@ -210,10 +229,25 @@ def import_qdc(path: Path) -> dict:
     except (ET.ParseError, OSError) as err:
         raise InputError(path, f"not a readable .qdc file: {err}") from None
     root = tree.getroot()
-    ns = {"c": CODEBOOK_NS}
-    if root.tag != f"{{{CODEBOOK_NS}}}CodeBook":
+    ns = _namespace(root)
+    if root.tag != f"{{{ns}}}CodeBook":
         raise InputError(path, f"root element is {root.tag}, not a REFI-QDA CodeBook")
+    book, _ = codes_to_book(root.find(f"{{{ns}}}Codes"), ns, path)
+    book["description"] = f"Imported from {path.name} (REFI-QDA codebook)."
+    return book
+
+
+def _namespace(root: ET.Element) -> str:
+    """The element's namespace (REFI files use 1.0, some tools still write 0:4)."""
+    return root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+
+
+def codes_to_book(codes_el: ET.Element | None, ns: str, path: Path) -> tuple[dict, dict[str, str]]:
+    """A REFI `<Codes>` tree as a qcode codebook, and each codable code's GUID -> code id.
+    Top-level codes that cannot be coded become themes; nested codes stay under their
+    top-level theme."""
     used: set[str] = set()
+    themes, codes, ids = [], [], {}
 
     def unique(base: str) -> str:
         candidate, n = base, 2
@@ -222,24 +256,23 @@ def import_qdc(path: Path) -> dict:
         used.add(candidate)
         return candidate
 
-    themes, codes = [], []
+    def own_id(parsed: dict, name: str) -> str:
+        return unique(parsed["id"] if parsed["id"] and re.fullmatch(r"[a-z0-9_]+", parsed["id"]) else slug(name))
 
     def walk(el: ET.Element, theme: str | None) -> None:
-        for child in el.findall("c:Code", ns):
+        for child in el.findall(f"{{{ns}}}Code"):
             name = child.get("name", "").strip() or "unnamed"
-            desc = child.findtext("c:Description", default="", namespaces=ns)
-            parsed = _parse_description(desc)
+            parsed = _parse_description(child.findtext(f"{{{ns}}}Description", default=""))
             codable = child.get("isCodable", "true").lower() in ("true", "1")
             if not codable and theme is None:
-                tid = unique(parsed["id"] if parsed["id"] and re.fullmatch(r"[a-z0-9_]+", parsed["id"]) else slug(name))
-                theme_entry = {"id": tid, "name": name}
+                entry = {"id": own_id(parsed, name), "name": name}
                 if parsed["definition"]:
-                    theme_entry["description"] = parsed["definition"]
-                themes.append(theme_entry)
-                walk(child, tid)
+                    entry["description"] = parsed["definition"]
+                themes.append(entry)
+                walk(child, entry["id"])
                 continue
             if codable:
-                entry = {"id": unique(parsed["id"] if parsed["id"] and re.fullmatch(r"[a-z0-9_]+", parsed["id"]) else slug(name)), "name": name}
+                entry = {"id": own_id(parsed, name), "name": name}
                 if theme:
                     entry["theme"] = theme
                 entry["definition"] = parsed["definition"] or name
@@ -247,13 +280,15 @@ def import_qdc(path: Path) -> dict:
                     if parsed.get(key):
                         entry[key] = parsed[key]
                 codes.append(entry)
-            walk(child, theme)  # nested codes stay under the top-level theme
+                ids[child.get("guid", "")] = entry["id"]
+            walk(child, theme)
 
-    walk(root.find("c:Codes", ns), None)
+    if codes_el is not None:
+        walk(codes_el, None)
     if not codes:
         raise InputError(path, "no codable codes")
-    book = {"name": path.stem, "version": "1", "description": f"Imported from {path.name} (REFI-QDA codebook)."}
+    book = {"name": path.stem, "version": "1"}
     if themes:
         book["themes"] = themes
     book["codes"] = codes
-    return book
+    return book, ids
