@@ -45,6 +45,8 @@ $(TAGUETTE)/.installed:
 	touch $@
 
 test: $(STAMP) $(TAGUETTE)/.installed
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 clean:

@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from pipeline import Config, code_corpus, load_codebook
 from pipeline.embed import CachedEmbedder, EmbeddingCache, make_embedder
 from pipeline.evaluate import evaluate_file

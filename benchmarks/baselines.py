@@ -45,7 +45,9 @@ class PreviousLearner:
         return self
 
     def _classifier(self, X, y):
-        return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, random_state=self.config.seed).fit(X, y)
+        return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, random_state=self.config.seed).fit(
+            X, y
+        )
 
     def _fit_code(self, k, X, owner, y, base_p):
         pos, neg = int(y.sum()), int(len(y) - y.sum())
@@ -54,7 +56,9 @@ class PreviousLearner:
         rows, cb_y = self.base.prototypes_.training_set(k)
         cb_X = self.base.vectors_[rows]
         oof = np.zeros(len(y))
-        for train, test in StratifiedKFold(min(self.FOLDS, pos, neg), shuffle=True, random_state=self.config.seed).split(np.zeros(len(y)), y):
+        for train, test in StratifiedKFold(
+            min(self.FOLDS, pos, neg), shuffle=True, random_state=self.config.seed
+        ).split(np.zeros(len(y)), y):
             fit = np.isin(owner, train)
             clf = self._classifier(np.vstack([X[fit], cb_X]), np.concatenate([y[owner[fit]], cb_y]))
             rows_t = np.flatnonzero(np.isin(owner, test))
@@ -72,7 +76,14 @@ class PreviousLearner:
 
     def predict(self, units: UnitVectors) -> list[list[str]]:
         p = np.maximum.reduceat(expit(units.vectors @ self.coef_.T + self.intercept_), units.bounds[:-1], axis=0)
-        return [[self.codebook.code_ids[k] for k in np.argsort(-row, kind="stable")[: self.config.max_codes] if row[k] >= self.thresholds_[k]] for row in p]
+        return [
+            [
+                self.codebook.code_ids[k]
+                for k in np.argsort(-row, kind="stable")[: self.config.max_codes]
+                if row[k] >= self.thresholds_[k]
+            ]
+            for row in p
+        ]
 
 
 class TfidfSvc:
@@ -87,10 +98,16 @@ class TfidfSvc:
         self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
         X = self.vectorizer_.fit_transform(texts)
         Y = label_matrix(labels, self.codebook.code_ids)
-        self.models_ = [LinearSVC(C=1.0, random_state=self.seed).fit(X, Y[:, k]) if 0 < Y[:, k].sum() < len(Y) else None for k in range(Y.shape[1])]
+        self.models_ = [
+            LinearSVC(C=1.0, random_state=self.seed).fit(X, Y[:, k]) if 0 < Y[:, k].sum() < len(Y) else None
+            for k in range(Y.shape[1])
+        ]
         return self
 
     def predict(self, texts: list[str]) -> list[list[str]]:
         X = self.vectorizer_.transform(texts)
-        on = np.stack([m.decision_function(X) > 0 if m is not None else np.zeros(X.shape[0], dtype=bool) for m in self.models_], axis=1)
+        on = np.stack(
+            [m.decision_function(X) > 0 if m is not None else np.zeros(X.shape[0], dtype=bool) for m in self.models_],
+            axis=1,
+        )
         return [[self.codebook.code_ids[k] for k in np.flatnonzero(row)] for row in on]

@@ -53,7 +53,11 @@ from pathlib import Path
 import numpy as np
 
 CLIENT_CODES = {"change": "change_talk", "sustain": "sustain_talk"}
-THERAPIST_FLAGS = {"reflection_exists": "reflection", "question_exists": "question", "therapist_input_exists": "therapist_input"}
+THERAPIST_FLAGS = {
+    "reflection_exists": "reflection",
+    "question_exists": "question",
+    "therapist_input_exists": "therapist_input",
+}
 PX_NO_CODE = {"Labelling not possible", "Not assigned"}
 PX_MIN = 10
 
@@ -94,10 +98,17 @@ def annomi_gold(path: Path) -> dict[str, list[dict]]:
         if not text:
             continue
         role, labels = annomi_labels(row)
-        out[role].append({
-            "id": f"annomi-{tid}-{uid}", "text": text, "labels": labels, "split": part("annomi", tid, 0.5),
-            "transcript": tid, "topic": row["topic"].strip(), "mi_quality": row["mi_quality"],
-        })
+        out[role].append(
+            {
+                "id": f"annomi-{tid}-{uid}",
+                "text": text,
+                "labels": labels,
+                "split": part("annomi", tid, 0.5),
+                "transcript": tid,
+                "topic": row["topic"].strip(),
+                "mi_quality": row["mi_quality"],
+            }
+        )
     return out
 
 
@@ -129,7 +140,9 @@ def annomi_agreement(path: Path) -> dict:
                 for a, (_, labels) in v.items():
                     matrix[annotators.index(a), j] = int(code in labels)
             report["codes"][code] = {
-                "role": role, "utterances": len(items), "pairs": len(a_side),
+                "role": role,
+                "utterances": len(items),
+                "pairs": len(a_side),
                 "kappa": round(float(cohen_kappa_score(a_side, b_side)), 3),
                 "alpha": round(float(krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")), 3),
             }
@@ -156,7 +169,15 @@ def px_gold(path: Path) -> tuple[list[dict], list[str]]:
         if not text:
             continue
         labels = [slug(c) for c in kept if r[c].strip() in ("1", "1.0")]
-        items.append({"id": f"px-{r['Comment ID']}", "text": text, "labels": labels, "split": part("px", r["Comment ID"], 0.2), "question": r["FFT question"].strip()})
+        items.append(
+            {
+                "id": f"px-{r['Comment ID']}",
+                "text": text,
+                "labels": labels,
+                "split": part("px", r["Comment ID"], 0.2),
+                "question": r["FFT question"].strip(),
+            }
+        )
     return items, kept
 
 
@@ -180,11 +201,16 @@ def qdc_framework(path: Path) -> dict[str, dict]:
         definition = " ".join(text.split())
         quoted = re.findall(r"[\u2018'](.{3,200}?)[\u2019'](?=\s*[,.]?\s*(?:[\u2018']|$|\n|[A-Z][a-z/ ]+:))", examples)
         if definition:
-            out[name.strip()] = {"definition": definition, "examples": [" ".join(q.split()) for q in quoted if q.strip()]}
+            out[name.strip()] = {
+                "definition": definition,
+                "examples": [" ".join(q.split()) for q in quoted if q.strip()],
+            }
     return out
 
 
-def px_framework_codebooks(framework: dict[str, dict], kept: list[str], gold_texts: set[str]) -> tuple[dict, dict, list[str]]:
+def px_framework_codebooks(
+    framework: dict[str, dict], kept: list[str], gold_texts: set[str]
+) -> tuple[dict, dict, list[str]]:
     """(definitions-only codebook, full codebook, categories in both) for the categories
     the data and the framework name alike; examples that are also comments in the data
     are left out, so no gold text is in its own codebook."""
@@ -196,22 +222,39 @@ def px_framework_codebooks(framework: dict[str, dict], kept: list[str], gold_tex
         examples = [e for e in framework[c]["examples"] if " ".join(e.split()) not in gold_texts]
         full.append({**entry, "examples": examples} if examples else entry)
     head = {"version": "framework3", "description": "The Strategy Unit / NHS England QDC framework (MIT)"}
-    return ({"name": "Patient experience QDC framework (definitions)", **head, "codes": thin},
-            {"name": "Patient experience QDC framework (definitions and examples)", **head, "codes": full}, shared)
+    return (
+        {"name": "Patient experience QDC framework (definitions)", **head, "codes": thin},
+        {"name": "Patient experience QDC framework (definitions and examples)", **head, "codes": full},
+        shared,
+    )
 
 
 # --- TalkMoves ----------------------------------------------------------------------------
 
 TEACHER_MOVES = {
-    "2": "keeping_everyone_together", "3": "getting_students_to_relate", "4": "restating",
-    "5": "revoicing", "8": "pressing_for_accuracy", "9": "pressing_for_reasoning",
+    "2": "keeping_everyone_together",
+    "3": "getting_students_to_relate",
+    "4": "restating",
+    "5": "revoicing",
+    "8": "pressing_for_accuracy",
+    "9": "pressing_for_reasoning",
 }  # "7 - Context" is no talk move of the manual: no code
-STUDENT_MOVES = {"2": "relating_to_another_student", "3": "asking_for_more_information", "4": "making_a_claim", "5": "providing_evidence"}
+STUDENT_MOVES = {
+    "2": "relating_to_another_student",
+    "3": "asking_for_more_information",
+    "4": "making_a_claim",
+    "5": "providing_evidence",
+}
 MANUAL_HEADINGS = {
-    "keeping_everyone_together": "Keeping Everyone Together", "getting_students_to_relate": "Getting Students to Relate to Another",
-    "restating": "Restating", "revoicing": "Revoicing", "pressing_for_accuracy": "Pressing for Accuracy",
-    "pressing_for_reasoning": "Pressing for Reasoning", "relating_to_another_student": "Relating to Another Student",
-    "asking_for_more_information": "Asking for More Information", "making_a_claim": "Making a Claim",
+    "keeping_everyone_together": "Keeping Everyone Together",
+    "getting_students_to_relate": "Getting Students to Relate to Another",
+    "restating": "Restating",
+    "revoicing": "Revoicing",
+    "pressing_for_accuracy": "Pressing for Accuracy",
+    "pressing_for_reasoning": "Pressing for Reasoning",
+    "relating_to_another_student": "Relating to Another Student",
+    "asking_for_more_information": "Asking for More Information",
+    "making_a_claim": "Making a Claim",
     "providing_evidence": "Providing Evidence or Reasoning",
 }
 
@@ -229,7 +272,10 @@ def talkmoves_rows(folder: Path):
                 continue
             rec = dict(zip(header, row))
             text = " ".join(str(rec.get("Sentence") or "").split())
-            for role, column, moves in (("teacher", "Teacher Tag", TEACHER_MOVES), ("student", "Student Tag", STUDENT_MOVES)):
+            for role, column, moves in (
+                ("teacher", "Teacher Tag", TEACHER_MOVES),
+                ("student", "Student Tag", STUDENT_MOVES),
+            ):
                 tag = str(rec.get(column) or "").strip()
                 if tag and text and tag not in ("Teacher Tag", "Student Tag"):
                     yield path.stem, role, text, moves.get(tag.split("-")[0].strip())
@@ -242,9 +288,14 @@ def talkmoves_gold(folder: Path, per_part: int, seed: int = 42) -> dict[str, lis
         if len(text.split()) < 3:
             continue
         split = part("talkmoves", lesson, 0.3)
-        pools[f"{role}_{split}"].append({"id": f"tm-{n}", "text": text, "labels": [code] if code else [], "split": split, "transcript": lesson})
+        pools[f"{role}_{split}"].append(
+            {"id": f"tm-{n}", "text": text, "labels": [code] if code else [], "split": split, "transcript": lesson}
+        )
     rng = np.random.default_rng(seed)
-    return {k: sorted((v[i] for i in rng.permutation(len(v))[:per_part]), key=lambda i: int(i["id"][3:])) for k, v in sorted(pools.items())}
+    return {
+        k: sorted((v[i] for i in rng.permutation(len(v))[:per_part]), key=lambda i: int(i["id"][3:]))
+        for k, v in sorted(pools.items())
+    }
 
 
 def manual_examples(manual_text: str) -> dict[str, list[str]]:
@@ -291,7 +342,10 @@ def main() -> None:
             for split in ("dev", "test"):
                 chosen = [i for i in items if i["split"] == split]
                 write_jsonl(args.out / f"{role}_{split}.jsonl", chosen)
-                print(f"{args.out / f'{role}_{split}.jsonl'}: {len(chosen)} utterances, {Counter(c for i in chosen for c in i['labels'])}")
+                print(
+                    f"{args.out / f'{role}_{split}.jsonl'}: {len(chosen)} utterances,"
+                    f" {Counter(c for i in chosen for c in i['labels'])}"
+                )
         agreement = annomi_agreement(args.csv)
         (args.out / "annotator_agreement.json").write_text(json.dumps(agreement, indent=2) + "\n")
         print(json.dumps(agreement, indent=2))
@@ -302,7 +356,10 @@ def main() -> None:
         import yaml
 
         (args.out / "codebook.yaml").write_text(yaml.safe_dump(px_codebook(kept), sort_keys=False, allow_unicode=True))
-        print(f"{len(items)} comments ({sum(i['split'] == 'test' for i in items)} test), {len(kept)} categories -> {args.out}")
+        print(
+            f"{len(items)} comments ({sum(i['split'] == 'test' for i in items)} test), {len(kept)} categories ->"
+            f" {args.out}"
+        )
         if args.framework:
             convert_px_framework(args.framework, items, kept, args.out)
 
@@ -315,8 +372,14 @@ def convert_px_framework(framework_path: Path, items: list[dict], kept: list[str
     (out / "codebook_full.yaml").write_text(yaml.safe_dump(full, sort_keys=False, allow_unicode=True))
     ids = {slug(c) for c in shared}
     for split in ("dev", "test"):
-        write_jsonl(out / f"{split}_framework.jsonl", [{**i, "labels": [c for c in i["labels"] if c in ids]} for i in items if i["split"] == split])
-    print(f"framework: {len(shared)} categories with the authors' descriptions -> {out}/codebook_definitions.yaml, codebook_full.yaml")
+        write_jsonl(
+            out / f"{split}_framework.jsonl",
+            [{**i, "labels": [c for c in i["labels"] if c in ids]} for i in items if i["split"] == split],
+        )
+    print(
+        f"framework: {len(shared)} categories with the authors' descriptions -> {out}/codebook_definitions.yaml,"
+        " codebook_full.yaml"
+    )
 
 
 def convert_talkmoves(args) -> None:
@@ -332,7 +395,9 @@ def convert_talkmoves(args) -> None:
             for code in data["codes"]:
                 code["examples"] = examples.get(code["id"], [])
             data["name"] = data["name"].replace("(definitions only)", "(definitions and the manual's examples)")
-            (args.out / f"talkmoves_{role}_full.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+            (args.out / f"talkmoves_{role}_full.yaml").write_text(
+                yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+            )
 
 
 if __name__ == "__main__":

@@ -61,24 +61,62 @@ def main() -> None:
     train_pool, test = list(KFold(n_splits=5, shuffle=True, random_state=config.seed).split(items))[args.fold]
     pool = np.random.default_rng(config.seed).permutation(train_pool)
     with tempfile.TemporaryDirectory(prefix="qcode-finetune-") as tmp:
-        frozen = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=Path(tmp) / "cache", device=args.device)
+        frozen = build_embedder(
+            config.model,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            cache_dir=Path(tmp) / "cache",
+            device=args.device,
+        )
         rows = [{"reviewed": 0, "frozen_kappa": round(kappa(codebook, config, frozen, items, [], test), 4)}]
-        print(f"{args.gold} fold {args.fold} ({len(test)} passages), {config.model}: codebook only κ {rows[0]['frozen_kappa']:.3f}", flush=True)
+        print(
+            f"{args.gold} fold {args.fold} ({len(test)} passages), {config.model}: codebook only κ"
+            f" {rows[0]['frozen_kappa']:.3f}",
+            flush=True,
+        )
         for n in args.sizes:
             train = pool[:n]
             row = {"reviewed": n, "frozen_kappa": round(kappa(codebook, config, frozen, items, train, test), 4)}
-            data = Labelled([items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train])
+            data = Labelled(
+                [items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train]
+            )
             started = time.perf_counter()
             tuned = finetune(codebook, data, config=config, out_dir=Path(tmp) / f"m{n}", device=args.device)
             tuned_config = with_encoder(config, Path(tmp) / f"m{n}")
-            embedder = build_embedder(tuned_config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=Path(tmp) / "cache", device=args.device)
-            row.update(finetuned_kappa=round(kappa(codebook, tuned_config, embedder, items, train, test), 4),
-                       pairs=tuned.pairs, finetune_s=round(tuned.seconds, 1), total_s=round(time.perf_counter() - started, 1), device=tuned.device)
+            embedder = build_embedder(
+                tuned_config.model,
+                batch_size=config.batch_size,
+                seed=config.seed,
+                cache_dir=Path(tmp) / "cache",
+                device=args.device,
+            )
+            row.update(
+                finetuned_kappa=round(kappa(codebook, tuned_config, embedder, items, train, test), 4),
+                pairs=tuned.pairs,
+                finetune_s=round(tuned.seconds, 1),
+                total_s=round(time.perf_counter() - started, 1),
+                device=tuned.device,
+            )
             rows.append(row)
-            print(f"  {n:>4} reviewed: frozen κ {row['frozen_kappa']:.3f}, fine-tuned κ {row['finetuned_kappa']:.3f} "
-                  f"({row['pairs']} pairs, {row['finetune_s']}s fine-tuning on {row['device']})", flush=True)
+            print(
+                f"  {n:>4} reviewed: frozen κ {row['frozen_kappa']:.3f}, fine-tuned κ {row['finetuned_kappa']:.3f} "
+                f"({row['pairs']} pairs, {row['finetune_s']}s fine-tuning on {row['device']})",
+                flush=True,
+            )
     if args.json:
-        args.json.write_text(json.dumps({"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "fold": args.fold, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "gold": str(args.gold),
+                    "codebook": codebook.name,
+                    "model": config.model,
+                    "fold": args.fold,
+                    "rows": rows,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         print(f"wrote {args.json}")
 
 

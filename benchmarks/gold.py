@@ -12,7 +12,9 @@ from pipeline.codebook import definitions_only as strip
 from pipeline.evaluate import read_gold
 
 
-def load_gold(gold: Path, codebook_path: Path | None, *, definitions_only: bool = False, limit: int | None = None, seed: int = 42):
+def load_gold(
+    gold: Path, codebook_path: Path | None, *, definitions_only: bool = False, limit: int | None = None, seed: int = 42
+):
     """(codebook, gold items), the same sample for every benchmark given the same seed."""
     codebook = load_codebook(codebook_path)
     items = read_gold(Path(gold), codebook)

@@ -31,7 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.throughput import interview  # noqa: E402
 
 BACKEND = {"fp32": "torch", "fp16": "torch-fp16", "bf16": "torch-bf16"}
-GOLD = [("eval/dev_gold.jsonl", "codebook/kings_fund_2023.yaml"), ("eval/patient_feedback_gold.jsonl", "codebook/patient_feedback.yaml")]
+GOLD = [
+    ("eval/dev_gold.jsonl", "codebook/kings_fund_2023.yaml"),
+    ("eval/patient_feedback_gold.jsonl", "codebook/patient_feedback.yaml"),
+]
 
 
 def passages(n: int) -> list[str]:
@@ -71,11 +74,15 @@ def agreement(model: str, backend: str, device: str, gold: list[tuple[str, str]]
     config = Config(model=model, backend=backend)
     out = {}
     with tempfile.TemporaryDirectory(prefix="qcode-gpu-") as tmp:
-        embedder = build_embedder(model, batch_size=config.batch_size, seed=config.seed, cache_dir=Path(tmp), backend=backend, device=device)
+        embedder = build_embedder(
+            model, batch_size=config.batch_size, seed=config.seed, cache_dir=Path(tmp), backend=backend, device=device
+        )
         for gold_path, codebook_path in gold:
             cb = load_codebook(Path(codebook_path))
             tagger = build_tagger(cb, codebook_path=Path(codebook_path), config=config, embedder=embedder)
-            out[gold_path] = round(evaluate_file(Path(gold_path), codebook=cb, tagger=tagger, embedder=embedder).mean_kappa, 4)
+            out[gold_path] = round(
+                evaluate_file(Path(gold_path), codebook=cb, tagger=tagger, embedder=embedder).mean_kappa, 4
+            )
     return out
 
 
@@ -115,7 +122,11 @@ def finetune_time(model: str, device: str, steps: int) -> dict[str, float]:
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    return {"steps": steps, "seconds_per_step": round(seconds / steps, 3), "seconds_per_1000_pairs": round(seconds / len(pairs) * 1000, 1)}
+    return {
+        "steps": steps,
+        "seconds_per_step": round(seconds / steps, 3),
+        "seconds_per_1000_pairs": round(seconds / len(pairs) * 1000, 1),
+    }
 
 
 def run(args) -> dict:
@@ -132,10 +143,17 @@ def run(args) -> dict:
                 rows.append({"model": model, "precision": precision, "skipped": "fp16 runs on a GPU only"})
                 print(f"{model:<7} {precision}: skipped (GPU only)", flush=True)
                 continue
-            row = {"model": model, "precision": precision, "passages_per_s": round(speed(model, backend, device, texts), 1)}
+            row = {
+                "model": model,
+                "precision": precision,
+                "passages_per_s": round(speed(model, backend, device, texts), 1),
+            }
             row["mean_kappa"] = agreement(model, backend, device, gold)
             rows.append(row)
-            print(f"{model:<7} {precision}: {row['passages_per_s']:8.1f} passages/s  mean kappa {row['mean_kappa']}", flush=True)
+            print(
+                f"{model:<7} {precision}: {row['passages_per_s']:8.1f} passages/s  mean kappa {row['mean_kappa']}",
+                flush=True,
+            )
         fp32 = next((r["mean_kappa"] for r in rows if r["model"] == model and r["precision"] == "fp32"), None)
         for r in rows:
             if r["model"] == model and "mean_kappa" in r and fp32:

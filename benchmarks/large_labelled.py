@@ -50,15 +50,47 @@ def main() -> None:
         started = time.perf_counter()
         predicted = fit_predict()
         report = score([i.labels for i in test], predicted, codebook.code_ids)
-        rows.append({"learner": name, "macro_f1": report.macro_f1, "micro_f1": report.micro_f1, "mean_kappa": report.mean_kappa, "seconds": round(time.perf_counter() - started, 1)})
-        print(f"{name:<32} macro-F1 {report.macro_f1:.3f}  micro-F1 {report.micro_f1:.3f}  mean κ {report.mean_kappa:.3f}  {rows[-1]['seconds']:>6}s", flush=True)
+        rows.append(
+            {
+                "learner": name,
+                "macro_f1": report.macro_f1,
+                "micro_f1": report.micro_f1,
+                "mean_kappa": report.mean_kappa,
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
+        print(
+            f"{name:<32} macro-F1 {report.macro_f1:.3f}  micro-F1 {report.micro_f1:.3f}  mean κ {report.mean_kappa:.3f}"
+            f"  {rows[-1]['seconds']:>6}s",
+            flush=True,
+        )
 
-    print(f"{len(train)} training passages, {len(test)} test passages, {len(codebook.codes)} codes; model {config.model} (embedding {embed_seconds:.0f}s, cached after)")
-    run("TF-IDF + LinearSVC", lambda: TfidfSvc(codebook, config.seed).fit(data.texts, data.labels).predict([i.text for i in test]))
+    print(
+        f"{len(train)} training passages, {len(test)} test passages, {len(codebook.codes)} codes; model {config.model}"
+        f" (embedding {embed_seconds:.0f}s, cached after)"
+    )
+    run(
+        "TF-IDF + LinearSVC",
+        lambda: TfidfSvc(codebook, config.seed).fit(data.texts, data.labels).predict([i.text for i in test]),
+    )
     run("previous qcode learn (v2)", lambda: PreviousLearner(codebook, config).fit(embedder, data).predict(units))
-    run("qcode learn", lambda: [c for _, c in LearnedTagger(codebook, config=config).fit(embedder, data).suggest(units)])
+    run(
+        "qcode learn", lambda: [c for _, c in LearnedTagger(codebook, config=config).fit(embedder, data).suggest(units)]
+    )
     if args.json:
-        args.json.write_text(json.dumps({"train": str(args.train), "test": str(args.test), "codebook": codebook.name, "model": config.model, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "train": str(args.train),
+                    "test": str(args.test),
+                    "codebook": codebook.name,
+                    "model": config.model,
+                    "rows": rows,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

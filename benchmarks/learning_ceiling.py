@@ -44,7 +44,9 @@ def linear(X, Y, seed, sample_weight=None):
     """Per-code balanced logistic regressions -> (K, d) weights and (K,) biases."""
     W, b = [], []
     for k in range(Y.shape[1]):
-        clf = LogisticRegression(C=2.0, class_weight="balanced", max_iter=3000, random_state=seed).fit(X, Y[:, k], sample_weight=sample_weight)
+        clf = LogisticRegression(C=2.0, class_weight="balanced", max_iter=3000, random_state=seed).fit(
+            X, Y[:, k], sample_weight=sample_weight
+        )
         W.append(clf.coef_[0])
         b.append(clf.intercept_[0])
     return np.array(W), np.array(b)
@@ -117,8 +119,15 @@ def finetune(codebook, config, items, train, test, embedder):
             W.append(w_[0])
             b.append(b_[0])
         units = embed_units(enc, [items[i].text for i in test], config)
-        report = score([items[i].labels for i in test], decide(codebook, config, best_unit(units, np.array(W), np.array(b))), codebook.code_ids)
-        print(f"  {name:<10} codebook + {len(train)} passages, fold of {len(test)}: macro-F1 {report.macro_f1:.3f}  mean kappa {report.mean_kappa:.3f}")
+        report = score(
+            [items[i].labels for i in test],
+            decide(codebook, config, best_unit(units, np.array(W), np.array(b))),
+            codebook.code_ids,
+        )
+        print(
+            f"  {name:<10} codebook + {len(train)} passages, fold of {len(test)}: macro-F1 {report.macro_f1:.3f}  mean"
+            f" kappa {report.mean_kappa:.3f}"
+        )
 
 
 def main() -> None:
@@ -153,16 +162,23 @@ def main() -> None:
 
     base = CodebookTagger(codebook, config=config).fit(embedder)
     print(f"{args.gold} ({len(items)} passages, 5 held-out folds), model {config.model}")
-    print(f"codebook only:                                  {pooled(lambda tr, te: [c for _, c in base.suggest(units.take(te))])}")
+    print(
+        "codebook only:                                 "
+        f" {pooled(lambda tr, te: [c for _, c in base.suggest(units.take(te))])}"
+    )
     print(f"labelled passages only (all of each training part): {pooled(supervised)}")
     rule = learn_module._paired_f1_se
     learn_module._paired_f1_se = lambda *a, **k: -1.0  # every code with enough examples is learned
     rng = np.random.default_rng(config.seed)
     for size in (100, None):
+
         def learned(train, test, size=size):
             chosen = rng.permutation(train)[: size or len(train)]
-            data = Labelled([items[i].id for i in chosen], [items[i].text for i in chosen], [items[i].labels for i in chosen])
+            data = Labelled(
+                [items[i].id for i in chosen], [items[i].text for i in chosen], [items[i].labels for i in chosen]
+            )
             return [c for _, c in LearnedTagger(codebook, config=config).fit(embedder, data).suggest(units.take(test))]
+
         print(f"learned without the one-SE rule, {size or 'all'} passages:   {pooled(learned)}")
     learn_module._paired_f1_se = rule
     if args.finetune is not None:

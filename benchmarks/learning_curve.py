@@ -45,7 +45,12 @@ def predict(learner, items, train, test, units, codebook, config, embedder, base
         return [c for _, c in base.suggest(units.take(test))]
     data = Labelled([items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train])
     if learner == "qcode":
-        return [c for _, c in LearnedTagger(codebook, config=config).fit(embedder, data, study=units).suggest(units.take(test))]
+        return [
+            c
+            for _, c in (
+                LearnedTagger(codebook, config=config).fit(embedder, data, study=units).suggest(units.take(test))
+            )
+        ]
     if learner == "previous":
         return PreviousLearner(codebook, config).fit(embedder, data).predict(units.take(test))
     return TfidfSvc(codebook, config.seed).fit(data.texts, data.labels).predict([items[i].text for i in test])
@@ -92,22 +97,51 @@ def main() -> None:
     args = ap.parse_args()
 
     config = Config(model=args.model, backend=args.backend)
-    codebook, items = load_gold(args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed)
+    codebook, items = load_gold(
+        args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed
+    )
     embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
     folds = list(KFold(n_splits=args.folds, shuffle=True, random_state=config.seed).split(items))
     sizes = [None if s == "all" else int(s) for s in args.sizes]
     rows = []
-    print(f"learning curve on {args.gold} ({len(items)} passages, {args.folds} held-out folds), codebook {codebook.name}, model {config.model}")
+    print(
+        f"learning curve on {args.gold} ({len(items)} passages, {args.folds} held-out folds), codebook {codebook.name},"
+        f" model {config.model}"
+    )
     print(f"{'labelled':>9} {'learner':<10} {'mean kappa':>14} {'macro-F1':>9} {'micro-F1':>9} {'seconds':>8}")
     for size in sizes:
-        for learner in (["codebook"] if size == 0 else args.learners):
+        for learner in ["codebook"] if size == 0 else args.learners:
             started = time.perf_counter()
             row = curve(items, codebook, config, embedder, folds, size, learner if size != 0 else "qcode", args.reps)
-            row.update(labelled="all" if size is None else size, learner=learner, seconds=round(time.perf_counter() - started, 1))
+            row.update(
+                labelled="all" if size is None else size,
+                learner=learner,
+                seconds=round(time.perf_counter() - started, 1),
+            )
             rows.append(row)
-            print(f"{row['labelled']:>9} {learner:<10} {row['mean_kappa']:>7.3f} ±{row['kappa_sd']:.3f} {row['macro_f1']:>9.3f} {row['micro_f1']:>9.3f} {row['seconds']:>8}", flush=True)
+            print(
+                f"{row['labelled']:>9} {learner:<10} {row['mean_kappa']:>7.3f} ±{row['kappa_sd']:.3f}"
+                f" {row['macro_f1']:>9.3f} {row['micro_f1']:>9.3f} {row['seconds']:>8}",
+                flush=True,
+            )
     if args.json:
-        args.json.write_text(json.dumps({"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "backend": config.backend, "folds": args.folds, "reps": args.reps, "definitions_only": args.definitions_only, "limit": args.limit, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "gold": str(args.gold),
+                    "codebook": codebook.name,
+                    "model": config.model,
+                    "backend": config.backend,
+                    "folds": args.folds,
+                    "reps": args.reps,
+                    "definitions_only": args.definitions_only,
+                    "limit": args.limit,
+                    "rows": rows,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         print(f"wrote {args.json}", file=sys.stderr)
 
 

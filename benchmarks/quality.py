@@ -95,6 +95,7 @@ def strategy_table(codebook, config, embedder):
             owners = protos.code[idx]
             positive = protos.positive[idx]
             return np.stack([((owners == c) & positive).mean(axis=1) for c in range(K)], axis=1) * 2
+
         return Fixed(codebook, config, proba)
 
     def centroid(temp):
@@ -110,6 +111,7 @@ def strategy_table(codebook, config, embedder):
             z = np.exp(temp * (v @ C.T))
             p = z / z.sum(axis=1, keepdims=True)
             return p[:, :K] * (K + 1) / 2  # 0.5 = twice the uniform share
+
         return Fixed(codebook, config, proba)
 
     def nearest_loo():
@@ -126,6 +128,7 @@ def strategy_table(codebook, config, embedder):
         def proba(v):
             best = np.stack([(v @ pv[(protos.code == c) & protos.positive].T).max(axis=1) for c in range(K)], axis=1)
             return 1 / (1 + np.exp(-20 * (best - t)))
+
         return Fixed(codebook, config, proba)
 
     def finetune(epochs=1, pairs_per_text=20, lr=2e-5):
@@ -142,11 +145,20 @@ def strategy_table(codebook, config, embedder):
         torch.manual_seed(config.seed)
         model = SentenceTransformerEmbedder(config.model).model
         pos = {c: [t for t, o, p in zip(protos.texts, protos.code, protos.positive) if o == c and p] for c in range(K)}
-        negatives = {c: [t for t, o, p in zip(protos.texts, protos.code, protos.positive) if (o != c and p) or (o in (c, -1) and not p)] for c in range(K)}
+        negatives = {
+            c: [
+                t
+                for t, o, p in zip(protos.texts, protos.code, protos.positive)
+                if (o != c and p) or (o in (c, -1) and not p)
+            ]
+            for c in range(K)
+        }
         pairs = []
         for c, texts in pos.items():
             for t in texts:
-                pairs += [(t, rng.choice([x for x in texts if x != t] or texts), 1.0) for _ in range(pairs_per_text // 2)]
+                pairs += [
+                    (t, rng.choice([x for x in texts if x != t] or texts), 1.0) for _ in range(pairs_per_text // 2)
+                ]
                 pairs += [(t, rng.choice(negatives[c]), 0.0) for _ in range(pairs_per_text // 2)]
         opt = torch.optim.AdamW(model.parameters(), lr=lr)
         model.train()
@@ -179,8 +191,12 @@ def strategy_table(codebook, config, embedder):
     return {
         "logreg": lambda: default(),
         "logreg-v1": v1,
-        "logreg-no-keywords": lambda: Fixed(codebook, config, logreg(without_keywords(codebook), config, embedder).predict_proba),
-        "logreg-others-negatives": lambda: Fixed(codebook, config, logreg(codebook, config, embedder, cls=V1Tagger).predict_proba),
+        "logreg-no-keywords": lambda: Fixed(
+            codebook, config, logreg(without_keywords(codebook), config, embedder).predict_proba
+        ),
+        "logreg-others-negatives": lambda: Fixed(
+            codebook, config, logreg(codebook, config, embedder, cls=V1Tagger).predict_proba
+        ),
         "logreg-no-background": lambda: default(background=[]),
         "logreg-margin0.2": lambda: margin(0.2),
         "logreg-top1": top1,
@@ -195,8 +211,18 @@ texts_of: dict[int, list[str]] = {}  # vectors id -> texts, for strategies that 
 
 
 DEFAULT_STRATEGIES = [
-    "logreg", "logreg-whole", "logreg-v1-whole", "logreg-v1", "logreg-no-keywords", "logreg-others-negatives", "logreg-no-background",
-    "logreg-margin0.2", "logreg-top1", "knn7", "centroid-softmax", "nearest-example-loo",
+    "logreg",
+    "logreg-whole",
+    "logreg-v1-whole",
+    "logreg-v1",
+    "logreg-no-keywords",
+    "logreg-others-negatives",
+    "logreg-no-background",
+    "logreg-margin0.2",
+    "logreg-top1",
+    "knn7",
+    "centroid-softmax",
+    "nearest-example-loo",
 ]
 
 
@@ -207,7 +233,11 @@ def joined(items: list[GoldItem], n: int, seed: int) -> list[GoldItem]:
     order = np.random.default_rng(seed).permutation(len(items))
     groups = [order[i : i + n] for i in range(0, len(order) - n + 1, n)]
     return [
-        GoldItem(id="+".join(items[j].id for j in g), text=" ".join(items[j].text for j in g), labels=sorted({c for j in g for c in items[j].labels}))
+        GoldItem(
+            id="+".join(items[j].id for j in g),
+            text=" ".join(items[j].text for j in g),
+            labels=sorted({c for j in g for c in items[j].labels}),
+        )
         for g in groups
     ]
 
@@ -237,7 +267,11 @@ def main() -> None:
         table = strategy_table(codebook, config, embedder)
         names = args.strategies or DEFAULT_STRATEGIES
         words = np.mean([len(t.split()) for t in texts])
-        print(f"\n{gold} ({len(items)} passages{f' of {join} joined' if join > 1 else ''}, {words:.0f} words, {len(units.vectors) / len(items):.1f} units each), codebook {codebook.name}, model {config.model} ({config.backend})")
+        print(
+            f"\n{gold} ({len(items)} passages{f' of {join} joined' if join > 1 else ''}, {words:.0f} words,"
+            f" {len(units.vectors) / len(items):.1f} units each), codebook {codebook.name}, model {config.model}"
+            f" ({config.backend})"
+        )
         print(f"{'strategy':<26} {'macro-F1':>8} {'micro-F1':>8} {'mean κ':>7} {'seconds':>7}")
         rows = []
         for name in names:
@@ -248,12 +282,24 @@ def main() -> None:
             seconds = time.perf_counter() - t
             report = score([i.labels for i in items], predicted, codebook.code_ids)
             rows.append((name, report, seconds))
-            print(f"{name:<26} {report.macro_f1:>8.3f} {report.micro_f1:>8.3f} {report.mean_kappa:>7.3f} {seconds:>7.1f}")
+            print(
+                f"{name:<26} {report.macro_f1:>8.3f} {report.micro_f1:>8.3f} {report.mean_kappa:>7.3f} {seconds:>7.1f}"
+            )
         print("\nper-code κ")
         print(f"{'strategy':<26} " + " ".join(f"{c[:10]:>10}" for c in codebook.code_ids))
         for name, report, _ in rows:
             print(f"{name:<26} " + " ".join(f"{s.kappa:>10.3f}" for s in report.per_code))
-        results.append({"gold": str(gold), "joined": join, "words": round(float(words), 1), "model": config.model, "backend": config.backend, "unit_words": config.unit_words, "rows": [{"strategy": n, "seconds": round(s, 2), **r.model_dump()} for n, r, s in rows]})
+        results.append(
+            {
+                "gold": str(gold),
+                "joined": join,
+                "words": round(float(words), 1),
+                "model": config.model,
+                "backend": config.backend,
+                "unit_words": config.unit_words,
+                "rows": [{"strategy": n, "seconds": round(s, 2), **r.model_dump()} for n, r, s in rows],
+            }
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -31,7 +31,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 GROUPS = {"people": ("PERSON",), "direct identifiers": ("EMAIL", "PHONE", "NHS_NUMBER", "POSTCODE")}
 MARK = re.compile(r"⟦([A-Z_]+)\|([^⟧]*)⟧")
-TITLES = re.compile(r"^(?:(?:Dr|Mr|Mrs|Ms|Miss|Cllr|Councillor|Prof|Professor|Sister|Inspector|Paramedic|Nurse)\.?\s+)+", re.IGNORECASE)
+TITLES = re.compile(
+    r"^(?:(?:Dr|Mr|Mrs|Ms|Miss|Cllr|Councillor|Prof|Professor|Sister|Inspector|Paramedic|Nurse)\.?\s+)+", re.IGNORECASE
+)
 
 
 def load(path: Path) -> tuple[str, list[tuple[int, int, str]]]:
@@ -101,10 +103,22 @@ def score(found) -> dict:
             else:
                 false.append((name, f.kind, text[f.start : f.end]))
     kinds = sorted(set(total) | set(predicted))
-    table = {k: {"gold": total[k], "recall": round(caught[k] / total[k], 3) if total[k] else None,
-                 "replaced": predicted[k], "precision": round(hits[k] / predicted[k], 3) if predicted[k] else None} for k in kinds}
+    table = {
+        k: {
+            "gold": total[k],
+            "recall": round(caught[k] / total[k], 3) if total[k] else None,
+            "replaced": predicted[k],
+            "precision": round(hits[k] / predicted[k], 3) if predicted[k] else None,
+        }
+        for k in kinds
+    }
     all_gold, all_pred = sum(total.values()), sum(predicted.values())
-    table["all"] = {"gold": all_gold, "recall": round(sum(caught.values()) / all_gold, 3), "replaced": all_pred, "precision": round(sum(hits.values()) / all_pred, 3)}
+    table["all"] = {
+        "gold": all_gold,
+        "recall": round(sum(caught.values()) / all_gold, 3),
+        "replaced": all_pred,
+        "precision": round(sum(hits.values()) / all_pred, 3),
+    }
     groups = {}
     for group, members in GROUPS.items():  # recall pooled over the kinds the targets name
         gold = sum(total[k] for k in members)
@@ -129,7 +143,20 @@ def scan_outputs(folder: Path, cache: Path) -> dict:
     qcode = [sys.executable, "-m", "pipeline"]
     out = work / "share" / "study"  # everything under share/ is what would be shared; the key is not
     steps = [
-        ["code", str(work / "in"), "--out", str(out), "--pseudonymise", "--key", str(work / "pseudonym_key.csv"), "-e", "minilm", "-q", "--cache-dir", str(cache)],
+        [
+            "code",
+            str(work / "in"),
+            "--out",
+            str(out),
+            "--pseudonymise",
+            "--key",
+            str(work / "pseudonym_key.csv"),
+            "-e",
+            "minilm",
+            "-q",
+            "--cache-dir",
+            str(cache),
+        ],
         ["export", "refi", str(out), "-o", str(work / "share" / "study.qdpx")],
         ["export", "table", str(out), "-o", str(work / "share" / "coded.xlsx")],
         ["report", str(out)],
@@ -144,8 +171,13 @@ def scan_outputs(folder: Path, cache: Path) -> dict:
                 with zipfile.ZipFile(f) as z:
                     data = b"\n".join(z.read(n) for n in z.namelist())
             blobs[str(f.relative_to(work))] = data.decode("utf-8", "replace")
-    shipped = (REPO / "codebook" / "kings_fund_2023.yaml").read_text() + (REPO / "pipeline" / "data" / "background.yaml").read_text()
-    in_codebook = sorted(s for s in strings if s in shipped)  # qcode's own text (rationales, the REFI codebook) has these
+    shipped = (REPO / "codebook" / "kings_fund_2023.yaml").read_text() + (
+        REPO / "pipeline" / "data" / "background.yaml"
+    ).read_text()
+    in_codebook = sorted(
+        s for s in strings if s in shipped
+    )  # qcode's own text (rationales, the REFI codebook) has these
+
     def found_in(s: str) -> list[str]:  # as a whole word: "Mo" in "More" is not a survivor
         pattern = re.compile(rf"(?<!\w){re.escape(s)}(?!\w)")
         return sorted(name for name, b in blobs.items() if pattern.search(b))
@@ -153,8 +185,15 @@ def scan_outputs(folder: Path, cache: Path) -> dict:
     where = {s: found_in(s) for s in sorted(strings) if s not in shipped}
     survivors = sorted(s for s, files in where.items() if files)
     key = work / "pseudonym_key.csv"
-    return {"strings": len(strings), "surviving": survivors, "surviving_in": {s: where[s] for s in survivors}, "share": round(len(survivors) / len(strings), 4), "also_in_the_codebook": in_codebook,
-            "files_scanned": len(blobs), "key_outside_share": key.exists() and not list((work / "share").rglob("pseudonym_key.csv"))}
+    return {
+        "strings": len(strings),
+        "surviving": survivors,
+        "surviving_in": {s: where[s] for s in survivors},
+        "share": round(len(survivors) / len(strings), 4),
+        "also_in_the_codebook": in_codebook,
+        "files_scanned": len(blobs),
+        "key_outside_share": key.exists() and not list((work / "share").rglob("pseudonym_key.csv")),
+    }
 
 
 def overhead(inputs: Path, model: str, backend: str, rounds: int = 2) -> dict:
@@ -167,10 +206,18 @@ def overhead(inputs: Path, model: str, backend: str, rounds: int = 2) -> dict:
         for on in (False, True):
             with tempfile.TemporaryDirectory(prefix="qcode-redact-overhead-") as tmp:
                 config = Config(model=model, backend=backend, pseudonymise=on)
-                run = code_corpus([inputs], out_dir=Path(tmp) / "share" / "out", config=config, cache_dir=Path(tmp) / "cache")
+                run = code_corpus(
+                    [inputs], out_dir=Path(tmp) / "share" / "out", config=config, cache_dir=Path(tmp) / "cache"
+                )
                 best[on] = min(best[on], run.seconds)
-    return {"inputs": str(inputs), "model": model, "backend": backend, "plain_s": round(best[False], 2),
-            "pseudonymised_s": round(best[True], 2), "added": round(best[True] / best[False] - 1, 3)}
+    return {
+        "inputs": str(inputs),
+        "model": model,
+        "backend": backend,
+        "plain_s": round(best[False], 2),
+        "pseudonymised_s": round(best[True], 2),
+        "added": round(best[True] / best[False] - 1, 3),
+    }
 
 
 def main() -> None:
@@ -179,14 +226,25 @@ def main() -> None:
     ap.add_argument("--show", action="store_true", help="list every miss and false alarm")
     ap.add_argument("--outputs", action="store_true", help="also run qcode code --pseudonymise and scan every output")
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "qcode-redact-cache")
-    ap.add_argument("--overhead", nargs="*", metavar="MODEL:BACKEND", help="also time `qcode code` on transcripts_sample with and without --pseudonymise (e.g. mpnet:torch minilm:onnx-int8)")
+    ap.add_argument(
+        "--overhead",
+        nargs="*",
+        metavar="MODEL:BACKEND",
+        help=(
+            "also time `qcode code` on transcripts_sample with and without --pseudonymise (e.g. mpnet:torch"
+            " minilm:onnx-int8)"
+        ),
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     found, seconds = detect(args.gold)
     result = score(found)
     words = sum(len(text.split()) for _, text, _, _ in found)
     result["seconds"], result["words"] = round(seconds, 2), words
-    print(f"{len(found)} transcripts, {words} words, {result['per_kind']['all']['gold']} identifying spans; detection {seconds:.1f}s")
+    print(
+        f"{len(found)} transcripts, {words} words, {result['per_kind']['all']['gold']} identifying spans; detection"
+        f" {seconds:.1f}s"
+    )
     print(f"{'kind':<14} {'gold':>5} {'recall':>7} {'replaced':>9} {'precision':>9}")
     for kind, row in result["per_kind"].items():
         fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
@@ -201,12 +259,23 @@ def main() -> None:
     if args.outputs:
         result["outputs"] = scan_outputs(args.gold, args.cache_dir)
         o = result["outputs"]
-        print(f"outputs: {o['files_scanned']} files scanned; {len(o['surviving'])} of {o['strings']} identifying strings survive ({o['share']:.1%}): {o['surviving']}")
-        print(f"         not counted, since the codebook's own examples contain them: {o['also_in_the_codebook']}; key outside the shared folder: {o['key_outside_share']}")
+        print(
+            f"outputs: {o['files_scanned']} files scanned; {len(o['surviving'])} of {o['strings']} identifying strings"
+            f" survive ({o['share']:.1%}): {o['surviving']}"
+        )
+        print(
+            f"         not counted, since the codebook's own examples contain them: {o['also_in_the_codebook']}; key"
+            f" outside the shared folder: {o['key_outside_share']}"
+        )
     if args.overhead is not None:
-        result["overhead"] = [overhead(REPO / "transcripts_sample", *spec.split(":")) for spec in args.overhead or ["mpnet:torch"]]
+        result["overhead"] = [
+            overhead(REPO / "transcripts_sample", *spec.split(":")) for spec in args.overhead or ["mpnet:torch"]
+        ]
         for o in result["overhead"]:
-            print(f"qcode code {o['inputs']} ({o['model']}, {o['backend']}, cold): {o['plain_s']}s, with --pseudonymise {o['pseudonymised_s']}s (+{o['added']:.0%})")
+            print(
+                f"qcode code {o['inputs']} ({o['model']}, {o['backend']}, cold): {o['plain_s']}s, with --pseudonymise"
+                f" {o['pseudonymised_s']}s (+{o['added']:.0%})"
+            )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
 

@@ -27,7 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -36,8 +35,8 @@ from gold import load_gold  # noqa: E402
 from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
-from pipeline.reviewing.live import keeps_batch  # noqa: E402
 from pipeline.review import uncertainty_of_scores  # noqa: E402
+from pipeline.reviewing.live import keeps_batch  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
@@ -66,7 +65,9 @@ def simulate(items, units, codebook, config, embedder, *, relearn_every: int | N
         decided.append(i)
         if relearn_every and len(decided) % relearn_every == 0 and len(decided) < len(items):
             started = time.perf_counter()
-            data = Labelled([items[j].id for j in decided], [items[j].text for j in decided], [items[j].labels for j in decided])
+            data = Labelled(
+                [items[j].id for j in decided], [items[j].text for j in decided], [items[j].labels for j in decided]
+            )
             tagger = LearnedTagger(codebook, config=config).fit(embedder, data, study=units)
             if tagger.cv_["better"]:  # as the page: a model that does not beat codebook-only in CV is not used
                 left = [j for j in range(len(items)) if j not in set(decided)]
@@ -75,7 +76,10 @@ def simulate(items, units, codebook, config, embedder, *, relearn_every: int | N
                 used += 1
             seconds += time.perf_counter() - started
             relearns += 1
-    per_100 = [{"from": s, "wrong": int(sum(wrong[s : s + 100])), "keys": int(sum(keys[s : s + 100]))} for s in range(0, len(wrong), 100)]
+    per_100 = [
+        {"from": s, "wrong": int(sum(wrong[s : s + 100])), "keys": int(sum(keys[s : s + 100]))}
+        for s in range(0, len(wrong), 100)
+    ]
     out = {"wrong": int(sum(wrong)), "keys": int(sum(keys)), "per_100": per_100}
     if relearn_every:
         out.update(relearn_every=relearn_every, relearns=relearns, used=used, relearn_seconds=round(seconds, 1))
@@ -87,7 +91,9 @@ def main() -> None:
     ap.add_argument("--gold", type=Path, required=True)
     ap.add_argument("--codebook", type=Path)
     ap.add_argument("--relearn-every", type=int, default=20)
-    ap.add_argument("--finetune", action="store_true", help="not available yet: fine-tuning in the background is not built")
+    ap.add_argument(
+        "--finetune", action="store_true", help="not available yet: fine-tuning in the background is not built"
+    )
     ap.add_argument("--definitions-only", action="store_true", help="strip the codebook to names and definitions")
     ap.add_argument("--limit", type=int, help="a seeded sample of this many gold passages")
     ap.add_argument("--model", default=Config().model)
@@ -96,18 +102,30 @@ def main() -> None:
     if args.finetune:
         ap.error("--finetune: background fine-tuning is not built yet (see docs/reviewing.md)")
     config = Config(model=args.model)
-    codebook, items = load_gold(args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed)
+    codebook, items = load_gold(
+        args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed
+    )
     embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
     units = embed_units(embedder, [i.text for i in items], config)
     result = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "passages": len(items)}
     for name, every in (("static", None), ("live", args.relearn_every)):
         result[name] = simulate(items, units, codebook, config, embedder, relearn_every=every)
         r = result[name]
-        print(f"{name:<7} wrong {r['wrong']:>5} ({r['wrong'] / len(items):.1%})  keys {r['keys']:>6} ({r['keys'] / len(items):.2f}/passage)"
-              + (f"  {r['relearns']} relearns ({r['used']} used), {r['relearn_seconds']} s" if every else ""), flush=True)
+        print(
+            f"{name:<7} wrong {r['wrong']:>5} ({r['wrong'] / len(items):.1%})  keys {r['keys']:>6}"
+            f" ({r['keys'] / len(items):.2f}/passage)"
+            + (f"  {r['relearns']} relearns ({r['used']} used), {r['relearn_seconds']} s" if every else ""),
+            flush=True,
+        )
     s, live = result["static"], result["live"]
-    result["live_vs_static"] = {"wrong": round(1 - live["wrong"] / max(s["wrong"], 1), 3), "keys": round(1 - live["keys"] / max(s["keys"], 1), 3)}
-    print(f"live learning: {result['live_vs_static']['wrong']:.1%} fewer wrong suggestions, {result['live_vs_static']['keys']:.1%} fewer keys")
+    result["live_vs_static"] = {
+        "wrong": round(1 - live["wrong"] / max(s["wrong"], 1), 3),
+        "keys": round(1 - live["keys"] / max(s["keys"], 1), 3),
+    }
+    print(
+        f"live learning: {result['live_vs_static']['wrong']:.1%} fewer wrong suggestions,"
+        f" {result['live_vs_static']['keys']:.1%} fewer keys"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)

@@ -105,7 +105,12 @@ def decision_timings(client: httpx.Client, n: int) -> dict[str, float]:
 
 def summary(times: list[float]) -> dict[str, float]:
     times = sorted(times)
-    return {"n": len(times), "median_ms": ms(statistics.median(times)), "p95_ms": ms(times[int(0.95 * (len(times) - 1))]), "max_ms": ms(times[-1])}
+    return {
+        "n": len(times),
+        "median_ms": ms(statistics.median(times)),
+        "p95_ms": ms(times[int(0.95 * (len(times) - 1))]),
+        "max_ms": ms(times[-1]),
+    }
 
 
 def browser_timings(server: Server, keyed: int) -> dict[str, float]:
@@ -127,7 +132,12 @@ def browser_timings(server: Server, keyed: int) -> dict[str, float]:
             while driver.execute_script("return Number(document.body.dataset.saved || 0)") <= before:
                 time.sleep(0.002)
             per_key.append(time.perf_counter() - t)
-        return {"page_ready_ms": ms(statistics.median(loads)), "page_ready_max_ms": ms(max(loads)), "keyed_decision_median_ms": ms(statistics.median(per_key)), "keyed_decisions": keyed}
+        return {
+            "page_ready_ms": ms(statistics.median(loads)),
+            "page_ready_max_ms": ms(max(loads)),
+            "keyed_decision_median_ms": ms(statistics.median(per_key)),
+            "keyed_decisions": keyed,
+        }
     finally:
         driver.quit()
 
@@ -169,10 +179,13 @@ def main() -> None:
         result["compact_s"] = round(time.perf_counter() - t, 3)
     print(json.dumps(result, indent=2))
     b, d = result["browser"], result["decision_on_disk"]
-    print(f"\n{args.excerpts} excerpts ({result['file_mb']} MB): server start {result['server_start_s']} s; page ready {b['page_ready_ms']} ms "
-          f"(max {b['page_ready_max_ms']}); decision on disk median {d['median_ms']} ms, p95 {d['p95_ms']}, max {d['max_ms']}; "
-          f"while relearning ({d['while_relearning']['n']}) p95 {d['while_relearning'].get('p95_ms')} ms; "
-          f"keyed decision to next passage {b['keyed_decision_median_ms']} ms", file=sys.stderr)
+    print(
+        f"\n{args.excerpts} excerpts ({result['file_mb']} MB): server start {result['server_start_s']} s; page ready"
+        f" {b['page_ready_ms']} ms (max {b['page_ready_max_ms']}); decision on disk median {d['median_ms']} ms, p95"
+        f" {d['p95_ms']}, max {d['max_ms']}; while relearning ({d['while_relearning']['n']}) p95"
+        f" {d['while_relearning'].get('p95_ms')} ms; keyed decision to next passage {b['keyed_decision_median_ms']} ms",
+        file=sys.stderr,
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 

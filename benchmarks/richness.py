@@ -65,12 +65,24 @@ def main() -> None:
         full, items = load_gold(Path(gold), codebook_path, limit=args.limit, seed=config.seed)
         units = embed_units(embedder, [i.text for i in items], config)
         for richness, codebook in (("full", full), ("definitions", definitions_only(full))):
-            row = {"set": name, "gold": gold, "codebook": richness, "codes": len(codebook.codes), "passages": len(items)}
+            row = {
+                "set": name,
+                "gold": gold,
+                "codebook": richness,
+                "codes": len(codebook.codes),
+                "passages": len(items),
+            }
             for rule in RULES:
-                report = score([i.labels for i in items], code_set(codebook, embedder, config, units, rule), codebook.code_ids)
+                report = score(
+                    [i.labels for i in items], code_set(codebook, embedder, config, units, rule), codebook.code_ids
+                )
                 row[rule] = {"mean_kappa": report.mean_kappa, "macro_f1": report.macro_f1}
             rows.append(row)
-            print(f"{name:<28} {richness:<12} {row['codes']:>5} {row['passages']:>8} " + " ".join(f"{row[r]['mean_kappa']:>14.3f}" for r in RULES), flush=True)
+            print(
+                f"{name:<28} {richness:<12} {row['codes']:>5} {row['passages']:>8} "
+                + " ".join(f"{row[r]['mean_kappa']:>14.3f}" for r in RULES),
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps({"model": config.model, "limit": args.limit, "rows": rows}, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import json
+import os
 import random
 import resource
 import subprocess
@@ -78,15 +78,36 @@ def throughput(workers: list[int], n: int, model: str, backend: str, batch_chars
             cache = Path(tmp) / f"cache{w}"
             t = time.perf_counter()
             if w == 0:
-                engine = LocalEngine(build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache, backend=backend), None)
+                engine = LocalEngine(
+                    build_embedder(
+                        config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache, backend=backend
+                    ),
+                    None,
+                )
             else:
-                engine = DaskEngine(f"local:{w}", WorkerSpec(config.model, backend, config.batch_size, config.seed, "cpu", str(cache)), threads=threads)
+                engine = DaskEngine(
+                    f"local:{w}",
+                    WorkerSpec(config.model, backend, config.batch_size, config.seed, "cpu", str(cache)),
+                    threads=threads,
+                )
             rate(engine, warm, config)  # every worker loads its model on these
             start = time.perf_counter() - t
             per_s, passages = rate(engine, work, config)
             engine.close()
-            rows.append({"workers": w or "in-process", "threads_per_worker": threads if w else os.cpu_count(), "passages": passages, "passages_per_s": round(per_s, 1), "start_s": round(start, 1)})
-            print(f"{rows[-1]['workers']!s:>10} workers  {per_s:7.1f} passages/s  ({passages} passages; start and model load {start:.1f}s)", flush=True)
+            rows.append(
+                {
+                    "workers": w or "in-process",
+                    "threads_per_worker": threads if w else os.cpu_count(),
+                    "passages": passages,
+                    "passages_per_s": round(per_s, 1),
+                    "start_s": round(start, 1),
+                }
+            )
+            print(
+                f"{rows[-1]['workers']!s:>10} workers  {per_s:7.1f} passages/s  ({passages} passages; start and model"
+                f" load {start:.1f}s)",
+                flush=True,
+            )
     one = next(r["passages_per_s"] for r in rows if r["workers"] == 1)
     for r in rows:
         r["scaling_vs_1"] = round(r["passages_per_s"] / one, 2)
@@ -98,25 +119,48 @@ def memory_child(n: int, model: str, backend: str) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="qcode-scale-mem-") as tmp:
         survey = write_survey(Path(tmp) / "survey.csv", n)
-        result = code_corpus([survey], out_dir=Path(tmp) / "out", config=Config(model=model, backend=backend),
-                             cache_dir=Path(tmp) / "cache", device="cpu", cluster="local:2")
+        result = code_corpus(
+            [survey],
+            out_dir=Path(tmp) / "out",
+            config=Config(model=model, backend=backend),
+            cache_dir=Path(tmp) / "cache",
+            device="cpu",
+            cluster="local:2",
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"texts": n, "passages": result.passages, "seconds": round(result.seconds, 1), "client_peak_rss_mb": round(peak)}
+    return {
+        "texts": n,
+        "passages": result.passages,
+        "seconds": round(result.seconds, 1),
+        "client_peak_rss_mb": round(peak),
+    }
 
 
 def memory(sizes: list[int], model: str, backend: str) -> list[dict]:
     rows = []
     for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--child", str(n), "--model", model, "--backend", backend],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(n), "--model", model, "--backend", backend],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
-        print(f"{n:>8} texts  client peak RSS {rows[-1]['client_peak_rss_mb']} MB  ({rows[-1]['seconds']}s)", flush=True)
+        print(
+            f"{n:>8} texts  client peak RSS {rows[-1]['client_peak_rss_mb']} MB  ({rows[-1]['seconds']}s)", flush=True
+        )
     return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workers", nargs="*", type=int, default=[1, 2, 4], help="worker counts for the throughput part (none: skip it)")
+    ap.add_argument(
+        "--workers",
+        nargs="*",
+        type=int,
+        default=[1, 2, 4],
+        help="worker counts for the throughput part (none: skip it)",
+    )
     ap.add_argument("--texts", type=int, default=4000, help="comments for the throughput part")
     ap.add_argument("--memory", nargs="*", type=int, default=[2000, 10000], help="survey sizes for the memory part")
     ap.add_argument("--model", default="minilm")
@@ -130,9 +174,17 @@ def main() -> None:
         print(json.dumps(memory_child(args.child, args.model, args.backend)))
         return
     print(f"{os.cpu_count()} cores; model {args.model}, backend {args.backend}", flush=True)
-    result = {"cores": os.cpu_count(), "model": args.model, "backend": args.backend,
-              "throughput": throughput(args.workers, args.texts, args.model, args.backend, args.batch_chars, args.threads_per_worker) if args.workers else [],
-              "memory": memory(args.memory, args.model, args.backend) if args.memory else []}
+    result = {
+        "cores": os.cpu_count(),
+        "model": args.model,
+        "backend": args.backend,
+        "throughput": (
+            throughput(args.workers, args.texts, args.model, args.backend, args.batch_chars, args.threads_per_worker)
+            if args.workers
+            else []
+        ),
+        "memory": memory(args.memory, args.model, args.backend) if args.memory else [],
+    }
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")

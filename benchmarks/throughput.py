@@ -37,23 +37,62 @@ import yaml
 
 OPENERS = ["Well,", "I mean,", "Honestly,", "So", "To be fair,", "Um,", "You know,", "Look,", "Right, so", "I think"]
 SUBJECTS = [
-    "the council", "the acute trust", "our team", "the ICB", "the hospice", "the GP federation", "the housing association",
-    "the charity alliance", "the community trust", "the police", "the care homes", "the public health team",
+    "the council",
+    "the acute trust",
+    "our team",
+    "the ICB",
+    "the hospice",
+    "the GP federation",
+    "the housing association",
+    "the charity alliance",
+    "the community trust",
+    "the police",
+    "the care homes",
+    "the public health team",
 ]
 VERBS = [
-    "agreed to pool", "refused to share", "kept arguing about", "quietly took over", "set up a panel for",
-    "lost control of", "asked residents about", "brought in a facilitator over", "rebuilt trust around", "protected",
+    "agreed to pool",
+    "refused to share",
+    "kept arguing about",
+    "quietly took over",
+    "set up a panel for",
+    "lost control of",
+    "asked residents about",
+    "brought in a facilitator over",
+    "rebuilt trust around",
+    "protected",
 ]
 OBJECTS = [
-    "the discharge budget", "the frailty service", "the data-sharing agreement", "the winter money", "the step-down beds",
-    "the neighbourhood teams", "the mental health contract", "the carers' strategy", "the grants panel", "the joint posts",
+    "the discharge budget",
+    "the frailty service",
+    "the data-sharing agreement",
+    "the winter money",
+    "the step-down beds",
+    "the neighbourhood teams",
+    "the mental health contract",
+    "the carers' strategy",
+    "the grants panel",
+    "the joint posts",
 ]
 TAILS = [
-    "which nobody expected", "after months of going round in circles", "and that changed the tone", "because of the targets",
-    "and people noticed", "which still annoys some of them", "in the end", "and it took a year", "for the residents' sake",
+    "which nobody expected",
+    "after months of going round in circles",
+    "and that changed the tone",
+    "because of the targets",
+    "and people noticed",
+    "which still annoys some of them",
+    "in the end",
+    "and it took a year",
+    "for the residents' sake",
     "without telling the rest of us",
 ]
-QUESTIONS = ["How did that come about?", "Can you say more?", "What happened next?", "Why do you think that was?", "And the others?"]
+QUESTIONS = [
+    "How did that come about?",
+    "Can you say more?",
+    "What happened next?",
+    "Why do you think that was?",
+    "And the others?",
+]
 
 
 def sentence(rng: random.Random, serial: int) -> str:
@@ -165,8 +204,14 @@ def main() -> None:
         # N then starts with the exported model on disk and an empty embedding cache.
 
         subprocess.run(
-            [sys.executable, "-c", f"from pathlib import Path; from pipeline.embed import OnnxEmbedder; "
-             f"OnnxEmbedder({args.model!r}, cache_dir=Path({str(shared)!r}), backend={args.backend!r})"],
+            [
+                sys.executable,
+                "-c",
+                (
+                    "from pathlib import Path; from pipeline.embed import OnnxEmbedder; "
+                    f"OnnxEmbedder({args.model!r}, cache_dir=Path({str(shared)!r}), backend={args.backend!r})"
+                ),
+            ],
             check=True,
         )
     for n in args.sizes:
@@ -175,26 +220,48 @@ def main() -> None:
                 (Path(work) / "cache").mkdir()
                 (Path(work) / "cache" / "onnx").symlink_to(shared / "onnx")
             out = subprocess.run(
-                [sys.executable, __file__, "--child", str(n), "--model", args.model, "--backend", args.backend, "--work", work],
-                capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    str(n),
+                    "--model",
+                    args.model,
+                    "--backend",
+                    args.backend,
+                    "--work",
+                    work,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"N={n}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
             if args.json:
-                args.json.write_text(json.dumps({"model": args.model, "backend": args.backend, "rows": rows}, indent=2) + "\n")
+                args.json.write_text(
+                    json.dumps({"model": args.model, "backend": args.backend, "rows": rows}, indent=2) + "\n"
+                )
     shutil.rmtree(shared, ignore_errors=True)
-    head = f"{'N':>5} {'passages':>8} {'units':>7} {'qcode p/s':>9} {'raw p/s':>8} {'ratio':>6} {'vs units':>8} {'warm x':>7} {'retag x':>7} {'RSS MB':>7}"
+    head = (
+        f"{'N':>5} {'passages':>8} {'units':>7} {'qcode p/s':>9} {'raw p/s':>8} {'ratio':>6} {'vs units':>8}"
+        f" {'warm x':>7} {'retag x':>7} {'RSS MB':>7}"
+    )
     print(f"model {args.model}, backend {args.backend}")
     print(head)
     for r in rows:
         print(
-            f"{r['interviews']:>5} {r['passages']:>8} {r['units']:>7} {r['qcode_passages_per_s']:>9} {r['raw_passages_per_s']:>8} "
-            f"{r['ratio']:>6} {r['ratio_to_units']:>8} {r['warm_speedup']:>7} {r['retag_speedup']:>7} {r['peak_rss_mb']:>7}"
+            f"{r['interviews']:>5} {r['passages']:>8} {r['units']:>7} {r['qcode_passages_per_s']:>9}"
+            f" {r['raw_passages_per_s']:>8} {r['ratio']:>6} {r['ratio_to_units']:>8} {r['warm_speedup']:>7}"
+            f" {r['retag_speedup']:>7} {r['peak_rss_mb']:>7}"
         )
     for r in rows:
         print(f"N={r['interviews']} cold run, seconds by stage: {r['where_cold_s']}")
     if len(rows) > 1:
-        print(f"peak RSS growth N={rows[0]['interviews']} -> N={rows[-1]['interviews']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}x")
+        print(
+            f"peak RSS growth N={rows[0]['interviews']} -> N={rows[-1]['interviews']}:"
+            f" {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

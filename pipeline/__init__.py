@@ -11,7 +11,18 @@ from .codebook import default_codebook_path, load_codebook  # noqa: E402
 from .config import Config  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .run import RunResult, code_corpus  # noqa: E402
-from .schemas import Code, Codebook, Excerpt, GoldItem, Passage, Review, Suggestion, Theme, Transcript, Turn  # noqa: E402
+from .schemas import (
+    Code,
+    Codebook,
+    Excerpt,
+    GoldItem,
+    Passage,
+    Review,
+    Suggestion,
+    Theme,
+    Transcript,
+    Turn,
+)  # noqa: E402
 
 __all__ = [
     "Code",

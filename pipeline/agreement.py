@@ -51,7 +51,9 @@ class AgreementReport(BaseModel):
 AGREEMENT_SOURCES = ("auto", *SOURCES)
 
 
-def coder_from_file(path: Path, source: str = "auto", codebook: Codebook | None = None) -> tuple[str, dict[str, set[str]]]:
+def coder_from_file(
+    path: Path, source: str = "auto", codebook: Codebook | None = None
+) -> tuple[str, dict[str, set[str]]]:
     """(coder name, passage id -> codes) for one file: a gold file's labels, or an excerpts
     file's codes by `source` (machine, reviewed, final as in `counts`; auto: the
     reviewers' decisions where the file has any, else the machine's codes)."""
@@ -86,10 +88,17 @@ def coders_by_model(path: Path) -> list[tuple[str, list[tuple[str, dict[str, set
         if codes is not None and e.review.suggested_by and e.review.suggested is not None:
             groups.setdefault(e.review.suggested_by, []).append((e.id, set(e.review.suggested), set(codes)))
     if not groups:
-        raise InputError(path, "no decision records the model that suggested it (decisions made on the review page since qcode 0.1 do)")
+        raise InputError(
+            path,
+            "no decision records the model that suggested it (decisions made on the review page since qcode 0.1 do)",
+        )
 
     def order(model: str) -> tuple[int, int]:
-        return (0, 0) if model == "batch" else (1, int(model.rsplit("-", 1)[-1]) if model.rsplit("-", 1)[-1].isdigit() else 0)
+        return (
+            (0, 0)
+            if model == "batch"
+            else (1, int(model.rsplit("-", 1)[-1]) if model.rsplit("-", 1)[-1].isdigit() else 0)
+        )
 
     return [
         (model, [(f"{model} (suggested)", {i: s for i, s, _ in rows}), ("reviewers", {i: f for i, _, f in rows})])

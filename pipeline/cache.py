@@ -32,7 +32,9 @@ class BlobCache:
         unique = list(dict.fromkeys(keys))
         for i in range(0, len(unique), BATCH):
             part = unique[i : i + BATCH]
-            rows = self.db.execute(f"SELECT key, {self.value} FROM {self.table} WHERE key IN ({','.join('?' * len(part))})", part)
+            rows = self.db.execute(
+                f"SELECT key, {self.value} FROM {self.table} WHERE key IN ({','.join('?' * len(part))})", part
+            )
             found.update(rows)
         self.hits += sum(1 for k in keys if k in found)
         return found

@@ -79,10 +79,15 @@ def thin_codes(codebook: Codebook) -> list[str]:
 def definitions_only(codebook: Codebook) -> Codebook:
     """The codebook as most researchers keep one: each code's name and definition alone
     (benchmarks use it to show how tagging degrades with codebook richness)."""
-    return codebook.model_copy(update={
-        "name": f"{codebook.name} (definitions only)",
-        "codes": [c.model_copy(update={k: [] for k in ("include", "exclude", "examples", "counterexamples", "keywords")}) for c in codebook.codes],
-    })
+    return codebook.model_copy(
+        update={
+            "name": f"{codebook.name} (definitions only)",
+            "codes": [
+                c.model_copy(update={k: [] for k in ("include", "exclude", "examples", "counterexamples", "keywords")})
+                for c in codebook.codes
+            ],
+        }
+    )
 
 
 def recorded_path(path: Path) -> str:

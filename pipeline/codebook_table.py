@@ -93,7 +93,9 @@ def column_roles(path: Path, header: list[str], named: dict[str, str]) -> dict[i
         if field not in FIELDS:
             raise InputError(path, f"--column {field}=...: not a codebook field (one of {', '.join(FIELDS)})")
         if _key(wanted) not in keys:
-            raise InputError(path, f"--column {field}={wanted!r}: no such column (columns: {', '.join(h for h in header if h)})", 1)
+            raise InputError(
+                path, f"--column {field}={wanted!r}: no such column (columns: {', '.join(h for h in header if h)})", 1
+            )
         roles[keys.index(_key(wanted))] = field
     for i, k in enumerate(keys):
         if i in roles or not k:
@@ -101,7 +103,12 @@ def column_roles(path: Path, header: list[str], named: dict[str, str]) -> dict[i
         field = next((f for f, names in FIELDS.items() if k in names and f not in roles.values()), None)
         roles[i] = field or f"note:{header[i].strip()}"
     if "name" not in roles.values():
-        raise InputError(path, f"no code name column: name one code, name or tag, or pass --column name=HEADER (columns: {', '.join(h for h in header if h)})", 1)
+        raise InputError(
+            path,
+            "no code name column: name one code, name or tag, or pass --column name=HEADER (columns:"
+            f" {', '.join(h for h in header if h)})",
+            1,
+        )
     return roles
 
 
@@ -138,7 +145,9 @@ def table_codebook(path: Path, *, columns: dict[str, str] | None = None, sheet: 
     return book
 
 
-def _add_row(path: Path, n: int, name: str, cells: dict[str, str], codes: dict[str, dict], themes: dict[str, dict]) -> None:
+def _add_row(
+    path: Path, n: int, name: str, cells: dict[str, str], codes: dict[str, dict], themes: dict[str, dict]
+) -> None:
     definition = cells.get("definition", "")
     code = codes.get(name)
     if code is not None and definition and definition != code["definition"] and code["definition"] != name:
@@ -151,7 +160,15 @@ def _add_row(path: Path, n: int, name: str, cells: dict[str, str], codes: dict[s
         base, k = code_id, 2
         while code_id in taken:
             code_id, k = f"{base}_{k}", k + 1
-        code = codes[name] = {"_row": n, "id": code_id, "name": name, "theme": None, "definition": definition or name, **{f: [] for f in LISTS}, "notes": []}
+        code = codes[name] = {
+            "_row": n,
+            "id": code_id,
+            "name": name,
+            "theme": None,
+            "definition": definition or name,
+            **{f: [] for f in LISTS},
+            "notes": [],
+        }
     elif definition and code["definition"] == name:
         code["definition"] = definition
     theme = cells.get("theme", "")

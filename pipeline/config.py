@@ -33,17 +33,28 @@ class Config(BaseModel):
     def _full_model_id(cls, value: str) -> str:
         return MODEL_ALIASES.get(value, value)
 
-    model: str = Field(DEFAULT_MODEL, description="embedding model: a packaged model's id or short name (minilm, mpnet), or a local sentence-transformers folder")
-    backend: Literal["torch", "torch-bf16", "torch-fp16", "onnx", "onnx-int8"] = Field("torch", description="torch (fp32, the published weights), torch-bf16, torch-fp16 (GPU only), onnx (fp32) or onnx-int8 (faster)")
+    model: str = Field(
+        DEFAULT_MODEL,
+        description=(
+            "embedding model: a packaged model's id or short name (minilm, mpnet), or a local sentence-transformers"
+            " folder"
+        ),
+    )
+    backend: Literal["torch", "torch-bf16", "torch-fp16", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description=(
+            "torch (fp32, the published weights), torch-bf16, torch-fp16 (GPU only), onnx (fp32) or onnx-int8 (faster)"
+        ),
+    )
     batch_size: int = Field(32, ge=1, description="passages per embedding batch")
-    target_words: int = Field(
-        60, ge=1, description="a passage closes at the first sentence end past this many words"
-    )
-    max_words: int = Field(
-        120, ge=1, description="a passage never grows past this unless one sentence is longer"
-    )
+    target_words: int = Field(60, ge=1, description="a passage closes at the first sentence end past this many words")
+    max_words: int = Field(120, ge=1, description="a passage never grows past this unless one sentence is longer")
     unit_words: int = Field(
-        15, ge=1, description="passages are scored by runs of whole sentences of at least this many words, each code's best run counting"
+        15,
+        ge=1,
+        description=(
+            "passages are scored by runs of whole sentences of at least this many words, each code's best run counting"
+        ),
     )
     interviewer_labels: tuple[str, ...] = Field(
         DEFAULT_INTERVIEWER_LABELS,
@@ -54,15 +65,25 @@ class Config(BaseModel):
         None, description="survey CSV/XLSX: the column of free text [default: text, response, answer or comment]"
     )
     id_column: str | None = Field(
-        None, description="survey CSV/XLSX: the column of respondent ids [default: id, respondent id, response id (Qualtrics ResponseId, SurveyMonkey Respondent ID), else row number]"
+        None,
+        description=(
+            "survey CSV/XLSX: the column of respondent ids [default: id, respondent id, response id (Qualtrics"
+            " ResponseId, SurveyMonkey Respondent ID), else row number]"
+        ),
     )
     split_answers: bool = Field(
-        False, description="survey CSV/XLSX: split long answers into passages as interview turns are [default: one passage per answer]"
+        False,
+        description=(
+            "survey CSV/XLSX: split long answers into passages as interview turns are [default: one passage per answer]"
+        ),
     )
-    threshold: float = Field(
-        0.5, ge=0.0, le=1.0, description="apply a code when its calibrated score reaches this"
-    )
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="apply a code when its calibrated score reaches this")
     max_codes: int = Field(3, ge=1, description="at most this many codes per passage")
     top_suggestions: int = Field(3, ge=0, description="suggestions kept besides applied codes")
     seed: int = Field(42, description="the one seed for every random state")
-    pseudonymise: bool = Field(False, description="replace names, organisations, places and direct identifiers before anything is written (qcode redact)")
+    pseudonymise: bool = Field(
+        False,
+        description=(
+            "replace names, organisations, places and direct identifiers before anything is written (qcode redact)"
+        ),
+    )

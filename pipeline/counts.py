@@ -78,7 +78,10 @@ def tables(coded: Coded, codebook: Codebook, by: list[str]) -> dict[str, str]:
         group = {v: [t for t in transcripts if coded.attributes[t].get(attr, "") == v] for v in values}
         label = lambda v: v or "(missing)"  # noqa: E731
         header = ["code", "theme"] + [f"{label(v)} {kind}" for v in values for kind in ("n", "pct")]
-        rows = [header, ["(participants)", ""] + [x for v in values for x in (len(group[v]), "100.0" if group[v] else "")]]
+        rows = [
+            header,
+            ["(participants)", ""] + [x for v in values for x in (len(group[v]), "100.0" if group[v] else "")],
+        ]
         for c in codes:
             row = [c, theme[c]]
             for v in values:
@@ -87,7 +90,10 @@ def tables(coded: Coded, codebook: Codebook, by: list[str]) -> dict[str, str]:
             rows.append(row)
         out[f"by_{safe(attr)}.csv"] = _csv(rows)
 
-    for unit, sets in (("passages", [p for t in transcripts for p in coded.passages[t]]), ("transcripts", [mentions[t] for t in transcripts])):
+    for unit, sets in (
+        ("passages", [p for t in transcripts for p in coded.passages[t]]),
+        ("transcripts", [mentions[t] for t in transcripts]),
+    ):
         matrix = {(a, b): 0 for a in codes for b in codes}
         for s in sets:
             present = [c for c in codes if c in s]
@@ -118,7 +124,16 @@ def load_outputs(dirs: list[Path]) -> tuple[list[Excerpt], list[Path]]:
     return excerpts, files
 
 
-def write_counts(dirs: list[Path], *, out_dir: Path, codebook: Codebook, codebook_path: str, codebook_sha256: str, by: list[str], source: str) -> dict[str, str]:
+def write_counts(
+    dirs: list[Path],
+    *,
+    out_dir: Path,
+    codebook: Codebook,
+    codebook_path: str,
+    codebook_sha256: str,
+    by: list[str],
+    source: str,
+) -> dict[str, str]:
     """Write the tables and a counts manifest; return {file name: sha256}."""
     excerpts, files = load_outputs(dirs)
     missing = [a for a in by if not any(a in e.attributes for e in excerpts)]
@@ -135,7 +150,12 @@ def write_counts(dirs: list[Path], *, out_dir: Path, codebook: Codebook, codeboo
         "command": "counts",
         "source": source,
         "by": by,
-        "codebook": {"name": codebook.name, "version": codebook.version, "path": codebook_path, "sha256": codebook_sha256},
+        "codebook": {
+            "name": codebook.name,
+            "version": codebook.version,
+            "path": codebook_path,
+            "sha256": codebook_sha256,
+        },
         "inputs": [{"path": str(f), "sha256": hashlib.sha256(f.read_bytes()).hexdigest()} for f in files],
         "tables": written,
     }

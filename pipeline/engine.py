@@ -69,8 +69,12 @@ def segment_and_embed(transcripts: list[Transcript], config: Config, embedder, c
     units = embed_units(embedder, [s.passage.text for s in segments], config, offsets=[s.units for s in segments])
     device = getattr(getattr(embedder, "inner", embedder), "device", "cpu")
     return Worked(
-        segments, units, {"segment": seg, "embed": time.perf_counter() - t - seg}, device,
-        embedded=getattr(embedder, "misses", 0) - misses, from_cache=getattr(embedder, "hits", 0) - hits,
+        segments,
+        units,
+        {"segment": seg, "embed": time.perf_counter() - t - seg},
+        device,
+        embedded=getattr(embedder, "misses", 0) - misses,
+        from_cache=getattr(embedder, "hits", 0) - hits,
     )
 
 
@@ -117,7 +121,14 @@ def _worker_tools(spec: WorkerSpec):
             torch.set_num_threads(int(os.environ["QCODE_THREADS"]))
 
         cache = Path(spec.cache_dir)
-        embedder = build_embedder(spec.model, batch_size=spec.batch_size, seed=spec.seed, cache_dir=cache, backend=spec.backend, device=spec.device)
+        embedder = build_embedder(
+            spec.model,
+            batch_size=spec.batch_size,
+            seed=spec.seed,
+            cache_dir=cache,
+            backend=spec.backend,
+            device=spec.device,
+        )
         _WORKER_STATE[key] = (embedder, SegmentCache(cache / "segments.sqlite"))
     return _WORKER_STATE[key]
 
@@ -158,8 +169,13 @@ class DaskEngine:
             if n is not None:
                 threads = str(threads or max(1, (os.cpu_count() or 1) // n))
                 self.cluster = LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-                    env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "QCODE_THREADS": threads}, silence_logs=50,  # workers log a heartbeat error when the cluster closes
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "QCODE_THREADS": threads},
+                    silence_logs=50,  # workers log a heartbeat error when the cluster closes
                 )
                 self.client = Client(self.cluster)
             else:

@@ -52,7 +52,9 @@ def labelled_texts(codebook: Codebook, data: Labelled) -> tuple[list[str], list[
     return texts, labels
 
 
-def training_pairs(texts: list[str], labels: list[frozenset[str]], *, seed: int, per_text: int = PAIRS_PER_TEXT) -> list[tuple[str, str, float]]:
+def training_pairs(
+    texts: list[str], labels: list[frozenset[str]], *, seed: int, per_text: int = PAIRS_PER_TEXT
+) -> list[tuple[str, str, float]]:
     """For each text with a code, `per_text` pairs with a text sharing a code (1.0) and as
     many with one sharing none (0.0), shuffled; deterministic for a seed."""
     rng = random.Random(seed)
@@ -74,7 +76,14 @@ def training_pairs(texts: list[str], labels: list[frozenset[str]], *, seed: int,
 
 
 def finetune(
-    codebook: Codebook, data: Labelled, *, config: Config, out_dir: Path, device: str = "auto", epochs: int = 1, per_text: int = PAIRS_PER_TEXT
+    codebook: Codebook,
+    data: Labelled,
+    *,
+    config: Config,
+    out_dir: Path,
+    device: str = "auto",
+    epochs: int = 1,
+    per_text: int = PAIRS_PER_TEXT,
 ) -> Tuned:
     """Tune `config.model` on pairs from the codebook and `data`; save it to OUT/encoder."""
     import torch
@@ -118,14 +127,22 @@ def _train(model, pairs: list[tuple[str, str, float]], device: str, epochs: int)
 
 
 def finetune_files(
-    files: list[Path], *, codebook_path: Path | None, config: Config, out_dir: Path, device: str = "auto", per_text: int = PAIRS_PER_TEXT
+    files: list[Path],
+    *,
+    codebook_path: Path | None,
+    config: Config,
+    out_dir: Path,
+    device: str = "auto",
+    per_text: int = PAIRS_PER_TEXT,
 ) -> Tuned:
     """`finetune` on the reviewed and labelled passages of `files`."""
     from .codebook import default_codebook_path, load_codebook
     from .learn import load_labelled
 
     codebook = load_codebook(Path(codebook_path) if codebook_path else default_codebook_path())
-    return finetune(codebook, load_labelled(files, codebook), config=config, out_dir=out_dir, device=device, per_text=per_text)
+    return finetune(
+        codebook, load_labelled(files, codebook), config=config, out_dir=out_dir, device=device, per_text=per_text
+    )
 
 
 def drop_encoder(model_dir: Path) -> None:

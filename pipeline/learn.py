@@ -51,8 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.special import expit
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
@@ -136,7 +136,9 @@ def load_labelled(files: list[Path], codebook: Codebook) -> Labelled:
                 continue
             unknown = sorted(set(codes) - known)
             if unknown:
-                raise InputError(path, f"passage {excerpt.id}: unknown code(s) {unknown} not in codebook {codebook.name!r}")
+                raise InputError(
+                    path, f"passage {excerpt.id}: unknown code(s) {unknown} not in codebook {codebook.name!r}"
+                )
             found[excerpt.id] = (excerpt.text, sorted(codes))
     ids = sorted(found)
     return Labelled(ids, [found[i][0] for i in ids], [found[i][1] for i in ids], [study[i] for i in sorted(study)])
@@ -232,7 +234,9 @@ class LearnedTagger(Tagger):
         """Learn from `data`; the codebook part adapts to the `study`'s units (every passage
         of the study, reviewed or not; by default the reviewed ones)."""
         units = embed_units(embedder, data.texts, self.config) if data.texts else None
-        base = CodebookTagger(self.codebook, config=self.config, background=self.background).fit(embedder, study if study is not None else units)
+        base = CodebookTagger(self.codebook, config=self.config, background=self.background).fit(
+            embedder, study if study is not None else units
+        )
         self.base_ = base
         self.prototypes_, self.vectors_ = base.prototypes_, base.vectors_
         self.base_coef_, self.base_intercept_ = base.coef_, base.intercept_
@@ -245,7 +249,11 @@ class LearnedTagger(Tagger):
         self.lexical_: LexicalFeatures | None = None
         lexical_rows: dict[int, tuple[np.ndarray, float]] = {}
         Y = label_matrix(data.labels, self.codebook.code_ids) if data.texts else np.zeros((0, n_codes), dtype=np.int8)
-        if units is not None and len(Y) >= LEXICAL_PASSAGES and (np.minimum(Y.sum(0), len(Y) - Y.sum(0)) >= MIN_LEXICAL).any():
+        if (
+            units is not None
+            and len(Y) >= LEXICAL_PASSAGES
+            and (np.minimum(Y.sum(0), len(Y) - Y.sum(0)) >= MIN_LEXICAL).any()
+        ):
             self.lexical_ = LexicalFeatures().fit(units.texts)
             words = self.lexical_.transform(units.vectors, units.texts)
         base_scores = base.score(units) if units is not None else None
@@ -257,7 +265,9 @@ class LearnedTagger(Tagger):
                 continue
             y = Y[:, k].astype(int)
             use_words = self.lexical_ is not None and min(int(y.sum()), int(len(y) - y.sum())) >= MIN_LEXICAL
-            self.report_[code] = self._fit_code(k, units, y, base_scores[:, k], words if use_words else None, lexical_rows)
+            self.report_[code] = self._fit_code(
+                k, units, y, base_scores[:, k], words if use_words else None, lexical_rows
+            )
         self._keep_lexical(lexical_rows, units.vectors.shape[1] if units is not None else self.vectors_.shape[1])
         self.min_codes_, self.max_codes_ = decision_shape(data.labels, self.config.max_codes)
         self.cv_ = self._pooled_check(Y, base_scores) if units is not None else None
@@ -282,8 +292,13 @@ class LearnedTagger(Tagger):
         for name, pred in (("codebook", base), ("learned", learned)):
             tp, fp, fn = int((pred & (Y == 1)).sum()), int((pred & (Y == 0)).sum()), int((~pred & (Y == 1)).sum())
             f1[name] = round(2 * tp / max(2 * tp + fp + fn, 1), 4)
-        return {"passages": int(len(Y)), "checked_codes": checked, "codebook_micro_f1": f1["codebook"], "learned_micro_f1": f1["learned"],
-                "better": f1["learned"] > f1["codebook"] or checked == 0}
+        return {
+            "passages": int(len(Y)),
+            "checked_codes": checked,
+            "codebook_micro_f1": f1["codebook"],
+            "learned_micro_f1": f1["learned"],
+            "better": f1["learned"] > f1["codebook"] or checked == 0,
+        }
 
     def _choose_trust(self, units: UnitVectors, Y: np.ndarray, base_scores: np.ndarray) -> tuple[float, float]:
         """The (codebook weight, N0) of TRUST whose blended out-of-fold decisions agree best
@@ -299,13 +314,19 @@ class LearnedTagger(Tagger):
                 if min(int(y.sum()), int(len(y) - y.sum())) < 2:
                     continue
                 pred = self._oof_blend(k, units, owner, y, base_scores[:, k], trust) >= self.config.threshold
-                tp, fp, fn = tp + int((pred & (y == 1)).sum()), fp + int((pred & (y == 0)).sum()), fn + int((~pred & (y == 1)).sum())
+                tp, fp, fn = (
+                    tp + int((pred & (y == 1)).sum()),
+                    fp + int((pred & (y == 0)).sum()),
+                    fn + int((~pred & (y == 1)).sum()),
+                )
             f1 = 2 * tp / max(2 * tp + fp + fn, 1)
             if f1 > best[0] + 1e-12:
                 best = (f1, trust)
         return best[1]
 
-    def _fit_code(self, k: int, units: UnitVectors, y: np.ndarray, base_scores: np.ndarray, words, lexical_rows: dict) -> dict:
+    def _fit_code(
+        self, k: int, units: UnitVectors, y: np.ndarray, base_scores: np.ndarray, words, lexical_rows: dict
+    ) -> dict:
         owner = np.repeat(np.arange(len(units)), np.diff(units.bounds))
         pos, neg = int(y.sum()), int(len(y) - y.sum())
         entry: dict = {"positives": pos, "negatives": neg, "mode": "codebook", "weight": 0.0}
@@ -328,7 +349,9 @@ class LearnedTagger(Tagger):
         entry.update(mode="learned", weight=round(float(self.weight_[k]), 4))
         return entry
 
-    def _code_model(self, k: int, X: np.ndarray, y_units: np.ndarray, codebook_weight: float | None = None) -> tuple[np.ndarray, float]:
+    def _code_model(
+        self, k: int, X: np.ndarray, y_units: np.ndarray, codebook_weight: float | None = None
+    ) -> tuple[np.ndarray, float]:
         """One logistic regression on the codebook's sentences and the reviewed units,
         each source balanced on its own, the codebook's weighted by `codebook_weight`."""
         cb_X, cb_y = self.base_.training_rows(k)
@@ -338,7 +361,9 @@ class LearnedTagger(Tagger):
         clf.fit(np.vstack([cb_X, X]), np.concatenate([cb_y, y_units]), sample_weight=weights)
         return clf.coef_[0], float(clf.intercept_[0])
 
-    def _cross_check(self, k: int, units: UnitVectors, owner: np.ndarray, y: np.ndarray, base_scores: np.ndarray, words=None) -> dict | None:
+    def _cross_check(
+        self, k: int, units: UnitVectors, owner: np.ndarray, y: np.ndarray, base_scores: np.ndarray, words=None
+    ) -> dict | None:
         """Out-of-fold F1 on the reviewed passages of the blended scores against
         codebook-only scores (and, given `words`, of the word-feature model against the
         blend), each with the bootstrap standard error of the difference."""
@@ -348,20 +373,35 @@ class LearnedTagger(Tagger):
         learned = self._oof_blend(k, units, owner, y, base_scores, (self.codebook_weight_, self.n0_))
         lexical = np.zeros(len(y))
         if words is not None:
-            for train, test, fit_rows, test_rows, starts in self._folds(units, owner, y):
+            for _train, test, fit_rows, test_rows, starts in self._folds(units, owner, y):
                 svm = LinearSVC(C=1.0, random_state=self.config.seed).fit(words[fit_rows], y[owner[fit_rows]])
                 lexical[test] = np.maximum.reduceat(svm.decision_function(words[test_rows]), starts)
         t = self.config.threshold
         f1_learned, f1_base = float(_f1(y, learned >= t)), float(_f1(y, base_scores >= t))
         se = _paired_f1_se(y, learned >= t, base_scores >= t, seed=self.config.seed)
-        out = {"codebook_f1": round(f1_base, 4), "learned_f1": round(f1_learned, 4), "gain": round(f1_learned - f1_base, 4), "gain_se": round(se, 4)}
+        out = {
+            "codebook_f1": round(f1_base, 4),
+            "learned_f1": round(f1_learned, 4),
+            "gain": round(f1_learned - f1_base, 4),
+            "gain_se": round(se, 4),
+        }
         if words is not None:
             cut = _best_cut(y, lexical)  # applied from now on; judged at held-out cuts
             held_out = _held_out_cut_predictions(y, lexical, self.config.seed)
             f1_lex = float(_f1(y, held_out))
-            slope = LogisticRegression(C=1e6, max_iter=1000, random_state=self.config.seed).fit(lexical[:, None], y).coef_[0, 0]
+            slope = (
+                LogisticRegression(C=1e6, max_iter=1000, random_state=self.config.seed)
+                .fit(lexical[:, None], y)
+                .coef_[0, 0]
+            )
             se_lex = _paired_f1_se(y, held_out, learned >= t, seed=self.config.seed)
-            out.update(lexical_f1=round(f1_lex, 4), lexical_gain=round(f1_lex - f1_learned, 4), lexical_gain_se=round(se_lex, 4), lexical_cut=float(cut), lexical_slope=float(max(slope, 1e-3)))
+            out.update(
+                lexical_f1=round(f1_lex, 4),
+                lexical_gain=round(f1_lex - f1_learned, 4),
+                lexical_gain_se=round(se_lex, 4),
+                lexical_cut=float(cut),
+                lexical_slope=float(max(slope, 1e-3)),
+            )
         return out
 
     def _folds(self, units: UnitVectors, owner: np.ndarray, y: np.ndarray):
@@ -371,9 +411,23 @@ class LearnedTagger(Tagger):
         folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.config.seed)
         for train, test in folds.split(np.zeros(len(y)), y):
             fit_rows, test_rows = np.isin(owner, train), np.isin(owner, test)
-            yield train, test, fit_rows, test_rows, np.searchsorted(owner[test_rows], test)  # test is sorted: passages in order
+            yield (
+                train,
+                test,
+                fit_rows,
+                test_rows,
+                np.searchsorted(owner[test_rows], test),
+            )  # test is sorted: passages in order
 
-    def _oof_blend(self, k: int, units: UnitVectors, owner: np.ndarray, y: np.ndarray, base_scores: np.ndarray, trust: tuple[float, float]) -> np.ndarray:
+    def _oof_blend(
+        self,
+        k: int,
+        units: UnitVectors,
+        owner: np.ndarray,
+        y: np.ndarray,
+        base_scores: np.ndarray,
+        trust: tuple[float, float],
+    ) -> np.ndarray:
         """Out-of-fold blended scores of code k on the reviewed passages under `trust`
         (codebook weight, N0), cached."""
         key = (k, trust)
@@ -417,14 +471,24 @@ class LearnedTagger(Tagger):
 
     # --- persistence ------------------------------------------------------------------
 
-    def save(self, out_dir: Path, *, codebook_sha256: str, embedder: Embedder, training: list[dict], ids: list[str] = ()) -> None:
+    def save(
+        self, out_dir: Path, *, codebook_sha256: str, embedder: Embedder, training: list[dict], ids: list[str] = ()
+    ) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(out_dir / WEIGHTS, "wb") as f:
             lexical = {f"lex_{k}": v for k, v in sparse_rows(self.lex_coef_).items()}
             idf = self.lexical_.idf_ if self.lexical_ is not None else np.zeros(0, dtype=np.float32)
             np.savez(
-                f, base_coef=self.base_coef_, base_intercept=self.base_intercept_, coef=self.coef_, intercept=self.intercept_,
-                weight=self.weight_, lex_mask=self.lex_mask_, lex_intercept=self.lex_intercept_, idf=idf, **lexical,
+                f,
+                base_coef=self.base_coef_,
+                base_intercept=self.base_intercept_,
+                coef=self.coef_,
+                intercept=self.intercept_,
+                weight=self.weight_,
+                lex_mask=self.lex_mask_,
+                lex_intercept=self.lex_intercept_,
+                idf=idf,
+                **lexical,
             )
         meta = {
             "strategy": self.strategy,
@@ -433,8 +497,22 @@ class LearnedTagger(Tagger):
             "modes": dict(zip(self.codebook.code_ids, self.modes_)),
             "embedding_model": vector_space(embedder.fingerprint),
             "config": self.config.model_dump(mode="json"),
-            "settings": {"C": C, "n0": N0, "folds": FOLDS, "lexical_passages": LEXICAL_PASSAGES, "min_lexical": MIN_LEXICAL, "trust": [list(t) for t in TRUST], "min_trust": MIN_TRUST, "min_choice": MIN_CHOICE, "coded_share": CODED_SHARE},
-            "learned": {"codebook_weight": self.codebook_weight_, "n0": self.n0_, "codes_per_passage": {"least": self.min_codes_, "most": self.max_codes_}},
+            "settings": {
+                "C": C,
+                "n0": N0,
+                "folds": FOLDS,
+                "lexical_passages": LEXICAL_PASSAGES,
+                "min_lexical": MIN_LEXICAL,
+                "trust": [list(t) for t in TRUST],
+                "min_trust": MIN_TRUST,
+                "min_choice": MIN_CHOICE,
+                "coded_share": CODED_SHARE,
+            },
+            "learned": {
+                "codebook_weight": self.codebook_weight_,
+                "n0": self.n0_,
+                "codes_per_passage": {"least": self.min_codes_, "most": self.max_codes_},
+            },
             "training": {"passages": self.n_train_, "files": training, "ids": sorted(ids)},
             "cross_validated": self.report_,
             "weights_sha256": hashlib.sha256((out_dir / WEIGHTS).read_bytes()).hexdigest(),
@@ -443,7 +521,9 @@ class LearnedTagger(Tagger):
             f.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
     @classmethod
-    def load(cls, model_dir: Path, *, codebook: Codebook, codebook_sha256: str, config: Config, embedder: Embedder) -> LearnedTagger:
+    def load(
+        cls, model_dir: Path, *, codebook: Codebook, codebook_sha256: str, config: Config, embedder: Embedder
+    ) -> LearnedTagger:
         path = Path(model_dir) / MODEL_JSON
         try:
             meta = json.loads(path.read_text())
@@ -452,9 +532,15 @@ class LearnedTagger(Tagger):
         if meta.get("strategy") != STRATEGY:
             raise InputError(path, f"made by {meta.get('strategy')!r}, an older learner: run `qcode learn` again")
         if meta.get("codebook", {}).get("sha256") != codebook_sha256:
-            raise InputError(path, f"trained with another codebook ({meta.get('codebook', {}).get('name')!r}); pass the same --codebook")
+            raise InputError(
+                path,
+                f"trained with another codebook ({meta.get('codebook', {}).get('name')!r}); pass the same --codebook",
+            )
         if vector_space(meta.get("embedding_model", "")) != vector_space(embedder.fingerprint):
-            raise InputError(path, f"trained on embeddings of {meta.get('embedding_model')}, not {vector_space(embedder.fingerprint)}")
+            raise InputError(
+                path,
+                f"trained on embeddings of {meta.get('embedding_model')}, not {vector_space(embedder.fingerprint)}",
+            )
         weights_path = Path(model_dir) / WEIGHTS
         if hashlib.sha256(weights_path.read_bytes()).hexdigest() != meta.get("weights_sha256"):
             raise InputError(weights_path, "does not match the sha256 in model.json")
@@ -467,7 +553,10 @@ class LearnedTagger(Tagger):
             tagger.lexical_ = LexicalFeatures(w["idf"]) if len(w["idf"]) else None
         tagger.modes_ = [meta["modes"][c] for c in codebook.code_ids]
         tagger.codebook_weight_, tagger.n0_ = meta["learned"]["codebook_weight"], meta["learned"]["n0"]
-        tagger.min_codes_, tagger.max_codes_ = meta["learned"]["codes_per_passage"]["least"], meta["learned"]["codes_per_passage"]["most"]
+        tagger.min_codes_, tagger.max_codes_ = (
+            meta["learned"]["codes_per_passage"]["least"],
+            meta["learned"]["codes_per_passage"]["most"],
+        )
         tagger.report_ = meta["cross_validated"]
         tagger.n_train_ = meta["training"]["passages"]
         tagger.model_sha256_ = model_sha256(Path(model_dir))
@@ -519,4 +608,6 @@ def build_tagger(
 
     if model_dir is None:
         return CodebookTagger(codebook, config=config).fit(embedder)
-    return LearnedTagger.load(model_dir, codebook=codebook, codebook_sha256=file_sha256(codebook_path), config=config, embedder=embedder)
+    return LearnedTagger.load(
+        model_dir, codebook=codebook, codebook_sha256=file_sha256(codebook_path), config=config, embedder=embedder
+    )

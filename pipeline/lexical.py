@@ -43,13 +43,20 @@ class LexicalFeatures:
         return sp.csr_matrix(transformer.transform(_hasher().transform(list(texts))))
 
     def transform(self, vectors: np.ndarray, texts: Sequence[str]) -> sp.csr_matrix:
-        return sp.hstack([sp.csr_matrix(np.asarray(vectors, dtype=np.float64) * EMBEDDING_SCALE), self.tfidf(texts)]).tocsr()
+        return sp.hstack(
+            [sp.csr_matrix(np.asarray(vectors, dtype=np.float64) * EMBEDDING_SCALE), self.tfidf(texts)]
+        ).tocsr()
 
 
 def sparse_rows(matrix: np.ndarray) -> dict[str, np.ndarray]:
     """A mostly-zero weight matrix as CSR arrays for np.savez."""
     m = sp.csr_matrix(matrix)
-    return {"data": m.data.astype(np.float32), "indices": m.indices.astype(np.int32), "indptr": m.indptr.astype(np.int64), "shape": np.array(m.shape)}
+    return {
+        "data": m.data.astype(np.float32),
+        "indices": m.indices.astype(np.int32),
+        "indptr": m.indptr.astype(np.int64),
+        "shape": np.array(m.shape),
+    }
 
 
 def from_sparse_rows(data, indices, indptr, shape) -> sp.csr_matrix:

@@ -1,16 +1,16 @@
 """The layout of a `qcode code` output folder, in one place.
 
-    OUT/excerpts.jsonl            coded passages, one JSON line each (reviewers' decisions too)
-    OUT/excerpts.jsonl.journal    decisions not yet folded into it (see store.py)
-    OUT/orphaned_reviews.jsonl    reviewed passages that a rerun no longer produced
-    OUT/counts.csv                passages per code per transcript
-    OUT/manifest.json             what made these files (see manifest.py)
-    OUT/sources/                  each transcript's normalised text: offsets index these
-    OUT/reviews/NAME.jsonl        a reviewer's own copy (`qcode review serve --own-copy`)
-    OUT/reviews/orphaned/NAME.jsonl  its orphaned reviews
-    OUT/models/SHA12/             a copy of the learned model the run tagged with (studyfolder.py)
-    OUT/learned/                  where `qcode learn OUT` writes by default
-    OUT/live/                     models the review page learned (reviewing/live.py)
+OUT/excerpts.jsonl            coded passages, one JSON line each (reviewers' decisions too)
+OUT/excerpts.jsonl.journal    decisions not yet folded into it (see store.py)
+OUT/orphaned_reviews.jsonl    reviewed passages that a rerun no longer produced
+OUT/counts.csv                passages per code per transcript
+OUT/manifest.json             what made these files (see manifest.py)
+OUT/sources/                  each transcript's normalised text: offsets index these
+OUT/reviews/NAME.jsonl        a reviewer's own copy (`qcode review serve --own-copy`)
+OUT/reviews/orphaned/NAME.jsonl  its orphaned reviews
+OUT/models/SHA12/             a copy of the learned model the run tagged with (studyfolder.py)
+OUT/learned/                  where `qcode learn OUT` writes by default
+OUT/live/                     models the review page learned (reviewing/live.py)
 """
 
 from __future__ import annotations

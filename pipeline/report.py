@@ -18,8 +18,8 @@ import numpy as np
 
 from . import __version__
 from .agreement import agreement
-from .errors import InputError
 from .counts import collect
+from .errors import InputError
 from .io import atomic_write
 from .review import read_excerpts, status_counts
 from .schemas import Codebook, Excerpt, final_codes
@@ -113,7 +113,15 @@ def cooccurrence_figure(excerpts: list[Excerpt], codebook: Codebook, source: str
     ax.set_yticks(range(len(codes)), names, fontsize=7)
     for a in range(len(codes)):
         for b in range(len(codes)):
-            ax.text(b, a, str(m[a, b]), ha="center", va="center", fontsize=7, color="white" if m[a, b] > m.max() / 2 else "black")
+            ax.text(
+                b,
+                a,
+                str(m[a, b]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if m[a, b] > m.max() / 2 else "black",
+            )
     ax.set_title("Passages coded with both codes (diagonal: with the code)")
     return fig
 
@@ -162,13 +170,18 @@ def _learned_from(out_dir: Path) -> set[str]:
     return study.learned_from() if study is not None else set()
 
 
-def build_report(out_dir: Path, codebook: Codebook, *, report_dir: Path, by: str = "sector", source: str = "final") -> Path:
+def build_report(
+    out_dir: Path, codebook: Codebook, *, report_dir: Path, by: str = "sector", source: str = "final"
+) -> Path:
     excerpts = read_excerpts(out_dir / "excerpts.jsonl")
     if not any(by in e.attributes for e in excerpts):
         by = next(iter(sorted({k for e in excerpts for k in e.attributes})), "")
     figures = {}
     if by:
-        figures["frequency_by_" + by] = (frequency_png(excerpts, codebook, by, source), f"Participants mentioning each code, by {by}")
+        figures["frequency_by_" + by] = (
+            frequency_png(excerpts, codebook, by, source),
+            f"Participants mentioning each code, by {by}",
+        )
     figures["cooccurrence"] = (cooccurrence_png(excerpts, codebook, source), "Code co-occurrence within passages")
     figures["review_progress"] = (progress_png(excerpts), "Review progress")
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -180,14 +193,21 @@ def build_report(out_dir: Path, codebook: Codebook, *, report_dir: Path, by: str
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>qcode report: {esc(codebook.name)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
-        "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}blockquote{margin:.5em 0 1em;padding:.3em 1em;border-left:4px solid #1F77B4;background:#f5f8fc}"
-        ".q{color:#666;font-size:.9em}.meta{color:#666;font-size:.85em}</style></head><body>",
-        f"<h1>qcode report</h1><p class='meta'>Codebook: {esc(codebook.name)} v{esc(codebook.version)} &middot; "
-        f"{len({e.transcript for e in excerpts})} transcripts, {len(excerpts)} passages &middot; codes: {esc(source)} &middot; qcode {esc(__version__)}</p>",
+        (
+            "<style>body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
+            "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px"
+            " 8px;text-align:right}"
+            "td:first-child,th:first-child{text-align:left}blockquote{margin:.5em 0 1em;padding:.3em"
+            " 1em;border-left:4px solid #1F77B4;background:#f5f8fc}"
+            ".q{color:#666;font-size:.9em}.meta{color:#666;font-size:.85em}</style></head><body>"
+        ),
+        (
+            f"<h1>qcode report</h1><p class='meta'>Codebook: {esc(codebook.name)} v{esc(codebook.version)} &middot;"
+            f" {len({e.transcript for e in excerpts})} transcripts, {len(excerpts)} passages &middot; codes:"
+            f" {esc(source)} &middot; qcode {esc(__version__)}</p>"
+        ),
     ]
-    for name, (png, alt) in figures.items():
+    for png, alt in figures.values():
         parts.append(f"<h2>{esc(alt)}</h2>{_img(png, alt)}")
     learned = _learned_from(out_dir)
     report = machine_vs_reviewers(excerpts, codebook, learned)
@@ -198,12 +218,22 @@ def build_report(out_dir: Path, codebook: Codebook, *, report_dir: Path, by: str
         fmt = lambda x: "&ndash;" if x is None else f"{x:.2f}"  # noqa: E731
         where = f"the machine's codes in this run against reviewers' decisions on {report.units} reviewed passages"
         if learned:
-            where += f", leaving out {sum(1 for e in excerpts if e.id in learned and final_codes(e) is not None)} the run's learned model was trained on"
-        parts.append(f"<p>Measured on {where}.</p><table><tr><th>code</th><th>Cohen's &kappa;</th><th>Krippendorff's &alpha;</th><th>% agreement</th></tr>")
+            where += (
+                f", leaving out {sum(1 for e in excerpts if e.id in learned and final_codes(e) is not None)} the run's"
+                " learned model was trained on"
+            )
+        parts.append(
+            f"<p>Measured on {where}.</p><table><tr><th>code</th><th>Cohen's &kappa;</th><th>Krippendorff's"
+            " &alpha;</th><th>% agreement</th></tr>"
+        )
         names = {c.id: c.name for c in codebook.codes}
         for c in report.per_code:
-            parts.append(f"<tr><td>{esc(names[c.code])}</td><td>{fmt(c.kappa)}</td><td>{fmt(c.alpha)}</td><td>{fmt(None if c.percent is None else 100 * c.percent)}</td></tr>")
-        parts.append(f"<tr><th>mean</th><th>{fmt(report.mean_kappa)}</th><th>{fmt(report.mean_alpha)}</th><th>{fmt(None if report.mean_percent is None else 100 * report.mean_percent)}</th></tr></table>")
+            parts.append(
+                f"<tr><td>{esc(names[c.code])}</td><td>{fmt(c.kappa)}</td><td>{fmt(c.alpha)}</td><td>{fmt(None if c.percent is None else 100 * c.percent)}</td></tr>"
+            )
+        parts.append(
+            f"<tr><th>mean</th><th>{fmt(report.mean_kappa)}</th><th>{fmt(report.mean_alpha)}</th><th>{fmt(None if report.mean_percent is None else 100 * report.mean_percent)}</th></tr></table>"
+        )
     parts.append("<h2>Top excerpts per code</h2>")
     for code in codebook.codes:
         scored = []
@@ -214,12 +244,18 @@ def build_report(out_dir: Path, codebook: Codebook, *, report_dir: Path, by: str
                 score = next((s.score for s in e.suggestions if s.code == code.id), 0.0)
                 scored.append((-score, e.id, e))
         scored.sort()
-        parts.append(f"<h3 id='{esc(code.id)}'>{esc(code.name)} <span class='meta'>({esc(code.id)}, {len(scored)} passages)</span></h3>")
+        parts.append(
+            f"<h3 id='{esc(code.id)}'>{esc(code.name)} <span class='meta'>({esc(code.id)}, {len(scored)}"
+            " passages)</span></h3>"
+        )
         if not scored:
             parts.append("<p class='meta'>No passages.</p>")
         for neg, _, e in scored[:TOP_EXCERPTS]:
             question = f"<div class='q'>Q: {esc(e.context)}</div>" if e.context else ""
-            parts.append(f"<blockquote>{question}<div>{esc(e.text)}</div><div class='meta'>{esc(e.transcript)}, {esc(e.speaker)} &middot; score {-neg:.2f}</div></blockquote>")
+            parts.append(
+                f"<blockquote>{question}<div>{esc(e.text)}</div><div class='meta'>{esc(e.transcript)}, {esc(e.speaker)}"
+                f" &middot; score {-neg:.2f}</div></blockquote>"
+            )
     parts.append("</body></html>\n")
     page = report_dir / "report.html"
     with atomic_write(page) as f:

@@ -36,6 +36,7 @@ class Reproduction:
 
 def diff_csv(name: str, original: str, again: str) -> list[str]:
     """Cells that differ between two tables keyed by their first column."""
+
     def parse(text: str) -> tuple[list[str], dict[str, dict[str, str]]]:
         rows = list(csv.reader(io.StringIO(text)))
         header = rows[0] if rows else []
@@ -109,7 +110,14 @@ def _learned_model(manifest: Manifest, base: Path, explicit: Path | None, notes:
     return found
 
 
-def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cache_dir: Path | None, device: str = "auto", model: Path | None = None) -> Reproduction:
+def reproduce_code(
+    manifest: Manifest,
+    base: Path,
+    inputs_dir: Path | None,
+    cache_dir: Path | None,
+    device: str = "auto",
+    model: Path | None = None,
+) -> Reproduction:
     from .run import code_corpus
 
     result = Reproduction()
@@ -126,7 +134,18 @@ def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cach
     with tempfile.TemporaryDirectory(prefix="qcode-reproduce-") as tmp:
         out = Path(tmp) / "out"
         try:
-            run = _rerun(code_corpus, files, out, codebook_path, manifest, attributes, cache_dir or Path(tmp) / "cache", device, _redacting(manifest, inputs_dir, result.notes), model_dir)
+            run = _rerun(
+                code_corpus,
+                files,
+                out,
+                codebook_path,
+                manifest,
+                attributes,
+                cache_dir or Path(tmp) / "cache",
+                device,
+                _redacting(manifest, inputs_dir, result.notes),
+                model_dir,
+            )
         except InputError as err:  # e.g. a changed model no longer loads: named after the notes
             result.differences.append(f"the rerun stopped: {err}")
             return result
@@ -136,9 +155,15 @@ def reproduce_code(manifest: Manifest, base: Path, inputs_dir: Path | None, cach
 
 def _rerun(code_corpus, files, out, codebook_path, manifest, attributes, cache_dir, device, redacting, model_dir):
     return code_corpus(
-        files, out_dir=out, codebook_path=codebook_path, config=manifest.config,
+        files,
+        out_dir=out,
+        codebook_path=codebook_path,
+        config=manifest.config,
         attributes_path=attributes[0] if len(attributes) == 1 else None,
-        cache_dir=cache_dir, device=device, redacting=redacting, model_dir=model_dir,
+        cache_dir=cache_dir,
+        device=device,
+        redacting=redacting,
+        model_dir=model_dir,
     )
 
 
@@ -149,13 +174,17 @@ def _compare(manifest: Manifest, base: Path, out: Path, original_counts: Path, r
     if was != now:
         result.notes.append(f"model weights changed: {was[:12]}... -> {now[:12]}...")
     if manifest.model.device != again.device:
-        result.notes.append(f"embedded on {again.device}, the original on {manifest.model.device}: codes and counts compared")
+        result.notes.append(
+            f"embedded on {again.device}, the original on {manifest.model.device}: codes and counts compared"
+        )
     result.differences += diff_csv(COUNTS, original_counts.read_text(), (out / COUNTS).read_text())
     before = {e.id: e.codes for e in read_excerpts(base / EXCERPTS)}
     after = {e.id: e.codes for e in read_excerpts(out / EXCERPTS)}
     changed = sorted(i for i in set(before) | set(after) if before.get(i) != after.get(i))
     if changed:
-        result.differences.append(f"excerpts.jsonl: {len(changed)} passage(s) coded differently or missing, e.g. {changed[0]}")
+        result.differences.append(
+            f"excerpts.jsonl: {len(changed)} passage(s) coded differently or missing, e.g. {changed[0]}"
+        )
     result.notes += [f"rerun error: {e}" for e in run.errors]
 
 
@@ -195,7 +224,14 @@ def _codebook_path(recorded: str, inputs_dir: Path | None) -> Path:
     return default_codebook_path() if recorded.startswith("(default)") else _locate(recorded, inputs_dir)
 
 
-def reproduce(manifest_path: Path, *, inputs_dir: Path | None = None, cache_dir: Path | None = None, device: str = "auto", model: Path | None = None) -> Reproduction:
+def reproduce(
+    manifest_path: Path,
+    *,
+    inputs_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    device: str = "auto",
+    model: Path | None = None,
+) -> Reproduction:
     try:
         manifest = json.loads(Path(manifest_path).read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -207,5 +243,3 @@ def reproduce(manifest_path: Path, *, inputs_dir: Path | None = None, cache_dir:
     if command == "counts":
         return reproduce_counts(manifest, base, inputs_dir)
     raise InputError(manifest_path, f"not a qcode manifest (command {command!r})")
-
-

@@ -121,13 +121,18 @@ class ReviewLedger:
         fields = {k: getattr(found, k) for k in REVIEWER_FIELDS}
         if found.review.status == "accepted" and sorted(found.codes) != sorted(new.codes):
             note = found.review.note
-            fields["review"] = found.review.model_copy(update={"status": "corrected", "codes": list(found.codes), "note": note})
+            fields["review"] = found.review.model_copy(
+                update={"status": "corrected", "codes": list(found.codes), "note": note}
+            )
         return fields
 
     def leftovers(self) -> list[Excerpt]:
         out: dict[tuple[str, str], Excerpt] = {}
+
         def key(e: Excerpt) -> tuple[str, str]:
-            return e.id, json.dumps([getattr(e, k) for k in REVIEWER_FIELDS], default=lambda m: m.model_dump(mode="json"))
+            return e.id, json.dumps(
+                [getattr(e, k) for k in REVIEWER_FIELDS], default=lambda m: m.model_dump(mode="json")
+            )
 
         taken = {key(e) for e in self.taken.values()}
         for e in [*self.orphans, *self.current.values()]:
@@ -180,7 +185,9 @@ def make_reviewer_copy(out_dir: Path, copy: Path) -> bool:
     with locked(copy):
         if copy.exists():
             return False
-        fresh = (e.model_copy(update={"review": Review(), "reviews": [], "disagreement": False}) for e in read_excerpts(main))
+        fresh = (
+            e.model_copy(update={"review": Review(), "reviews": [], "disagreement": False}) for e in read_excerpts(main)
+        )
         write_excerpts(copy, (e.model_dump_json() for e in fresh))
         return True
 
@@ -231,7 +238,9 @@ def merge_reviews(files: list[Path]) -> list[Excerpt]:
         base = by_id[pid]
         ds = sorted(entries.get(pid, []), key=lambda r: (r.reviewer or "", r.model_dump_json()))
         disagreement = len({tuple(sorted(d.codes or [])) for d in ds if d.status != "pending"}) > 1
-        merged.append(base.model_copy(update={"review": consensus(base, ds), "reviews": ds, "disagreement": disagreement}))
+        merged.append(
+            base.model_copy(update={"review": consensus(base, ds), "reviews": ds, "disagreement": disagreement})
+        )
     return merged
 
 
@@ -298,7 +307,9 @@ def most_uncertain_code(excerpt: Excerpt, threshold: Thresholds = 0.5) -> tuple[
     if not excerpt.suggestions:
         return None
     at = (lambda c: threshold.get(c, 0.5)) if isinstance(threshold, Mapping) else (lambda c: threshold)
-    best = max(excerpt.suggestions, key=lambda s: (uncertainty_of_scores([(s.code, s.score)], {s.code: at(s.code)}), s.code))
+    best = max(
+        excerpt.suggestions, key=lambda s: (uncertainty_of_scores([(s.code, s.score)], {s.code: at(s.code)}), s.code)
+    )
     return best.code, best.score
 
 

@@ -28,15 +28,25 @@ from .config import Config
 from .embed import CachedEmbedder, Embedder, build_embedder, default_cache_dir
 from .engine import DaskEngine, LocalEngine, WorkerSpec, batches
 from .errors import InputError
+from .finetune import with_encoder
 from .ingest import ATTRIBUTE_NAMES, SURVEY_SUFFIXES, AttributeTable, discover_inputs, iter_transcripts, load_attributes
 from .io import atomic_write, swap_in
-from .finetune import with_encoder
 from .learn import build_tagger
-from .manifest import CodebookRecord, ExportedModel, FileRecord, InputRecord, Manifest, ModelRecord, OutputHashes, RedactionRecord, Totals
+from .manifest import (
+    CodebookRecord,
+    ExportedModel,
+    FileRecord,
+    InputRecord,
+    Manifest,
+    ModelRecord,
+    OutputHashes,
+    RedactionRecord,
+    Totals,
+)
 from .outputs import COUNTS, EXCERPTS, MANIFEST, SOURCES, text_file_name
+from .redact.corpus import Redaction, check_key_path, default_key_path, first_pass, read_list, with_attributes
 from .review import ReviewLedger, carry_reviews_into
 from .schemas import Codebook, Excerpt, Transcript
-from .redact.corpus import Redaction, check_key_path, default_key_path, first_pass, read_list, with_attributes
 from .segment import SPACY_MODEL, SegmentCache
 from .study import StudyStore
 from .studyfolder import keep_learned_model
@@ -127,9 +137,20 @@ def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[li
 
 
 def prepare(
-    inputs: list[str | Path], *, config: Config, codebook_path: Path | None, attributes_path: Path | None,
-    embedder: Embedder | None, cache_dir: Path | None, model_dir: Path | None, errors: list[InputError], timings: dict[str, float],
-    redacting: Redacting | None = None, device: str = "auto", cluster: str | None = None, exclude: list[Path] = (),
+    inputs: list[str | Path],
+    *,
+    config: Config,
+    codebook_path: Path | None,
+    attributes_path: Path | None,
+    embedder: Embedder | None,
+    cache_dir: Path | None,
+    model_dir: Path | None,
+    errors: list[InputError],
+    timings: dict[str, float],
+    redacting: Redacting | None = None,
+    device: str = "auto",
+    cluster: str | None = None,
+    exclude: list[Path] = (),
 ) -> Setup:
     """Load the codebook, find the inputs and attribute tables, open the caches, build the
     embedder and fit (or load) the tagger, and start the engine (this process, or the Dask
@@ -144,7 +165,14 @@ def prepare(
     if embedder is None or cache_dir is not None:  # passage boundaries beside the embeddings
         segments = SegmentCache(Path(cache_dir or default_cache_dir()) / "segments.sqlite")
     if embedder is None:
-        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend, device=device)
+        embedder = build_embedder(
+            config.model,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            cache_dir=cache_dir,
+            backend=config.backend,
+            device=device,
+        )
     t = time.perf_counter()
     tagger = build_tagger(codebook, codebook_path=codebook_path, config=config, embedder=embedder, model_dir=model_dir)
     timings["calibrate"] = time.perf_counter() - t
@@ -154,9 +182,28 @@ def prepare(
         redacting = redacting or Redacting()
         redaction = first_pass(files, config, tables, read_list(redacting.names), read_list(redacting.keep))
         timings["pseudonymise"] = time.perf_counter() - t
-    setup = Setup(config, codebook_path, codebook, files, tables, embedder, tagger, segments, redaction, redacting, model_dir=model_dir)
+    setup = Setup(
+        config,
+        codebook_path,
+        codebook,
+        files,
+        tables,
+        embedder,
+        tagger,
+        segments,
+        redaction,
+        redacting,
+        model_dir=model_dir,
+    )
     if cluster:
-        spec = WorkerSpec(config.model, config.backend, config.batch_size, config.seed, device, str(Path(cache_dir or default_cache_dir()).resolve()))
+        spec = WorkerSpec(
+            config.model,
+            config.backend,
+            config.batch_size,
+            config.seed,
+            device,
+            str(Path(cache_dir or default_cache_dir()).resolve()),
+        )
         setup.engine = DaskEngine(cluster, spec)
     else:
         setup.engine = LocalEngine(embedder, segments)
@@ -168,8 +215,21 @@ class Reading:
     to `staging` (the next sources/); its source, hash and attributes are remembered, and
     bad files, duplicate ids and reader warnings are recorded, never raised."""
 
-    def __init__(self, setup: Setup, staging: Path, errors: list[InputError], warnings: list[str], on_transcript: Callable[[str, int], None] | None):
-        self.setup, self.staging, self.errors, self.warnings, self.on_transcript = setup, staging, errors, warnings, on_transcript
+    def __init__(
+        self,
+        setup: Setup,
+        staging: Path,
+        errors: list[InputError],
+        warnings: list[str],
+        on_transcript: Callable[[str, int], None] | None,
+    ):
+        self.setup, self.staging, self.errors, self.warnings, self.on_transcript = (
+            setup,
+            staging,
+            errors,
+            warnings,
+            on_transcript,
+        )
         self.inputs: list[InputRecord] = []
         self.seen: dict[str, str] = {}  # transcript id -> file it came from
         self.meta: dict[str, tuple[str, str, dict[str, str]]] = {}  # id -> source, sha256, attributes
@@ -186,7 +246,9 @@ class Reading:
             ids = []
             for transcript in found:
                 if transcript.id in self.seen:
-                    self.errors.append(InputError(path, f"duplicate transcript id {transcript.id!r} (also {self.seen[transcript.id]})"))
+                    self.errors.append(
+                        InputError(path, f"duplicate transcript id {transcript.id!r} (also {self.seen[transcript.id]})")
+                    )
                     continue
                 yield self._accept(path, transcript)
                 ids.append(transcript.id)
@@ -270,7 +332,17 @@ def _tag_and_write(setup: Setup, reading: Reading, work, out, tally: Tally, timi
 
 def _excerpt_line(passage, reading: Reading, suggestions, codes) -> str:
     source, sha, attrs = reading.meta[passage.transcript]
-    return Excerpt(**passage.model_dump(), source=source, source_sha256=sha, attributes=attrs, suggestions=suggestions, codes=codes).model_dump_json() + "\n"
+    return (
+        Excerpt(
+            **passage.model_dump(),
+            source=source,
+            source_sha256=sha,
+            attributes=attrs,
+            suggestions=suggestions,
+            codes=codes,
+        ).model_dump_json()
+        + "\n"
+    )
 
 
 def check_attribute_rows(setup: Setup, reading: Reading) -> list[InputError]:
@@ -281,7 +353,9 @@ def check_attribute_rows(setup: Setup, reading: Reading) -> list[InputError]:
     for table in setup.tables:
         beside = {f.stem for f in table.path.parent.iterdir() if f.is_file()}
         for tid in sorted(set(table.rows) - known - beside):
-            errors.append(InputError(table.path, f"names transcript {tid!r}, which is not among the inputs", table.lines[tid]))
+            errors.append(
+                InputError(table.path, f"names transcript {tid!r}, which is not among the inputs", table.lines[tid])
+            )
     return errors
 
 
@@ -302,8 +376,12 @@ def model_record(embedder: Embedder, config: Config, devices: set[str]) -> Model
         exported = ExportedModel(file=inner.onnx_path.name, sha256=inner.onnx_sha256)
     device = ",".join(sorted(devices)) or getattr(inner, "device", "cpu")
     return ModelRecord(
-        id=embedder.model_id, fingerprint=embedder.fingerprint, weights_sha256=getattr(inner, "weights_sha256", None),
-        backend=config.backend, exported_model=exported, device=device,
+        id=embedder.model_id,
+        fingerprint=embedder.fingerprint,
+        weights_sha256=getattr(inner, "weights_sha256", None),
+        backend=config.backend,
+        exported_model=exported,
+        device=device,
     )
 
 
@@ -319,7 +397,12 @@ def build_manifest(setup: Setup, reading: Reading, tally: Tally, result: RunResu
     cb = setup.codebook
     return Manifest(
         qcode_version=__version__,
-        codebook=CodebookRecord(path=recorded_path(setup.codebook_path), sha256=file_sha256(setup.codebook_path), name=cb.name, version=cb.version),
+        codebook=CodebookRecord(
+            path=recorded_path(setup.codebook_path),
+            sha256=file_sha256(setup.codebook_path),
+            name=cb.name,
+            version=cb.version,
+        ),
         model=model_record(setup.embedder, setup.config, setup.devices),
         segmenter={"spacy_model": SPACY_MODEL},
         tagger=setup.tagger.settings(),
@@ -328,17 +411,22 @@ def build_manifest(setup: Setup, reading: Reading, tally: Tally, result: RunResu
         inputs=sorted(reading.inputs, key=lambda m: m.path),
         errors=sorted(str(e) for e in result.errors),
         totals=Totals(
-            transcripts=result.transcripts, passages=result.passages, coded_passages=result.coded,
+            transcripts=result.transcripts,
+            passages=result.passages,
+            coded_passages=result.coded,
             by_code={c: sum(tally.codes[t][c] for t in tally.codes) for c in cb.code_ids},
-            reviews_kept=result.kept_reviews, reviews_orphaned=result.orphaned_reviews,
+            reviews_kept=result.kept_reviews,
+            reviews_orphaned=result.orphaned_reviews,
         ),
         redaction=redaction_record(setup),
         engine=setup.engine.name,
-        outputs=OutputHashes(**{
-            EXCERPTS: file_sha256(out_dir / EXCERPTS),
-            COUNTS: file_sha256(out_dir / COUNTS),
-            SOURCES: {n: file_sha256(out_dir / SOURCES / n) for n in sorted(reading.texts)},
-        }),
+        outputs=OutputHashes(
+            **{
+                EXCERPTS: file_sha256(out_dir / EXCERPTS),
+                COUNTS: file_sha256(out_dir / COUNTS),
+                SOURCES: {n: file_sha256(out_dir / SOURCES / n) for n in sorted(reading.texts)},
+            }
+        ),
     )
 
 
@@ -353,7 +441,9 @@ def finish(setup: Setup, reading: Reading, tally: Tally, result: RunResult, stag
         machine.unlink(missing_ok=True)
     result.transcripts, result.passages, result.coded = len(tally.codes), tally.total, tally.coded
     for tid in sorted(t for t, n in tally.passages.items() if n == 0):
-        result.warnings.append(f"{reading.meta[tid][0]}: transcript {tid!r} has no participant passage to code (only interviewer turns?)")
+        result.warnings.append(
+            f"{reading.meta[tid][0]}: transcript {tid!r} has no participant passage to code (only interviewer turns?)"
+        )
     with atomic_write(out_dir / COUNTS) as f:
         f.write(counts_csv(tally.codes, tally.passages, setup.codebook.code_ids))
     if isinstance(setup.embedder, CachedEmbedder):
@@ -403,9 +493,21 @@ def code_corpus(
     if (config or Config()).pseudonymise:  # a key inside the folder to share stops it too
         check_key_path((redacting or Redacting()).key or default_key_path(out_dir), out_dir)
     key = (redacting or Redacting()).key or default_key_path(out_dir)
-    setup = prepare(inputs, config=config or Config(), codebook_path=codebook_path, attributes_path=attributes_path, embedder=embedder,
-                    cache_dir=cache_dir, model_dir=model_dir, errors=result.errors, timings=result.timings, redacting=redacting,
-                    device=device, cluster=cluster, exclude=[out_dir, key])
+    setup = prepare(
+        inputs,
+        config=config or Config(),
+        codebook_path=codebook_path,
+        attributes_path=attributes_path,
+        embedder=embedder,
+        cache_dir=cache_dir,
+        model_dir=model_dir,
+        errors=result.errors,
+        timings=result.timings,
+        redacting=redacting,
+        device=device,
+        cluster=cluster,
+        exclude=[out_dir, key],
+    )
     if setup.files and all(f.suffix.lower() in SURVEY_SUFFIXES for f in setup.files):
         result.noun = "respondent"
     try:

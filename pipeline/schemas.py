@@ -77,9 +77,7 @@ class Codebook(_Input):
             problems.append("themes: duplicate theme id")
         for i, code in enumerate(self.codes):
             if code.theme is not None and code.theme not in theme_ids:
-                problems.append(
-                    f"codes[{i}].theme: {code.theme!r} is not one of themes[].id {theme_ids}"
-                )
+                problems.append(f"codes[{i}].theme: {code.theme!r} is not one of themes[].id {theme_ids}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

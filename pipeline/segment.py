@@ -50,9 +50,7 @@ def sentence_pipeline():
     """spaCy's small English model with only its sentence recogniser (fast, ~230k words/s)."""
     import spacy
 
-    nlp = spacy.load(
-        SPACY_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner"]
-    )
+    nlp = spacy.load(SPACY_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner"])
     nlp.enable_pipe("senter")
     return nlp
 
@@ -140,7 +138,16 @@ class SegmentCache:
         import spacy
 
         h = hashlib.sha256()
-        settings = [SEGMENTER_VERSION, SPACY_MODEL, spacy.__version__, config.target_words, config.max_words, config.unit_words, config.code_interviewer, transcript.whole_turns]
+        settings = [
+            SEGMENTER_VERSION,
+            SPACY_MODEL,
+            spacy.__version__,
+            config.target_words,
+            config.max_words,
+            config.unit_words,
+            config.code_interviewer,
+            transcript.whole_turns,
+        ]
         turns = [(t.start, t.end, t.is_interviewer) for t in transcript.turns]
         h.update(json.dumps([settings, turns]).encode())
         h.update(transcript.text.encode())
@@ -159,7 +166,11 @@ class SegmentCache:
         return found
 
     def put(self, key: bytes, found: list[Found]) -> None:
-        flat = [x for turn, start, end, units in found for x in (turn, start, end, len(units), *(v for u in units for v in u))]
+        flat = [
+            x
+            for turn, start, end, units in found
+            for x in (turn, start, end, len(units), *(v for u in units for v in u))
+        ]
         self.store.put_many([(key, np.asarray(flat, dtype=np.int64).tobytes())])
 
     def close(self) -> None:
@@ -175,9 +186,20 @@ def find_segments(transcript: Transcript, config: Config) -> list[Found]:
     found = []
     for turn, doc in zip(coded, nlp.pipe(text[t.start : t.end] for t in coded)):
         spans = _sentence_spans(doc)
-        groups = ([spans] if spans else []) if transcript.whole_turns else pack_groups(spans, config.target_words, config.max_words)
+        groups = (
+            ([spans] if spans else [])
+            if transcript.whole_turns
+            else pack_groups(spans, config.target_words, config.max_words)
+        )
         for group in groups:
-            found.append((turn.index, turn.start + group[0][0], turn.start + group[-1][1], passage_units(group, config.unit_words)))
+            found.append(
+                (
+                    turn.index,
+                    turn.start + group[0][0],
+                    turn.start + group[-1][1],
+                    passage_units(group, config.unit_words),
+                )
+            )
     return found
 
 

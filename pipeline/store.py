@@ -59,7 +59,9 @@ def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     try:
         lock.acquire(timeout=timeout)
     except Timeout:
-        raise InputError(path, f"locked by another qcode process for over {timeout:.0f}s ({lock_path(path).name})") from None
+        raise InputError(
+            path, f"locked by another qcode process for over {timeout:.0f}s ({lock_path(path).name})"
+        ) from None
     try:
         yield
     finally:
@@ -141,7 +143,9 @@ def read_excerpts(path: Path) -> list[Excerpt]:
         return excerpts
     applied, missing = apply_journal(excerpts, entries)
     if missing:
-        raise InputError(journal_path(path), f"decisions for {len(missing)} passage(s) not in {path.name}, e.g. {missing[0].id!r}")
+        raise InputError(
+            journal_path(path), f"decisions for {len(missing)} passage(s) not in {path.name}, e.g. {missing[0].id!r}"
+        )
     return applied
 
 

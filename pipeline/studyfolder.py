@@ -38,7 +38,9 @@ def keep_learned_model(model_dir: Path, out_dir: Path) -> LearnedModelRecord:
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     encoder = encoder_of(model_dir)
-    return LearnedModelRecord(path=relative.as_posix(), sha256=sha, given=str(model_dir), encoder=str(encoder) if encoder else None)
+    return LearnedModelRecord(
+        path=relative.as_posix(), sha256=sha, given=str(model_dir), encoder=str(encoder) if encoder else None
+    )
 
 
 def learned_model_at(folder: Path, record: LearnedModelRecord, explicit: Path | None = None) -> tuple[Path, str | None]:
@@ -51,7 +53,11 @@ def learned_model_at(folder: Path, record: LearnedModelRecord, explicit: Path | 
         candidates = [Path(folder) / record.path, Path(record.given)]
         found = next((p for p in candidates if (p / MODEL_JSON).is_file() and (p / WEIGHTS).is_file()), None)
         if found is None:
-            raise InputError(Path(folder) / MANIFEST, f"learned model {record.sha256[:12]} is missing: neither {record.path} in the study nor {record.given} is there; pass --model")
+            raise InputError(
+                Path(folder) / MANIFEST,
+                f"learned model {record.sha256[:12]} is missing: neither {record.path} in the study nor {record.given}"
+                " is there; pass --model",
+            )
     now = model_sha256(found)
     if now != record.sha256:
         return found, f"learned model changed: {found} (sha256 {record.sha256[:12]}... -> {now[:12]}...)"
@@ -109,7 +115,11 @@ class Study:
             taken.append(f"learned model {model}")
         default = Config()
         if config is not None:
-            taken += [f"{name} {getattr(config, name)!r}" for name in Config.model_fields if getattr(config, name) != getattr(default, name)]
+            taken += [
+                f"{name} {getattr(config, name)!r}"
+                for name in Config.model_fields
+                if getattr(config, name) != getattr(default, name)
+            ]
         return f"settings from {self.folder / MANIFEST}: " + ", ".join(taken)
 
 

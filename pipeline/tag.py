@@ -193,7 +193,11 @@ class Tagger:
             order = [int(k) for k in np.argsort(-proba[i], kind="stable")]
             shown = order[: max(len(applied), self.config.top_suggestions)]
             suggestions = [
-                Suggestion(code=ids[k], score=float(proba[i, k]), rationale=self.rationale(int(nearest[i, k]), float(sims[i, k])))
+                Suggestion(
+                    code=ids[k],
+                    score=float(proba[i, k]),
+                    rationale=self.rationale(int(nearest[i, k]), float(sims[i, k])),
+                )
                 for k in shown
             ]
             results.append((suggestions, [ids[k] for k in applied]))
@@ -263,7 +267,11 @@ class CodebookTagger(Tagger):
         if per_code < ADAPT_MIN:
             return self
         logits = _logits(vectors, self.coef_, self.intercept_)
-        applied = (logits >= np.log(self.config.threshold / (1 - self.config.threshold)) if 0 < self.config.threshold < 1 else logits >= 0).sum(axis=0)
+        applied = (
+            logits >= np.log(self.config.threshold / (1 - self.config.threshold))
+            if 0 < self.config.threshold < 1
+            else logits >= 0
+        ).sum(axis=0)
         adapt = applied < ADAPT_SHARE * len(vectors) / n_codes
         if not adapt.any():
             return self
@@ -272,7 +280,9 @@ class CodebookTagger(Tagger):
         rows, codes = rows[keep], codes[keep]
         self.study_vectors_ = np.asarray(vectors[np.sort(rows)] if len(rows) else vectors[:0], dtype=np.float32)
         self.study_codes_ = codes[np.argsort(rows, kind="stable")]
-        self.adapted_["examples"] = {c: int((self.study_codes_ == k).sum()) for k, c in enumerate(self.codebook.code_ids) if adapt[k]}
+        self.adapted_["examples"] = {
+            c: int((self.study_codes_ == k).sum()) for k, c in enumerate(self.codebook.code_ids) if adapt[k]
+        }
         self._fit_heads(only=np.flatnonzero(adapt))
         return self
 
@@ -285,8 +295,6 @@ class CodebookTagger(Tagger):
         """(n, K) scores in [0, 1] of embedded texts, one column per code in codebook order."""
         logits = np.asarray(vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
         return expit(logits)
-
-
 
 
 def robust_z(scores: np.ndarray) -> np.ndarray:
@@ -306,7 +314,9 @@ def _logits(vectors: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.
     return out
 
 
-def study_examples(vectors: np.ndarray, logits: np.ndarray, positives: tuple[np.ndarray, np.ndarray], per_code: int) -> tuple[np.ndarray, np.ndarray]:
+def study_examples(
+    vectors: np.ndarray, logits: np.ndarray, positives: tuple[np.ndarray, np.ndarray], per_code: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(rows, codes): for each code, up to `per_code` units of the study that rank it first
     among the codes by robust z of their `logits` (>= ADAPT_Z) and whose nearest positive
     codebook sentence is one of its own, most typical first. Ties keep the study's order."""

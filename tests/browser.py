@@ -34,7 +34,9 @@ def qcode_env(cache_dir: Path) -> dict[str, str]:
 
 
 def run_qcode(args: list[str], cache_dir: Path, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "pipeline", *args], env=qcode_env(cache_dir), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], env=qcode_env(cache_dir), capture_output=True, text=True, timeout=600
+    )
     if check and done.returncode != 0:
         raise AssertionError(f"qcode {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
     return done
@@ -46,7 +48,10 @@ class Server:
     def __init__(self, args: list[str], cache_dir: Path):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "review", "serve", *args, "--port", "0"],
-            env=qcode_env(cache_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=qcode_env(cache_dir),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.output: list[str] = []
         deadline = time.monotonic() + 120
@@ -88,8 +93,14 @@ def chrome(width: int = 1400, height: int = 1000):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
         f"--window-size={width},{height}",
     ):
         options.add_argument(arg)

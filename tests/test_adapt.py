@@ -4,15 +4,21 @@ definition) take the study's most typical units as examples; no label is read.""
 import numpy as np
 
 from pipeline import Codebook, Config
-from pipeline.study import StudyStore
 from pipeline.schemas import Passage
+from pipeline.study import StudyStore
 from pipeline.tag import ADAPT_MIN, CodebookTagger, robust_z, study_examples
 from pipeline.units import UnitVectors
 
-THIN = Codebook.model_validate({"name": "thin", "version": "1", "codes": [
-    {"id": "parking", "name": "Parking", "definition": "finding somewhere to leave a vehicle"},
-    {"id": "food", "name": "Food", "definition": "meals and drinks served to patients"},
-]})
+THIN = Codebook.model_validate(
+    {
+        "name": "thin",
+        "version": "1",
+        "codes": [
+            {"id": "parking", "name": "Parking", "definition": "finding somewhere to leave a vehicle"},
+            {"id": "food", "name": "Food", "definition": "meals and drinks served to patients"},
+        ],
+    }
+)
 BACKGROUND = ["thanks for having me", "shall we start", "that is all from me"]
 
 
@@ -33,8 +39,10 @@ def test_thin_codes_apply_once_adapted_to_the_study(fake_embedder):
     plain = CodebookTagger(THIN, config=Config(), background=BACKGROUND).fit(fake_embedder)
     adapted = CodebookTagger(THIN, config=Config(), background=BACKGROUND).fit(fake_embedder, vectors)
     truth = np.repeat([0, 1, 2], 40)
+
     def applied(tagger):
         return np.array([[c in codes for c in ("parking", "food")] for _, codes in tagger.suggest(vectors)])
+
     before, after = applied(plain), applied(adapted)
     for k in (0, 1):  # one definition each finds few of its passages; adapted, most
         assert before[truth == k, k].mean() < 0.1 and after[truth == k, k].mean() > 0.6
@@ -44,10 +52,23 @@ def test_thin_codes_apply_once_adapted_to_the_study(fake_embedder):
 
 
 def test_codes_the_codebook_already_finds_keep_their_scores(fake_embedder):
-    rich = Codebook.model_validate({"name": "rich", "version": "1", "codes": [
-        {**THIN.codes[0].model_dump(), "examples": ["drove round the car park for ages", "no bay free for my vehicle", "the barrier ate my ticket"]},
-        THIN.codes[1].model_dump(),
-    ]})
+    rich = Codebook.model_validate(
+        {
+            "name": "rich",
+            "version": "1",
+            "codes": [
+                {
+                    **THIN.codes[0].model_dump(),
+                    "examples": [
+                        "drove round the car park for ages",
+                        "no bay free for my vehicle",
+                        "the barrier ate my ticket",
+                    ],
+                },
+                THIN.codes[1].model_dump(),
+            ],
+        }
+    )
     vectors = fake_embedder.embed(study(np.random.default_rng(4)))
     plain = CodebookTagger(rich, config=Config(), background=BACKGROUND).fit(fake_embedder)
     adapted = CodebookTagger(rich, config=Config(), background=BACKGROUND).fit(fake_embedder, vectors)
@@ -82,6 +103,7 @@ def test_study_examples_rank_first_stand_out_and_are_nearest_their_own_code():
 def test_study_store_gives_back_batches_in_order(tmp_path):
     def passage(i):
         return Passage(id=f"p{i}", transcript="t", turn=i, speaker="P", text=f"text {i}", start=0, end=6)
+
     rng = np.random.default_rng(3)
     added = []
     with StudyStore(tmp_path) as store:
@@ -93,6 +115,10 @@ def test_study_store_gives_back_batches_in_order(tmp_path):
             added.append((ps, units))
         assert store.vectors().shape == (7, 4)
         for (ps, units), (back_ps, back_units) in zip(added, store.batches()):
-            assert back_ps == ps and np.array_equal(back_units.vectors, units.vectors) and np.array_equal(back_units.bounds, units.bounds)
+            assert (
+                back_ps == ps
+                and np.array_equal(back_units.vectors, units.vectors)
+                and np.array_equal(back_units.bounds, units.bounds)
+            )
         folder = store.dir
     assert not folder.exists()

@@ -71,18 +71,35 @@ def test_undefined_statistics_are_none_not_numbers():
 
 def excerpt_line(pid, codes, review=None):
     e = Excerpt(
-        id=pid, transcript="t", source="t.txt", source_sha256="0" * 64, speaker="P", turn=0, start=0, end=1,
-        text="x", context=None, attributes={}, suggestions=[], codes=codes, review=review or Review(),
+        id=pid,
+        transcript="t",
+        source="t.txt",
+        source_sha256="0" * 64,
+        speaker="P",
+        turn=0,
+        start=0,
+        end=1,
+        text="x",
+        context=None,
+        attributes={},
+        suggestions=[],
+        codes=codes,
+        review=review or Review(),
     )
     return e.model_dump_json()
 
 
 def test_files_are_coders_reviewers_or_machine(tmp_path):
-    machine = write(tmp_path / "machine.jsonl", "\n".join(excerpt_line(f"p{i}", ["conflict"] if i % 2 else []) for i in range(6)) + "\n")
+    machine = write(
+        tmp_path / "machine.jsonl",
+        "\n".join(excerpt_line(f"p{i}", ["conflict"] if i % 2 else []) for i in range(6)) + "\n",
+    )
     reviewed = write(
         tmp_path / "ana.jsonl",
         "\n".join(
-            excerpt_line(f"p{i}", ["conflict"] if i % 2 else [], Review(status="accepted", reviewer="ana") if i < 4 else None)
+            excerpt_line(
+                f"p{i}", ["conflict"] if i % 2 else [], Review(status="accepted", reviewer="ana") if i < 4 else None
+            )
             for i in range(6)
         )
         + "\n",
@@ -98,7 +115,9 @@ def test_files_are_coders_reviewers_or_machine(tmp_path):
     assert "conflict" in table.stdout and "shared passages: 4" in table.stdout
     alone = CliRunner().invoke(app, ["agreement", str(machine)])  # one file with no decision: nothing to compare
     assert alone.exit_code == 1 and "no reviewer decisions" in alone.stderr
-    one = CliRunner().invoke(app, ["agreement", str(reviewed), "--json"])  # one file: its machine codes vs its reviewers
+    one = CliRunner().invoke(
+        app, ["agreement", str(reviewed), "--json"]
+    )  # one file: its machine codes vs its reviewers
     assert one.exit_code == 0 and json.loads(one.stdout)["units"] == 4 and "machine vs reviewers on 4" in one.stderr
     bad = CliRunner().invoke(app, ["agreement", str(machine), str(reviewed), "--source", "nope"])
     assert bad.exit_code == 2

@@ -11,7 +11,14 @@ from pipeline.codebook import codebook_problems, default_codebook_path
 from .conftest import REPO, write
 
 EXPECTED = {
-    "practice": ["safe_environment", "healthy_relationships", "shared_purpose", "power_dynamics", "conflict", "shared_decisions"],
+    "practice": [
+        "safe_environment",
+        "healthy_relationships",
+        "shared_purpose",
+        "power_dynamics",
+        "conflict",
+        "shared_decisions",
+    ],
     "barrier": ["barrier_conflicting_goals", "barrier_institutional_norms", "barrier_loss_of_power"],
 }
 runner = CliRunner()

@@ -1,6 +1,5 @@
 """Codebooks kept as tables: CSV and XLSX, headers recognised, errors naming row and column."""
 
-
 import openpyxl
 import pytest
 from typer.testing import CliRunner
@@ -15,7 +14,10 @@ runner = CliRunner()
 
 
 def test_tag_description_csv_loads_as_a_codebook(tmp_path):
-    path = write(tmp_path / "codes.csv", 'tag,description\nTrust,"Partners trusting each other, or not"\nMoney,Budgets and who pays\n')
+    path = write(
+        tmp_path / "codes.csv",
+        'tag,description\nTrust,"Partners trusting each other, or not"\nMoney,Budgets and who pays\n',
+    )
     cb = load_codebook(path)
     assert cb.code_ids == ["trust", "money"]
     assert cb.codes[0].definition == "Partners trusting each other, or not"
@@ -24,8 +26,9 @@ def test_tag_description_csv_loads_as_a_codebook(tmp_path):
 
 def test_headers_any_case_lists_split_by_line_and_other_columns_kept_as_notes(tmp_path):
     text = (
-        "Code Name;Meaning;Inclusion criteria;EXAMPLES;Category;Keywords;Memo\n"
-        'Trust;Trusting partners;"when partners rely on each other\nwhen trust is lost";"We just rang them.\nThey kept their word.";Relations;trust, rely;pilot only\n'
+        'Code Name;Meaning;Inclusion criteria;EXAMPLES;Category;Keywords;Memo\nTrust;Trusting partners;"when partners'
+        ' rely on each other\nwhen trust is lost";"We just rang them.\nThey kept their word.";Relations;trust,'
+        " rely;pilot only\n"
     )
     book = table_codebook(write(tmp_path / "book.csv", text))
     code = book["codes"][0]
@@ -69,7 +72,9 @@ def test_errors_name_the_row_and_column(tmp_path, text, where, message):
 
 
 def test_cli_import_check_and_exit_codes(tmp_path):
-    path = write(tmp_path / "codes.csv", "Tag,Description,Examples\nTrust,Trusting partners,We rang them.\nMoney,Budgets,\n")
+    path = write(
+        tmp_path / "codes.csv", "Tag,Description,Examples\nTrust,Trusting partners,We rang them.\nMoney,Budgets,\n"
+    )
     out = tmp_path / "codes.yaml"
     result = runner.invoke(app, ["import", "codebook", str(path), "-o", str(out)])
     assert result.exit_code == 0, result.output
@@ -86,7 +91,14 @@ def test_a_csv_codebook_codes_with_no_other_step(tmp_path, fake_embedder):
     from pipeline import Config
     from pipeline.tag import CodebookTagger
 
-    cb = load_codebook(write(tmp_path / "codes.csv", "tag,description\nParking,Finding a space to park the car\nFood,Meals and drinks on the ward\n"))
+    cb = load_codebook(
+        write(
+            tmp_path / "codes.csv",
+            "tag,description\nParking,Finding a space to park the car\nFood,Meals and drinks on the ward\n",
+        )
+    )
     tagger = CodebookTagger(cb, config=Config()).fit(fake_embedder)
-    scores = tagger.score(fake_embedder.embed(["there was no space to park the car", "the meals on the ward were cold"]))
+    scores = tagger.score(
+        fake_embedder.embed(["there was no space to park the car", "the meals on the ward were cold"])
+    )
     assert scores[0].argmax() == 0 and scores[1].argmax() == 1

@@ -11,16 +11,39 @@ from pipeline import Codebook
 from pipeline.evaluate import read_gold
 
 ANNOMI_COLUMNS = [
-    "mi_quality", "transcript_id", "video_title", "video_url", "topic", "utterance_id", "interlocutor", "timestamp",
-    "utterance_text", "annotator_id", "therapist_input_exists", "therapist_input_subtype", "reflection_exists",
-    "reflection_subtype", "question_exists", "question_subtype", "main_therapist_behaviour", "client_talk_type",
+    "mi_quality",
+    "transcript_id",
+    "video_title",
+    "video_url",
+    "topic",
+    "utterance_id",
+    "interlocutor",
+    "timestamp",
+    "utterance_text",
+    "annotator_id",
+    "therapist_input_exists",
+    "therapist_input_subtype",
+    "reflection_exists",
+    "reflection_subtype",
+    "question_exists",
+    "question_subtype",
+    "main_therapist_behaviour",
+    "client_talk_type",
 ]
 
 
 def annomi_row(tid, uid, who, text, annotator=0, talk="n/a", reflection="False", question="False", info="False"):
     row = dict.fromkeys(ANNOMI_COLUMNS, "n/a")
-    row.update(mi_quality="high", transcript_id=str(tid), topic="smoking cessation", utterance_id=str(uid), interlocutor=who,
-               utterance_text=text, annotator_id=str(annotator), client_talk_type=talk if who == "client" else "n/a")
+    row.update(
+        mi_quality="high",
+        transcript_id=str(tid),
+        topic="smoking cessation",
+        utterance_id=str(uid),
+        interlocutor=who,
+        utterance_text=text,
+        annotator_id=str(annotator),
+        client_talk_type=talk if who == "client" else "n/a",
+    )
     if who == "therapist":
         row.update(reflection_exists=reflection, question_exists=question, therapist_input_exists=info)
     return row
@@ -38,7 +61,14 @@ def test_annomi_utterances_become_gold_by_role_split_by_session(tmp_path):
     rows = [
         annomi_row(7, 0, "therapist", "So what brings you here today?", question="True"),
         annomi_row(7, 1, "client", "I want to stop smoking before the baby comes.", talk="change"),
-        annomi_row(7, 2, "therapist", "You want to be smoke free for the baby, and you wonder how.", reflection="True", question="True"),
+        annomi_row(
+            7,
+            2,
+            "therapist",
+            "You want to be smoke free for the baby, and you wonder how.",
+            reflection="True",
+            question="True",
+        ),
         annomi_row(7, 3, "client", "Honestly it's the only thing that calms me down.", talk="sustain"),
         annomi_row(7, 3, "client", "Honestly it's the only thing that calms me down.", annotator=3, talk="neutral"),
         annomi_row(9, 0, "client", "   ", talk="neutral"),  # blank: skipped
@@ -48,21 +78,36 @@ def test_annomi_utterances_become_gold_by_role_split_by_session(tmp_path):
     path = write_csv(tmp_path / "AnnoMI-full.csv", rows, ANNOMI_COLUMNS)
     gold = annomi_gold(path)
     assert [(g["id"], g["labels"]) for g in gold["client"]] == [
-        ("annomi-7-1", ["change_talk"]), ("annomi-7-3", ["sustain_talk"]), ("annomi-9-1", []),
+        ("annomi-7-1", ["change_talk"]),
+        ("annomi-7-3", ["sustain_talk"]),
+        ("annomi-9-1", []),
     ]  # utterance 7-3: the lowest-numbered annotator's code
     assert [g["labels"] for g in gold["therapist"]] == [["question"], ["reflection", "question"], []]
     assert {g["split"] for g in gold["client"] if g["transcript"] == "7"} == {part("annomi", "7", 0.5)}
     lines = tmp_path / "client.jsonl"
     lines.write_text("".join(json.dumps(g) + "\n" for g in gold["client"]))
-    cb = Codebook.model_validate({"name": "mi", "version": "1", "codes": [
-        {"id": "change_talk", "name": "Change", "definition": "d"}, {"id": "sustain_talk", "name": "Sustain", "definition": "d"}]})
+    cb = Codebook.model_validate(
+        {
+            "name": "mi",
+            "version": "1",
+            "codes": [
+                {"id": "change_talk", "name": "Change", "definition": "d"},
+                {"id": "sustain_talk", "name": "Sustain", "definition": "d"},
+            ],
+        }
+    )
     assert [i.id for i in read_gold(lines, cb)] == ["annomi-7-1", "annomi-7-3", "annomi-9-1"]  # extra keys are fine
 
 
 def test_annomi_agreement_on_utterances_coded_twice(tmp_path):
     rows = []
-    for uid, (a, b) in enumerate([("change", "change"), ("change", "neutral"), ("neutral", "neutral"), ("sustain", "sustain")]):
-        rows += [annomi_row(5, uid, "client", f"u{uid}", annotator=1, talk=a), annomi_row(5, uid, "client", f"u{uid}", annotator=2, talk=b)]
+    for uid, (a, b) in enumerate(
+        [("change", "change"), ("change", "neutral"), ("neutral", "neutral"), ("sustain", "sustain")]
+    ):
+        rows += [
+            annomi_row(5, uid, "client", f"u{uid}", annotator=1, talk=a),
+            annomi_row(5, uid, "client", f"u{uid}", annotator=2, talk=b),
+        ]
     rows.append(annomi_row(5, 9, "client", "once only", annotator=1, talk="change"))
     report = annomi_agreement(write_csv(tmp_path / "a.csv", rows, ANNOMI_COLUMNS))
     assert report["utterances"] == 4 and report["sessions"] == 1
@@ -72,15 +117,54 @@ def test_annomi_agreement_on_utterances_coded_twice(tmp_path):
 
 
 def test_px_comments_keep_frequent_categories_and_no_code_labels(tmp_path):
-    columns = ["Comment ID", "Trust", "FFT answer", "FFT question", "Comment sentiment", "Staff manner & personal attributes", "Parking", "Labelling not possible"]
+    columns = [
+        "Comment ID",
+        "Trust",
+        "FFT answer",
+        "FFT question",
+        "Comment sentiment",
+        "Staff manner & personal attributes",
+        "Parking",
+        "Labelling not possible",
+    ]
     rows = []
     for i in range(12):
-        rows.append({"Comment ID": str(i), "Trust": "T", "FFT answer": f"The nurses were lovely {i}", "FFT question": "What was good?",
-                     "Comment sentiment": "1", "Staff manner & personal attributes": "1", "Parking": "1" if i == 0 else "0", "Labelling not possible": "0"})
-    rows.append({"Comment ID": "12", "Trust": "T", "FFT answer": "ok", "FFT question": "Why?", "Comment sentiment": "3",
-                 "Staff manner & personal attributes": "0", "Parking": "0", "Labelling not possible": "1"})
-    rows.append({"Comment ID": "13", "Trust": "T", "FFT answer": "", "FFT question": "Why?", "Comment sentiment": "3",
-                 "Staff manner & personal attributes": "0", "Parking": "0", "Labelling not possible": "1"})
+        rows.append(
+            {
+                "Comment ID": str(i),
+                "Trust": "T",
+                "FFT answer": f"The nurses were lovely {i}",
+                "FFT question": "What was good?",
+                "Comment sentiment": "1",
+                "Staff manner & personal attributes": "1",
+                "Parking": "1" if i == 0 else "0",
+                "Labelling not possible": "0",
+            }
+        )
+    rows.append(
+        {
+            "Comment ID": "12",
+            "Trust": "T",
+            "FFT answer": "ok",
+            "FFT question": "Why?",
+            "Comment sentiment": "3",
+            "Staff manner & personal attributes": "0",
+            "Parking": "0",
+            "Labelling not possible": "1",
+        }
+    )
+    rows.append(
+        {
+            "Comment ID": "13",
+            "Trust": "T",
+            "FFT answer": "",
+            "FFT question": "Why?",
+            "Comment sentiment": "3",
+            "Staff manner & personal attributes": "0",
+            "Parking": "0",
+            "Labelling not possible": "1",
+        }
+    )
     items, kept = px_gold(write_csv(tmp_path / "px.csv", rows, columns))
     assert kept == ["Staff manner & personal attributes"]  # Parking is too rare; no-code columns are not codes
     assert len(items) == 13 and items[-1]["labels"] == [] and items[0]["labels"] == [slug(kept[0])]
@@ -122,10 +206,18 @@ def test_qdc_framework_codebooks_keep_the_authors_descriptions(tmp_path):
     framework = qdc_framework(tmp_path / "framework3.qmd")
     assert framework["Parking"]["definition"] == "Comments about finding a space to park and what it costs."
     assert framework["Parking"]["examples"] == ["Easy to park.", "Plenty of spaces.", "The car park was full again."]
-    thin, full, shared = px_framework_codebooks(framework, ["Parking", "Food & drink provision & facilities", "Staff"], {"Easy to park."})
-    assert shared == ["Parking", "Food & drink provision & facilities"]  # a category the framework does not describe is left out
+    thin, full, shared = px_framework_codebooks(
+        framework, ["Parking", "Food & drink provision & facilities", "Staff"], {"Easy to park."}
+    )
+    assert shared == [
+        "Parking",
+        "Food & drink provision & facilities",
+    ]  # a category the framework does not describe is left out
     assert all(set(c) == {"id", "name", "definition"} for c in thin["codes"])
-    assert full["codes"][0]["examples"] == ["Plenty of spaces.", "The car park was full again."]  # a gold text is never its own example
+    assert full["codes"][0]["examples"] == [
+        "Plenty of spaces.",
+        "The car park was full again.",
+    ]  # a gold text is never its own example
     Codebook.model_validate(thin)
     Codebook.model_validate(full)
 
@@ -156,7 +248,17 @@ def test_talkmoves_manual_examples_and_lessons(tmp_path):
         wb = openpyxl.Workbook()
         wb.active.append([None, "TimeStamp", "Turn", "Speaker", "Sentence", "Teacher Tag", "Student Tag"])
         wb.active.append([0, None, 1, "T", "Can you all look at the board now?", "2 - Keeping Everyone Together", None])
-        wb.active.append([1, None, 2, "S", "I think it is twelve because six and six make twelve.", None, "5 - Providing Evidence / Explaining Reasoning"])
+        wb.active.append(
+            [
+                1,
+                None,
+                2,
+                "S",
+                "I think it is twelve because six and six make twelve.",
+                None,
+                "5 - Providing Evidence / Explaining Reasoning",
+            ]
+        )
         wb.active.append([2, None, 3, "T", "Let us think about this together today.", "7 - Context", None])
         wb.active.append([3, None, 4, "T", "Okay.", "1 - None", None])  # under three words: left out
         wb.save(lessons / f"lesson {n}.xlsx")
@@ -164,6 +266,9 @@ def test_talkmoves_manual_examples_and_lessons(tmp_path):
     teacher = [i for k, v in gold.items() if k.startswith("teacher") for i in v]
     student = [i for k, v in gold.items() if k.startswith("student") for i in v]
     assert len(teacher) == 12 and len(student) == 6
-    assert sorted({tuple(i["labels"]) for i in teacher}) == [(), ("keeping_everyone_together",)]  # "Context" is no talk move
+    assert sorted({tuple(i["labels"]) for i in teacher}) == [
+        (),
+        ("keeping_everyone_together",),
+    ]  # "Context" is no talk move
     assert all(i["labels"] == ["providing_evidence"] for i in student)
     assert {i["split"] for i in teacher} <= {"dev", "test"}

@@ -22,8 +22,20 @@ runner = CliRunner()
 
 def ex(pid, transcript, codes, attrs, review=None):
     return Excerpt(
-        id=pid, transcript=transcript, source=f"{transcript}.txt", source_sha256="0" * 64, speaker="P", turn=0,
-        start=0, end=1, text="x", context=None, attributes=attrs, suggestions=[], codes=codes, review=review or Review(),
+        id=pid,
+        transcript=transcript,
+        source=f"{transcript}.txt",
+        source_sha256="0" * 64,
+        speaker="P",
+        turn=0,
+        start=0,
+        end=1,
+        text="x",
+        context=None,
+        attributes=attrs,
+        suggestions=[],
+        codes=codes,
+        review=review or Review(),
     )
 
 
@@ -100,11 +112,18 @@ def test_reproduce_demo_output_then_fail_after_an_edit(tmp_path, cache_dir):
     assert manifest["model"]["device"] == "cpu"
     manifest["model"]["device"] = "cuda"  # as if coded on a GPU: the codes and counts decide
     (out / "manifest.json").write_text(json.dumps(manifest))
-    res = runner.invoke(app, ["reproduce", str(out / "manifest.json"), "--cache-dir", str(cache_dir), "--device", "cpu"])
+    res = runner.invoke(
+        app, ["reproduce", str(out / "manifest.json"), "--cache-dir", str(cache_dir), "--device", "cpu"]
+    )
     assert res.exit_code == 0 and res.stdout.strip() == "reproduced", res.stdout + res.stderr
     assert "embedded on cpu, the original on cuda" in res.stderr
     victim = inputs / "icb_01.txt"
-    victim.write_text(victim.read_text().replace("In the end I put it on the agenda", "In the end I put the beds on the agenda and we sorted it. In the end I put it on the agenda"))
+    victim.write_text(
+        victim.read_text().replace(
+            "In the end I put it on the agenda",
+            "In the end I put the beds on the agenda and we sorted it. In the end I put it on the agenda",
+        )
+    )
     res = runner.invoke(app, ["reproduce", str(out / "manifest.json"), "--cache-dir", str(cache_dir)])
     assert res.exit_code == 1
     assert "note: input changed: " in res.stderr and "icb_01.txt" in res.stderr
@@ -136,11 +155,27 @@ def test_report_renders_in_headless_chromium(tmp_path, cache_dir):
     assert runner.invoke(app, ["report", str(out)]).exit_code == 0
     page = out / "report" / "report.html"
     shot = tmp_path / "shot.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
-    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri()], check=True, capture_output=True, timeout=120)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.stat().st_size > 20_000  # a blank page is a few KB
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True).stdout
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     assert dom.count("<img") == 3 and "Top excerpts per code" in dom
 
 

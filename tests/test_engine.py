@@ -79,7 +79,10 @@ def test_length_batches_hold_every_text_once_longest_first_within_budget():
 
 
 def _transcripts(sizes):
-    return [Transcript(id=f"t{i}", source=f"t{i}.txt", source_sha256="0" * 64, text="a" * n, turns=[]) for i, n in enumerate(sizes)]
+    return [
+        Transcript(id=f"t{i}", source=f"t{i}.txt", source_sha256="0" * 64, text="a" * n, turns=[])
+        for i, n in enumerate(sizes)
+    ]
 
 
 def test_transcript_batches_close_past_the_limit_and_keep_order():
@@ -107,8 +110,17 @@ def test_a_two_worker_cluster_writes_what_one_process_writes(tmp_path, monkeypat
     from pipeline.config import Config
 
     config = Config(model=MINILM)
-    alone = code_corpus([SAMPLE], out_dir=tmp_path / "alone", config=config, cache_dir=tmp_path / "cache1", device="cpu")
-    spread = code_corpus([SAMPLE], out_dir=tmp_path / "spread", config=config, cache_dir=tmp_path / "cache2", device="cpu", cluster="local:2")
+    alone = code_corpus(
+        [SAMPLE], out_dir=tmp_path / "alone", config=config, cache_dir=tmp_path / "cache1", device="cpu"
+    )
+    spread = code_corpus(
+        [SAMPLE],
+        out_dir=tmp_path / "spread",
+        config=config,
+        cache_dir=tmp_path / "cache2",
+        device="cpu",
+        cluster="local:2",
+    )
     a, b = _files(tmp_path / "alone"), _files(tmp_path / "spread")
     assert a.keys() == b.keys() and len([k for k in a if k.startswith("sources/")]) > 5
     manifest_a, manifest_b = (json.loads(x.pop("manifest.json")) for x in (a, b))

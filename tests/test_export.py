@@ -87,7 +87,9 @@ def coded(tmp_path, fake_embedder):
         "a.txt": "Interviewer: Q?\r\nParticipant: Caf\u00e9 budgets \u2013 funding was cut.\r\nAnd costs rose.\r\n",
         "b.vtt": "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n<v Sam>We trust each other now.\n",
     }
-    out = coded_folder(tmp_path, fake_embedder, texts, {"a.txt": "icb", "b.vtt": "vcse"}, Config(threshold=0.0, max_codes=2))
+    out = coded_folder(
+        tmp_path, fake_embedder, texts, {"a.txt": "icb", "b.vtt": "vcse"}, Config(threshold=0.0, max_codes=2)
+    )
     rows = [Excerpt.model_validate_json(x) for x in (out / "excerpts.jsonl").read_text().splitlines()]
     rows[0] = rows[0].model_copy(update={"review": Review(status="corrected", codes=["conflict"], reviewer="ana")})
     (out / "excerpts.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in rows))
@@ -138,7 +140,10 @@ def test_qdpx_sources_machine_and_reviewed(tmp_path, coded):
         users = {u.get("guid"): u.get("name") for u in root.findall("p:Users/p:User", NS)}
         coders = {users[c.get("creatingUser")] for c in root.iter(f"{{{PROJECT_NS}}}Coding")}
         assert coders == expected_users
-    assert runner.invoke(app, ["export", "refi", str(out), "-o", str(tmp_path / "x.qdpx"), "--source", "nope"]).exit_code == 2
+    assert (
+        runner.invoke(app, ["export", "refi", str(out), "-o", str(tmp_path / "x.qdpx"), "--source", "nope"]).exit_code
+        == 2
+    )
 
 
 def test_table_exports(tmp_path, coded):
@@ -164,8 +169,16 @@ def test_table_exports(tmp_path, coded):
 def test_sample_output_exports_validate(tmp_path, cache_dir):
     from .conftest import SAMPLE
 
-    assert runner.invoke(app, ["code", str(SAMPLE), "-o", str(tmp_path / "out"), "--cache-dir", str(cache_dir), "-q"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["code", str(SAMPLE), "-o", str(tmp_path / "out"), "--cache-dir", str(cache_dir), "-q"]
+        ).exit_code
+        == 0
+    )
     assert runner.invoke(app, ["export", "refi", str(tmp_path / "out"), "-o", str(tmp_path / "s.qdpx")]).exit_code == 0
     with zipfile.ZipFile(tmp_path / "s.qdpx") as z:
         PROJECT_XSD.validate(io.BytesIO(z.read("project.qde")))
-        assert len([n for n in z.namelist() if n.startswith("sources/")]) == json.loads((tmp_path / "out" / "manifest.json").read_text())["totals"]["transcripts"]
+        assert (
+            len([n for n in z.namelist() if n.startswith("sources/")])
+            == json.loads((tmp_path / "out" / "manifest.json").read_text())["totals"]["transcripts"]
+        )

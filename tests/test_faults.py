@@ -34,7 +34,10 @@ def decide_all(client: httpx.Client, ids: list[str], note: str = "") -> tuple[di
     acknowledged, codes = {}, []
     for i, pid in enumerate(ids):
         try:
-            r = client.post("/api/decide", json={"id": pid, "action": "reject" if i % 2 else "accept", "codes": [], "note": f"{note}{i}"})
+            r = client.post(
+                "/api/decide",
+                json={"id": pid, "action": "reject" if i % 2 else "accept", "codes": [], "note": f"{note}{i}"},
+            )
         except httpx.HTTPError:
             codes.append(0)
             continue
@@ -140,17 +143,29 @@ def _hammer_while(name: str, tmp_path: Path, cache_dir: Path, writer, n: int = 3
 
 def _loop(args_for, stop: threading.Event, cache_dir: Path) -> None:
     while not stop.is_set():
-        subprocess.run([sys.executable, "-m", "pipeline", *args_for()], env=qcode_env(cache_dir), capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "pipeline", *args_for()], env=qcode_env(cache_dir), capture_output=True, timeout=120
+        )
 
 
 def test_merge_into_the_served_file_while_reviewing(tmp_path, cache_dir):
-    _hammer_while("merge during review", tmp_path, cache_dir, lambda path, stop: _loop(lambda: ["review", "merge", str(path), "-o", str(path)], stop, cache_dir))
+    _hammer_while(
+        "merge during review",
+        tmp_path,
+        cache_dir,
+        lambda path, stop: _loop(lambda: ["review", "merge", str(path), "-o", str(path)], stop, cache_dir),
+    )
 
 
 def test_review_import_while_reviewing(tmp_path, cache_dir):
     def importer(path: Path, stop: threading.Event) -> None:
         sheet = path.parent.parent / "sheet.csv"
-        subprocess.run([sys.executable, "-m", "pipeline", "export", "table", str(path.parent), "-o", str(sheet)], env=qcode_env(cache_dir), check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "pipeline", "export", "table", str(path.parent), "-o", str(sheet)],
+            env=qcode_env(cache_dir),
+            check=True,
+            capture_output=True,
+        )
         with open(sheet, encoding="utf-8", newline="") as f:  # ben rejects every passage in the sheet
             grid = list(csv.reader(f))
         status = grid[0].index("review status")

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from pipeline import load_codebook
 from pipeline.cli import app
 from pipeline.codebook import default_codebook_path
+from pipeline.config import Config
 from pipeline.embed import vector_space
 from pipeline.finetune import labelled_texts, training_pairs, with_encoder
-from pipeline.config import Config
 from pipeline.learn import Labelled
 
 from .conftest import REPO, SAMPLE, write
@@ -50,10 +50,15 @@ def test_a_model_folder_without_an_encoder_keeps_the_config(tmp_path):
 
 @pytest.mark.slow
 def test_learn_finetune_writes_an_encoder_that_evaluate_and_code_use(tmp_path, cache_dir):
-    gold = write(tmp_path / "labelled.jsonl", "".join((REPO / "eval" / "dev_gold.jsonl").read_text().splitlines(keepends=True)[:12]))
+    gold = write(
+        tmp_path / "labelled.jsonl",
+        "".join((REPO / "eval" / "dev_gold.jsonl").read_text().splitlines(keepends=True)[:12]),
+    )
     out = tmp_path / "model"
     cache = ["--cache-dir", str(cache_dir)]
-    res = runner.invoke(app, ["learn", str(gold), "--out", str(out), "-e", "minilm", "--finetune", "--finetune-pairs", "1", *cache])
+    res = runner.invoke(
+        app, ["learn", str(gold), "--out", str(out), "-e", "minilm", "--finetune", "--finetune-pairs", "1", *cache]
+    )
     assert res.exit_code == 0, res.stdout + res.stderr
     assert "fine-tuned sentence-transformers/all-MiniLM-L6-v2 on" in res.stderr
     assert (out / "encoder" / "modules.json").is_file() and (out / "encoder" / "model.safetensors").is_file()

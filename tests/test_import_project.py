@@ -30,23 +30,45 @@ def taguette_exports(out: Path) -> Path:
         if os.environ.get("CI"):
             pytest.fail("Taguette's venv is missing in CI (`make test` installs it)")
         pytest.skip("Taguette is not installed (`make test` installs it into .venv-taguette)")
-    subprocess.run([str(TAGUETTE), str(REPO / "tests" / "tools" / "taguette_export.py"), str(out)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [str(TAGUETTE), str(REPO / "tests" / "tools" / "taguette_export.py"), str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return out
 
 
 @pytest.mark.slow
 def test_taguette_highlights_import_and_learn(tmp_path, cache_dir):
     exports = taguette_exports(tmp_path / "taguette")
-    res = runner.invoke(app, ["import", "project", str(exports / "all_tags.csv"), "--codebook", str(exports / "codebook.csv"), "-o", str(tmp_path / "imp")])
+    res = runner.invoke(
+        app,
+        [
+            "import",
+            "project",
+            str(exports / "all_tags.csv"),
+            "--codebook",
+            str(exports / "codebook.csv"),
+            "-o",
+            str(tmp_path / "imp"),
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     assert "5 codes" in res.stderr and "8 coded selections" in res.stderr
     labelled = [json.loads(x) for x in (tmp_path / "imp" / "labelled.jsonl").read_text().splitlines()]
-    assert len(labelled) == 6 and {"money", "conflict"} == set(next(r["labels"] for r in labelled if r["text"].startswith("The hard part")))
+    assert len(labelled) == 6 and {"money", "conflict"} == set(
+        next(r["labels"] for r in labelled if r["text"].startswith("The hard part"))
+    )
     book = (tmp_path / "imp" / "codebook.yaml").read_text()
     assert "People feel safe to speak openly" in book  # Taguette's tag descriptions became definitions
     res = runner.invoke(app, ["learn", str(tmp_path / "imp"), "-e", "minilm", "--cache-dir", str(cache_dir)])
     assert res.exit_code == 0, res.stderr
-    assert "cross-validated F1" in res.stdout and "purpose" in res.stdout and (tmp_path / "imp" / "learned" / "model.json").is_file()
+    assert (
+        "cross-validated F1" in res.stdout
+        and "purpose" in res.stdout
+        and (tmp_path / "imp" / "learned" / "model.json").is_file()
+    )
     qdc = runner.invoke(app, ["import", "codebook", str(exports / "codebook.qdc"), "-o", str(tmp_path / "cb.yaml")])
     assert qdc.exit_code == 0 and "5 codes" in qdc.stderr  # Taguette's REFI-QDA codebook too
 
@@ -58,20 +80,31 @@ def test_export_refi_then_import_project_is_exact_on_the_sample(tmp_path, cache_
     from pipeline.store import record
 
     cache = ["--cache-dir", str(cache_dir)]
-    assert runner.invoke(app, ["code", str(SAMPLE), "-o", str(tmp_path / "study"), "-e", "minilm", "-q", *cache]).exit_code == 0
+    assert (
+        runner.invoke(app, ["code", str(SAMPLE), "-o", str(tmp_path / "study"), "-e", "minilm", "-q", *cache]).exit_code
+        == 0
+    )
     path, cb = tmp_path / "study" / "excerpts.jsonl", load_codebook()
     decided = {}
     for i, e in enumerate(read_excerpts(path)[::7]):
         action, codes = [("accept", list(e.codes)), ("accept", [cb.code_ids[i % 9]]), ("reject", [])][i % 3]
-        decided[e.id] = make_review(e, action=action, codes=codes, reviewer=["ana", "ben"][i % 2], note=f"n{i}" if i % 2 else None, codebook=cb)
+        decided[e.id] = make_review(
+            e, action=action, codes=codes, reviewer=["ana", "ben"][i % 2], note=f"n{i}" if i % 2 else None, codebook=cb
+        )
     record(path, decided)
-    assert runner.invoke(app, ["export", "refi", str(tmp_path / "study"), "-o", str(tmp_path / "s.qdpx")]).exit_code == 0
-    res = runner.invoke(app, ["import", "project", str(tmp_path / "s.qdpx"), "-o", str(tmp_path / "imp"), "-e", "minilm", *cache])
+    assert (
+        runner.invoke(app, ["export", "refi", str(tmp_path / "study"), "-o", str(tmp_path / "s.qdpx")]).exit_code == 0
+    )
+    res = runner.invoke(
+        app, ["import", "project", str(tmp_path / "s.qdpx"), "-o", str(tmp_path / "imp"), "-e", "minilm", *cache]
+    )
     assert res.exit_code == 0, res.stderr
     before = {e.id: e for e in read_excerpts(path)}
     after = {e.id: e for e in read_excerpts(tmp_path / "imp" / "study" / "excerpts.jsonl")}
     assert set(before) == set(after)  # the same passages
-    assert all(before[i].text == after[i].text and before[i].codes == after[i].codes for i in before)  # and machine codes
+    assert all(
+        before[i].text == after[i].text and before[i].codes == after[i].codes for i in before
+    )  # and machine codes
     assert {i: e.review for i, e in after.items() if e.review.status != "pending"} == decided  # and decisions, exactly
     assert all(before[i].attributes == after[i].attributes for i in before)
 
@@ -126,8 +159,14 @@ def test_every_problem_is_named_and_the_rest_imported(tmp_path):
     assert "[5, 99999) lies outside its text" in problems
     assert "source 'int02': its text internal://missing.txt is missing" in problems
     assert "source 'int03': not UTF-8" in problems
-    assert [c["id"] for c in project.codebook["codes"]] == ["trust", "money"] and project.codebook["themes"][0]["name"] == "Practices"
-    assert {(s.coder, tuple(s.codes)) for s in project.selections if s.document == "int01"} == {("Ana", ("trust",)), ("Ben", ("money",)), ("Ana", ("money",))}
+    assert [c["id"] for c in project.codebook["codes"]] == ["trust", "money"] and project.codebook["themes"][0][
+        "name"
+    ] == "Practices"
+    assert {(s.coder, tuple(s.codes)) for s in project.selections if s.document == "int01"} == {
+        ("Ana", ("trust",)),
+        ("Ben", ("money",)),
+        ("Ana", ("money",)),
+    }
 
 
 def test_two_coders_on_one_passage_and_the_overlap_rule(tmp_path):
@@ -135,15 +174,33 @@ def test_two_coders_on_one_passage_and_the_overlap_rule(tmp_path):
     result = write_import(project, tmp_path / "foreign.qdpx", tmp_path / "imp", embedder=FakeEmbedder())
     passages = {e.text[:12]: e for e in read_excerpts(tmp_path / "imp" / "study" / "excerpts.jsonl")}
     board, council = passages["We trust eac"], passages["The council "]
-    assert {(d.reviewer, tuple(d.codes)) for d in board.reviews} == {("Ana", ("trust",)), ("Ben", ("money",))} and board.disagreement
-    assert council.review.reviewer == "Ana" and council.review.codes == ["money"]  # 40 of its characters: under half of it, all of the selection
+    assert {(d.reviewer, tuple(d.codes)) for d in board.reviews} == {
+        ("Ana", ("trust",)),
+        ("Ben", ("money",)),
+    } and board.disagreement
+    assert council.review.reviewer == "Ana" and council.review.codes == [
+        "money"
+    ]  # 40 of its characters: under half of it, all of the selection
     assert result.decided == 2 and json.loads((tmp_path / "imp" / "import.json").read_text())["rule"]["overlap"] == 0.5
     assert len((tmp_path / "imp" / "selections.jsonl").read_text().splitlines()) == len(project.selections)
 
 
 @pytest.mark.slow
 def test_the_cli_names_each_problem_and_exits_1_having_imported_the_rest(tmp_path, cache_dir):
-    res = runner.invoke(app, ["import", "project", str(foreign_qdpx(tmp_path)), "-o", str(tmp_path / "cli"), "-e", "minilm", "--cache-dir", str(cache_dir)])
+    res = runner.invoke(
+        app,
+        [
+            "import",
+            "project",
+            str(foreign_qdpx(tmp_path)),
+            "-o",
+            str(tmp_path / "cli"),
+            "-e",
+            "minilm",
+            "--cache-dir",
+            str(cache_dir),
+        ],
+    )
     assert res.exit_code == 1
     problems = [line for line in res.stderr.splitlines() if line.startswith("problem: ")]
     assert len(problems) == 5 and "2 passages decided" in res.stderr
@@ -151,9 +208,16 @@ def test_the_cli_names_each_problem_and_exits_1_having_imported_the_rest(tmp_pat
 
 
 def test_a_segments_table_in_other_tools_layouts(tmp_path):
-    maxqda = write(tmp_path / "coded_segments.csv", "Document name,Code,Segment,Created by\nint01,Barriers\\Money,The budget moved.,ana\nint01,Practices > Trust,We say what we think.,ben\nint02,,No code here.,ana\n")
+    maxqda = write(
+        tmp_path / "coded_segments.csv",
+        "Document name,Code,Segment,Created by\nint01,Barriers\\Money,The budget moved.,ana\nint01,Practices > Trust,We"
+        " say what we think.,ben\nint02,,No code here.,ana\n",
+    )
     project = read_project(maxqda)
-    assert [(c["id"], c.get("theme")) for c in project.codebook["codes"]] == [("money", "barriers"), ("trust", "practices")]
+    assert [(c["id"], c.get("theme")) for c in project.codebook["codes"]] == [
+        ("money", "barriers"),
+        ("trust", "practices"),
+    ]
     assert [s.coder for s in project.selections] == ["ana", "ben"] and any(":4: no code" in p for p in project.problems)
     with pytest.raises(Exception, match="no text column"):
         read_project(write(tmp_path / "bad.csv", "document,tag\na,b\n"))

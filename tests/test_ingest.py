@@ -68,7 +68,12 @@ def test_utf16_with_bom(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(b"", "empty file"), (b"  \n\t\n", "whitespace only"), (b"\x89PNG\x00\x00\x01", "binary"), (b"\xff\xfe\x00", "UTF-16")],
+    [
+        (b"", "empty file"),
+        (b"  \n\t\n", "whitespace only"),
+        (b"\x89PNG\x00\x00\x01", "binary"),
+        (b"\xff\xfe\x00", "UTF-16"),
+    ],
 )
 def test_bad_files_raise_one_line_errors_naming_the_file(tmp_path, content, message):
     path = tmp_path / "bad.txt"

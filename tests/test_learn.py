@@ -7,12 +7,12 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline import Codebook, Config, InputError, Review, load_codebook
-from pipeline.tag import CodebookTagger
-from pipeline.units import UnitVectors, embed_units
 from pipeline.cli import app
 from pipeline.codebook import default_codebook_path, file_sha256
 from pipeline.learn import N0, TRUST, Labelled, LearnedTagger, blend_weight, learn, load_labelled
 from pipeline.store import JournalEntry, append_decisions
+from pipeline.tag import CodebookTagger
+from pipeline.units import UnitVectors, embed_units
 
 from .conftest import DEV_GOLD, SAMPLE, FakeEmbedder, write
 from .test_agreement import excerpt_line
@@ -80,7 +80,9 @@ def test_learned_and_fallback_codes(fake_embedder):
     assert strong.predict_proba(probe, ["z1 x3 y4", "z0 x1"])[[0, 1], [1, 0]].min() > 0.5  # with 30 each, decided
     base = tagger.predict_proba(fake_embedder.embed(["w3 v1"]))  # c3 scores exactly as the codebook does
     study = embed_units(fake_embedder, data.texts, Config())  # (adapted to the same study: the reviewed passages)
-    cb_only = CodebookTagger(cb, config=Config()).fit(fake_embedder, study).predict_proba(fake_embedder.embed(["w3 v1"]))
+    cb_only = (
+        CodebookTagger(cb, config=Config()).fit(fake_embedder, study).predict_proba(fake_embedder.embed(["w3 v1"]))
+    )
     assert base[0, 3] == pytest.approx(cb_only[0, 3])
     again = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
     assert np.array_equal(again.coef_, tagger.coef_) and np.array_equal(again.weight_, tagger.weight_)
@@ -123,25 +125,35 @@ def test_save_load_roundtrip_and_checks(tmp_path, fake_embedder):
     cb_path = write(tmp_path / "cb.yaml", json.dumps(cb.model_dump()))
     tagger = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
     tagger.save(tmp_path / "m", codebook_sha256=file_sha256(cb_path), embedder=fake_embedder, training=[])
-    loaded = LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=fake_embedder)
+    loaded = LearnedTagger.load(
+        tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=fake_embedder
+    )
     v = passages(fake_embedder, ["z2 x1", "nothing here"])
     assert np.allclose(loaded.score(v), tagger.score(v), atol=1e-6)  # word weights are saved as float32
     assert [c for _, c in loaded.suggest(v)] == [c for _, c in tagger.suggest(v)]
     with pytest.raises(InputError, match="another codebook"):
-        LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256="f" * 64, config=Config(), embedder=fake_embedder)
+        LearnedTagger.load(
+            tmp_path / "m", codebook=cb, codebook_sha256="f" * 64, config=Config(), embedder=fake_embedder
+        )
     other = FakeEmbedder()
     other.fingerprint = "different@2"  # another model's weights (a folder's path alone does not count)
     with pytest.raises(InputError, match="trained on embeddings"):
-        LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=other)
+        LearnedTagger.load(
+            tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=other
+        )
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
     (tmp_path / "m" / "model.json").write_text(json.dumps({**meta, "strategy": "learned-logreg-v2"}))
     with pytest.raises(InputError, match="older learner"):
-        LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=fake_embedder)
+        LearnedTagger.load(
+            tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=fake_embedder
+        )
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
     with open(tmp_path / "m" / "weights.npz", "ab") as f:
         f.write(b"x")
     with pytest.raises(InputError, match="does not match the sha256"):
-        LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=fake_embedder)
+        LearnedTagger.load(
+            tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=fake_embedder
+        )
 
 
 def test_many_codes_and_thousands_of_passages(fake_embedder):
@@ -160,7 +172,7 @@ def test_learn_then_code_and_evaluate_with_the_model(tmp_path, cache_dir):
     assert meta["training"]["passages"] >= 150
     learned = [c for c, m in meta["modes"].items() if m != "codebook"]
     assert len(learned) >= 7  # every code seen both ways, unless learning clearly hurt it
-    for code, entry in meta["cross_validated"].items():  # cross-validation on these passages decided each
+    for _code, entry in meta["cross_validated"].items():  # cross-validation on these passages decided each
         cv = entry["cv"]
         if entry["mode"] == "lexical":
             assert cv["lexical_gain"] > cv["lexical_gain_se"] and entry["weight"] == 1.0
@@ -169,11 +181,29 @@ def test_learn_then_code_and_evaluate_with_the_model(tmp_path, cache_dir):
             assert entry["weight"] == pytest.approx(blend_weight(entry["positives"], entry["negatives"]), abs=1e-4)
         else:
             assert cv["gain"] < -cv["gain_se"]
-    res = runner.invoke(app, ["code", str(SAMPLE), "-o", str(tmp_path / "out"), "--model", str(tmp_path / "m"), "--cache-dir", str(cache_dir), "-q"])
+    res = runner.invoke(
+        app,
+        [
+            "code",
+            str(SAMPLE),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(tmp_path / "m"),
+            "--cache-dir",
+            str(cache_dir),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["tagger"]["strategy"] == "learned-blend-v4" and sorted(manifest["tagger"]["learned_codes"]) == sorted(learned)
-    res = runner.invoke(app, ["evaluate", "--gold", str(DEV_GOLD), "--model", str(tmp_path / "m"), "--json", "--cache-dir", str(cache_dir)])
+    assert manifest["tagger"]["strategy"] == "learned-blend-v4" and sorted(
+        manifest["tagger"]["learned_codes"]
+    ) == sorted(learned)
+    res = runner.invoke(
+        app,
+        ["evaluate", "--gold", str(DEV_GOLD), "--model", str(tmp_path / "m"), "--json", "--cache-dir", str(cache_dir)],
+    )
     assert res.exit_code == 0 and json.loads(res.stdout)["macro_f1"] > 0.6  # training data: a sanity check only
     res = runner.invoke(app, ["code", str(SAMPLE), "-o", str(tmp_path / "o2"), "--model", str(tmp_path / "nope"), "-q"])
     assert res.exit_code == 1 and "not a qcode model" in res.stderr
@@ -190,14 +220,25 @@ def test_word_features_take_over_a_code_only_where_they_beat_the_blend(tmp_path,
     pairs can. With enough reviewed passages, c0 switches to word features; c1, which the
     embedding already separates, keeps the blend. Below enough, words are not tried."""
     import pipeline.learn
-    cb = Codebook.model_validate({"name": "syn", "version": "1", "codes": [
-        {"id": "c0", "name": "Praise", "definition": "very good"}, {"id": "c1", "name": "Food", "definition": "food"}]})
+
+    cb = Codebook.model_validate(
+        {
+            "name": "syn",
+            "version": "1",
+            "codes": [
+                {"id": "c0", "name": "Praise", "definition": "very good"},
+                {"id": "c1", "name": "Food", "definition": "food"},
+            ],
+        }
+    )
     rng = np.random.default_rng(0)
     ids, texts, labels = [], [], []
     for i in range(160):
         praise, food = i % 2 == 0, i % 4 < 2
         words = ["very good" if praise else "good very", "food" if food else "ward", f"x{rng.integers(40)}"]
-        ids.append(f"p{i}"); texts.append(" ".join(words)); labels.append([c for c, on in (("c0", praise), ("c1", food)) if on])
+        ids.append(f"p{i}")
+        texts.append(" ".join(words))
+        labels.append([c for c, on in (("c0", praise), ("c1", food)) if on])
     data = Labelled(ids, texts, labels)
     few = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)  # 160 < LEXICAL_PASSAGES
     assert "lexical" not in few.modes_ and few.lexical_ is None and "lexical_f1" not in few.report_["c0"]["cv"]
@@ -212,7 +253,9 @@ def test_word_features_take_over_a_code_only_where_they_beat_the_blend(tmp_path,
         tagger.predict_proba(fake_embedder.embed(probe))
     cb_path = write(tmp_path / "cb.yaml", json.dumps(cb.model_dump()))
     tagger.save(tmp_path / "m", codebook_sha256=file_sha256(cb_path), embedder=fake_embedder, training=[])
-    loaded = LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=fake_embedder)
+    loaded = LearnedTagger.load(
+        tmp_path / "m", codebook=cb, codebook_sha256=file_sha256(cb_path), config=Config(), embedder=fake_embedder
+    )
     v = fake_embedder.embed(probe)
     assert np.allclose(loaded.predict_proba(v, probe), tagger.predict_proba(v, probe))
     assert b"very" not in (tmp_path / "m" / "weights.npz").read_bytes()  # hashed: no words on disk

@@ -1,7 +1,6 @@
 """Live learning on the review page: suggestions from a model relearned in the background,
 provenance of every decision, and nothing written to the excerpts file by learning."""
 
-
 import pytest
 
 from pipeline import Config, code_corpus, load_codebook
@@ -49,7 +48,9 @@ def test_pending_passages_show_the_live_models_suggestions_and_decisions_record_
     rows = load(path)
     pids = [r.id for r in rows[:3]]
     learner = StubLearner(live_model(pids + [r.id for r in rows[3:-1]]))
-    s = ReviewSession(Served(tmp_path / "out", path, "ana", CB, {c: 0.5 for c in IDS}, "queue", learner), compact_after=60.0)
+    s = ReviewSession(
+        Served(tmp_path / "out", path, "ana", CB, {c: 0.5 for c in IDS}, "queue", learner), compact_after=60.0
+    )
     shown = s.passage(pids[0])
     assert shown["model"] == "live-3" and shown["codes"] == ["conflict"] and shown["batch_codes"] == list(rows[0].codes)
     assert s.queue()[:3] == pids  # ordered by the live model's uncertainty
@@ -59,12 +60,17 @@ def test_pending_passages_show_the_live_models_suggestions_and_decisions_record_
     s.decide(rows[-1].id, "accept", list(rows[-1].codes), shown=(BATCH, list(rows[-1].codes)))
     review = {e.id: e for e in read_excerpts(path)}[pids[0]].review
     assert review.suggested_by == "live-3" and review.suggested == ["conflict"]
-    assert review.status == ("accepted" if rows[0].codes == ["conflict"] else "corrected") and review.codes == ["conflict"]
+    assert review.status == ("accepted" if rows[0].codes == ["conflict"] else "corrected") and review.codes == [
+        "conflict"
+    ]
     assert s.passage(pids[0])["model"] == BATCH  # decided: no longer the live model's to suggest
     n, snap = learner.told[-1]
     assert n == 1 and snap.decided == 2 and len(snap.ids) == len(rows)
     models = {m["model"]: m for m in s.stats()["models"]}
-    assert models["live-3"] == {"model": "live-3", "decisions": 1, "changed": 0, "kappa": None} and models[BATCH]["decisions"] == 1
+    assert (
+        models["live-3"] == {"model": "live-3", "decisions": 1, "changed": 0, "kappa": None}
+        and models[BATCH]["decisions"] == 1
+    )
 
 
 @pytest.mark.slow
@@ -85,7 +91,9 @@ def test_a_live_relearn_writes_a_model_and_no_excerpt(tmp_path, real_embedder, c
             decided[pid] = codes
         assert learner.busy or learner.model() is not None
         model = learner.wait(300)
-        assert model is not None and model.name == f"live-{next_version(out) - 1}" and model.decisions == 4, learner.error
+        assert model is not None and model.name == f"live-{next_version(out) - 1}" and model.decisions == 4, (
+            learner.error
+        )
         pending = [pid for pid in s.queue() if pid not in decided]
         for pid in pending:  # the live model's suggestion where it is surer than the batch run's (live.keeps_batch)
             assert s.passage(pid)["model"] == (model.name if pid in model.suggestions else BATCH)
@@ -97,7 +105,9 @@ def test_a_live_relearn_writes_a_model_and_no_excerpt(tmp_path, real_embedder, c
         assert [m.model for m in named] == [model.name] and named[0].path == f"live/v{model.version}"
         s.compact()
         on_disk = {e.id: e for e in read_excerpts(path)}
-        assert {pid: on_disk[pid].review.codes for pid in decided} == {pid: [c for c in IDS if c in codes] for pid, codes in decided.items()}
+        assert {pid: on_disk[pid].review.codes for pid in decided} == {
+            pid: [c for c in IDS if c in codes] for pid, codes in decided.items()
+        }
         assert all(on_disk[pid].review.status == "pending" for pid in pending)
     finally:
         s.close()
@@ -117,7 +127,9 @@ def test_agreement_per_suggesting_model(tmp_path):
 
     _, path = make_output(tmp_path)
     rows = load(path)
-    s = ReviewSession(Served(tmp_path / "out", path, "ana", CB, {c: 0.5 for c in IDS}, "queue", None), compact_after=60.0)
+    s = ReviewSession(
+        Served(tmp_path / "out", path, "ana", CB, {c: 0.5 for c in IDS}, "queue", None), compact_after=60.0
+    )
     for r in rows[:2]:
         s.decide(r.id, "accept", ["conflict"], shown=(BATCH, ["shared_purpose"]))
     for r in rows[2:4]:

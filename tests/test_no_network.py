@@ -45,7 +45,9 @@ def test_code_learn_evaluate_report_export_open_no_connection(tmp_path, cache_di
     for name in chosen:
         (inputs / name).write_bytes((SAMPLE / name).read_bytes())
     table = (SAMPLE / "participants.csv").read_text().splitlines()
-    (inputs / "participants.csv").write_text("\n".join([table[0], *(r for r in table[1:] if r.split(",")[0] in chosen)]) + "\n")
+    (inputs / "participants.csv").write_text(
+        "\n".join([table[0], *(r for r in table[1:] if r.split(",")[0] in chosen)]) + "\n"
+    )
     out, model, log = tmp_path / "out", tmp_path / "model", tmp_path / "connections.log"
     cache = ["--cache-dir", str(cache_dir)]
     steps = [
@@ -57,7 +59,13 @@ def test_code_learn_evaluate_report_export_open_no_connection(tmp_path, cache_di
         ["export", "refi", str(out), "-o", str(tmp_path / "study.qdpx")],
         ["export", "table", str(out), "-o", str(tmp_path / "coded.xlsx")],
     ]
-    done = subprocess.run([sys.executable, "-c", GUARD, str(log), json.dumps(steps)], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-c", GUARD, str(log), json.dumps(steps)], capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert not log.exists() or log.read_text() == "", f"connections attempted:\n{log.read_text()}"
-    assert (out / "report" / "report.html").is_file() and (tmp_path / "study.qdpx").is_file() and (tmp_path / "coded.xlsx").is_file()
+    assert (
+        (out / "report" / "report.html").is_file()
+        and (tmp_path / "study.qdpx").is_file()
+        and (tmp_path / "coded.xlsx").is_file()
+    )

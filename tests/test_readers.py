@@ -29,13 +29,22 @@ def turns(tr):
 
 
 def test_name_then_timestamp_heading_style():
-    text = "Jane Smith  00:01:23\nWe started in March.\nIt was hard.\n\nInterviewer  00:02:01\nWhy?\n\nJane Smith  00:02:05\nMoney."
+    text = (
+        "Jane Smith  00:01:23\nWe started in March.\nIt was hard.\n\nInterviewer  00:02:01\nWhy?\n\nJane Smith "
+        " 00:02:05\nMoney."
+    )
     got = [(t.speaker, text[t.start : t.end]) for t in find_turns(text, Config().interviewer_labels)]
-    assert got == [("Jane Smith", "We started in March.\nIt was hard."), ("Interviewer", "Why?"), ("Jane Smith", "Money.")]
+    assert got == [
+        ("Jane Smith", "We started in March.\nIt was hard."),
+        ("Interviewer", "Why?"),
+        ("Jane Smith", "Money."),
+    ]
 
 
 def test_cp1252_fallback_warns(tmp_path):
-    path = write(tmp_path / "t.txt", "Interviewer: Q?\nParticipant: It cost \u00a3300 \u2013 too much.", encoding="cp1252")
+    path = write(
+        tmp_path / "t.txt", "Interviewer: Q?\nParticipant: It cost \u00a3300 \u2013 too much.", encoding="cp1252"
+    )
     (tr,) = read(path)
     assert tr.text.endswith("\u00a3300 \u2013 too much.")
     assert tr.warnings and "Windows-1252" in tr.warnings[0]
@@ -134,7 +143,10 @@ def test_vtt_voices_prefixes_merged_turns_and_times(tmp_path):
 
 
 def test_srt(tmp_path):
-    srt = "1\n00:00:01,000 --> 00:00:03,000\nI: Why?\n\n2\n00:01:02,500 --> 00:01:05,000\nR: Because of money.\nAnd time.\n"
+    srt = (
+        "1\n00:00:01,000 --> 00:00:03,000\nI: Why?\n\n2\n00:01:02,500 --> 00:01:05,000\nR: Because of money.\nAnd"
+        " time.\n"
+    )
     (tr,) = read(write(tmp_path / "m.srt", srt))
     assert turns(tr) == [("I", True, "Why?"), ("R", False, "Because of money. And time.")]
     (p,) = [s.passage for s in segment([tr], Config())]
@@ -157,7 +169,10 @@ def test_vtt_without_header(tmp_path):
 
 
 def test_survey_csv_rows_become_transcripts(tmp_path):
-    csv_text = "respondent_id,sector,Q7 free text\nr1,icb,We share a budget now.\nr2,vcse,\nr3,vcse,\"Trust, mostly.\nAnd time.\"\n"
+    csv_text = (
+        'respondent_id,sector,Q7 free text\nr1,icb,We share a budget now.\nr2,vcse,\nr3,vcse,"Trust, mostly.\nAnd'
+        ' time."\n'
+    )
     path = write(tmp_path / "s.csv", csv_text)
     with pytest.raises(InputError, match=r"s.csv:1: no text column"):
         read(path)
@@ -190,12 +205,11 @@ def test_survey_xlsx_and_row_number_ids(tmp_path):
 
 
 QUALTRICS = (
-    "StartDate,ResponseId,Q2,Q3\n"
-    "Start Date,Response ID,Which sector do you work in?,How do partners build trust in your area?\n"
-    '"{""ImportId"":""startDate""}","{""ImportId"":""_recordId""}","{""ImportId"":""QID2""}","{""ImportId"":""QID3""}"\n'
-    "2026-01-04,R_1a,vcse,We meet every week and we are honest about money.\n"
-    "2026-01-05,R_2b,icb,Mostly by doing what we said we would do.\n"
-    "2026-01-05,R_1a,icb,Shared budgets helped.\n"
+    "StartDate,ResponseId,Q2,Q3\nStart Date,Response ID,Which sector do you work in?,How do partners build trust in"
+    " your"
+    ' area?\n"{""ImportId"":""startDate""}","{""ImportId"":""_recordId""}","{""ImportId"":""QID2""}","{""ImportId"":""QID3""}"\n2026-01-04,R_1a,vcse,We'
+    " meet every week and we are honest about money.\n2026-01-05,R_2b,icb,Mostly by doing what we said we would"
+    " do.\n2026-01-05,R_1a,icb,Shared budgets helped.\n"
 )
 
 
@@ -234,7 +248,9 @@ def test_coding_one_file_of_a_folder_keeps_the_folders_participants_table_quiet(
     result = code_corpus([folder / "a.txt"], out_dir=tmp_path / "out", embedder=fake_embedder)
     assert result.transcripts == 1
     # b.txt exists beside the table, so only the row naming no file at all is reported
-    assert [str(e) for e in result.errors] == [f"{folder / 'participants.csv'}:4: names transcript 'ghost', which is not among the inputs"]
+    assert [str(e) for e in result.errors] == [
+        f"{folder / 'participants.csv'}:4: names transcript 'ghost', which is not among the inputs"
+    ]
 
 
 def test_batch_with_every_kind_of_bad_input(tmp_path, fake_embedder):
@@ -256,7 +272,17 @@ def test_batch_with_every_kind_of_bad_input(tmp_path, fake_embedder):
     assert result.transcripts == 3
     failed = sorted(Path(e.path).name for e in result.errors)
     assert failed == sorted(
-        ["empty.txt", "blank.md", "binary.txt", "corrupt.docx", "bad.vtt", "survey.csv", "good1.txt", "participants.csv", "notes.pdf"]
+        [
+            "empty.txt",
+            "blank.md",
+            "binary.txt",
+            "corrupt.docx",
+            "bad.vtt",
+            "survey.csv",
+            "good1.txt",
+            "participants.csv",
+            "notes.pdf",
+        ]
     )
     ghost = next(e for e in result.errors if e.path.endswith("participants.csv"))
     assert str(ghost) == f"{folder / 'participants.csv'}:3: names transcript 'ghost', which is not among the inputs"
@@ -304,5 +330,7 @@ def test_survey_answers_code_as_one_passage_each_with_their_question(tmp_path, f
     rows = [json.loads(x) for x in (tmp_path / "out" / "excerpts.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and {r["context"] for r in rows} == {"How do partners build trust in your area?"}
     assert next(r for r in rows if r["transcript"] == "R_1a-row6")["text"] == long_answer
-    split = code_corpus([path], out_dir=tmp_path / "split", embedder=fake_embedder, config=Config(text_column="Q3", split_answers=True))
+    split = code_corpus(
+        [path], out_dir=tmp_path / "split", embedder=fake_embedder, config=Config(text_column="Q3", split_answers=True)
+    )
     assert split.passages > 3

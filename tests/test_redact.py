@@ -36,7 +36,11 @@ def test_direct_identifiers_by_shape():
         "The meeting on 3 March 2024 cost £12,000 and 4,000 people came in 2023."
     )
     found = kinds(text)
-    assert ("PHONE", "07700 900123") in found and ("PHONE", "(0113) 496 0991") in found and ("PHONE", "+44 20 7946 0958") in found
+    assert (
+        ("PHONE", "07700 900123") in found
+        and ("PHONE", "(0113) 496 0991") in found
+        and ("PHONE", "+44 20 7946 0958") in found
+    )
     assert ("EMAIL", "j.smith@example.nhs.uk") in found and ("URL", "https://www.example.org/a/b") in found
     assert ("NHS_NUMBER", "943 476 5919") in found and not any(k == "NHS_NUMBER" and "5918" in s for k, s in found)
     assert ("REFERENCE", "943 476 5918") in found  # not an NHS number, but ten digits in groups still identify
@@ -64,7 +68,9 @@ def test_references_and_dates_of_birth_as_people_say_them():
 def test_short_names_after_role_words():
     from pipeline.redact.names import by_cue
 
-    text = "My colleague Tash ran it, with Nurse Jas and her grandson Kit. The manager said twice that the worker There..."
+    text = (
+        "My colleague Tash ran it, with Nurse Jas and her grandson Kit. The manager said twice that the worker There..."
+    )
     assert [text[f.start : f.end] for f in by_cue(text)] == ["Tash", "Jas", "Kit"]
 
 
@@ -75,12 +81,26 @@ def test_nhs_number_check_digit():
 
 
 def test_names_from_context_first_names_and_email_addresses():
-    text = "I met Dr Okafor and Cllr Ahmed at Northfield Community Trust on 14 Mill Lane, Westfield ward. The Trust agreed, so did the Integrated Care Board. Later Sarah said yes. Will it last?"
+    text = (
+        "I met Dr Okafor and Cllr Ahmed at Northfield Community Trust on 14 Mill Lane, Westfield ward. The Trust"
+        " agreed, so did the Integrated Care Board. Later Sarah said yes. Will it last?"
+    )
     found = {(f.kind, text[f.start : f.end]) for f in by_context(text) + by_first_name(text)}
-    assert {("PERSON", "Okafor"), ("PERSON", "Ahmed"), ("ORG", "Northfield Community Trust"), ("PLACE", "14 Mill Lane"), ("PLACE", "Westfield ward"), ("PERSON", "Sarah")} <= found
+    assert {
+        ("PERSON", "Okafor"),
+        ("PERSON", "Ahmed"),
+        ("ORG", "Northfield Community Trust"),
+        ("PLACE", "14 Mill Lane"),
+        ("PLACE", "Westfield ward"),
+        ("PERSON", "Sarah"),
+    } <= found
     assert not any(s in ("Trust", "the Integrated Care Board", "Integrated Care Board", "Will") for _, s in found)
     (email,) = [f for f in find_patterns("write to tomasz.dobrowolski2@nhs.net or info@x.org") if f.kind == "EMAIL"][:1]
-    assert names_in_emails("write to tomasz.dobrowolski2@nhs.net", [email]) == ["Tomasz", "Dobrowolski", "Tomasz Dobrowolski"]
+    assert names_in_emails("write to tomasz.dobrowolski2@nhs.net", [email]) == [
+        "Tomasz",
+        "Dobrowolski",
+        "Tomasz Dobrowolski",
+    ]
 
 
 def transcripts(tmp_path, texts):
@@ -100,8 +120,15 @@ def pseudonymise(ts, **kw):
 
 
 TWO = {
-    "a.txt": "Interviewer: Who helps?\nPhilippa Quennell: Dr James Okafor from Thistlewood Community Trust, every week. James is great. Okafor's team too. NHS England pays.\nInterviewer: And?\nPhilippa Quennell: Call me on 07700 900123.\n",
-    "b.txt": "Interviewer: Anyone else?\nP02: Philippa from the council, and Dr Okafor of the Thistlewood Community Trust. Better Care Fund money.\n",
+    "a.txt": (
+        "Interviewer: Who helps?\nPhilippa Quennell: Dr James Okafor from Thistlewood Community Trust, every week."
+        " James is great. Okafor's team too. NHS England pays.\nInterviewer: And?\nPhilippa Quennell: Call me on 07700"
+        " 900123.\n"
+    ),
+    "b.txt": (
+        "Interviewer: Anyone else?\nP02: Philippa from the council, and Dr Okafor of the Thistlewood Community Trust."
+        " Better Care Fund money.\n"
+    ),
 }
 
 
@@ -120,7 +147,11 @@ def test_the_same_person_gets_the_same_pseudonym_everywhere(tmp_path):
 
 
 def test_offsets_index_the_pseudonymised_text(tmp_path):
-    vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Interviewer>Who is your contact?\n\n00:00:05.000 --> 00:00:09.000\n<v Ana>Dr Helen Marsh at Greenbank General, on 0161 496 0784.\n\n00:00:10.000 --> 00:00:12.000\n<v Ana>Helen is kind.\n"
+    vtt = (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Interviewer>Who is your contact?\n\n00:00:05.000 -->"
+        " 00:00:09.000\n<v Ana>Dr Helen Marsh at Greenbank General, on 0161 496 0784.\n\n00:00:10.000 -->"
+        " 00:00:12.000\n<v Ana>Helen is kind.\n"
+    )
     (t,) = read_transcripts(write(tmp_path / "v.vtt", vtt), config=Config())
     _, (r,) = pseudonymise([t])
     assert "Helen" not in r.text and "0161" not in r.text
@@ -133,7 +164,15 @@ def test_offsets_index_the_pseudonymised_text(tmp_path):
 
 
 def test_names_and_keep_files_and_determinism(tmp_path):
-    ts = transcripts(tmp_path, {"c.txt": "Interviewer: Who?\nP03: Zebedee runs the Kettle Club with Fernhill Carers. Fernhill Carers are great.\n"})
+    ts = transcripts(
+        tmp_path,
+        {
+            "c.txt": (
+                "Interviewer: Who?\nP03: Zebedee runs the Kettle Club with Fernhill Carers. Fernhill Carers are"
+                " great.\n"
+            )
+        },
+    )
     _, (plain,) = pseudonymise(ts)
     _, (named,) = pseudonymise(ts, names=["Zebedee"], keep=["Fernhill Carers"])
     assert "Zebedee" not in named.text and named.text.count("Fernhill Carers") == 2
@@ -173,9 +212,15 @@ def test_code_pseudonymise_leaves_no_original_in_any_output(tmp_path):
     for name, text in TWO.items():
         write(folder / name, text)
     out = tmp_path / "share" / "study"
-    result = code_corpus([folder], out_dir=out, embedder=FakeEmbedder(), config=Config(pseudonymise=True, threshold=0.0))
+    result = code_corpus(
+        [folder], out_dir=out, embedder=FakeEmbedder(), config=Config(pseudonymise=True, threshold=0.0)
+    )
     assert result.key == (tmp_path / "share" / "study.pseudonym_key.csv").resolve()
-    for step in (["export", "refi", str(out), "-o", str(tmp_path / "share" / "s.qdpx")], ["export", "table", str(out), "-o", str(tmp_path / "share" / "t.xlsx")], ["report", str(out)]):
+    for step in (
+        ["export", "refi", str(out), "-o", str(tmp_path / "share" / "s.qdpx")],
+        ["export", "table", str(out), "-o", str(tmp_path / "share" / "t.xlsx")],
+        ["report", str(out)],
+    ):
         assert runner.invoke(app, step).exit_code == 0
     for e in read_excerpts(out / "excerpts.jsonl"):  # offsets index the pseudonymised sources
         assert (out / "sources" / f"{e.transcript}.txt").read_text()[e.start : e.end] == e.text
@@ -197,10 +242,14 @@ def test_names_the_recogniser_misses_accents_lowercase_postcodes_and_bare_addres
 
     text = "We met Ciarán and Siobhán O'Neill in Trefonen, then the Reablement team came, and so did Megan."
     rare = {text[f.start : f.end] for f in by_rarity(text)}
-    assert {"Ciarán", "Trefonen"} <= rare and "Reablement" not in rare and "Megan" not in rare  # a common name: NER's job
+    assert (
+        {"Ciarán", "Trefonen"} <= rare and "Reablement" not in rare and "Megan" not in rare
+    )  # a common name: NER's job
     found = kinds("post it to sy21 0jb or see lakesiderecovery.org.uk/dropin, thanks")
     assert ("POSTCODE", "sy21 0jb") in found and ("URL", "lakesiderecovery.org.uk/dropin") in found
-    assert not any(k == "URL" for k, _ in kinds("email ciaran@lakesiderecovery.org.uk please"))  # an email, not a web address
+    assert not any(
+        k == "URL" for k, _ in kinds("email ciaran@lakesiderecovery.org.uk please")
+    )  # an email, not a web address
 
 
 @pytest.mark.slow
@@ -210,7 +259,20 @@ def test_a_pseudonymised_run_reproduces_with_its_recorded_names_list(tmp_path, c
         write(folder / name, text)
     names = write(tmp_path / "names.txt", "Thistlewood\n")
     out = tmp_path / "share" / "study"
-    args = ["code", str(folder), "-o", str(out), "-e", "minilm", "--pseudonymise", "--names", str(names), "--cache-dir", str(cache_dir), "-q"]
+    args = [
+        "code",
+        str(folder),
+        "-o",
+        str(out),
+        "-e",
+        "minilm",
+        "--pseudonymise",
+        "--names",
+        str(names),
+        "--cache-dir",
+        str(cache_dir),
+        "-q",
+    ]
     assert runner.invoke(app, args).exit_code == 0
     recorded = json.loads((out / "manifest.json").read_text())["redaction"]["names"]
     assert recorded["path"] == str(names) and len(recorded["sha256"]) == 64
@@ -240,9 +302,18 @@ def test_output_inside_the_input_folder_is_never_read_back(tmp_path):
 def test_transcripts_with_one_id_in_two_folders_keep_their_own_findings(tmp_path):
     """Issue 24 #4: site_a/p01.txt and site_b/p01.txt: each is redacted with its own
     findings (the duplicate id is still reported, naming the other file)."""
-    write(tmp_path / "site_a" / "p01.txt", "Interviewer: How do we reach you?\n\nParticipant: Ring me on 07700 900123 any morning.\n")
-    write(tmp_path / "site_b" / "p01.txt", "Interviewer: Anything else?\n\nParticipant: Nothing else really, it was a long and quiet week at the site for all of us.\n")
-    res = runner.invoke(app, ["redact", str(tmp_path / "site_a"), str(tmp_path / "site_b"), "-o", str(tmp_path / "share")])
+    write(
+        tmp_path / "site_a" / "p01.txt",
+        "Interviewer: How do we reach you?\n\nParticipant: Ring me on 07700 900123 any morning.\n",
+    )
+    write(
+        tmp_path / "site_b" / "p01.txt",
+        "Interviewer: Anything else?\n\nParticipant: Nothing else really, it was a long and quiet week at the site for"
+        " all of us.\n",
+    )
+    res = runner.invoke(
+        app, ["redact", str(tmp_path / "site_a"), str(tmp_path / "site_b"), "-o", str(tmp_path / "share")]
+    )
     assert "duplicate transcript id 'p01'" in res.stderr
     text = (tmp_path / "share" / "p01.txt").read_text()
     assert "07700 900123" not in text and "[PHONE 1]" in text
@@ -262,19 +333,33 @@ def test_an_interviewer_named_by_interviewer_is_pseudonymised_and_a_role_label_i
     r = p.apply(t)
     assert [x.speaker for x in r.turns] == ["Interviewer", "P04", "Interviewer", "P04"]
     assert "Marguerite" not in r.text and "Oyelaran" not in r.text
-    assert not is_name_label("Chair", ["Chair"])  # a name goes, a role stays and is_name_label("Dr Ahmed", ["Dr Ahmed"]) and is_name_label("Sarah", ["Sarah"])
+    assert not is_name_label(
+        "Chair", ["Chair"]
+    )  # a name goes, a role stays and is_name_label("Dr Ahmed", ["Dr Ahmed"]) and is_name_label("Sarah", ["Sarah"])
 
 
 def test_redact_report_lists_what_might_still_identify_someone(tmp_path):
     from pipeline.redact.report import risks
     from pipeline.schemas import Transcript, Turn
 
-    text = "[PERSON 1] moved to Trefonen after the flood; her membership 88123 lapsed on Tuesdays, says NHS England, in 2021, £14,500."
-    t = Transcript(id="t1", source="t1.txt", source_sha256="0" * 64, text=text, turns=[Turn(index=0, speaker="P01", is_interviewer=False, start=0, end=len(text))])
+    text = (
+        "[PERSON 1] moved to Trefonen after the flood; her membership 88123 lapsed on Tuesdays, says NHS England, in"
+        " 2021, £14,500."
+    )
+    t = Transcript(
+        id="t1",
+        source="t1.txt",
+        source_sha256="0" * 64,
+        text=text,
+        turns=[Turn(index=0, speaker="P01", is_interviewer=False, start=0, end=len(text))],
+    )
     found = {r.term: r for r in risks([t])}
     assert "Trefonen" in found and "88123" in found and "[[Trefonen]]" in found["Trefonen"].context
     assert not {"Tuesdays", "NHS England", "2021", "14,500", "[PERSON 1]", "PERSON"} & set(found)
-    write(tmp_path / "in" / "a.txt", "Interviewer: Where?\n\nP01: Mostly around Llanfyllin Road, and my account 4471 0923 5566 with the council.\n")
+    write(
+        tmp_path / "in" / "a.txt",
+        "Interviewer: Where?\n\nP01: Mostly around Llanfyllin Road, and my account 4471 0923 5566 with the council.\n",
+    )
     res = runner.invoke(app, ["redact", str(tmp_path / "in"), "-o", str(tmp_path / "share"), "--report"])
     assert res.exit_code == 0, res.stderr
     report = tmp_path / "share.redaction_report.csv"  # beside the folder to share, as the key is

@@ -73,11 +73,22 @@ def test_check_reports_every_problem_with_file_and_line(tmp_path):
 def test_merge_keeps_each_decision_and_flags_disagreement(tmp_path):
     _, path = make_output(tmp_path)
     rows = load(path)
-    ana = [decide(rows[0], status="corrected", codes=["conflict"], reviewer="ana"), decide(rows[1], status="rejected", reviewer="ana"), *rows[2:]]
-    ben = [decide(rows[0], status="corrected", codes=["conflict"], reviewer="ben"), decide(rows[1], status="corrected", codes=["shared_purpose"], reviewer="ben"), *rows[2:]]
+    ana = [
+        decide(rows[0], status="corrected", codes=["conflict"], reviewer="ana"),
+        decide(rows[1], status="rejected", reviewer="ana"),
+        *rows[2:],
+    ]
+    ben = [
+        decide(rows[0], status="corrected", codes=["conflict"], reviewer="ben"),
+        decide(rows[1], status="corrected", codes=["shared_purpose"], reviewer="ben"),
+        *rows[2:],
+    ]
     save(tmp_path / "ana.jsonl", ana)
     save(tmp_path / "ben.jsonl", ben)
-    res = runner.invoke(app, ["review", "merge", str(tmp_path / "ana.jsonl"), str(tmp_path / "ben.jsonl"), "-o", str(tmp_path / "m.jsonl")])
+    res = runner.invoke(
+        app,
+        ["review", "merge", str(tmp_path / "ana.jsonl"), str(tmp_path / "ben.jsonl"), "-o", str(tmp_path / "m.jsonl")],
+    )
     assert res.exit_code == 0 and "1 disagreement(s)" in res.stderr
     merged = {m.id: m for m in load(tmp_path / "m.jsonl")}
     agreed, split = merged[rows[0].id], merged[rows[1].id]
@@ -103,7 +114,9 @@ def test_status_and_queue(tmp_path):
     res = runner.invoke(app, ["review", "status", str(tmp_path / "out")])
     assert res.exit_code == 0 and "pending" in res.stdout and "ben" in res.stdout
     queue = review_queue(load(path), n=10)
-    assert [e.id for _, e in queue] == sorted((e.id for e in rows[2:]), key=lambda i: -dict((e.id, u) for u, e in queue)[i])
+    assert [e.id for _, e in queue] == sorted(
+        (e.id for e in rows[2:]), key=lambda i: -dict((e.id, u) for u, e in queue)[i]
+    )
     assert all(e.review.status == "pending" for _, e in queue)
     scores = [u for u, _ in queue]
     assert scores == sorted(scores, reverse=True)
@@ -112,9 +125,11 @@ def test_status_and_queue(tmp_path):
 def test_queue_prefers_scores_near_the_threshold(tmp_path):
     _, path = make_output(tmp_path)
     rows = load(path)
+
     def with_score(row, s):
         sug = row.suggestions[0].model_copy(update={"score": s})
         return row.model_copy(update={"suggestions": [sug]})
+
     rows = [with_score(rows[0], 0.97), with_score(rows[1], 0.52), with_score(rows[2], 0.05), with_score(rows[3], 0.35)]
     assert [e.id for _, e in review_queue(rows, 3)] == [rows[1].id, rows[3].id, rows[2].id]
 
@@ -124,7 +139,12 @@ def test_queue_prefers_scores_near_the_threshold(tmp_path):
 VARIANTS = [INTERVIEW, INTERVIEW.replace("good friend", "close friend"), None]  # None: transcript removed
 ops = st.lists(
     st.one_of(
-        st.tuples(st.just("edit"), st.integers(0, 20), st.sampled_from(["accepted", "corrected", "rejected", "pending"]), st.sampled_from(["ana", "ben"])),
+        st.tuples(
+            st.just("edit"),
+            st.integers(0, 20),
+            st.sampled_from(["accepted", "corrected", "rejected", "pending"]),
+            st.sampled_from(["ana", "ben"]),
+        ),
         st.tuples(st.just("rerun"), st.integers(0, 2), st.sampled_from(VARIANTS)),
         st.tuples(st.just("merge"), st.integers(0, 20)),
     ),
@@ -153,7 +173,9 @@ def test_no_decision_is_lost_or_altered(tmp_path_factory, steps):
             counter += 1
             row = rows[i % len(rows)]
             codes = ["conflict"] if status == "corrected" else None
-            rows[i % len(rows)] = row.model_copy(update={"review": Review(status=status, codes=codes, reviewer=who, note=f"d{counter}")})
+            rows[i % len(rows)] = row.model_copy(
+                update={"review": Review(status=status, codes=codes, reviewer=who, note=f"d{counter}")}
+            )
             save(path, rows)
             latest[row.id] = fields(rows[i % len(rows)])
         elif step[0] == "rerun":
@@ -168,7 +190,12 @@ def test_no_decision_is_lost_or_altered(tmp_path_factory, steps):
             counter += 1
             other = tmp / "other.jsonl"
             row = rows[step[1] % len(rows)]
-            copy = [r.model_copy(update={"review": Review(status="rejected", reviewer="cy", note=f"d{counter}")}) if r.id == row.id else r for r in rows]
+            copy = [
+                r.model_copy(update={"review": Review(status="rejected", reviewer="cy", note=f"d{counter}")})
+                if r.id == row.id
+                else r
+                for r in rows
+            ]
             save(other, copy)
             merged = merge_reviews([path, other])
             shutil.copy(path, tmp / "before.jsonl")

@@ -7,10 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pipeline import load_codebook
+from pipeline.errors import InputError
 from pipeline.reviewing.app import MAX_BODY, create_app
 from pipeline.reviewing.serve import check_host, resolve_target
 from pipeline.reviewing.session import ReviewSession, Served
-from pipeline.errors import InputError
 from pipeline.store import read_excerpts
 
 from .test_review import load, make_output
@@ -45,7 +45,9 @@ def test_the_page_and_api_need_the_key_then_the_csrf_header(tmp_path):
     assert "script-src 'self'" in page.headers["content-security-policy"] and "<script>" not in page.text
     assert c.get("/api/state").status_code == 403  # cookie alone is not enough
     pid = load(path)[0].id
-    assert c.post("/api/decide", json={"id": pid, "action": "reject"}).status_code == 403  # a cross-site form post has no header
+    assert (
+        c.post("/api/decide", json={"id": pid, "action": "reject"}).status_code == 403
+    )  # a cross-site form post has no header
     assert read_excerpts(path)[0].review.status == "pending"
     r = c.post("/api/decide", json={"id": pid, "action": "reject"}, headers=headers)
     assert r.status_code == 200 and read_excerpts(path)[0].review.status == "rejected"
@@ -59,9 +61,17 @@ def test_other_hosts_big_bodies_and_bad_requests_get_4xx_with_a_message(tmp_path
     evil = TestClient(c.app, base_url="http://evil.example:8765")
     assert evil.get(f"/?key={TOKEN}").status_code == 400  # DNS rebinding: refused by Host
     pid = load(path)[0].id
-    big = c.post("/api/decide", content=b"{" + b" " * (MAX_BODY + 10) + b"}", headers={**headers, "Content-Type": "application/json"})
+    big = c.post(
+        "/api/decide",
+        content=b"{" + b" " * (MAX_BODY + 10) + b"}",
+        headers={**headers, "Content-Type": "application/json"},
+    )
     assert big.status_code == 413 and "over" in big.json()["detail"]
-    chunked = c.post("/api/decide", content=iter([b"{", b" " * (MAX_BODY + 10), b"}"]), headers={**headers, "Content-Type": "application/json"})
+    chunked = c.post(
+        "/api/decide",
+        content=iter([b"{", b" " * (MAX_BODY + 10), b"}"]),
+        headers={**headers, "Content-Type": "application/json"},
+    )
     assert chunked.status_code == 413
     r = c.post("/api/decide", json={"id": pid, "action": "accept", "codes": ["made_up"]}, headers=headers)
     assert r.status_code == 422 and "made_up" in r.json()["detail"]
@@ -131,7 +141,7 @@ def test_each_server_has_its_own_cookie_whose_value_is_not_the_key(tmp_path):
     s = app_a.app.state.session
     a = TestClient(create_app(s, token=TOKEN, port=8765), base_url="http://127.0.0.1:8765")
     a.get(f"/?key={TOKEN}", follow_redirects=False)
-    (name, value), = a.cookies.items()
+    ((name, value),) = a.cookies.items()
     assert name == "qcode_review_8765" and value != TOKEN and TOKEN not in value
     b = TestClient(create_app(s, token="another-key", port=8766), base_url="http://127.0.0.1:8766")
     b.cookies.set(name, value)  # the first server's cookie means nothing to the second
@@ -144,7 +154,7 @@ def test_lone_surrogates_and_nan_get_422_not_500(tmp_path):
     headers = {**signed_in(c), "content-type": "application/json"}
     pid = load(path)[0].id
     for body in (
-        '{"id": "%s", "action": "reject", "note": "a\\ud800b"}' % pid,  # a lone surrogate in a note
+        f'{{"id": "{pid}", "action": "reject", "note": "a\\ud800b"}}',  # a lone surrogate in a note
         '{"id": "x\\udc00", "action": "reject"}',  # ... in an id
         '{"code": "conflict", "min_score": NaN, "expected": 1}',  # a bare NaN
     ):

@@ -41,7 +41,9 @@ def coded(tmp_path_factory, cache_dir):
     book["codes"][0]["definition"] += ' <img src=x onerror="window.__xss=3">'
     codebook = base / "codebook.yaml"
     codebook.write_text(yaml.safe_dump(book, sort_keys=False))
-    run_qcode(["code", str(inputs), "--out", str(base / "out"), "-e", "minilm", "--codebook", str(codebook), "-q"], cache_dir)
+    run_qcode(
+        ["code", str(inputs), "--out", str(base / "out"), "-e", "minilm", "--codebook", str(codebook), "-q"], cache_dir
+    )
     return base
 
 
@@ -103,7 +105,7 @@ def test_keyboard_review_undo_note_reload_edit_and_a_rerun(coded, tmp_path, cach
         open_page(driver, server)
         p1 = current(driver)
         decide_with_keys(driver, "a")  # the machine was right: one key
-        assert by_id(main)[p1].review.status == ("accepted")
+        assert by_id(main)[p1].review.status == "accepted"
         assert final_codes(by_id(main)[p1]) == machine[p1]
 
         p2 = current(driver)
@@ -144,7 +146,9 @@ def test_keyboard_review_undo_note_reload_edit_and_a_rerun(coded, tmp_path, cach
         assert driver.execute_script("return fmtScore(0.499)") == "0.49"  # not shown as 0.50, which would apply
         on_screen = machine[current(driver)]
         for button in driver.find_elements(By.CSS_SELECTOR, "#codes button"):
-            assert ("machine applied" in button.get_attribute("title")) == (button.get_attribute("data-code") in on_screen)
+            assert ("machine applied" in button.get_attribute("title")) == (
+                button.get_attribute("data-code") in on_screen
+            )
         assert "3 decided passage(s)" in driver.find_element(By.ID, "kappa-on").text
 
         driver.find_element(By.CSS_SELECTOR, f'#recent li[data-id="{p3}"]').click()  # edit a decision
@@ -157,7 +161,21 @@ def test_keyboard_review_undo_note_reload_edit_and_a_rerun(coded, tmp_path, cach
         source = work / "in" / "icb_01.txt" if p2.startswith("icb_01") else work / "in" / "a_markup.txt"
         text = by_id(main)[p2].text
         source.write_text(source.read_text().replace(text, text.replace(" ", "  ", 1) + " Indeed."))
-        run_qcode(["code", str(work / "in"), "--out", str(out), "-e", "minilm", "--codebook", str(work / "codebook.yaml"), "-q"], cache_dir, check=False)
+        run_qcode(
+            [
+                "code",
+                str(work / "in"),
+                "--out",
+                str(out),
+                "-e",
+                "minilm",
+                "--codebook",
+                str(work / "codebook.yaml"),
+                "-q",
+            ],
+            cache_dir,
+            check=False,
+        )
         after = by_id(main)
         orphans = [json.loads(x) for x in (out / "orphaned_reviews.jsonl").read_text().splitlines()]
         assert p2 not in after and [o["id"] for o in orphans] == [p2]
@@ -249,7 +267,7 @@ def test_the_page_learns_while_reviewing_and_a_kill_mid_relearn_loses_nothing(co
         driver.get(server.url)
         wait(driver, "return document.body.dataset.ready === '1'")
         assert driver.execute_script("return document.body.dataset.model") == "batch"
-        for i in range(4):  # "no code" on each: nothing to cross-check, so the first model is used
+        for _i in range(4):  # "no code" on each: nothing to cross-check, so the first model is used
             saved_ids.append(current(driver))
             decide_with_keys(driver, "x")
         wait(driver, "return document.getElementById('live').textContent.includes('from live-1')", seconds=240)
@@ -264,7 +282,7 @@ def test_the_page_learns_while_reviewing_and_a_kill_mid_relearn_loses_nothing(co
         assert "live-1" in shown and "learned while reviewing" in shown
         screenshot(driver, "review-live.png")
         models = []
-        for i in range(4):  # the next relearn starts after these...
+        for _i in range(4):  # the next relearn starts after these...
             saved_ids.append(current(driver))
             models.append(driver.execute_script("return document.body.dataset.model"))
             decide_with_keys(driver, "x")
@@ -277,6 +295,10 @@ def test_the_page_learns_while_reviewing_and_a_kill_mid_relearn_loses_nothing(co
     rows = {e.id: e for e in read_excerpts(out / "excerpts.jsonl")}
     assert all(rows[pid].review.status != "pending" for pid in saved_ids)
     later = [rows[pid].review for pid in saved_ids[4:]]
-    assert [r.suggested_by for r in later] == models and models[0] == "live-1" and all(r.suggested is not None for r in later)
+    assert (
+        [r.suggested_by for r in later] == models
+        and models[0] == "live-1"
+        and all(r.suggested is not None for r in later)
+    )
     for folder in (out / "live").glob("v*"):  # a model cut short is only ever a hidden .vN.tmp
         assert (folder / "model.json").is_file() and (folder / "weights.npz").is_file()

@@ -36,17 +36,26 @@ def edit_xlsx(table, edits):
 def test_xlsx_decisions_are_recorded_as_the_page_would(tmp_path):
     path, table = export(tmp_path, ".xlsx")
     rows = read_excerpts(path)
-    edit_xlsx(table, {
-        0: {"review status": "accepted"},  # the machine's codes as exported
-        1: {"review status": "corrected", "codes": "practice/conflict; shared_decisions", "review note": "two things"},
-        2: {"review status": "rejected", "reviewer": "ben"},
-        3: {"review status": "corrected", "codes": "; ".join(rows[3].codes)},  # same as the machine: accepted
-    })
+    edit_xlsx(
+        table,
+        {
+            0: {"review status": "accepted"},  # the machine's codes as exported
+            1: {
+                "review status": "corrected",
+                "codes": "practice/conflict; shared_decisions",
+                "review note": "two things",
+            },
+            2: {"review status": "rejected", "reviewer": "ben"},
+            3: {"review status": "corrected", "codes": "; ".join(rows[3].codes)},  # same as the machine: accepted
+        },
+    )
     res = runner.invoke(app, ["review", "import", str(table), "--into", str(tmp_path / "out"), "--reviewer", "ana"])
     assert res.exit_code == 0, res.stderr
     assert "recorded 4 decision(s)" in res.stderr
     got = read_excerpts(path)
-    assert got[0].review.status == "accepted" and final_codes(got[0]) == rows[0].codes and got[0].review.reviewer == "ana"
+    assert (
+        got[0].review.status == "accepted" and final_codes(got[0]) == rows[0].codes and got[0].review.reviewer == "ana"
+    )
     assert got[1].review.status == "corrected" and final_codes(got[1]) == ["conflict", "shared_decisions"]
     assert got[1].review.note == "two things"
     assert got[2].review.status == "rejected" and got[2].review.reviewer == "ben"
@@ -59,12 +68,15 @@ def test_xlsx_decisions_are_recorded_as_the_page_would(tmp_path):
 def test_every_bad_row_is_reported_and_nothing_is_written(tmp_path):
     path, table = export(tmp_path, ".xlsx")
     rows = read_excerpts(path)
-    edit_xlsx(table, {
-        0: {"review status": "accepted"},
-        1: {"review status": "corrected", "codes": "practice/not_a_code"},
-        2: {"review status": "maybe"},
-        3: {"id": "nope:123", "review status": "accepted"},
-    })
+    edit_xlsx(
+        table,
+        {
+            0: {"review status": "accepted"},
+            1: {"review status": "corrected", "codes": "practice/not_a_code"},
+            2: {"review status": "maybe"},
+            3: {"id": "nope:123", "review status": "accepted"},
+        },
+    )
     before = path.read_bytes()
     res = runner.invoke(app, ["review", "import", str(table), "--into", str(tmp_path / "out")])
     assert res.exit_code == 1
@@ -75,7 +87,14 @@ def test_every_bad_row_is_reported_and_nothing_is_written(tmp_path):
     assert f"error: {table}:5: unknown id 'nope:123' (not in the excerpts file)" in lines
     assert lines[-1] == "nothing written: 4 problem(s)"
     assert path.read_bytes() == before
-    edit_xlsx(table, {1: {"review status": "", "codes": "conflict"}, 2: {"review status": ""}, 3: {"id": rows[3].id, "review status": ""}})
+    edit_xlsx(
+        table,
+        {
+            1: {"review status": "", "codes": "conflict"},
+            2: {"review status": ""},
+            3: {"id": rows[3].id, "review status": ""},
+        },
+    )
     res = runner.invoke(app, ["review", "import", str(table), "--into", str(tmp_path / "out"), "--reviewer", "ana"])
     assert res.exit_code == 1 and f"{table}:3: codes changed but the review status is pending" in res.stderr
 
@@ -111,14 +130,20 @@ def test_an_older_sheet_never_overwrites_a_newer_decision(tmp_path):
     record(path, {rows[0].id: first, rows[1].id: first})
     table = tmp_path / "later.xlsx"  # the sheet sees both decisions
     assert runner.invoke(app, ["export", "table", str(tmp_path / "out"), "-o", str(table)]).exit_code == 0
-    newer = Review(status="rejected", codes=None, reviewer="ben", note="not this", reviewed_at="2026-11-02T09:00:00+00:00")
+    newer = Review(
+        status="rejected", codes=None, reviewer="ben", note="not this", reviewed_at="2026-11-02T09:00:00+00:00"
+    )
     record(path, {rows[0].id: newer})  # decided again on the page after the export
     edit_xlsx(table, {0: {"review status": "corrected", "codes": "conflict"}, 1: {"review status": "rejected"}})
     res = runner.invoke(app, ["review", "import", str(table), "--into", str(tmp_path / "out"), "-r", "ana"])
     assert res.exit_code == 1
-    assert f"kept: {table}:2: id {rows[0].id!r} was decided after this sheet was exported (rejected by ben" in res.stderr
+    assert (
+        f"kept: {table}:2: id {rows[0].id!r} was decided after this sheet was exported (rejected by ben" in res.stderr
+    )
     got = {e.id: e.review for e in read_excerpts(path)}
     assert got[rows[0].id] == newer  # the page's newer decision, note and all
     assert got[rows[1].id].status == "rejected"  # unchanged since the export: the sheet's edit lands
-    res = runner.invoke(app, ["review", "import", str(table), "--into", str(tmp_path / "out"), "-r", "ana", "--overwrite"])
+    res = runner.invoke(
+        app, ["review", "import", str(table), "--into", str(tmp_path / "out"), "-r", "ana", "--overwrite"]
+    )
     assert res.exit_code == 0 and final_codes(read_excerpts(path)[0]) == ["conflict"]

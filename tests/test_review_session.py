@@ -6,8 +6,8 @@ from sklearn.metrics import cohen_kappa_score
 
 from pipeline import Config, code_corpus, load_codebook
 from pipeline.review import merge_reviews, review_queue
-from pipeline.reviewing.session import ReviewError, ReviewSession, Served, rev
 from pipeline.reviewing.serve import resolve_target
+from pipeline.reviewing.session import ReviewError, ReviewSession, Served, rev
 from pipeline.schemas import final_codes
 from pipeline.store import journal_path, read_excerpts
 
@@ -105,7 +105,9 @@ def test_queue_order_filter_examples_and_stats(tmp_path):
     assert s.queue() == [e.id for _, e in review_queue(rows, len(rows), 0.5)]
     assert s.queue("file") == [r.id for r in rows]
     code = rows[0].suggestions[0].code
-    assert s.queue("file", code) == [r.id for r in rows if code in r.codes or any(x.code == code for x in r.suggestions)]
+    assert s.queue("file", code) == [
+        r.id for r in rows if code in r.codes or any(x.code == code for x in r.suggestions)
+    ]
     decisions = {rows[0].id: [code], rows[1].id: [], rows[2].id: [code, "conflict"], rows[3].id: list(rows[3].codes)}
     for pid, codes in decisions.items():
         s.decide(pid, "accept", codes)
@@ -149,7 +151,10 @@ def test_own_copies_are_independent_refreshed_by_reruns_and_merge(tmp_path):
     out = tmp_path / "out"
     rows = load(path)
     session(out).decide(rows[0].id, "accept", ["conflict"])  # a decision in the main file
-    ana_t, ben_t = resolve_target(out, reviewer="ana", own_copy=True), resolve_target(out, reviewer="ben", own_copy=True)
+    ana_t, ben_t = (
+        resolve_target(out, reviewer="ana", own_copy=True),
+        resolve_target(out, reviewer="ben", own_copy=True),
+    )
     assert ana_t.created and ana_t.path == out / "reviews" / "ana.jsonl"
     assert all(e.review.status == "pending" for e in read_excerpts(ana_t.path))  # independent: no one's decisions
     session(out, ana_t.path, "ana").decide(rows[1].id, "accept", ["conflict"])
@@ -204,7 +209,9 @@ def test_merge_into_a_served_file_keeps_decisions_made_while_it_reads(tmp_path, 
 
     def slow_read(p):
         got = real_read(p)
-        threading.Thread(target=lambda: (page.decide(rows[1].id, "accept", ["conflict"]), landed.set()), daemon=True).start()
+        threading.Thread(
+            target=lambda: (page.decide(rows[1].id, "accept", ["conflict"]), landed.set()), daemon=True
+        ).start()
         landed.wait(1.0)  # with the lock held, the page's decision cannot land yet
         return got
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from pipeline.schemas import final_codes
 from pipeline import Config, Excerpt, InputError, code_corpus
+from pipeline.schemas import final_codes
 
 from .conftest import write
 
@@ -104,7 +104,9 @@ def test_reviews_survive_reruns_and_orphans_are_kept(tmp_path, fake_embedder):
     (folder / "t2.txt").write_text(INTERVIEW.replace("good friend", "close friend"))  # passage 5 changes
     result = run(tmp_path, fake_embedder, [folder])
     assert result.orphaned_reviews == 1
-    orphans = [Excerpt.model_validate_json(x) for x in (tmp_path / "out" / "orphaned_reviews.jsonl").read_text().splitlines()]
+    orphans = [
+        Excerpt.model_validate_json(x) for x in (tmp_path / "out" / "orphaned_reviews.jsonl").read_text().splitlines()
+    ]
     assert [o.id for o in orphans] == [rows[5].id] and orphans[0].review.note == "fine"
 
     (folder / "t2.txt").write_text(INTERVIEW.replace("again", "again (2)"))  # edit undone
@@ -185,7 +187,9 @@ def test_rerun_takes_passage_boundaries_from_the_cache_without_spacy(tmp_path, f
     code_corpus([folder], out_dir=tmp_path / "c", embedder=fake_embedder, cache_dir=cache)
     monkeypatch.setattr(pipeline.segment, "sentence_pipeline", no_spacy)
     with pytest.raises(AssertionError, match="spaCy ran"):
-        code_corpus([folder], out_dir=tmp_path / "d", embedder=fake_embedder, cache_dir=cache, config=Config(target_words=5))
+        code_corpus(
+            [folder], out_dir=tmp_path / "d", embedder=fake_embedder, cache_dir=cache, config=Config(target_words=5)
+        )
 
 
 def test_the_summary_gives_a_rate_only_where_it_means_something():

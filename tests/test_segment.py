@@ -19,7 +19,9 @@ def test_pack_sentences_short_tail_joins_previous_and_long_sentence_stands_alone
     assert pack_sentences([(0, 5, 10), (6, 9, 300), (10, 12, 10)], 50, 120) == [(0, 5), (6, 9), (10, 12)]
 
 
-@given(st.lists(st.integers(min_value=1, max_value=80), min_size=1, max_size=40), st.integers(5, 80), st.integers(0, 80))
+@given(
+    st.lists(st.integers(min_value=1, max_value=80), min_size=1, max_size=40), st.integers(5, 80), st.integers(0, 80)
+)
 def test_pack_sentences_covers_every_sentence_once_in_order(words, target, extra):
     spans, pos = [], 0
     for w in words:
@@ -64,7 +66,10 @@ def test_passage_sizes_follow_config():
 
 
 def test_ids_are_stable_and_survive_edits_elsewhere(tmp_path):
-    src = "Interviewer: Q?\nParticipant: We met every week. It helped a lot.\nInterviewer: And?\nParticipant: Then money ran out.\n"
+    src = (
+        "Interviewer: Q?\nParticipant: We met every week. It helped a lot.\nInterviewer: And?\nParticipant: Then money"
+        " ran out.\n"
+    )
     a = tmp_path / "a.txt"
     a.write_text(src)
     first = [s.passage for s in segment(read_transcripts(a, config=Config()), Config())]
@@ -75,7 +80,13 @@ def test_ids_are_stable_and_survive_edits_elsewhere(tmp_path):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=60), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=60),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_offsets_hold_for_arbitrary_text(tmp_path_factory, bodies):
     path = tmp_path_factory.mktemp("h") / "t.txt"
     lines = []

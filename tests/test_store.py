@@ -30,7 +30,9 @@ def test_journal_is_applied_by_every_reader_and_folded_in_by_compact(tmp_path):
     rows = load(path)
     before = path.read_bytes()
     append_decisions(path, [JournalEntry(id=rows[1].id, review=decision())])
-    append_decisions(path, [JournalEntry(id=rows[1].id, review=decision("ben")), JournalEntry(id=rows[2].id, review=decision())])
+    append_decisions(
+        path, [JournalEntry(id=rows[1].id, review=decision("ben")), JournalEntry(id=rows[2].id, review=decision())]
+    )
     assert path.read_bytes() == before  # only the journal was written
     seen = {e.id: e.review for e in read_excerpts(path)}
     assert seen[rows[1].id].reviewer == "ben" and seen[rows[2].id].reviewer == "ana"  # the last entry wins

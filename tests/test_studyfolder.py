@@ -61,7 +61,9 @@ def _inputs(tmp_path: Path) -> Path:
 def test_code_review_learn_recode_reproduce(tmp_path, cache_dir):
     inputs, out, cb = _inputs(tmp_path), tmp_path / "study", write(tmp_path / "cb.yaml", CODEBOOK)
     cache = ["--cache-dir", str(cache_dir)]
-    res = runner.invoke(app, ["code", str(inputs), "-o", str(out), "-c", str(cb), "-e", "minilm", "--target-words", "40", "-q", *cache])
+    res = runner.invoke(
+        app, ["code", str(inputs), "-o", str(out), "-c", str(cb), "-e", "minilm", "--target-words", "40", "-q", *cache]
+    )
     assert res.exit_code == 0, res.stderr
     decided = _decide(out, 24)
 
@@ -86,10 +88,19 @@ def test_code_review_learn_recode_reproduce(tmp_path, cache_dir):
 
     res = runner.invoke(app, ["agreement", str(out)])
     assert res.exit_code == 0, res.stderr
-    assert "codebook" in res.stderr and "trust" in res.stdout and "24 the run's learned model was trained on left out" in res.stderr
-    gold = write(tmp_path / "coder_b.jsonl", "".join(json.dumps({"id": i, "text": "t", "labels": ["trust"]}) + "\n" for i in decided))
+    assert (
+        "codebook" in res.stderr
+        and "trust" in res.stdout
+        and "24 the run's learned model was trained on left out" in res.stderr
+    )
+    gold = write(
+        tmp_path / "coder_b.jsonl",
+        "".join(json.dumps({"id": i, "text": "t", "labels": ["trust"]}) + "\n" for i in decided),
+    )
     machine = json.loads(runner.invoke(app, ["agreement", str(out), str(gold), "--source", "machine", "--json"]).stdout)
-    reviewed = json.loads(runner.invoke(app, ["agreement", str(out), str(gold), "--source", "reviewed", "--json"]).stdout)
+    reviewed = json.loads(
+        runner.invoke(app, ["agreement", str(out), str(gold), "--source", "reviewed", "--json"]).stdout
+    )
     assert machine["coders"][0].startswith("machine") and reviewed["coders"][0].startswith("reviewers")
     assert machine["per_code"] != reviewed["per_code"]
 

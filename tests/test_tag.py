@@ -54,7 +54,7 @@ def test_threshold_and_max_codes_are_respected(fake_embedder):
 
 def test_suggestions_are_sorted_and_explain_themselves(fake_embedder):
     tagger = fitted(fake_embedder, top_suggestions=2)
-    (suggestions, codes), = tagger.suggest(fake_embedder.embed(["the budget was cut"]))
+    ((suggestions, codes),) = tagger.suggest(fake_embedder.embed(["the budget was cut"]))
     scores = [s.score for s in suggestions]
     assert scores == sorted(scores, reverse=True) and len(suggestions) == 2
     assert set(codes) <= {s.code for s in suggestions}
@@ -73,7 +73,12 @@ def test_fit_uses_every_part_of_the_entry_and_is_deterministic(fake_embedder):
 
 def test_scales_to_a_large_codebook(fake_embedder):
     codes = [
-        {"id": f"c{i}", "name": f"C{i}", "definition": f"topic {i} words w{i}", "examples": [f"w{i} x{j} y{i}" for j in range(8)]}
+        {
+            "id": f"c{i}",
+            "name": f"C{i}",
+            "definition": f"topic {i} words w{i}",
+            "examples": [f"w{i} x{j} y{i}" for j in range(8)],
+        }
         for i in range(40)
     ]
     cb = Codebook.model_validate({"name": "big", "version": "1", "codes": codes})
@@ -94,12 +99,14 @@ def test_real_tagger_agrees_with_the_dev_set(real_embedder):
 
 
 def test_keywords_are_evidence_but_never_the_rationale(fake_embedder):
-    with_keywords = TINY.model_copy(update={"codes": [TINY.codes[0].model_copy(update={"keywords": ["overspend"]}), TINY.codes[1]]})
+    with_keywords = TINY.model_copy(
+        update={"codes": [TINY.codes[0].model_copy(update={"keywords": ["overspend"]}), TINY.codes[1]]}
+    )
     tagger = CodebookTagger(with_keywords, config=Config(), background=BACKGROUND).fit(fake_embedder)
     without = fitted(fake_embedder)
     v = fake_embedder.embed(["the overspend"])
     assert tagger.predict_proba(v)[0, 0] > without.predict_proba(v)[0, 0]  # the keyword counts for money
-    (suggestions, _), = tagger.suggest(v)
+    ((suggestions, _),) = tagger.suggest(v)
     assert all("keyword" not in s.rationale for s in suggestions)
 
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from pipeline import Config, load_codebook
-from pipeline.tag import CodebookTagger
 from pipeline.ingest import read_transcripts
 from pipeline.segment import SegmentCache, segment
+from pipeline.tag import CodebookTagger
 from pipeline.units import UnitVectors, embed_units, group_sentences, split_units
 
 from .conftest import write
@@ -38,7 +38,9 @@ def test_units_cover_whole_sentences_and_a_short_text_is_one_unit():
 
 
 def transcript_of(tmp_path, body):
-    (t,) = read_transcripts(write(tmp_path / "t.txt", f"Interviewer: How is it going?\nParticipant: {body}\n"), config=Config())
+    (t,) = read_transcripts(
+        write(tmp_path / "t.txt", f"Interviewer: How is it going?\nParticipant: {body}\n"), config=Config()
+    )
     return t
 
 
@@ -111,7 +113,9 @@ def test_a_coded_sentence_is_found_inside_a_long_passage(real_embedder):
     assert len(padded.bounds) - 1 == 1 and padded.bounds[-1] >= 3
     assert tagger.suggest(padded)[0][1][0] == alone[0]
     whole = tagger.suggest(real_embedder.embed([padding + coded]))[0][1]
-    assert alone[0] not in whole[:1], "whole-passage scoring lost it (if not, this test no longer shows why units exist)"
+    assert alone[0] not in whole[:1], (
+        "whole-passage scoring lost it (if not, this test no longer shows why units exist)"
+    )
 
 
 def test_the_segment_cache_holds_offsets_not_text(tmp_path):

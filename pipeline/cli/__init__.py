@@ -13,8 +13,8 @@ import typer
 from .. import __version__
 from . import agreement as agreement_cmd
 from . import code as code_cmd
-from . import counts as counts_cmd
 from . import codebook as codebook_cmd
+from . import counts as counts_cmd
 from . import evaluate as evaluate_cmd
 from . import export as export_cmd
 from . import importing as importing_cmd
@@ -44,7 +44,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """qcode: code transcripts, review, measure agreement, learn from reviewers."""
 

@@ -24,17 +24,52 @@ def format_table(r: AgreementReport) -> str:
     lines = [f"coders: {'; '.join(r.coders)}", f"shared passages: {r.units} ({r.units_coded} with any code)", ""]
     lines.append(f"{'code':<{width}}  kappa  alpha    pct | kappa  alpha    pct  (passages with any code)")
     for c in r.per_code:
-        lines.append(f"{c.code:<{width}}  {_f(c.kappa)}  {_f(c.alpha)}  {_f(c.percent)} | {_f(c.kappa_coded)}  {_f(c.alpha_coded)}  {_f(c.percent_coded)}")
-    lines.append(f"{'mean':<{width}}  {_f(r.mean_kappa)}  {_f(r.mean_alpha)}  {_f(r.mean_percent)} | {_f(r.mean_kappa_coded)}  {_f(r.mean_alpha_coded)}  {_f(r.mean_percent_coded)}")
+        lines.append(
+            f"{c.code:<{width}}  {_f(c.kappa)}  {_f(c.alpha)}  {_f(c.percent)} | {_f(c.kappa_coded)} "
+            f" {_f(c.alpha_coded)}  {_f(c.percent_coded)}"
+        )
+    lines.append(
+        f"{'mean':<{width}}  {_f(r.mean_kappa)}  {_f(r.mean_alpha)}  {_f(r.mean_percent)} | {_f(r.mean_kappa_coded)} "
+        f" {_f(r.mean_alpha_coded)}  {_f(r.mean_percent_coded)}"
+    )
     return "\n".join(lines)
 
 
 def agreement_cli(
-    files: list[Path] = typer.Argument(..., metavar="FILE", help="Excerpts JSONL files (or output folders), one per coder, or gold JSONL {id, text, labels}; one study folder alone: its machine codes vs its reviewers."),
-    codebook: Path = typer.Option(None, "--codebook", "-c", help="Codebook whose code order to use [default: the study's (its manifest.json), else the King's Fund 2023 codebook]."),
-    source: str = typer.Option("auto", "--source", help="Which codes each excerpts file stands for: machine, reviewed (decisions only), final (decision where there is one, else machine), or auto (decisions if the file has any, else machine)."),
+    files: list[Path] = typer.Argument(
+        ...,
+        metavar="FILE",
+        help=(
+            "Excerpts JSONL files (or output folders), one per coder, or gold JSONL {id, text, labels}; one study"
+            " folder alone: its machine codes vs its reviewers."
+        ),
+    ),
+    codebook: Path = typer.Option(
+        None,
+        "--codebook",
+        "-c",
+        help=(
+            "Codebook whose code order to use [default: the study's (its manifest.json), else the King's Fund 2023"
+            " codebook]."
+        ),
+    ),
+    source: str = typer.Option(
+        "auto",
+        "--source",
+        help=(
+            "Which codes each excerpts file stands for: machine, reviewed (decisions only), final (decision where there"
+            " is one, else machine), or auto (decisions if the file has any, else machine)."
+        ),
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
-    by_model: bool = typer.Option(False, "--by-model", help="One file: machine-reviewer agreement per model whose suggestions reviewers saw (batch, live-1, ...), each on the passages decided on its suggestions."),
+    by_model: bool = typer.Option(
+        False,
+        "--by-model",
+        help=(
+            "One file: machine-reviewer agreement per model whose suggestions reviewers saw (batch, live-1, ...), each"
+            " on the passages decided on its suggestions."
+        ),
+    ),
 ) -> None:
     """Inter-coder agreement per code: Cohen's kappa, Krippendorff's alpha, percent agreement.
 

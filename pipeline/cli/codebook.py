@@ -11,7 +11,9 @@ from ..errors import InputError
 from ..schemas import Codebook
 from .common import command, say
 
-app = typer.Typer(help="Work with codebooks.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    help="Work with codebooks.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]}
+)
 
 # What a definition-only codebook cost on our benchmarks (docs/tagging.md, "Codebook
 # richness"): keep this in step with the table there.
@@ -41,8 +43,13 @@ def check_cli(path: Path = typer.Argument(..., help="A codebook: YAML, or a CSV/
         raise typer.Exit(1)
     cb = Codebook.model_validate(data)
     examples = sum(len(c.examples) for c in cb.codes)
-    typer.echo(f"{path}: ok: {cb.name} v{cb.version}: {len(cb.codes)} codes, {len(cb.themes)} themes, {examples} examples")
+    typer.echo(
+        f"{path}: ok: {cb.name} v{cb.version}: {len(cb.codes)} codes, {len(cb.themes)} themes, {examples} examples"
+    )
     thin = thin_codes(cb)
     if thin:
-        typer.echo(f"{len(thin)} of {len(cb.codes)} code(s) are thin (a definition only: no examples or include rules): {', '.join(thin)}")
+        typer.echo(
+            f"{len(thin)} of {len(cb.codes)} code(s) are thin (a definition only: no examples or include rules):"
+            f" {', '.join(thin)}"
+        )
         typer.echo(f"  {THIN_COST}")

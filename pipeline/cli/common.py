@@ -52,6 +52,7 @@ def make_config(**settings) -> Config:
     except ValidationError as err:
         raise UsageError("; ".join(validation_messages(err))) from None
 
+
 EMBEDDING_MODEL_HELP = (
     "Embedding model: mpnet (all-mpnet-base-v2, the default: best agreement), minilm "
     "(all-MiniLM-L6-v2: about 7x faster, lower agreement), or a local sentence-transformers folder."
@@ -68,7 +69,9 @@ _UNSET = object()
 
 
 def embedding_model_option(default=_UNSET):
-    return typer.Option(Config().model if default is _UNSET else default, "--embedding-model", "-e", help=EMBEDDING_MODEL_HELP)
+    return typer.Option(
+        Config().model if default is _UNSET else default, "--embedding-model", "-e", help=EMBEDDING_MODEL_HELP
+    )
 
 
 def backend_option(default=_UNSET):
@@ -84,14 +87,15 @@ def unit_words_option(default=_UNSET):
         Config().unit_words if default is _UNSET else default,
         "--unit-words",
         min=1,
-        help="Score each passage by runs of whole sentences of at least this many words; a code's best run counts (a large value scores whole passages).",
+        help=(
+            "Score each passage by runs of whole sentences of at least this many words; a code's best run counts (a"
+            " large value scores whole passages)."
+        ),
     )
 
 
 def say(message: str) -> None:
     typer.echo(message, err=True)
-
-
 
 
 def study_codebook(folder, explicit=None):

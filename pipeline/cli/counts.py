@@ -31,16 +31,33 @@ def counts_cli(
     out = out or first / "counts"
     path = study_codebook(first, codebook)
     cb = load_codebook(path)
-    written = write_counts(dirs, out_dir=out, codebook=cb, codebook_path=recorded_path(path), codebook_sha256=file_sha256(path), by=by or [], source=source)
+    written = write_counts(
+        dirs,
+        out_dir=out,
+        codebook=cb,
+        codebook_path=recorded_path(path),
+        codebook_sha256=file_sha256(path),
+        by=by or [],
+        source=source,
+    )
     say(f"wrote {len(written)} tables ({source} codes) to {out}/: " + ", ".join(written))
 
 
 def reproduce_cli(
-    manifest: Path = typer.Argument(..., help="manifest.json of `qcode code` (or its folder), or counts_manifest.json of `qcode counts`."),
+    manifest: Path = typer.Argument(
+        ..., help="manifest.json of `qcode code` (or its folder), or counts_manifest.json of `qcode counts`."
+    ),
     inputs: Path = typer.Option(None, "--inputs", help="Folder holding the inputs, if not at their recorded paths."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Reuse this embedding cache [default: a fresh one, so embeddings are recomputed]."),
+    cache_dir: Path = typer.Option(
+        None, "--cache-dir", help="Reuse this embedding cache [default: a fresh one, so embeddings are recomputed]."
+    ),
     device: str = device_option(),
-    model: Path = typer.Option(None, "--model", "-m", help="The learned model, if not the study's copy (OUT/models/...) or the path the run was given."),
+    model: Path = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="The learned model, if not the study's copy (OUT/models/...) or the path the run was given.",
+    ),
 ) -> None:
     """Re-run from a manifest in a temporary folder and compare every table cell by cell.
 
@@ -70,7 +87,9 @@ def reproduce_cli(
 
 def report_cli(
     out_dir: Path = typer.Argument(..., metavar="DIR", help="A qcode output folder."),
-    out: Path = typer.Option(None, "--out", "-o", help="Folder for report.html and the PNG figures [default: DIR/report]."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Folder for report.html and the PNG figures [default: DIR/report]."
+    ),
     by: str = typer.Option("sector", "--by", help="Attribute for the frequency figure."),
     source: str = typer.Option("final", help=SOURCE_HELP),
     codebook: Path = typer.Option(None, "--codebook", "-c", help="Codebook [default: the one in DIR/manifest.json]."),

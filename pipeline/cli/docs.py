@@ -24,7 +24,12 @@ def render() -> str:
     from . import app
 
     runner = CliRunner()
-    parts = ["# qcode command reference", "", "Generated from `--help` by `python -m pipeline.cli.docs`; do not edit.", ""]
+    parts = [
+        "# qcode command reference",
+        "",
+        "Generated from `--help` by `python -m pipeline.cli.docs`; do not edit.",
+        "",
+    ]
     for args in command_paths(typer.main.get_command(app)):
         result = runner.invoke(app, [*args, "--help"], prog_name="qcode", terminal_width=100, env={"COLUMNS": "100"})
         parts += [f"## qcode {' '.join(args)}".rstrip(), "", "```text", result.stdout.rstrip(), "```", ""]

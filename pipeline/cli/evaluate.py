@@ -14,7 +14,7 @@ from ..finetune import with_encoder
 from ..learn import build_tagger
 from ..studyfolder import Study
 from .code import study_settings
-from .common import UsageError, backend_option, device_option, embedding_model_option, unit_words_option, make_config
+from .common import UsageError, backend_option, device_option, embedding_model_option, make_config, unit_words_option
 
 
 def format_table(report: EvalReport) -> str:
@@ -22,19 +22,34 @@ def format_table(report: EvalReport) -> str:
     lines = [f"{'code':<{width}}  precision  recall     f1  kappa  support  predicted"]
     for s in report.per_code:
         lines.append(
-            f"{s.code:<{width}}  {s.precision:9.3f}  {s.recall:6.3f}  {s.f1:5.3f}  {s.kappa:5.3f}  {s.support:7d}  {s.predicted:9d}"
+            f"{s.code:<{width}}  {s.precision:9.3f}  {s.recall:6.3f}  {s.f1:5.3f}  {s.kappa:5.3f}  {s.support:7d} "
+            f" {s.predicted:9d}"
         )
-    lines.append(f"passages {report.n}  macro-F1 {report.macro_f1:.3f}  micro-F1 {report.micro_f1:.3f}  mean kappa {report.mean_kappa:.3f}")
+    lines.append(
+        f"passages {report.n}  macro-F1 {report.macro_f1:.3f}  micro-F1 {report.micro_f1:.3f}  mean kappa"
+        f" {report.mean_kappa:.3f}"
+    )
     return "\n".join(lines)
 
 
 def evaluate_cli(
     gold: Path = typer.Option(..., "--gold", "-g", help='JSONL of {"id", "text", "labels": [code ids]}.'),
-    codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."),
+    codebook: Path = typer.Option(
+        None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
-    model: Path = typer.Option(None, "--model", "-m", help="A model from `qcode learn` [default: the study's, else codebook-only tagging]."),
-    study_dir: Path = typer.Option(None, "--study", help="A study folder whose codebook, learned model and settings to use (said in one line)."),
-    threshold: float = typer.Option(None, min=0.0, max=1.0, help=f"Apply a code when its score reaches this [default: the study's, else {Config().threshold}]."),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="A model from `qcode learn` [default: the study's, else codebook-only tagging]."
+    ),
+    study_dir: Path = typer.Option(
+        None, "--study", help="A study folder whose codebook, learned model and settings to use (said in one line)."
+    ),
+    threshold: float = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help=f"Apply a code when its score reaches this [default: the study's, else {Config().threshold}].",
+    ),
     unit_words: int = unit_words_option(None),
     embedding_model: str = embedding_model_option(None),
     backend: str = backend_option(None),
@@ -47,7 +62,11 @@ def evaluate_cli(
 
     Macro-F1 and mean kappa average over the codes that occur in the gold file.
     """
-    given = {k: v for k, v in dict(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model).items() if v is not None}
+    given = {
+        k: v
+        for k, v in dict(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model).items()
+        if v is not None
+    }
     if study_dir is not None:
         study = Study.of(study_dir)
         if study is None:
@@ -58,7 +77,14 @@ def evaluate_cli(
     config = with_encoder(config, model)
     codebook = Path(codebook) if codebook else default_codebook_path()
     cb = load_codebook(codebook)
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend, device=device)
+    embedder = build_embedder(
+        config.model,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        cache_dir=cache_dir,
+        backend=config.backend,
+        device=device,
+    )
     tagger = build_tagger(cb, codebook_path=codebook, config=config, embedder=embedder, model_dir=model)
     report = evaluate_file(gold, codebook=cb, tagger=tagger, embedder=embedder)
     if as_json:

@@ -16,9 +16,19 @@ from ..io import atomic_write
 from ..review import SOURCES
 from .common import UsageError, command, say, study_codebook
 
-export_app = typer.Typer(help="Export codebooks and results for NVivo, ATLAS.ti, MAXQDA, QualCoder, Excel.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
-import_app = typer.Typer(help="Import codebooks and coded projects made in other tools.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
-SOURCE_HELP = "Which codes: machine, reviewed (reviewers' decisions only) or final (decision where there is one, else machine)."
+export_app = typer.Typer(
+    help="Export codebooks and results for NVivo, ATLAS.ti, MAXQDA, QualCoder, Excel.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+import_app = typer.Typer(
+    help="Import codebooks and coded projects made in other tools.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+SOURCE_HELP = (
+    "Which codes: machine, reviewed (reviewers' decisions only) or final (decision where there is one, else machine)."
+)
 
 
 def _check_source(source: str) -> None:
@@ -97,7 +107,14 @@ def _column_options(pairs: list[str]) -> dict[str, str]:
 def import_codebook_cli(
     path: Path = typer.Argument(..., help="A REFI-QDA .qdc codebook, or a CSV/XLSX table with one row per code."),
     out: Path = typer.Option(..., "--out", "-o", help="The YAML codebook to write."),
-    column: list[str] = typer.Option([], "--column", help="Tables: FIELD=HEADER, naming the column of a field (name, id, definition, include, exclude, examples, counterexamples, keywords, theme) when its header is not recognised. Repeatable."),
+    column: list[str] = typer.Option(
+        [],
+        "--column",
+        help=(
+            "Tables: FIELD=HEADER, naming the column of a field (name, id, definition, include, exclude, examples,"
+            " counterexamples, keywords, theme) when its header is not recognised. Repeatable."
+        ),
+    ),
     sheet: str = typer.Option(None, "--sheet", help="XLSX: the sheet to read [default: the first]."),
 ) -> None:
     """Turn a .qdc codebook (nested codes -> themes and codes) or a CSV/XLSX table of codes
@@ -117,4 +134,7 @@ def import_codebook_cli(
         book = import_qdc(path)
     with atomic_write(out) as f:
         f.write(yaml.safe_dump(book, sort_keys=False, allow_unicode=True, width=100))
-    say(f"wrote {out}: {len(book['codes'])} codes, {len(book.get('themes', []))} themes; check it with: qcode codebook check {out}")
+    say(
+        f"wrote {out}: {len(book['codes'])} codes, {len(book.get('themes', []))} themes; check it with: qcode codebook"
+        f" check {out}"
+    )

@@ -27,10 +27,37 @@ def _codebook(path: Path | None) -> dict | None:
 
 
 def import_project_cli(
-    path: Path = typer.Argument(..., metavar="FILE", help="A REFI-QDA project (.qdpx, or project.qde beside its sources/), or a coded-segments table (.csv .tsv .xlsx: document, code or tag, text or content)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write: codebook.yaml, transcripts/, study/, labelled.jsonl, selections.jsonl, import.json."),
-    codebook: Path = typer.Option(None, "--codebook", "-c", help="Tables: the codebook their codes come from (YAML, .qdc, or a table such as Taguette's codebook export) [default: one code per name found]."),
-    whole_documents: bool = typer.Option(False, "--whole-documents", help="The coders coded every document they touched throughout: its passages they did not code are decided 'no code' (default: they stay pending)."),
+    path: Path = typer.Argument(
+        ...,
+        metavar="FILE",
+        help=(
+            "A REFI-QDA project (.qdpx, or project.qde beside its sources/), or a coded-segments table (.csv .tsv"
+            " .xlsx: document, code or tag, text or content)."
+        ),
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Folder to write: codebook.yaml, transcripts/, study/, labelled.jsonl, selections.jsonl, import.json.",
+    ),
+    codebook: Path = typer.Option(
+        None,
+        "--codebook",
+        "-c",
+        help=(
+            "Tables: the codebook their codes come from (YAML, .qdc, or a table such as Taguette's codebook export)"
+            " [default: one code per name found]."
+        ),
+    ),
+    whole_documents: bool = typer.Option(
+        False,
+        "--whole-documents",
+        help=(
+            "The coders coded every document they touched throughout: its passages they did not code are decided 'no"
+            " code' (default: they stay pending)."
+        ),
+    ),
     sheet: str = typer.Option(None, "--sheet", help="XLSX: the sheet to read [default: the first]."),
     embedding_model: str = embedding_model_option(),
     backend: str = backend_option(),
@@ -52,12 +79,22 @@ def import_project_cli(
     project = read_project(path, _codebook(codebook), sheet)
     embedder = None
     if project.documents:
-        embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend, device=device)
+        embedder = build_embedder(
+            config.model,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            cache_dir=cache_dir,
+            backend=config.backend,
+            device=device,
+        )
     result = write_import(project, path, out, config=config, embedder=embedder, whole_documents=whole_documents)
     for problem in project.problems + result.errors:
         say(f"problem: {problem}")
     book = project.codebook
-    say(f"imported from {project.origin}: {len(book['codes'])} codes, {len(book.get('themes', []))} themes, {len(project.documents)} documents, {len(project.selections)} coded selections")
+    say(
+        f"imported from {project.origin}: {len(book['codes'])} codes, {len(book.get('themes', []))} themes,"
+        f" {len(project.documents)} documents, {len(project.selections)} coded selections"
+    )
     if result.study is not None:
         say(f"coded the documents into {result.study}: {result.decided} passages decided by the imported coding")
     say(f"{result.labelled} labelled passages -> {out / 'labelled.jsonl'}; next: qcode learn {out}")

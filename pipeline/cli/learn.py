@@ -8,24 +8,58 @@ import typer
 
 from ..embed import build_embedder
 from ..finetune import PAIRS_PER_TEXT, drop_encoder, finetune_files, with_encoder
-from ..learn import learn
-from ..review import excerpt_files
 from ..importing import import_folder_inputs
+from ..learn import learn
 from ..outputs import LEARNED
+from ..review import excerpt_files
 from ..studyfolder import Study
-from .common import UsageError, backend_option, device_option, embedding_model_option, make_config, say, unit_words_option
+from .common import (
+    UsageError,
+    backend_option,
+    device_option,
+    embedding_model_option,
+    make_config,
+    say,
+    unit_words_option,
+)
 
 
 def learn_cli(
-    files: list[Path] = typer.Argument(..., metavar="FILE", help="Reviewed excerpts JSONL (or output folders) and/or labelled JSONL {id, text, labels}."),
-    out: Path = typer.Option(None, "--out", "-o", help="Model folder to write (model.json, weights.npz) [default: STUDY/learned when FILE is a study folder]."),
-    codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the study's (its manifest.json), else the King's Fund 2023 codebook]."),
+    files: list[Path] = typer.Argument(
+        ...,
+        metavar="FILE",
+        help="Reviewed excerpts JSONL (or output folders) and/or labelled JSONL {id, text, labels}.",
+    ),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Model folder to write (model.json, weights.npz) [default: STUDY/learned when FILE is a study folder].",
+    ),
+    codebook: Path = typer.Option(
+        None,
+        "--codebook",
+        "-c",
+        help="YAML codebook [default: the study's (its manifest.json), else the King's Fund 2023 codebook].",
+    ),
     embedding_model: str = embedding_model_option(None),
     backend: str = backend_option(None),
     device: str = device_option(),
     unit_words: int = unit_words_option(None),
-    finetune: bool = typer.Option(False, "--finetune", help="First fine-tune the embedding model on the codebook and these passages (SetFit-style; seconds on a GPU, minutes to an hour on a CPU); it is saved as OUT/encoder and used by code/evaluate --model OUT."),
-    pairs: int = typer.Option(PAIRS_PER_TEXT, "--finetune-pairs", min=1, help="With --finetune: pairs of each kind (same code, no shared code) drawn per coded text."),
+    finetune: bool = typer.Option(
+        False,
+        "--finetune",
+        help=(
+            "First fine-tune the embedding model on the codebook and these passages (SetFit-style; seconds on a GPU,"
+            " minutes to an hour on a CPU); it is saved as OUT/encoder and used by code/evaluate --model OUT."
+        ),
+    ),
+    pairs: int = typer.Option(
+        PAIRS_PER_TEXT,
+        "--finetune-pairs",
+        min=1,
+        help="With --finetune: pairs of each kind (same code, no shared code) drawn per coded text.",
+    ),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
     """Learn from reviewers' decisions; use with code/evaluate --model.
@@ -46,7 +80,9 @@ def learn_cli(
     adapts to every passage of FILE, reviewed or not. Use the embedding model and backend
     that `code` will use: a model is refused with any other.
     """
-    given = {k: v for k, v in dict(model=embedding_model, backend=backend, unit_words=unit_words).items() if v is not None}
+    given = {
+        k: v for k, v in dict(model=embedding_model, backend=backend, unit_words=unit_words).items() if v is not None
+    }
     imported = import_folder_inputs(files[0]) if len(files) == 1 else None
     if imported is not None:  # a folder `qcode import project` wrote: its study or labelled passages
         files, found = imported
@@ -68,15 +104,29 @@ def learn_cli(
     files = excerpt_files(files)
     if finetune:
         tuned = finetune_files(files, codebook_path=codebook, config=config, out_dir=out, device=device, per_text=pairs)
-        say(f"fine-tuned {config.model} on {tuned.pairs} pairs in {tuned.seconds:.0f}s ({tuned.device}) -> {tuned.folder}")
+        say(
+            f"fine-tuned {config.model} on {tuned.pairs} pairs in {tuned.seconds:.0f}s ({tuned.device}) ->"
+            f" {tuned.folder}"
+        )
         config = with_encoder(config, out)
     else:
         drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache_dir, backend=config.backend, device=device)
+    embedder = build_embedder(
+        config.model,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        cache_dir=cache_dir,
+        backend=config.backend,
+        device=device,
+    )
     tagger = learn(files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder)
     typer.echo(f"learned from {tagger.n_train_} passages -> {out}")
     least, most = tagger.decision_shape()
-    trust = "trusted (its rows weigh 1, N0 5)" if tagger.codebook_weight_ == 1.0 else f"trusted less (its rows weigh {tagger.codebook_weight_:g}, N0 {tagger.n0_:g})"
+    trust = (
+        "trusted (its rows weigh 1, N0 5)"
+        if tagger.codebook_weight_ == 1.0
+        else f"trusted less (its rows weigh {tagger.codebook_weight_:g}, N0 {tagger.n0_:g})"
+    )
     typer.echo(f"codebook {trust}; codes per passage: at least {least}, at most {most}")
     typer.echo(f"{'code':<30} {'mode':<9} {'pos':>4} {'neg':>5} {'weight':>6}  cross-validated F1 on these passages")
     for code, entry in tagger.report_.items():
@@ -86,4 +136,7 @@ def learn_cli(
             change = f"codebook {cv['codebook_f1']:.3f} -> learned {cv['learned_f1']:.3f} (±{cv['gain_se']:.3f})"
             if "lexical_f1" in cv:
                 change += f" -> with words {cv['lexical_f1']:.3f} (±{cv['lexical_gain_se']:.3f})"
-        typer.echo(f"{code:<30} {entry['mode']:<9} {entry['positives']:>4} {entry['negatives']:>5} {entry['weight']:>6.2f}  {change}")
+        typer.echo(
+            f"{code:<30} {entry['mode']:<9} {entry['positives']:>4} {entry['negatives']:>5} {entry['weight']:>6.2f} "
+            f" {change}"
+        )

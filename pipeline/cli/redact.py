@@ -12,13 +12,36 @@ from .common import make_config, say
 
 def redact_cli(
     inputs: list[Path] = typer.Argument(..., metavar="INPUT", help="Transcript files or folders, as for `qcode code`."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the pseudonymised transcripts (.txt) to share or code."),
-    key: Path = typer.Option(None, "--key", help="Where to write the pseudonym key [default: OUT/../OUT.pseudonym_key.csv; never inside OUT]."),
-    names: Path = typer.Option(None, "--names", help="Names to replace wherever they appear, one a line (a CSV's first column)."),
-    keep: Path = typer.Option(None, "--keep", help="Terms never to replace, one a line (national bodies, programmes...)."),
-    attributes: Path = typer.Option(None, "--attributes", help="participants.csv to use [default: one beside the inputs]."),
-    interviewer: list[str] = typer.Option(None, "--interviewer", help="Speaker label of an interviewer (repeatable); one that is a name is replaced by `Interviewer`."),
-    report: bool = typer.Option(False, "--report", help="Also list what might still identify someone (rare capitalised words left, names the recogniser sees, places, long numbers), with context, in OUT/../OUT.redaction_report.csv, for a human check."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder for the pseudonymised transcripts (.txt) to share or code."
+    ),
+    key: Path = typer.Option(
+        None,
+        "--key",
+        help="Where to write the pseudonym key [default: OUT/../OUT.pseudonym_key.csv; never inside OUT].",
+    ),
+    names: Path = typer.Option(
+        None, "--names", help="Names to replace wherever they appear, one a line (a CSV's first column)."
+    ),
+    keep: Path = typer.Option(
+        None, "--keep", help="Terms never to replace, one a line (national bodies, programmes...)."
+    ),
+    attributes: Path = typer.Option(
+        None, "--attributes", help="participants.csv to use [default: one beside the inputs]."
+    ),
+    interviewer: list[str] = typer.Option(
+        None,
+        "--interviewer",
+        help="Speaker label of an interviewer (repeatable); one that is a name is replaced by `Interviewer`.",
+    ),
+    report: bool = typer.Option(
+        False,
+        "--report",
+        help=(
+            "Also list what might still identify someone (rare capitalised words left, names the recogniser sees,"
+            " places, long numbers), with context, in OUT/../OUT.redaction_report.csv, for a human check."
+        ),
+    ),
 ) -> None:
     """Pseudonymise transcripts: people, organisations, places, emails, phone numbers, NHS numbers, postcodes...
 
@@ -32,13 +55,25 @@ def redact_cli(
     """
     settings = {"interviewer_labels": tuple(interviewer)} if interviewer else {}
     config = make_config(**settings)
-    result = redact_corpus(list(inputs), out_dir=out, key_path=key, names_path=names, keep_path=keep, attributes_path=attributes, config=config, report=report)
+    result = redact_corpus(
+        list(inputs),
+        out_dir=out,
+        key_path=key,
+        names_path=names,
+        keep_path=keep,
+        attributes_path=attributes,
+        config=config,
+        report=report,
+    )
     for err in result.errors:
         say(f"error: {err}")
     replaced = ", ".join(f"{n} {kind.lower().replace('_', ' ')}" for kind, n in sorted(result.entities.items()))
     say(f"pseudonymised {len(result.transcripts)} transcript(s) -> {out}/ ({replaced or 'nothing found'})")
     say(f"pseudonym key: {result.key} (it re-identifies participants: keep it apart from what you share)")
     if result.report is not None:
-        say(f"to check by hand: {result.risks} thing(s) that might still identify someone, with context, in {result.report}")
+        say(
+            f"to check by hand: {result.risks} thing(s) that might still identify someone, with context, in"
+            f" {result.report}"
+        )
     if result.errors:
         raise typer.Exit(1)

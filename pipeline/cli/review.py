@@ -8,13 +8,30 @@ import typer
 
 from ..codebook import load_codebook
 from ..outputs import output_folder_of
-from ..review import check_file, excerpt_files, merge_reviews, most_uncertain_code, read_excerpts, review_queue, status_counts
+from ..review import (
+    check_file,
+    excerpt_files,
+    merge_reviews,
+    most_uncertain_code,
+    read_excerpts,
+    review_queue,
+    status_counts,
+)
 from ..store import locked, write_excerpts
 from ..studyfolder import Study
 from .common import command, say, study_codebook
 
-app = typer.Typer(help="Check, merge and track reviewers' decisions.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
-CODEBOOK = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the study's (its manifest.json), else the King's Fund 2023 codebook].")
+app = typer.Typer(
+    help="Check, merge and track reviewers' decisions.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+CODEBOOK = typer.Option(
+    None,
+    "--codebook",
+    "-c",
+    help="YAML codebook [default: the study's (its manifest.json), else the King's Fund 2023 codebook].",
+)
 
 
 def _load(paths: list[Path]):
@@ -25,7 +42,10 @@ def _load(paths: list[Path]):
 
 
 @command(app, "check")
-def check_cli(files: list[Path] = typer.Argument(..., metavar="FILE", help="Review files (excerpts JSONL) or output folders."), codebook: Path = CODEBOOK) -> None:
+def check_cli(
+    files: list[Path] = typer.Argument(..., metavar="FILE", help="Review files (excerpts JSONL) or output folders."),
+    codebook: Path = CODEBOOK,
+) -> None:
     """Validate review files: every problem as FILE:LINE: message, exit 1; else exit 0.
 
     Example: qcode review check out/excerpts.jsonl reviews/ana.jsonl
@@ -56,11 +76,16 @@ def merge_cli(
         merged = merge_reviews(excerpt_files(files))
         write_excerpts(out, (m.model_dump_json() for m in merged))
     disagreements = sum(m.disagreement for m in merged)
-    say(f"merged {len(files)} file(s): {len(merged)} passages, {sum(bool(m.reviews) for m in merged)} reviewed, {disagreements} disagreement(s) -> {out}")
+    say(
+        f"merged {len(files)} file(s): {len(merged)} passages, {sum(bool(m.reviews) for m in merged)} reviewed,"
+        f" {disagreements} disagreement(s) -> {out}"
+    )
 
 
 @command(app, "status")
-def status_cli(paths: list[Path] = typer.Argument(..., metavar="DIR_OR_FILE", help="Output folders or excerpts JSONL files.")) -> None:
+def status_cli(
+    paths: list[Path] = typer.Argument(..., metavar="DIR_OR_FILE", help="Output folders or excerpts JSONL files."),
+) -> None:
     """Review progress: counts by status, by code (decided passages) and by reviewer.
 
     Example: qcode review status out/
@@ -68,7 +93,11 @@ def status_cli(paths: list[Path] = typer.Argument(..., metavar="DIR_OR_FILE", he
     excerpts = _load(paths)
     counts = status_counts(excerpts)
     typer.echo(f"passages {len(excerpts)}")
-    for title, key in (("status", "status"), ("code (final, decided passages)", "code"), ("reviewer (decisions)", "reviewer")):
+    for title, key in (
+        ("status", "status"),
+        ("code (final, decided passages)", "code"),
+        ("reviewer (decisions)", "reviewer"),
+    ):
         typer.echo(f"\nby {title}")
         items = counts[key].items()
         order = ["pending", "accepted", "corrected", "rejected"] if key == "status" else sorted(counts[key])
@@ -82,7 +111,15 @@ def status_cli(paths: list[Path] = typer.Argument(..., metavar="DIR_OR_FILE", he
 def queue_cli(
     paths: list[Path] = typer.Argument(..., metavar="DIR_OR_FILE", help="Output folders or excerpts JSONL files."),
     n: int = typer.Option(20, "--n", "-n", min=1, help="How many passages to list."),
-    threshold: float = typer.Option(None, min=0.0, max=1.0, help="The tagger's decision threshold [default: each code's threshold in the run that made the file (manifest.json)]."),
+    threshold: float = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help=(
+            "The tagger's decision threshold [default: each code's threshold in the run that made the file"
+            " (manifest.json)]."
+        ),
+    ),
 ) -> None:
     """Pending passages most informative first (the current tagger's uncertainty).
 
@@ -104,17 +141,48 @@ def queue_cli(
 
 @command(app, "serve")
 def serve_cli(
-    path: Path = typer.Argument(..., metavar="DIR_OR_FILE", help="An output folder (its excerpts.jsonl) or an excerpts JSONL file."),
-    reviewer: str = typer.Option(None, "--reviewer", "-r", help="Your name, recorded with each decision [default: your login name]."),
-    own_copy: bool = typer.Option(False, "--own-copy", help="Review your own copy, DIR/reviews/NAME.jsonl (made without decisions the first time), for independent double coding."),
-    order: str = typer.Option("queue", "--order", help="queue: most uncertain first (as `review queue`); file: file order."),
-    codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the one manifest.json names]."),
+    path: Path = typer.Argument(
+        ..., metavar="DIR_OR_FILE", help="An output folder (its excerpts.jsonl) or an excerpts JSONL file."
+    ),
+    reviewer: str = typer.Option(
+        None, "--reviewer", "-r", help="Your name, recorded with each decision [default: your login name]."
+    ),
+    own_copy: bool = typer.Option(
+        False,
+        "--own-copy",
+        help=(
+            "Review your own copy, DIR/reviews/NAME.jsonl (made without decisions the first time), for independent"
+            " double coding."
+        ),
+    ),
+    order: str = typer.Option(
+        "queue", "--order", help="queue: most uncertain first (as `review queue`); file: file order."
+    ),
+    codebook: Path = typer.Option(
+        None, "--codebook", "-c", help="YAML codebook [default: the one manifest.json names]."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --expose)."),
     port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="Port (0: any free port)."),
-    expose: bool = typer.Option(False, "--expose", help="Allow a non-loopback --host: anyone who can reach it and has the printed key can read the transcripts."),
-    relearn_every: int = typer.Option(20, "--relearn-every", min=1, help="Relearn from every decision so far after this many new ones (in the background), and suggest with the new model."),
-    no_learn: bool = typer.Option(False, "--no-learn", help="Keep the batch run's suggestions; learn nothing while reviewing."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder (live learning)."),
+    expose: bool = typer.Option(
+        False,
+        "--expose",
+        help="Allow a non-loopback --host: anyone who can reach it and has the printed key can read the transcripts.",
+    ),
+    relearn_every: int = typer.Option(
+        20,
+        "--relearn-every",
+        min=1,
+        help=(
+            "Relearn from every decision so far after this many new ones (in the background), and suggest with the new"
+            " model."
+        ),
+    ),
+    no_learn: bool = typer.Option(
+        False, "--no-learn", help="Keep the batch run's suggestions; learn nothing while reviewing."
+    ),
+    cache_dir: Path = typer.Option(
+        None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder (live learning)."
+    ),
 ) -> None:
     """Review in the browser: one passage at a time, keys for everything, each decision saved
     at once; the machine relearns from your decisions as you go.
@@ -135,17 +203,36 @@ def serve_cli(
         raise typer.Exit(2)
     if host not in ("127.0.0.1", "localhost", "::1") and expose:
         say(f"warning: serving on {host}: anyone who can reach this port and has the key can read these transcripts")
-    serve(path, reviewer=reviewer, own_copy=own_copy, codebook_path=codebook, order=order, host=host, port=port, expose=expose, announce=typer.echo,
-          relearn_every=None if no_learn else relearn_every, cache_dir=cache_dir)
+    serve(
+        path,
+        reviewer=reviewer,
+        own_copy=own_copy,
+        codebook_path=codebook,
+        order=order,
+        host=host,
+        port=port,
+        expose=expose,
+        announce=typer.echo,
+        relearn_every=None if no_learn else relearn_every,
+        cache_dir=cache_dir,
+    )
 
 
 @command(app, "import")
 def import_cli(
-    table: Path = typer.Argument(..., metavar="FILE", help="The .xlsx or .csv that `qcode export table` wrote, with its review columns filled."),
-    into: Path = typer.Option(..., "--into", help="Output folder (its excerpts.jsonl) or excerpts JSONL file to record the decisions in."),
+    table: Path = typer.Argument(
+        ..., metavar="FILE", help="The .xlsx or .csv that `qcode export table` wrote, with its review columns filled."
+    ),
+    into: Path = typer.Option(
+        ..., "--into", help="Output folder (its excerpts.jsonl) or excerpts JSONL file to record the decisions in."
+    ),
     reviewer: str = typer.Option(None, "--reviewer", "-r", help="Reviewer for rows whose reviewer cell is empty."),
-    codebook: Path = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the one manifest.json names]."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Let the sheet's decisions replace those made after it was exported."),
+    codebook: Path = typer.Option(
+        None, "--codebook", "-c", help="YAML codebook [default: the one manifest.json names]."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Let the sheet's decisions replace those made after it was exported."
+    ),
 ) -> None:
     """Record reviewers' decisions from a spreadsheet, exactly as the review page would.
 
@@ -165,7 +252,9 @@ def import_cli(
     result = import_table(table, target, cb, reviewer, overwrite)
     for err in result.newer:
         say(f"kept: {err}")
-    say(f"recorded {len(result.decisions)} decision(s) in {target}; {result.unchanged} already there, {result.pending} row(s) pending"
-        + (f"; {len(result.newer)} newer decision(s) kept" if result.newer else ""))
+    say(
+        f"recorded {len(result.decisions)} decision(s) in {target}; {result.unchanged} already there, {result.pending}"
+        " row(s) pending" + (f"; {len(result.newer)} newer decision(s) kept" if result.newer else "")
+    )
     if result.newer:
         raise typer.Exit(1)

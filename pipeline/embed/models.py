@@ -14,7 +14,6 @@ from pathlib import Path
 from ..config import MODEL_ALIASES
 from ..errors import InputError
 
-
 # Published hashes of sentence-transformers/all-MiniLM-L6-v2 (revision 1110a243...).
 MINILM_SHA256 = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
@@ -151,6 +150,7 @@ def verify_model(path: Path, expected: dict[str, str]) -> str:
             raise InputError(path / name, f"sha256 {got[:12]}... is not the published {want[:12]}...")
     weights = path / "model.safetensors"
     return expected.get("model.safetensors") or (sha256_file(weights) if weights.exists() else "")
+
 
 def verified(model_id: str) -> tuple[str, Path, str]:
     """Full id, folder and weights sha256 of a model whose files match their published hashes."""

@@ -43,7 +43,9 @@ class OnnxEmbedder:
 
     EXPORT_RECIPE = "qcode-onnx-1"  # bump when the export or quantisation steps change
 
-    def __init__(self, model_id: str, *, cache_dir: Path, batch_size: int = 32, seed: int = 42, backend: str = "onnx-int8"):
+    def __init__(
+        self, model_id: str, *, cache_dir: Path, batch_size: int = 32, seed: int = 42, backend: str = "onnx-int8"
+    ):
         if backend not in ONNX_BACKENDS:
             raise InputError(backend, f"not an ONNX backend (known: {', '.join(ONNX_BACKENDS)})")
         self.model_id, self.path, self.weights_sha256 = verified(model_id)

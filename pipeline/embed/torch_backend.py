@@ -38,7 +38,9 @@ class SentenceTransformerEmbedder:
     about 1.9x faster on CPUs with native bf16 (see docs/performance.md); "torch-fp16"
     casts them to float16 on a GPU."""
 
-    def __init__(self, model_id: str, *, batch_size: int = 32, seed: int = 42, backend: str = "torch", device: str = "cpu"):
+    def __init__(
+        self, model_id: str, *, batch_size: int = 32, seed: int = 42, backend: str = "torch", device: str = "cpu"
+    ):
         if backend not in TORCH_BACKENDS:
             raise InputError(backend, f"not a torch backend (known: {', '.join(TORCH_BACKENDS)})")
         self.model_id, self.path, self.weights_sha256 = verified(model_id)

@@ -59,14 +59,28 @@ def _codes_element(parent: ET.Element, codebook: Codebook, ns: str) -> dict[str,
     themes = {t.id: t for t in codebook.themes}
     theme_el: dict[str, ET.Element] = {}
     for i, theme in enumerate(codebook.themes):
-        el = ET.SubElement(codes_el, f"{{{ns}}}Code", guid=guid("theme", theme.id), name=theme.name, isCodable="false", color=PALETTE[i % len(PALETTE)])
+        el = ET.SubElement(
+            codes_el,
+            f"{{{ns}}}Code",
+            guid=guid("theme", theme.id),
+            name=theme.name,
+            isCodable="false",
+            color=PALETTE[i % len(PALETTE)],
+        )
         description = (theme.description or "").strip()
         ET.SubElement(el, f"{{{ns}}}Description").text = f"{description}\n\nqcode id: {theme.id}".strip()
         theme_el[theme.id] = el
     for i, code in enumerate(codebook.codes):
         parent_el = theme_el[code.theme] if code.theme in themes else codes_el
         ids[code.id] = guid("code", code.id)
-        el = ET.SubElement(parent_el, f"{{{ns}}}Code", guid=ids[code.id], name=code.name, isCodable="true", color=PALETTE[i % len(PALETTE)])
+        el = ET.SubElement(
+            parent_el,
+            f"{{{ns}}}Code",
+            guid=ids[code.id],
+            name=code.name,
+            isCodable="true",
+            color=PALETTE[i % len(PALETTE)],
+        )
         ET.SubElement(el, f"{{{ns}}}Description").text = describe(code)
     return ids
 
@@ -90,7 +104,9 @@ def project_qde(out_dir: Path, codebook: Codebook, source: str = "final") -> tup
     q = lambda tag: f"{{{ns}}}{tag}"  # noqa: E731
     root = ET.Element(q("Project"), name=f"qcode: {codebook.name}", origin=f"qcode {__version__}")
     machine = guid("user", "qcode machine")
-    reviewers = sorted({d.reviewer or "(unnamed)" for e in excerpts for d in decisions_of(e, "(unnamed)") if d.status != "pending"})
+    reviewers = sorted(
+        {d.reviewer or "(unnamed)" for e in excerpts for d in decisions_of(e, "(unnamed)") if d.status != "pending"}
+    )
     users = ET.SubElement(root, q("Users"))
     ET.SubElement(users, q("User"), guid=machine, name="qcode (machine)", id="qcode")
     user_guid = {r: guid("user", r) for r in reviewers}
@@ -128,26 +144,45 @@ def project_qde(out_dir: Path, codebook: Codebook, source: str = "final") -> tup
         except OSError:
             raise InputError(text_path, "normalised text missing: rerun `qcode code` into this folder") from None
         files[f"sources/{source_guid[t]}.txt"] = text
-        src = ET.SubElement(sources, q("TextSource"), guid=source_guid[t], name=t, plainTextPath=f"internal://{source_guid[t]}.txt")
-        if Path(by_transcript[t][0].source).suffix.lower() in SURVEY_SUFFIXES:  # read back as an answer, not an interview
+        src = ET.SubElement(
+            sources, q("TextSource"), guid=source_guid[t], name=t, plainTextPath=f"internal://{source_guid[t]}.txt"
+        )
+        if (
+            Path(by_transcript[t][0].source).suffix.lower() in SURVEY_SUFFIXES
+        ):  # read back as an answer, not an interview
             ET.SubElement(src, q("Description")).text = "qcode source: survey"
         for e in sorted(by_transcript[t], key=lambda x: (x.start, x.id)):
             if text[e.start : e.end] != e.text:
-                raise InputError(text_path, f"excerpt {e.id} does not match the stored text (was the transcript recoded elsewhere?)")
+                raise InputError(
+                    text_path, f"excerpt {e.id} does not match the stored text (was the transcript recoded elsewhere?)"
+                )
             codings = _codings(e, source)
-            decided = [d for d in (e.reviews or [e.review]) if d.status != "pending"] if source in ("reviewed", "final") else []
+            decided = (
+                [d for d in (e.reviews or [e.review]) if d.status != "pending"]
+                if source in ("reviewed", "final")
+                else []
+            )
             if not codings and not decided:
                 continue
             sel = ET.SubElement(
-                src, q("PlainTextSelection"), guid=guid("selection", e.id), name=e.id,
-                startPosition=str(e.start), endPosition=str(e.end), creatingUser=machine,
+                src,
+                q("PlainTextSelection"),
+                guid=guid("selection", e.id),
+                name=e.id,
+                startPosition=str(e.start),
+                endPosition=str(e.end),
+                creatingUser=machine,
             )
             ET.SubElement(sel, q("Description")).text = "\n".join(
-                [f"speaker: {e.speaker}"] + ([f"question: {e.context}"] if e.context else []) + [review_line(d) for d in decided]
+                [f"speaker: {e.speaker}"]
+                + ([f"question: {e.context}"] if e.context else [])
+                + [review_line(d) for d in decided]
             )
             for who, code in codings:
                 user = machine if who is None else user_guid[who]
-                c = ET.SubElement(sel, q("Coding"), guid=guid("coding", e.id, who or "machine", code), creatingUser=user)
+                c = ET.SubElement(
+                    sel, q("Coding"), guid=guid("coding", e.id, who or "machine", code), creatingUser=user
+                )
                 ET.SubElement(c, q("CodeRef"), targetGUID=code_guid[code])
     return _serialise(root, ns), files
 

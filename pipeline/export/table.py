@@ -31,7 +31,16 @@ def excerpt_rows(excerpts: list[Excerpt], codebook: Codebook, source: str) -> li
     attrs = sorted({k for e in excerpts for k in e.attributes})
     header = ["id", "transcript", "speaker", "start", "end", "time_start", "time_end", "text", "context"]
     header += [f"attribute: {a}" for a in attrs]
-    header += ["codes", "machine codes", "scores", "review status", "reviewer", "review note", "disagreement", "reviewed at"]
+    header += [
+        "codes",
+        "machine codes",
+        "scores",
+        "review status",
+        "reviewer",
+        "review note",
+        "disagreement",
+        "reviewed at",
+    ]
     rows = [header]
     for e in excerpts:
         final = codes_for(e, source)

@@ -14,7 +14,15 @@ from .qdpx import read_qdpx
 from .segments import read_segments
 from .write import ImportResult, write_import
 
-__all__ = ["Document", "ImportResult", "ImportedProject", "Selection", "import_folder_inputs", "read_project", "write_import"]
+__all__ = [
+    "Document",
+    "ImportResult",
+    "ImportedProject",
+    "Selection",
+    "import_folder_inputs",
+    "read_project",
+    "write_import",
+]
 
 
 def read_project(path: Path, codebook: dict | None = None, sheet: str | None = None) -> ImportedProject:

@@ -86,10 +86,13 @@ def read_qdpx(path: Path) -> ImportedProject:
         raise InputError(path, f"root element is {root.tag}, not a REFI-QDA Project")
     problems = _duplicate_guids(root)
     book, code_ids = codes_to_book(root.find(f"{q('CodeBook')}/{q('Codes')}"), ns, path)
-    book.update(name=root.get("name") or path.stem, description=f"Imported from {path.name} ({root.get('origin') or 'REFI-QDA'}).")
+    book.update(
+        name=root.get("name") or path.stem,
+        description=f"Imported from {path.name} ({root.get('origin') or 'REFI-QDA'}).",
+    )
     users = {u.get("guid"): u for u in root.iter(q("User"))}
     machine = {g for g, u in users.items() if u.get("id") == "qcode" or u.get("name") == "qcode (machine)"}
-    names = {g: (u.get("name") or IMPORTED) for g, u in users.items()}
+    names = {g: u.get("name") or IMPORTED for g, u in users.items()}
     attributes = _case_attributes(root, q)
     project = ImportedProject(origin=root.get("origin") or "unknown", codebook=book, problems=problems)
     for source in root.iter(q("TextSource")):
@@ -130,14 +133,23 @@ def _read_source(source, q, files: _Files, project: ImportedProject, code_ids, n
     elif source.get("plainTextPath"):
         raw = files.read(source.get("plainTextPath"))
         if raw is None:
-            project.problems.append(f"source {name!r}: its text {source.get('plainTextPath')} is missing: skipped, with its codings")
+            project.problems.append(
+                f"source {name!r}: its text {source.get('plainTextPath')} is missing: skipped, with its codings"
+            )
             return
         text = _decode(raw, name, project.problems)
     else:
         project.problems.append(f"source {name!r}: no plain text (rich text only): skipped, with its codings")
         return
     description = source.findtext(q("Description"), default="")
-    project.documents.append(Document(name=name, text=text, attributes=attributes.get(source.get("guid"), {}), survey="qcode source: survey" in description))
+    project.documents.append(
+        Document(
+            name=name,
+            text=text,
+            attributes=attributes.get(source.get("guid"), {}),
+            survey="qcode source: survey" in description,
+        )
+    )
     for sel in source.findall(q("PlainTextSelection")):
         project.selections += _selection(sel, q, name, text, code_ids, names, machine, project.problems)
 
@@ -151,21 +163,45 @@ def _selection(sel, q, document: str, text: str, code_ids, names, machine, probl
         problems.append(f"source {document!r}: selection {sel.get('guid')} has no numeric start and end: skipped")
         return []
     if not 0 <= start < end <= len(text):
-        problems.append(f"source {document!r}: selection {sel.get('guid')} [{start}, {end}) lies outside its text of {len(text)} characters: skipped")
+        problems.append(
+            f"source {document!r}: selection {sel.get('guid')} [{start}, {end}) lies outside its text of {len(text)}"
+            " characters: skipped"
+        )
         return []
     by_coder: dict[str | None, list[str]] = {}
     for coding in sel.findall(q("Coding")):
         ref = coding.find(q("CodeRef"))
         target = ref.get("targetGUID") if ref is not None else None
         if target not in code_ids:
-            problems.append(f"source {document!r}: selection {sel.get('guid')} codes {target}, which is not a code in the codebook: that coding skipped")
+            problems.append(
+                f"source {document!r}: selection {sel.get('guid')} codes {target}, which is not a code in the codebook:"
+                " that coding skipped"
+            )
             continue
         by_coder.setdefault(coding.get("creatingUser") or sel.get("creatingUser"), []).append(code_ids[target])
     decisions = _decisions(sel.findtext(q("Description"), default=""))
     if decisions:  # qcode's own export: its decisions, exactly
-        return [Selection(document=document, start=start, end=end, text=text[start:end], codes=sorted({c for cs in by_coder.values() for c in cs}), coder=decisions[0].reviewer or IMPORTED, decisions=decisions)]
+        return [
+            Selection(
+                document=document,
+                start=start,
+                end=end,
+                text=text[start:end],
+                codes=sorted({c for cs in by_coder.values() for c in cs}),
+                coder=decisions[0].reviewer or IMPORTED,
+                decisions=decisions,
+            )
+        ]
     return [
-        Selection(document=document, start=start, end=end, text=text[start:end], codes=sorted(set(codes)), coder=names.get(user, IMPORTED), machine=user in machine)
+        Selection(
+            document=document,
+            start=start,
+            end=end,
+            text=text[start:end],
+            codes=sorted(set(codes)),
+            coder=names.get(user, IMPORTED),
+            machine=user in machine,
+        )
         for user, codes in by_coder.items()
     ]
 

@@ -26,7 +26,18 @@ from ..errors import InputError
 from .project import ImportedProject, Selection
 
 ROLES = {
-    "text": ("content", "text", "segment", "quotation", "quotationcontent", "codedtext", "quote", "excerpt", "highlight", "codedsegment"),
+    "text": (
+        "content",
+        "text",
+        "segment",
+        "quotation",
+        "quotationcontent",
+        "codedtext",
+        "quote",
+        "excerpt",
+        "highlight",
+        "codedsegment",
+    ),
     "code": ("code", "codes", "tag", "tags", "codename"),
     "document": ("document", "documentname", "doc", "file", "filename", "source", "transcript"),
     "coder": ("coder", "user", "createdby", "author"),
@@ -43,7 +54,11 @@ def _roles(path: Path, header: list[str]) -> dict[str, int]:
             found[role] = index
     for role in ("text", "code"):
         if role not in found:
-            raise InputError(path, f"no {role} column (tried {', '.join(ROLES[role])}; columns: {', '.join(h for h in header if h)})", 1)
+            raise InputError(
+                path,
+                f"no {role} column (tried {', '.join(ROLES[role])}; columns: {', '.join(h for h in header if h)})",
+                1,
+            )
     return found
 
 
@@ -64,7 +79,12 @@ class _Book:
 
     def __init__(self, name: str, given: dict | None):
         self.given = given
-        self.book = given or {"name": name, "version": "1", "description": f"Codes of {name}, imported from a coded-segments table.", "codes": []}
+        self.book = given or {
+            "name": name,
+            "version": "1",
+            "description": f"Codes of {name}, imported from a coded-segments table.",
+            "codes": [],
+        }
         self.ids = {}
         for code in self.book["codes"]:
             self.ids[code["name"].lower()] = self.ids[code["id"].lower()] = code["id"]
@@ -118,7 +138,14 @@ def read_segments(path: Path, codebook: dict | None = None, sheet: str | None = 
                 continue
             project.problems.append(f"{path}:{n}: no code: row skipped")
             continue
-        project.selections.append(Selection(document=cell(row, "document") or path.stem, text=text, codes=sorted(set(ids)), coder=cell(row, "coder") or "imported"))
+        project.selections.append(
+            Selection(
+                document=cell(row, "document") or path.stem,
+                text=text,
+                codes=sorted(set(ids)),
+                coder=cell(row, "coder") or "imported",
+            )
+        )
     if not project.selections:
         raise InputError(path, "no coded segment with a code and a text")
     return project

@@ -74,12 +74,22 @@ def write_transcripts(project: ImportedProject, folder: Path) -> None:
     columns = sorted({k for d in interviews for k in d.attributes})
     if columns:
         with atomic_write(folder / "participants.csv") as f:
-            f.write(_csv([["file", *columns]] + [[text_file_name(d.name), *(d.attributes.get(c, "") for c in columns)] for d in interviews]))
+            f.write(
+                _csv(
+                    [["file", *columns]]
+                    + [[text_file_name(d.name), *(d.attributes.get(c, "") for c in columns)] for d in interviews]
+                )
+            )
     surveys = [d for d in project.documents if d.survey]
     if surveys:
         columns = sorted({k for d in surveys for k in d.attributes})
         with atomic_write(folder / SURVEY_FILE) as f:
-            f.write(_csv([["id", *columns, "response"]] + [[d.name, *(d.attributes.get(c, "") for c in columns), d.text] for d in surveys]))
+            f.write(
+                _csv(
+                    [["id", *columns, "response"]]
+                    + [[d.name, *(d.attributes.get(c, "") for c in columns), d.text] for d in surveys]
+                )
+            )
 
 
 def _csv(rows: list[list[str]]) -> str:
@@ -100,7 +110,9 @@ def overlaps(excerpt: Excerpt, selection: Selection) -> bool:
     return shared > 0 and shared >= OVERLAP * min(excerpt.end - excerpt.start, selection.end - selection.start)
 
 
-def decisions(excerpts: list[Excerpt], project: ImportedProject, codebook: Codebook, whole_documents: bool) -> dict[str, list[Review]]:
+def decisions(
+    excerpts: list[Excerpt], project: ImportedProject, codebook: Codebook, whole_documents: bool
+) -> dict[str, list[Review]]:
     """Passage id -> the decisions the imported coding makes on it."""
     ids = transcript_ids(project)
     by_transcript: dict[str, list[Excerpt]] = {}
@@ -125,7 +137,9 @@ def decisions(excerpts: list[Excerpt], project: ImportedProject, codebook: Codeb
     out: dict[str, list[Review]] = dict(exact)
     for (pid, coder), codes in sorted(coded.items()):
         if pid not in exact:
-            review = make_review(by_id[pid], action="accept", codes=sorted(codes), reviewer=coder, codebook=codebook, note="imported")
+            review = make_review(
+                by_id[pid], action="accept", codes=sorted(codes), reviewer=coder, codebook=codebook, note="imported"
+            )
             out.setdefault(pid, []).append(review.model_copy(update={"reviewed_at": None}))
     return out
 
@@ -149,7 +163,11 @@ def record_decisions(path: Path, found: dict[str, list[Review]]) -> int:
 
 
 def labelled_from_study(path: Path) -> list[dict]:
-    return [{"id": e.id, "text": e.text, "labels": final_codes(e)} for e in read_excerpts(path) if final_codes(e) is not None]
+    return [
+        {"id": e.id, "text": e.text, "labels": final_codes(e)}
+        for e in read_excerpts(path)
+        if final_codes(e) is not None
+    ]
 
 
 def labelled_from_selections(project: ImportedProject) -> list[dict]:
@@ -173,8 +191,14 @@ def write_labelled(rows: list[dict], out_dir: Path) -> int:
 
 
 def write_import(
-    project: ImportedProject, source: Path, out_dir: Path, *, config: Config | None = None, embedder=None,
-    cache_dir: Path | None = None, whole_documents: bool = False,
+    project: ImportedProject,
+    source: Path,
+    out_dir: Path,
+    *,
+    config: Config | None = None,
+    embedder=None,
+    cache_dir: Path | None = None,
+    whole_documents: bool = False,
 ) -> ImportResult:
     """Write the folder (see the module note); documents are coded with qcode first."""
     from ..run import code_corpus
@@ -188,7 +212,14 @@ def write_import(
     if project.documents:
         write_transcripts(project, out_dir / "transcripts")
         result.study = out_dir / "study"
-        run = code_corpus([out_dir / "transcripts"], out_dir=result.study, codebook_path=codebook_path, config=config or Config(), embedder=embedder, cache_dir=cache_dir)
+        run = code_corpus(
+            [out_dir / "transcripts"],
+            out_dir=result.study,
+            codebook_path=codebook_path,
+            config=config or Config(),
+            embedder=embedder,
+            cache_dir=cache_dir,
+        )
         result.errors = [str(e) for e in run.errors]
         found = decisions(read_excerpts(result.study / EXCERPTS), project, codebook, whole_documents)
         result.decided = record_decisions(result.study / EXCERPTS, found)

@@ -27,7 +27,16 @@ READERS = {
 ATTRIBUTE_NAMES = ("participants.csv", "participants.yaml", "participants.yml")
 SURVEY_SUFFIXES = (".csv", ".xlsx")  # one respondent's answer per row
 
-__all__ = ["ATTRIBUTE_NAMES", "READERS", "SURVEY_SUFFIXES", "AttributeTable", "discover_inputs", "iter_transcripts", "load_attributes", "read_transcripts"]
+__all__ = [
+    "ATTRIBUTE_NAMES",
+    "READERS",
+    "SURVEY_SUFFIXES",
+    "AttributeTable",
+    "discover_inputs",
+    "iter_transcripts",
+    "load_attributes",
+    "read_transcripts",
+]
 
 
 KEY_SUFFIX = "pseudonym_key.csv"  # a pseudonym key is never read as input
@@ -52,7 +61,11 @@ def discover_inputs(inputs: list[str | Path], exclude: list[Path] = ()) -> tuple
                 if any(part.startswith((".", "~$")) for part in rel.parts):
                     continue
                 if child.is_file() and child.suffix.lower() in READERS:
-                    if child.name.lower() in ATTRIBUTE_NAMES or child.stem.lower() == "readme" or child.name.endswith(KEY_SUFFIX):
+                    if (
+                        child.name.lower() in ATTRIBUTE_NAMES
+                        or child.stem.lower() == "readme"
+                        or child.name.endswith(KEY_SUFFIX)
+                    ):
                         continue
                     if any(child.resolve().is_relative_to(p) for p in skip):
                         continue

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import Config
 from ..errors import InputError
 from ..schemas import Cue, Transcript, Turn
-from .decode import read_bytes, decode
+from .decode import decode, read_bytes
 from .text import LABEL_RE, _role
 
 TIME = {"vtt": r"(?:\d{2,}:)?[0-5]\d:[0-5]\d\.\d{3}", "srt": r"\d{2,}:[0-5]\d:[0-5]\d,\d{3}"}
@@ -47,7 +47,9 @@ def read_subtitles(path: Path, *, config: Config) -> list[Transcript]:
     try:
         captions = list(webvtt.from_buffer(io.StringIO(source), format=fmt))
     except Exception as err:  # webvtt-py's own parse errors
-        raise InputError(path, f"not a valid {fmt.upper()} file: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+        raise InputError(
+            path, f"not a valid {fmt.upper()} file: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+        ) from None
     # (speaker, [(words, t_start, t_end)]) per turn
     turns: list[tuple[str, list[tuple[str, float, float]]]] = []
     speaker = "speaker"
@@ -76,8 +78,18 @@ def read_subtitles(path: Path, *, config: Config) -> list[Transcript]:
                 text += " "
             cues.append(Cue(start=len(text), end=len(text) + len(words), t_start=t0, t_end=t1))
             text += words
-        out_turns.append(Turn(index=index, speaker=who, is_interviewer=_role(who) in interviewers, start=start, end=len(text)))
+        out_turns.append(
+            Turn(index=index, speaker=who, is_interviewer=_role(who) in interviewers, start=start, end=len(text))
+        )
         text += "\n"
     return [
-        Transcript(id=path.stem, source=str(path), source_sha256=digest, text=text, turns=out_turns, cues=cues, warnings=warnings)
+        Transcript(
+            id=path.stem,
+            source=str(path),
+            source_sha256=digest,
+            text=text,
+            turns=out_turns,
+            cues=cues,
+            warnings=warnings,
+        )
     ]

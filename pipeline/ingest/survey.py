@@ -167,11 +167,19 @@ def _transcripts(path, digest, rows, columns: _Columns, warnings, whole: bool) -
             warnings = [*warnings, f"row {n}: id {tid!r} also on row {seen[tid]}: both kept, this one as {kept!r}"]
             tid = kept
         seen[tid] = n
-        attributes = {h: row[i].strip() for i, h in enumerate(columns.header) if i not in (columns.text, columns.id) and h}
+        attributes = {
+            h: row[i].strip() for i, h in enumerate(columns.header) if i not in (columns.text, columns.id) and h
+        }
         text, turns = _answer_turns(answer, columns.question)
         yield Transcript(
-            id=tid, source=str(path), source_sha256=digest, text=text, turns=turns, attributes=attributes,
-            warnings=warnings if first or warnings else [], whole_turns=whole,
+            id=tid,
+            source=str(path),
+            source_sha256=digest,
+            text=text,
+            turns=turns,
+            attributes=attributes,
+            warnings=warnings if first or warnings else [],
+            whole_turns=whole,
         )
         warnings, first = [], False
 

@@ -88,7 +88,7 @@ def find_turns(
         starts = [(0, "participant", 0)]
     interviewers = {s.lower() for s in interviewer_labels}
     turns = []
-    for n, (line_no, speaker, begin) in enumerate(starts):
+    for n, (_line_no, speaker, begin) in enumerate(starts):
         stop = offsets[starts[n + 1][0]] if n + 1 < len(starts) else len(text)
         chunk = text[begin:stop]
         lead = len(chunk) - len(chunk.lstrip())
@@ -109,7 +109,13 @@ def find_turns(
 
 
 def transcript_from_text(
-    path: Path, text: str, digest: str, *, config: Config, warnings: list[str], known_labels: frozenset[str] = frozenset()
+    path: Path,
+    text: str,
+    digest: str,
+    *,
+    config: Config,
+    warnings: list[str],
+    known_labels: frozenset[str] = frozenset(),
 ) -> Transcript:
     turns = find_turns(text, config.interviewer_labels, known_labels)
     if not turns:

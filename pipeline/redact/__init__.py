@@ -97,7 +97,11 @@ class Pseudonymiser:
         """Learn the project's names from pass 1, so pass 2 replaces each everywhere."""
         words = {w.capitalize() for w in lists()["first_names_that_are_words"]}
         titles = {t.rstrip(".").lower() for t in lists()["titles"]}
-        self.terms["ORG"], self.terms["PLACE"], self.terms["NAME"] = set(self.seen["ORG"]), set(self.seen["PLACE"]), set(self.seen["NAME"])
+        self.terms["ORG"], self.terms["PLACE"], self.terms["NAME"] = (
+            set(self.seen["ORG"]),
+            set(self.seen["PLACE"]),
+            set(self.seen["NAME"]),
+        )
         for surface in self.known | self.seen["PERSON"]:
             self.registry.learn_full_name(surface)
             name = " ".join(w for w in surface.split() if w.rstrip(".").lower() not in titles)
@@ -107,7 +111,9 @@ class Pseudonymiser:
                 if len(token) >= 3 and token[0].isupper() and token not in words:
                     self.terms["PERSON"].add(token)
         for kind in ("ORG", "PLACE", "NAME"):
-            self.terms[kind] = {re.sub(r"^(?:the|our|my)\s+", "", t, flags=re.IGNORECASE) for t in self.terms[kind] if len(t) >= 3}
+            self.terms[kind] = {
+                re.sub(r"^(?:the|our|my)\s+", "", t, flags=re.IGNORECASE) for t in self.terms[kind] if len(t) >= 3
+            }
 
     # --- pass 2 -------------------------------------------------------------------------
 
@@ -123,9 +129,17 @@ class Pseudonymiser:
     def apply(self, transcript: Transcript) -> Transcript:
         text = transcript.text
         spans = self.spans(transcript)
-        new_text, remap = rewrite(text, [(f.start, f.end, self.registry.placeholder(f.kind, text[f.start:f.end])) for f in spans])
+        new_text, remap = rewrite(
+            text, [(f.start, f.end, self.registry.placeholder(f.kind, text[f.start : f.end])) for f in spans]
+        )
         turns = [
-            t.model_copy(update={"start": remap(t.start), "end": remap(t.end), "speaker": self.speaker(t.speaker, t.is_interviewer)})
+            t.model_copy(
+                update={
+                    "start": remap(t.start),
+                    "end": remap(t.end),
+                    "speaker": self.speaker(t.speaker, t.is_interviewer),
+                }
+            )
             for t in transcript.turns
         ]
         cues = [c.model_copy(update={"start": remap(c.start), "end": remap(c.end)}) for c in transcript.cues]
@@ -152,7 +166,9 @@ class Pseudonymiser:
         for kind in ("PERSON", "ORG", "PLACE", "NAME"):
             mentions += [Mention(f, "known") for f in occurrences(value, self.terms[kind], kind)]
         spans = settle(mentions, value, self.keep)
-        return rewrite(value, [(f.start, f.end, self.registry.placeholder(f.kind, value[f.start:f.end])) for f in spans])[0]
+        return rewrite(
+            value, [(f.start, f.end, self.registry.placeholder(f.kind, value[f.start : f.end])) for f in spans]
+        )[0]
 
     # --- the key --------------------------------------------------------------------------
 

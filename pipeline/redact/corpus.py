@@ -86,7 +86,9 @@ def with_attributes(transcript: Transcript, tables: list[AttributeTable]) -> Tra
     return transcript.model_copy(update={"attributes": merged})
 
 
-def first_pass(files: list[Path], config: Config, tables: list[AttributeTable], names: list[str], keep: list[str]) -> Redaction:
+def first_pass(
+    files: list[Path], config: Config, tables: list[AttributeTable], names: list[str], keep: list[str]
+) -> Redaction:
     """Read every transcript once and find its identifiers; bad files are left to the
     second pass to report, as `qcode code` reports them."""
     p = Pseudonymiser(names=[*names, *table_names(tables)], keep=keep, interviewer_labels=config.interviewer_labels)
@@ -127,8 +129,15 @@ class RedactResult:
 
 
 def redact_corpus(
-    inputs: list[str | Path], *, out_dir: Path, key_path: Path | None = None, names_path: Path | None = None,
-    keep_path: Path | None = None, attributes_path: Path | None = None, config: Config | None = None, report: bool = False,
+    inputs: list[str | Path],
+    *,
+    out_dir: Path,
+    key_path: Path | None = None,
+    names_path: Path | None = None,
+    keep_path: Path | None = None,
+    attributes_path: Path | None = None,
+    config: Config | None = None,
+    report: bool = False,
 ) -> RedactResult:
     """Write each transcript's pseudonymised text to `out_dir` as `.txt` (and a redacted
     participants.csv), and the key outside it. Bad inputs are reported, the rest written.

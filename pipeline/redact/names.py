@@ -91,7 +91,9 @@ def _org_re() -> re.Pattern:
 def _place_re() -> re.Pattern:
     streets = "|".join(re.escape(e) for e in lists()["place_endings"])
     areas = "|".join(re.escape(e) for e in lists()["area_endings"])
-    return re.compile(rf"\b(?:\d+[A-Za-z]?,?\s+)?(?:(?:{CAPITALISED})\s+){{1,3}}(?:{streets})\b|\b(?:{CAPITALISED})\s+(?:{areas})\b")
+    return re.compile(
+        rf"\b(?:\d+[A-Za-z]?,?\s+)?(?:(?:{CAPITALISED})\s+){{1,3}}(?:{streets})\b|\b(?:{CAPITALISED})\s+(?:{areas})\b"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -141,7 +143,7 @@ def by_first_name(text: str) -> list[Found]:
         if _plain(m.group()) not in known:
             continue
         before = text[: m.start()].rstrip()
-        sentence_start = not before or before[-1] in ".!?:\n\"\u201c"
+        sentence_start = not before or before[-1] in '.!?:\n"\u201c'
         rest = surname.match(text, m.end())
         if rest:
             found.append(Found(m.start(), rest.end(), "PERSON"))
@@ -171,13 +173,27 @@ def by_rarity(text: str) -> list[Found]:
     missed; kind unknown, so NAME. Not when a generic word follows (`Reablement team`)."""
     from wordfreq import zipf_frequency
 
-    generic = {w.lower() for w in [*lists()["generic_org_words"], *lists()["org_endings"], "team", "service", "services", "pathway", "programme", "model", "unit", "ward"]}
+    generic = {
+        w.lower()
+        for w in [
+            *lists()["generic_org_words"],
+            *lists()["org_endings"],
+            "team",
+            "service",
+            "services",
+            "pathway",
+            "programme",
+            "model",
+            "unit",
+            "ward",
+        ]
+    }
     generic -= {"the", "our", "my", "their", "this", "that", "and", "of", "for"}
     found = []
     for m in re.finditer(rf"\b(?:{CAPITALISED})\b", text):
         word = m.group()
         before = text[: m.start()].rstrip()
-        if len(word) < 3 or word.isupper() or not before or before[-1] in ".!?:\n\"\u201c":
+        if len(word) < 3 or word.isupper() or not before or before[-1] in '.!?:\n"\u201c':
             continue
         following = re.match(r"\s+(\w+)", text[m.end() :])
         if following and following.group(1).lower() in generic:

@@ -31,7 +31,10 @@ URL = re.compile(
     re.IGNORECASE,
 )
 NHS_NUMBER = re.compile(r"(?<!\d)(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?!\d)")
-POSTCODE = re.compile(r"\b(?:GIR ?0AA|[A-PR-UWYZ](?:\d[A-HJKPSTUW\d]?|[A-HK-Y]\d[ABEHMNPRV-Y\d]?) ?\d[ABD-HJLNP-UW-Z]{2})\b", re.IGNORECASE)
+POSTCODE = re.compile(
+    r"\b(?:GIR ?0AA|[A-PR-UWYZ](?:\d[A-HJKPSTUW\d]?|[A-HK-Y]\d[ABEHMNPRV-Y\d]?) ?\d[ABD-HJLNP-UW-Z]{2})\b",
+    re.IGNORECASE,
+)
 # two letters, six digits, A-D: looser than HMRC's rules for the prefix (its own examples
 # use QQ), since that shape hardly occurs in talk otherwise
 NI_NUMBER = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
@@ -41,12 +44,19 @@ ORDINALS = (
     "|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-\\w+|twenty \\w+|thirtieth|thirty-first|thirty first"
 )
 DAY = rf"(?:the )?(?:\d{{1,2}}(?:st|nd|rd|th)?|{ORDINALS})"
-DATE = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{MONTHS})\.?,? \d{{2,4}}|(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{2,4}}|\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}})"
+DATE = (
+    rf"(?:\d{{1,2}}(?:st|nd|rd|th)?(?: of)? (?:{MONTHS})\.?,? \d{{2,4}}|(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,?"
+    r" \d{2,4}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})"
+)
 # after "born", "date of birth", "DOB" or "birthday" (and a few joining words): a numeric
 # date, or a day and month written or spoken, with the year or without
-SPOKEN = rf"{DAY}(?: of)? (?:{MONTHS})\b\.?(?:,? (?:\d{{4}}|nineteen[- ]\w+(?:[- ]\w+)?))?|(?:{MONTHS})\.? {DAY}\b(?:,? \d{{4}})?"
+SPOKEN = (
+    rf"{DAY}(?: of)? (?:{MONTHS})\b\.?(?:,? (?:\d{{4}}|nineteen[- ]\w+(?:[- ]\w+)?))?|(?:{MONTHS})\.? {DAY}\b(?:,?"
+    r" \d{4})?"
+)
 DATE_OF_BIRTH = re.compile(
-    rf"\b(?:born|date of birth|d\.o\.b\.?|dob|birthday|birth date)(?:['\u2019]s)?(?:[ ,:]+(?:is|was|as|on|being|of))*[ ,:]+"
+    rf"\b(?:born|date of birth|d\.o\.b\.?|dob|birthday|birth date)(?:['\u2019]s)?(?:[ ,:]+(?:is|was|as|on|being|of))*["
+    rf" ,:]+"
     rf"(?P<date>\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|{SPOKEN})",
     re.IGNORECASE,
 )
@@ -60,11 +70,13 @@ REFERENCE_CUE = (
 )
 REF_TOKEN = r"(?:[A-Z]{1,4}[ -]?)?\d[\d/ -]*\d(?:[ /-]?[A-Z]{1,2}\b)?|[A-Z]{1,4}\d{4,}"
 REFERENCE_AFTER_CUE = re.compile(
-    rf"{REFERENCE_CUE}(?:[ ,:#]+(?:no\.?|number|numbers|num|reference|ref|is|was|as|of|straight away|quoted|id|code))*[ ,:#]+(?P<ref>{REF_TOKEN})",
+    rf"{REFERENCE_CUE}(?:[ ,:#]+(?:no\.?|number|numbers|num|reference|ref|is|was|as|of|straight away|quoted|id|code))*["
+    rf" ,:#]+(?P<ref>{REF_TOKEN})",
     re.IGNORECASE,
 )
 REFERENCE_SHAPE = re.compile(
-    r"(?<![\w/-])(?:[A-Z]{1,5}(?:[/-][A-Z0-9]*\d[A-Z0-9]*){1,3}(?:[/-][A-Z]{1,2})?|[A-Z]{1,3}\d{5,}|[A-Z]{1,4} \d{3,5}(?: \d{3,5})+|\d{3,5}(?:[ -]\d{2,5}){2,3})(?![\w/-])"
+    r"(?<![\w/-])(?:[A-Z]{1,5}(?:[/-][A-Z0-9]*\d[A-Z0-9]*){1,3}(?:[/-][A-Z]{1,2})?|[A-Z]{1,3}\d{5,}|[A-Z]{1,4}"
+    r" \d{3,5}(?: \d{3,5})+|\d{3,5}(?:[ -]\d{2,5}){2,3})(?![\w/-])"
 )
 NOT_REFERENCE = re.compile(r"^(?:COVID-19|SARS-COV-2|NHS-\d+|[A-Z]\d{1,3}|(?:19|20)\d\d(?:[/-]\d\d)?)$", re.IGNORECASE)
 
@@ -97,7 +109,13 @@ def _digits(text: str) -> int:
 def _amount_or_count(text: str, start: int, end: int) -> bool:
     """Money, a percentage, a year or a plain count: not a reference."""
     before, after = text[max(0, start - 2) : start], text[end : end + 12].lower()
-    return "£" in before or "$" in before or after.lstrip().startswith(("%", "per cent", "percent", "million", "billion", "k ", "beds", "people", "staff"))
+    return (
+        "£" in before
+        or "$" in before
+        or after.lstrip().startswith(
+            ("%", "per cent", "percent", "million", "billion", "k ", "beds", "people", "staff")
+        )
+    )
 
 
 def _references(text: str) -> Iterator[Found]:

@@ -55,7 +55,9 @@ def normal(kind: str, surface: str) -> str:
     return re.sub(r"^(?:the|our|my)\s+", "", text, flags=re.IGNORECASE).lower()
 
 
-TITLE_LEAD = re.compile(r"(?:(?:" + "|".join(re.escape(t.rstrip(".")) for t in lists()["titles"]) + r")\.?\s+)+", re.IGNORECASE)
+TITLE_LEAD = re.compile(
+    r"(?:(?:" + "|".join(re.escape(t.rstrip(".")) for t in lists()["titles"]) + r")\.?\s+)+", re.IGNORECASE
+)
 
 
 def trimmed(f: Found, text: str) -> Found:
@@ -113,7 +115,9 @@ class Registry:
 
     numbers: dict[tuple[str, tuple], int] = field(default_factory=dict)
     surfaces: dict[tuple[str, tuple], set[str]] = field(default_factory=lambda: defaultdict(set))
-    full_names: dict[tuple[str, ...], tuple[str, str]] = field(default_factory=dict)  # token -> full names it belongs to
+    full_names: dict[tuple[str, ...], tuple[str, str]] = field(
+        default_factory=dict
+    )  # token -> full names it belongs to
 
     def entity(self, kind: str, surface: str) -> tuple[str, tuple]:
         if kind != "PERSON":

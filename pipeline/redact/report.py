@@ -19,8 +19,23 @@ from ..schemas import Transcript
 from .names import CAPITALISED, keep_spans, lists, ner
 
 PLACEHOLDER = re.compile(r"\[[A-Z ]+ \d+\]")
-DAYS = {d + s for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday") for s in ("", "s")}
-MONTH_NAMES = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"}
+DAYS = {
+    d + s for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday") for s in ("", "s")
+}
+MONTH_NAMES = {
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+}
 NUMBER = re.compile(r"(?<![\w£$.,])\d[\d ,./-]*\d(?![\w%])")
 PLACE_CUE = re.compile(rf"\b(?:in|at|from|near|to|around)\s+(?P<word>{CAPITALISED})")
 COMMON = 4.0  # Zipf frequency: a capitalised word rarer than this is worth a look
@@ -75,7 +90,7 @@ def _rare_words(text: str) -> list[tuple[int, int, str]]:
     out = []
     for m in re.finditer(rf"\b(?:{CAPITALISED})\b", text):
         before = text[: m.start()].rstrip()
-        if not before or before[-1] in ".!?:\n\"\u201c[" or m.group().isupper():
+        if not before or before[-1] in '.!?:\n"\u201c[' or m.group().isupper():
             continue
         if zipf_frequency(m.group().lower(), "en") < COMMON:
             out.append((m.start(), m.end(), "a capitalised word that is not an everyday word"))
@@ -91,7 +106,10 @@ def risks(transcripts: list[Transcript], keep: list[str] = ()) -> list[Risk]:
         text = t.text
         fine = _masked(text, keep)
         spans = _numbers(text) + _rare_words(text)
-        spans += [(m.start("word"), m.end("word"), "a capitalised word after in/at/from/near (a place?)") for m in PLACE_CUE.finditer(text)]
+        spans += [
+            (m.start("word"), m.end("word"), "a capitalised word after in/at/from/near (a place?)")
+            for m in PLACE_CUE.finditer(text)
+        ]
         spans += [(e.start, e.end, f"a name the recogniser sees ({e.kind.lower()})") for e in ents]
         seen: set[tuple[int, int]] = set()
         for start, end, why in sorted(spans):

@@ -31,7 +31,10 @@ from .session import ReviewError, ReviewSession
 MAX_BODY = 64 * 1024
 COOKIE = "qcode_review"  # + "_PORT": each server its own cookie, so a second server never signs the first tab out
 HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none';"
+        " form-action 'none'; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -52,7 +55,9 @@ class DecideRequest(_Body):
     codes: list[str] = Field(default_factory=list, max_length=100)
     note: str | None = Field(None, max_length=4000)
     rev: str | None = Field(None, max_length=64)
-    model: str | None = Field(None, max_length=40, pattern=r"^(batch|live-[0-9]+)$")  # the model whose suggestion was shown
+    model: str | None = Field(
+        None, max_length=40, pattern=r"^(batch|live-[0-9]+)$"
+    )  # the model whose suggestion was shown
     suggested: list[str] | None = Field(None, max_length=100)  # the codes it pre-selected
 
 
@@ -98,10 +103,14 @@ class BodyLimit:
 
 
 async def _too_large(scope, receive, send, limit: int) -> None:
-    await JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413, headers=HEADERS)(scope, receive, send)
+    await JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413, headers=HEADERS)(
+        scope, receive, send
+    )
 
 
-def create_app(session: ReviewSession, *, token: str | None = None, hosts: list[str] | None = None, port: int | None = None) -> FastAPI:
+def create_app(
+    session: ReviewSession, *, token: str | None = None, hosts: list[str] | None = None, port: int | None = None
+) -> FastAPI:
     """The app for one session. `token` is the key in the printed address (random if not
     given); `hosts` the Host names accepted (loopback names by default); `port` names the
     cookie. The cookie carries a session value derived from the key, never the key."""
@@ -134,7 +143,9 @@ def _guard(app: FastAPI, cookie: tuple[str, str], csrf: str, hosts: list[str] | 
     async def guard(request: Request, call_next):
         if request.url.path.startswith("/api/"):
             if not _authorised(request, cookie):
-                return JSONResponse({"detail": "not signed in: open the address printed by `qcode review serve`"}, 403, headers=HEADERS)
+                return JSONResponse(
+                    {"detail": "not signed in: open the address printed by `qcode review serve`"}, 403, headers=HEADERS
+                )
             if not _same(request.headers.get("x-qcode-csrf", ""), csrf):
                 return JSONResponse({"detail": "missing or wrong X-QCode-CSRF header"}, 403, headers=HEADERS)
         response = await call_next(request)
@@ -173,7 +184,9 @@ def _page_routes(app: FastAPI, token: str, cookie: tuple[str, str], csrf: str) -
             response.set_cookie(cookie[0], cookie[1], httponly=True, samesite="strict", path="/")
             return response
         if not _authorised(request, cookie):
-            return PlainTextResponse("open the address printed by `qcode review serve` (it carries the server's key)", 403)
+            return PlainTextResponse(
+                "open the address printed by `qcode review serve` (it carries the server's key)", 403
+            )
         return HTMLResponse(_static("index.html").replace("{{csrf}}", html.escape(csrf)))
 
     @app.get("/static/{name}")
@@ -190,11 +203,26 @@ def _api_routes(app: FastAPI, session: ReviewSession) -> None:
     def state():
         s = session.served
         codes = [
-            {"id": c.id, "name": c.name, "theme": c.theme, "definition": c.definition, "include": c.include, "exclude": c.exclude}
+            {
+                "id": c.id,
+                "name": c.name,
+                "theme": c.theme,
+                "definition": c.definition,
+                "include": c.include,
+                "exclude": c.exclude,
+            }
             for c in s.codebook.codes
         ]
         themes = [{"id": t.id, "name": t.name} for t in s.codebook.themes]
-        return {"reviewer": s.reviewer, "file": s.path.name, "codebook": s.codebook.name, "codes": codes, "themes": themes, "order": s.order, "thresholds": s.thresholds}
+        return {
+            "reviewer": s.reviewer,
+            "file": s.path.name,
+            "codebook": s.codebook.name,
+            "codes": codes,
+            "themes": themes,
+            "order": s.order,
+            "thresholds": s.thresholds,
+        }
 
     @app.get("/api/queue")
     def queue(order: Literal["queue", "file"] | None = None, code: str | None = Query(None, max_length=100)):

@@ -13,7 +13,7 @@ Action = Literal["accept", "reject"]
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def checked_codes(codes: list[str], codebook: Codebook, where: str = "codes") -> list[str]:
@@ -49,4 +49,12 @@ def make_review(
     else:
         status = "corrected"
     suggested_by, suggested = (shown[0], checked_codes(shown[1], codebook, "suggested")) if shown else (None, None)
-    return Review(status=status, codes=selected, reviewer=reviewer, note=note or None, reviewed_at=at or now(), suggested_by=suggested_by, suggested=suggested)
+    return Review(
+        status=status,
+        codes=selected,
+        reviewer=reviewer,
+        note=note or None,
+        reviewed_at=at or now(),
+        suggested_by=suggested_by,
+        suggested=suggested,
+    )

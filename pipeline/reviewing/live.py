@@ -76,7 +76,9 @@ class RelearnJob:
 def next_version(root: Path) -> int:
     """One more than the highest model version kept in the study's live/ folder."""
     folder = root / LIVE
-    taken = [int(p.name[1:]) for p in folder.glob("v*") if p.is_dir() and p.name[1:].isdigit()] if folder.is_dir() else []
+    taken = (
+        [int(p.name[1:]) for p in folder.glob("v*") if p.is_dir() and p.name[1:].isdigit()] if folder.is_dir() else []
+    )
     return max(taken, default=0) + 1
 
 
@@ -132,8 +134,17 @@ class LiveLearner:
         if snap.decided == 0:
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_low_priority)
-        job = RelearnJob(str(self.root), str(self.codebook_path), self.config, next_version(self.root), snap, str(self.cache_dir) if self.cache_dir else None)
+            self._pool = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_low_priority
+            )
+        job = RelearnJob(
+            str(self.root),
+            str(self.codebook_path),
+            self.config,
+            next_version(self.root),
+            snap,
+            str(self.cache_dir) if self.cache_dir else None,
+        )
         self._settled.clear()
         self._future = self._pool.submit(relearn, job)
         self._future.add_done_callback(self._done)
@@ -155,7 +166,15 @@ class LiveLearner:
         used = bool(model.suggestions) or (model.check is None or model.check["better"])
         if used:
             self._model = model
-        self.history.append({"model": model.name, "decisions": model.decisions, "seconds": round(model.seconds, 2), "used": used, "check": model.check})
+        self.history.append(
+            {
+                "model": model.name,
+                "decisions": model.decisions,
+                "seconds": round(model.seconds, 2),
+                "used": used,
+                "check": model.check,
+            }
+        )
         name_in_manifest(self.root)
         if self.on_model is not None:
             self.on_model(model)
@@ -200,7 +219,14 @@ def _embedder(config: Config, cache_dir: str | None):
 
     key = (config.model, config.backend, cache_dir)
     if key not in _EMBEDDERS:
-        _EMBEDDERS[key] = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend, cache_dir=Path(cache_dir) if cache_dir else None, device="cpu")
+        _EMBEDDERS[key] = build_embedder(
+            config.model,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            backend=config.backend,
+            cache_dir=Path(cache_dir) if cache_dir else None,
+            device="cpu",
+        )
     return _EMBEDDERS[key]
 
 
@@ -222,7 +248,9 @@ def relearn(job: RelearnJob) -> LiveModel:
         _STUDY[key] = embed_units(embedder, snap.texts, job.config)
     units = _STUDY[key]
     decided = [i for i, label in enumerate(snap.labels) if label is not None]
-    data = Labelled([snap.ids[i] for i in decided], [snap.texts[i] for i in decided], [list(snap.labels[i]) for i in decided])
+    data = Labelled(
+        [snap.ids[i] for i in decided], [snap.texts[i] for i in decided], [list(snap.labels[i]) for i in decided]
+    )
     tagger = LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units)
     pending = [i for i, label in enumerate(snap.labels) if label is None]
     better = tagger.cv_ is None or tagger.cv_["better"]
@@ -235,7 +263,15 @@ def relearn(job: RelearnJob) -> LiveModel:
             continue
         suggestions[snap.ids[i]] = (rows, codes, sure)
     seconds = time.perf_counter() - started
-    _keep(Path(job.root), job.version, tagger, codebook_sha256=file_sha256(job.codebook_path), embedder=embedder, decisions=len(decided), seconds=seconds)
+    _keep(
+        Path(job.root),
+        job.version,
+        tagger,
+        codebook_sha256=file_sha256(job.codebook_path),
+        embedder=embedder,
+        decisions=len(decided),
+        seconds=seconds,
+    )
     return LiveModel(job.version, len(decided), seconds, suggestions, tagger.cv_)
 
 
@@ -258,12 +294,23 @@ def _keep(root: Path, version: int, tagger, *, codebook_sha256: str, embedder, d
     final = folder / f"v{version}"
     tmp = folder / f".v{version}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    tagger.save(tmp, codebook_sha256=codebook_sha256, embedder=embedder, training=[{"path": "(review page decisions)", "passages": decisions}])
+    tagger.save(
+        tmp,
+        codebook_sha256=codebook_sha256,
+        embedder=embedder,
+        training=[{"path": "(review page decisions)", "passages": decisions}],
+    )
     if final.exists():  # another page took this version first: keep theirs
         shutil.rmtree(tmp, ignore_errors=True)
         return
     os.replace(tmp, final)
-    line = {"model": f"live-{version}", "path": f"{LIVE}/v{version}", "decisions": decisions, "seconds": round(seconds, 2), "sha256": model_sha256(final)}
+    line = {
+        "model": f"live-{version}",
+        "path": f"{LIVE}/v{version}",
+        "decisions": decisions,
+        "seconds": round(seconds, 2),
+        "sha256": model_sha256(final),
+    }
     with open(folder / LIVE_INDEX, "a", encoding="utf-8") as f:
         f.write(json.dumps(line, sort_keys=True) + "\n")
         f.flush()

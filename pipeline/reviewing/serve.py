@@ -113,7 +113,11 @@ def check_host(host: str, expose: bool) -> None:
     except ValueError:
         loopback = False
     if not loopback and not expose:
-        raise InputError(host, "not a loopback address: the page shows confidential transcripts; add --expose if you really mean to serve it to other machines")
+        raise InputError(
+            host,
+            "not a loopback address: the page shows confidential transcripts; add --expose if you really mean to serve"
+            " it to other machines",
+        )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -161,7 +165,18 @@ def serve(
     codebook_file = codebook_for(target.root, codebook_path)
     codebook = load_codebook(codebook_file)
     live = live_learner(target.root, codebook_file, relearn_every, cache_dir)
-    session = ReviewSession(Served(target.root, target.path, reviewer, codebook, thresholds_for(target.root, codebook.code_ids), order, live, learned_from(target.root)))
+    session = ReviewSession(
+        Served(
+            target.root,
+            target.path,
+            reviewer,
+            codebook,
+            thresholds_for(target.root, codebook.code_ids),
+            order,
+            live,
+            learned_from(target.root),
+        )
+    )
     token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     shown = f"[{host}]" if ":" in host else host
@@ -177,11 +192,22 @@ def serve(
             announce(f"made {target.path} (a copy of {EXCERPTS} for {reviewer}, without decisions)")
         announce(f"reviewing {target.path} as {reviewer}: open {url}")
         if expose:
-            announce("warning: --expose serves plain HTTP: the key and the transcripts cross the network unencrypted; "
-                     + ("any Host name is accepted on every interface" if hosts == ["*"] else f"Host names accepted: {', '.join(dict.fromkeys(hosts))}"))
-        announce("keys: digits toggle codes, a/Enter accept, x no code, space skip, Backspace undo, n note; Ctrl+C stops")
+            announce(
+                "warning: --expose serves plain HTTP: the key and the transcripts cross the network unencrypted; "
+                + (
+                    "any Host name is accepted on every interface"
+                    if hosts == ["*"]
+                    else f"Host names accepted: {', '.join(dict.fromkeys(hosts))}"
+                )
+            )
+        announce(
+            "keys: digits toggle codes, a/Enter accept, x no code, space skip, Backspace undo, n note; Ctrl+C stops"
+        )
         if live is not None:
-            announce(f"learning as you review: a new model every {live.every} decisions (--no-learn to keep the batch suggestions)")
+            announce(
+                f"learning as you review: a new model every {live.every} decisions (--no-learn to keep the batch"
+                " suggestions)"
+            )
         server.run(sockets=[sock])
     except (KeyboardInterrupt, SystemExit):  # Ctrl+C, or SIGTERM through _exit_cleanly: stop as cleanly
         pass

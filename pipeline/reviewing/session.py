@@ -20,15 +20,24 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
-
 from pydantic import ValidationError
+from sklearn.metrics import cohen_kappa_score
 
 from ..errors import InputError, validation_messages
 from ..outputs import source_text_path
 from ..review import uncertainty
 from ..schemas import Codebook, Excerpt, Review, final_codes
-from ..store import JournalEntry, NotSaved, Signature, append_decisions, journal_path, locked, parse_journal, set_aside, write_excerpts
+from ..store import (
+    JournalEntry,
+    NotSaved,
+    Signature,
+    append_decisions,
+    journal_path,
+    locked,
+    parse_journal,
+    set_aside,
+    write_excerpts,
+)
 from .decision import Action, make_review
 from .live import BATCH, LiveLearner, Snapshot
 
@@ -101,7 +110,9 @@ class ReviewSession:
         self._mutex = threading.RLock()
         self._timer: threading.Timer | None = None
         self._state = _Loaded()
-        self._undo: dict[str, list[list[tuple[str, Review, Review]]]] = {}  # per tab, per step: (passage, review replaced, review written)
+        self._undo: dict[
+            str, list[list[tuple[str, Review, Review]]]
+        ] = {}  # per tab, per step: (passage, review replaced, review written)
         self._recent: list[str] = []
         self._warned: set[str] = set()  # journal problems already named on stderr
         with self._mutex, locked(served.path):
@@ -125,7 +136,9 @@ class ReviewSession:
         try:
             raw = jpath.read_bytes() if jpath.exists() else b""
         except OSError as err:
-            raise ReviewError(503, f"{jpath}: cannot read the journal: {err.strerror or err}; nothing was changed") from None
+            raise ReviewError(
+                503, f"{jpath}: cannot read the journal: {err.strerror or err}; nothing was changed"
+            ) from None
         end = raw.rfind(b"\n") + 1  # a torn last line is not a decision
         entries, bad = parse_journal(raw[offset:end], raw[:offset].count(b"\n") + 1)
         for line in bad:
@@ -135,7 +148,10 @@ class ReviewSession:
             if i is not None:
                 self._set_review(i, entry.review)
             else:
-                self._warn(f"{jpath}: a decision for {entry.id!r}, which is not in {self.served.path.name}: kept aside at the next fold")
+                self._warn(
+                    f"{jpath}: a decision for {entry.id!r}, which is not in {self.served.path.name}: kept aside at the"
+                    " next fold"
+                )
         self._state.journal_offset = end
         self._state.signature = Signature.of(self.served.path)
 
@@ -159,7 +175,11 @@ class ReviewSession:
             self._reload()
 
     def _seed_recent(self) -> None:
-        mine = [e for e in self._state.excerpts if e.review.reviewer == self.served.reviewer and e.review.status != "pending"]
+        mine = [
+            e
+            for e in self._state.excerpts
+            if e.review.reviewer == self.served.reviewer and e.review.status != "pending"
+        ]
         mine.sort(key=lambda e: (e.review.reviewed_at or "", e.id))
         self._recent = [e.id for e in mine[-RECENT:]]
 
@@ -168,7 +188,9 @@ class ReviewSession:
     def _excerpt(self, pid: str) -> Excerpt:
         i = self._state.index.get(pid)
         if i is None:
-            raise ReviewError(404, f"no passage {pid!r} in {self.served.path.name} (a rerun may have replaced it: reload the page)")
+            raise ReviewError(
+                404, f"no passage {pid!r} in {self.served.path.name} (a rerun may have replaced it: reload the page)"
+            )
         return self._state.excerpts[i]
 
     def refreshed(self) -> None:
@@ -184,10 +206,18 @@ class ReviewSession:
         st = self._state
         pending = [i for i, e in enumerate(st.excerpts) if e.review.status == "pending"]
         if code:
-            pending = [i for i in pending if code in st.excerpts[i].codes or any(s.code == code for s in st.excerpts[i].suggestions)]
+            pending = [
+                i
+                for i in pending
+                if code in st.excerpts[i].codes or any(s.code == code for s in st.excerpts[i].suggestions)
+            ]
         if order == "queue":
             live = self._live_model()
-            sure = st.uncertainty if live is None else [live.suggestions.get(e.id, (None, None, u))[2] for e, u in zip(st.excerpts, st.uncertainty)]
+            sure = (
+                st.uncertainty
+                if live is None
+                else [live.suggestions.get(e.id, (None, None, u))[2] for e, u in zip(st.excerpts, st.uncertainty)]
+            )
             pending.sort(key=lambda i: (-sure[i], st.excerpts[i].id))
         return [st.excerpts[i].id for i in pending]
 
@@ -234,7 +264,9 @@ class ReviewSession:
         text = _source_text(source_text_path(self.served.root, e.transcript), self.served.root)
         if text is None or text[e.start : e.end] != e.text:
             return "", ""
-        return _clip_start(text[max(0, e.start - AROUND_CHARS) : e.start]), _clip_end(text[e.end : e.end + AROUND_CHARS])
+        return _clip_start(text[max(0, e.start - AROUND_CHARS) : e.start]), _clip_end(
+            text[e.end : e.end + AROUND_CHARS]
+        )
 
     def examples(self, code: str, exclude: str | None = None, n: int = 3) -> list[dict]:
         """Passages reviewers already decided with `code` among their final codes."""
@@ -253,7 +285,16 @@ class ReviewSession:
             if i is None:
                 continue
             e = self._state.excerpts[i]
-            out.append({"id": e.id, "transcript": e.transcript, "status": e.review.status, "final": final_codes(e), "note": e.review.note, "text": e.text})
+            out.append(
+                {
+                    "id": e.id,
+                    "transcript": e.transcript,
+                    "status": e.review.status,
+                    "final": final_codes(e),
+                    "note": e.review.note,
+                    "text": e.text,
+                }
+            )
         return out
 
     def stats(self) -> dict:
@@ -267,14 +308,26 @@ class ReviewSession:
         for code in self.served.codebook.code_ids:
             machine = np.array([code in e.codes for e in held_out], dtype=int)
             human = np.array([code in (final_codes(e) or []) for e in held_out], dtype=int)
-            per_code.append({"code": code, "kappa": _kappa(machine, human), "machine": int(machine.sum()), "reviewers": int(human.sum()), "agree": int((machine == human).sum())})
+            per_code.append(
+                {
+                    "code": code,
+                    "kappa": _kappa(machine, human),
+                    "machine": int(machine.sum()),
+                    "reviewers": int(human.sum()),
+                    "agree": int((machine == human).sum()),
+                }
+            )
         return {
             "total": len(self._state.excerpts),
             "decided": len(decided),
             "by_reviewer": dict(sorted(by_reviewer.items())),
             "by_status": dict(Counter(e.review.status for e in self._state.excerpts)),
             "per_code": per_code,
-            "kappa_on": {"decided": len(held_out), "left_out": len(decided) - len(held_out), "order": self.served.order},
+            "kappa_on": {
+                "decided": len(held_out),
+                "left_out": len(decided) - len(held_out),
+                "order": self.served.order,
+            },
             "models": self._by_model(decided),
             "live": self._live_state(),
         }
@@ -289,11 +342,26 @@ class ReviewSession:
             if e.review.suggested_by is not None and e.review.suggested is not None:
                 groups.setdefault(e.review.suggested_by, []).append(e)
         out = []
-        for model, items in sorted(groups.items(), key=lambda kv: (kv[0] != BATCH, int(kv[0].split("-")[-1]) if kv[0] != BATCH else 0)):
+        for model, items in sorted(
+            groups.items(), key=lambda kv: (kv[0] != BATCH, int(kv[0].split("-")[-1]) if kv[0] != BATCH else 0)
+        ):
             changed = sum(sorted(e.review.suggested) != sorted(final_codes(e) or []) for e in items)
-            kappas = [_kappa(np.array([c in e.review.suggested for e in items], dtype=int), np.array([c in (final_codes(e) or []) for e in items], dtype=int)) for c in self.served.codebook.code_ids]
+            kappas = [
+                _kappa(
+                    np.array([c in e.review.suggested for e in items], dtype=int),
+                    np.array([c in (final_codes(e) or []) for e in items], dtype=int),
+                )
+                for c in self.served.codebook.code_ids
+            ]
             kappas = [k for k in kappas if k is not None]
-            out.append({"model": model, "decisions": len(items), "changed": changed, "kappa": round(float(np.mean(kappas)), 3) if kappas else None})
+            out.append(
+                {
+                    "model": model,
+                    "decisions": len(items),
+                    "changed": changed,
+                    "kappa": round(float(np.mean(kappas)), 3) if kappas else None,
+                }
+            )
         return out
 
     def _live_state(self) -> dict | None:
@@ -302,9 +370,17 @@ class ReviewSession:
             return None
         model, latest = live.model(), live.latest
         held_back = latest is not None and latest is not model
-        return {"model": model.name if model else None, "learned_from": model.decisions if model else 0, "every": live.every,
-                "relearning": live.busy, "history": live.history[-10:], "error": live.error,
-                "held_back": {"model": latest.name, "learned_from": latest.decisions, "check": latest.check} if held_back else None}
+        return {
+            "model": model.name if model else None,
+            "learned_from": model.decisions if model else 0,
+            "every": live.every,
+            "relearning": live.busy,
+            "history": live.history[-10:],
+            "error": live.error,
+            "held_back": (
+                {"model": latest.name, "learned_from": latest.decisions, "check": latest.check} if held_back else None
+            ),
+        }
 
     # --- recording --------------------------------------------------------------------
 
@@ -314,7 +390,9 @@ class ReviewSession:
         try:
             append_decisions(self.served.path, [JournalEntry(id=i, review=r) for i, r in changes])
         except NotSaved as err:
-            raise ReviewError(507, f"{err}; the decision is kept on the page: free some space and press the key again") from None
+            raise ReviewError(
+                507, f"{err}; the decision is kept on the page: free some space and press the key again"
+            ) from None
         for pid, review in changes:
             self._set_review(self._state.index[pid], review)
         self._state.journal_offset = journal_path(self.served.path).stat().st_size  # ends with our newline
@@ -332,7 +410,16 @@ class ReviewSession:
             self._recent.append(pid)
         del self._recent[:-RECENT]
 
-    def decide(self, pid: str, action: Action, codes: list[str], note: str | None = None, base_rev: str | None = None, shown: tuple[str, list[str]] | None = None, tab: str = "") -> dict:
+    def decide(
+        self,
+        pid: str,
+        action: Action,
+        codes: list[str],
+        note: str | None = None,
+        base_rev: str | None = None,
+        shown: tuple[str, list[str]] | None = None,
+        tab: str = "",
+    ) -> dict:
         """Record a decision; `base_rev` (the version the page showed) guards against
         overwriting a decision someone else made meanwhile (409 with theirs); `shown` is
         the (model, codes) the page pre-selected; `tab` the browser tab, whose own undo
@@ -341,15 +428,32 @@ class ReviewSession:
             self.sync()
             e = self._excerpt(pid)
             if base_rev is not None and base_rev != rev(e.review):
-                raise ReviewError(409, f"{pid} was decided meanwhile ({e.review.status} by {e.review.reviewer or 'someone'}); reload it", current=e.review.model_dump())
+                raise ReviewError(
+                    409,
+                    f"{pid} was decided meanwhile ({e.review.status} by {e.review.reviewer or 'someone'}); reload it",
+                    current=e.review.model_dump(),
+                )
             try:
-                review = make_review(e, action=action, codes=codes, reviewer=self.served.reviewer, note=note, codebook=self.served.codebook, shown=shown)
+                review = make_review(
+                    e,
+                    action=action,
+                    codes=codes,
+                    reviewer=self.served.reviewer,
+                    note=note,
+                    codebook=self.served.codebook,
+                    shown=shown,
+                )
             except InputError as err:
                 raise ReviewError(422, err.message) from None
             self._record([(pid, review)])
             self._undo.setdefault(tab, []).append([(pid, e.review, review)])
             self._remember([pid])
-            out = {"id": pid, "review": review.model_dump(), "rev": rev(review), "final": final_codes(self._excerpt(pid))}
+            out = {
+                "id": pid,
+                "review": review.model_dump(),
+                "rev": rev(review),
+                "final": final_codes(self._excerpt(pid)),
+            }
         self._learn(1)
         return out
 
@@ -362,7 +466,12 @@ class ReviewSession:
         """Every passage's text and, where decided, its final codes."""
         with self._mutex:
             st = self._state
-            return Snapshot([e.id for e in st.excerpts], [e.text for e in st.excerpts], [final_codes(e) for e in st.excerpts], list(st.uncertainty))
+            return Snapshot(
+                [e.id for e in st.excerpts],
+                [e.text for e in st.excerpts],
+                [final_codes(e) for e in st.excerpts],
+                list(st.uncertainty),
+            )
 
     def undo(self, tab: str = "") -> dict:
         """Put back what the last decision (or bulk action) made in this tab replaced."""
@@ -375,7 +484,12 @@ class ReviewSession:
             changed = [pid for pid, _, mine in step if pid in self._state.index and self._excerpt(pid).review != mine]
             if changed:  # someone decided it again since: undoing would erase their decision
                 e = self._excerpt(changed[0])
-                raise ReviewError(409, f"{changed[0]} was decided again meanwhile ({e.review.status} by {e.review.reviewer or 'someone'}); not undone", current=e.review.model_dump())
+                raise ReviewError(
+                    409,
+                    f"{changed[0]} was decided again meanwhile ({e.review.status} by {e.review.reviewer or 'someone'});"
+                    " not undone",
+                    current=e.review.model_dump(),
+                )
             last = [(pid, old) for pid, old, _ in step if pid in self._state.index]
             try:
                 self._record(last)
@@ -399,7 +513,12 @@ class ReviewSession:
     def bulk_preview(self, code: str, min_score: float) -> dict:
         self.refreshed()
         targets = self._bulk_targets(code, min_score)
-        return {"code": code, "min_score": min_score, "count": len(targets), "sample": [e.text[:120] for e in targets[:3]]}
+        return {
+            "code": code,
+            "min_score": min_score,
+            "count": len(targets),
+            "sample": [e.text[:120] for e in targets[:3]],
+        }
 
     def bulk_accept(self, code: str, min_score: float, expected: int, tab: str = "") -> dict:
         """Accept `code` on every pending passage that suggests it with at least
@@ -409,14 +528,30 @@ class ReviewSession:
             self.sync()
             targets = self._bulk_targets(code, min_score)
             if len(targets) != expected:
-                raise ReviewError(409, f"{len(targets)} passages match now, not the {expected} confirmed; preview again")
+                raise ReviewError(
+                    409, f"{len(targets)} passages match now, not the {expected} confirmed; preview again"
+                )
             changes = []
             for e in targets:
                 selection = [c for c in self.served.codebook.code_ids if c in e.codes or c == code]
-                changes.append((e.id, make_review(e, action="accept", codes=selection, reviewer=self.served.reviewer, codebook=self.served.codebook, note=f"bulk: {code} score >= {min_score:g}")))
+                changes.append(
+                    (
+                        e.id,
+                        make_review(
+                            e,
+                            action="accept",
+                            codes=selection,
+                            reviewer=self.served.reviewer,
+                            codebook=self.served.codebook,
+                            note=f"bulk: {code} score >= {min_score:g}",
+                        ),
+                    )
+                )
             if changes:
                 self._record(changes)
-                self._undo.setdefault(tab, []).append([(e.id, e.review, review) for e, (_, review) in zip(targets, changes)])
+                self._undo.setdefault(tab, []).append(
+                    [(e.id, e.review, review) for e, (_, review) in zip(targets, changes)]
+                )
                 self._remember([pid for pid, _ in changes])
         self._learn(len(changes))
         return {"accepted": len(changes)}

@@ -55,7 +55,7 @@ def read_table(path: Path) -> list[dict[str, str]]:
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError(path, f"no column(s) {missing}: use the table `qcode export table` writes", 1)
-    return [{h: ("" if v is None else str(v)) for h, v in zip(header, row)} for row in grid[1:]]
+    return [{h: "" if v is None else str(v) for h, v in zip(header, row)} for row in grid[1:]]
 
 
 def _xlsx_grid(path: Path) -> list[list]:
@@ -79,7 +79,9 @@ def parse_codes(cell: str, codebook: Codebook) -> list[str]:
     return checked_codes(codes, codebook)
 
 
-def _row_review(row: dict[str, str], excerpt: Excerpt, codebook: Codebook, reviewer: str | None, at: str) -> Review | None:
+def _row_review(
+    row: dict[str, str], excerpt: Excerpt, codebook: Codebook, reviewer: str | None, at: str
+) -> Review | None:
     status = row.get("review status", "").strip().lower() or "pending"
     if status not in STATUSES:
         raise ValueError(f"review status {status!r}: use one of {', '.join(STATUSES)}")
@@ -95,7 +97,15 @@ def _row_review(row: dict[str, str], excerpt: Excerpt, codebook: Codebook, revie
     if not who:
         raise ValueError("no reviewer: fill the reviewer column or pass --reviewer")
     action = "reject" if status == "rejected" else "accept"
-    return make_review(excerpt, action=action, codes=codes, reviewer=who, note=row.get("review note", "").strip() or None, codebook=codebook, at=at)
+    return make_review(
+        excerpt,
+        action=action,
+        codes=codes,
+        reviewer=who,
+        note=row.get("review note", "").strip() or None,
+        codebook=codebook,
+        at=at,
+    )
 
 
 def decided_since(row: dict[str, str], current: Review) -> bool:
@@ -103,7 +113,9 @@ def decided_since(row: dict[str, str], current: Review) -> bool:
     return current.status != "pending" and row.get("reviewed at") != (current.reviewed_at or "")
 
 
-def plan_import(table: Path, excerpts: list[Excerpt], codebook: Codebook, reviewer: str | None, overwrite: bool = False) -> ImportResult:
+def plan_import(
+    table: Path, excerpts: list[Excerpt], codebook: Codebook, reviewer: str | None, overwrite: bool = False
+) -> ImportResult:
     """The decisions a table holds, checked against the excerpts; every problem is raised
     together (`InputErrors`, one `FILE:ROW: message` each)."""
     by_id = {e.id: e for e in excerpts}
@@ -129,7 +141,15 @@ def plan_import(table: Path, excerpts: list[Excerpt], codebook: Codebook, review
             result.unchanged += 1
         elif not overwrite and decided_since(row, by_id[pid].review):
             now_ = by_id[pid].review
-            result.newer.append(InputError(table, f"id {pid!r} was decided after this sheet was exported ({now_.status} by {now_.reviewer or 'unnamed'} at {now_.reviewed_at or 'an unknown time'}): that decision is kept; export again, or pass --overwrite", n))
+            result.newer.append(
+                InputError(
+                    table,
+                    f"id {pid!r} was decided after this sheet was exported ({now_.status} by"
+                    f" {now_.reviewer or 'unnamed'} at {now_.reviewed_at or 'an unknown time'}): that decision is kept;"
+                    " export again, or pass --overwrite",
+                    n,
+                )
+            )
         else:
             result.decisions[pid] = review
     if problems:
@@ -142,7 +162,9 @@ def _same(new: Review, old: Review) -> bool:
     return all(getattr(new, k) == getattr(old, k) for k in keys)
 
 
-def import_table(table: Path, target: Path, codebook: Codebook, reviewer: str | None = None, overwrite: bool = False) -> ImportResult:
+def import_table(
+    table: Path, target: Path, codebook: Codebook, reviewer: str | None = None, overwrite: bool = False
+) -> ImportResult:
     """Check every row, then record the decisions in `target` (an excerpts file) under its
     lock, as the review page does."""
     with locked(target):

@@ -43,14 +43,27 @@ def main(out: Path) -> None:
     db.add_all(tags.values())
     for name, passages in DOCUMENTS.items():
         html = "".join(f"<p>{text}</p>" for text, _ in passages)
-        doc = database.Document(name=name, description="", filename=f"{name}.txt", project=project,
-                                text_direction=database.TextDirection.LEFT_TO_RIGHT, contents=html)
+        doc = database.Document(
+            name=name,
+            description="",
+            filename=f"{name}.txt",
+            project=project,
+            text_direction=database.TextDirection.LEFT_TO_RIGHT,
+            contents=html,
+        )
         db.add(doc)
         db.flush()
         offset = 0
         for text, codes in passages:
-            db.add(database.Highlight(document_id=doc.id, start_offset=offset, end_offset=offset + len(text), snippet=text,
-                                      tags=[tags[c] for c in codes]))
+            db.add(
+                database.Highlight(
+                    document_id=doc.id,
+                    start_offset=offset,
+                    end_offset=offset + len(text),
+                    snippet=text,
+                    tags=[tags[c] for c in codes],
+                )
+            )
             offset += len(text)
     db.commit()
     with open(out / "all_tags.csv", "w", newline="") as f:
