@@ -48,8 +48,8 @@ def decide(proba: np.ndarray, code_ids: list[str], config: Config) -> list[list[
 
 def main() -> None:
     config = Config()
-    mpnet = build_embedder("mpnet", batch_size=config.batch_size, seed=config.seed)
-    minilm = build_embedder("minilm", batch_size=config.batch_size, seed=config.seed)
+    mpnet = build_embedder(config.model_copy(update={"model": "mpnet"}))
+    minilm = build_embedder(config.model_copy(update={"model": "minilm"}))
     both = Concatenated(mpnet, minilm)
     for gold, codebook_path in SETS:
         codebook = load_codebook(codebook_path)

@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline import Config, load_codebook  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import read_gold, score  # noqa: E402
-from pipeline.finetune import finetune, with_encoder  # noqa: E402
+from pipeline.finetune import finetune  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
+from pipeline.model_folder import with_encoder  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
@@ -61,13 +62,7 @@ def main() -> None:
     train_pool, test = list(KFold(n_splits=5, shuffle=True, random_state=config.seed).split(items))[args.fold]
     pool = np.random.default_rng(config.seed).permutation(train_pool)
     with tempfile.TemporaryDirectory(prefix="qcode-finetune-") as tmp:
-        frozen = build_embedder(
-            config.model,
-            batch_size=config.batch_size,
-            seed=config.seed,
-            cache_dir=Path(tmp) / "cache",
-            device=args.device,
-        )
+        frozen = build_embedder(config, cache_dir=Path(tmp) / "cache", device=args.device)
         rows = [{"reviewed": 0, "frozen_kappa": round(kappa(codebook, config, frozen, items, [], test), 4)}]
         print(
             f"{args.gold} fold {args.fold} ({len(test)} passages), {config.model}: codebook only κ"
@@ -84,9 +79,7 @@ def main() -> None:
             tuned = finetune(codebook, data, config=config, out_dir=Path(tmp) / f"m{n}", device=args.device)
             tuned_config = with_encoder(config, Path(tmp) / f"m{n}")
             embedder = build_embedder(
-                tuned_config.model,
-                batch_size=config.batch_size,
-                seed=config.seed,
+                tuned_config.model_copy(update={"batch_size": config.batch_size, "seed": config.seed}),
                 cache_dir=Path(tmp) / "cache",
                 device=args.device,
             )

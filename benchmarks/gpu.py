@@ -75,7 +75,7 @@ def agreement(model: str, backend: str, device: str, gold: list[tuple[str, str]]
     out = {}
     with tempfile.TemporaryDirectory(prefix="qcode-gpu-") as tmp:
         embedder = build_embedder(
-            model, batch_size=config.batch_size, seed=config.seed, cache_dir=Path(tmp), backend=backend, device=device
+            config.model_copy(update={"model": model, "backend": backend}), cache_dir=Path(tmp), device=device
         )
         for gold_path, codebook_path in gold:
             cb = load_codebook(Path(codebook_path))

@@ -39,7 +39,7 @@ def main() -> None:
     codebook = load_codebook(args.codebook)
     train, test = read_gold(args.train, codebook), read_gold(args.test, codebook)
     data = Labelled([i.id for i in train], [i.text for i in train], [i.labels for i in train])
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed)
+    embedder = build_embedder(config)
     t = time.perf_counter()
     units = embed_units(embedder, [i.text for i in test], config)
     embed_units(embedder, data.texts, config)

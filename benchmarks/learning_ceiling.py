@@ -140,7 +140,7 @@ def main() -> None:
     config = Config(model=args.model)
     codebook = load_codebook(args.codebook)
     items = read_gold(args.gold, codebook)
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed)
+    embedder = build_embedder(config)
     units = embed_units(embedder, [i.text for i in items], config)
     owner = np.repeat(np.arange(len(units)), np.diff(units.bounds))
     Y = label_matrix([i.labels for i in items], codebook.code_ids)

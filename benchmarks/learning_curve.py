@@ -100,7 +100,7 @@ def main() -> None:
     codebook, items = load_gold(
         args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed
     )
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
+    embedder = build_embedder(config)
     folds = list(KFold(n_splits=args.folds, shuffle=True, random_state=config.seed).split(items))
     sizes = [None if s == "all" else int(s) for s in args.sizes]
     rows = []

@@ -255,7 +255,7 @@ def main() -> None:
     args = ap.parse_args()
     config = Config(model=args.model, backend=args.backend, unit_words=args.unit_words)
     codebook = load_codebook(args.codebook)
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
+    embedder = build_embedder(config)
     results = []
     for gold, join in [(g, n) for g in args.gold for n in args.join]:
         items = joined(read_gold(gold, codebook), join, config.seed)
@@ -288,7 +288,10 @@ def main() -> None:
         print("\nper-code κ")
         print(f"{'strategy':<26} " + " ".join(f"{c[:10]:>10}" for c in codebook.code_ids))
         for name, report, _ in rows:
-            print(f"{name:<26} " + " ".join(f"{s.kappa:>10.3f}" for s in report.per_code))
+            print(
+                f"{name:<26} "
+                + " ".join("-".rjust(10) if s.kappa is None else f"{s.kappa:>10.3f}" for s in report.per_code)
+            )
         results.append(
             {
                 "gold": str(gold),

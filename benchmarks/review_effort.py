@@ -105,7 +105,7 @@ def main() -> None:
     codebook, items = load_gold(
         args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed
     )
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
+    embedder = build_embedder(config)
     units = embed_units(embedder, [i.text for i in items], config)
     result = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "passages": len(items)}
     for name, every in (("static", None), ("live", args.relearn_every)):

@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     config = Config(model=args.model)
-    embedder = build_embedder(config.model, batch_size=config.batch_size, seed=config.seed, backend=config.backend)
+    embedder = build_embedder(config)
     rows = []
     print(f"{'set':<28} {'codebook':<12} {'codes':>5} {'passages':>8} " + " ".join(f"{r:>14}" for r in RULES))
     for name, gold, codebook_path in args.set:

@@ -79,9 +79,7 @@ def throughput(workers: list[int], n: int, model: str, backend: str, batch_chars
             t = time.perf_counter()
             if w == 0:
                 engine = LocalEngine(
-                    build_embedder(
-                        config.model, batch_size=config.batch_size, seed=config.seed, cache_dir=cache, backend=backend
-                    ),
+                    build_embedder(config.model_copy(update={"backend": backend}), cache_dir=cache),
                     None,
                 )
             else:

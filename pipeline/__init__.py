@@ -1,16 +1,9 @@
 """qcode: deductive qualitative coding of interview transcripts, offline."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("qcode")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+local"
-
-from .codebook import default_codebook_path, load_codebook  # noqa: E402
-from .config import Config  # noqa: E402
-from .errors import InputError  # noqa: E402
-from .run import RunResult, code_corpus  # noqa: E402
+from .codebook import default_codebook_path, load_codebook
+from .config import Config
+from .errors import InputError
+from .run import RunResult, code_corpus
 from .schemas import (
     Code,
     Codebook,
@@ -22,7 +15,8 @@ from .schemas import (
     Theme,
     Transcript,
     Turn,
-)  # noqa: E402
+)
+from .version import __version__
 
 __all__ = [
     "Code",

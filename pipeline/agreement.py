@@ -16,11 +16,11 @@ from pathlib import Path
 import krippendorff
 import numpy as np
 from pydantic import BaseModel
-from sklearn.metrics import cohen_kappa_score
 
 from .errors import InputError
 from .evaluate import read_gold
 from .io import read_jsonl
+from .kappa import cohen_kappa
 from .review import SOURCES, codes_for, read_excerpts
 from .schemas import Codebook, GoldItem, final_codes
 
@@ -116,13 +116,6 @@ def nominal_alpha(data: np.ndarray) -> float | None:
     return None if math.isnan(a) else float(a)
 
 
-def _kappa(a: np.ndarray, b: np.ndarray) -> float | None:
-    if len(a) == 0 or (len(np.unique(a)) < 2 and len(np.unique(b)) < 2):
-        return None  # undefined: neither coder varies
-    k = cohen_kappa_score(a, b)
-    return None if math.isnan(k) else float(k)
-
-
 def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
@@ -158,7 +151,7 @@ def agreement(coders: list[tuple[str, dict[str, set[str]]]], code_ids: list[str]
             kappas = []
             for i, j in itertools.combinations(range(len(coders)), 2):
                 both = ~np.isnan(data[i]) & ~np.isnan(data[j])
-                kappas.append(_kappa(data[i, both], data[j, both]))
+                kappas.append(cohen_kappa(data[i, both], data[j, both]))
             row["kappa" + suffix] = _round(_mean(kappas)) if any(k is not None for k in kappas) else None
             row["alpha" + suffix] = _round(nominal_alpha(data)) if subset else None
             agree = [len({v for v in col if not np.isnan(v)}) == 1 for col in data.T]

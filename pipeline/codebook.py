@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from importlib import resources
 from pathlib import Path
 
@@ -95,11 +94,3 @@ def recorded_path(path: Path) -> str:
     so manifests do not carry this machine's site-packages path."""
     path = Path(path)
     return f"(default) {path.name}" if path.resolve() == default_codebook_path().resolve() else str(path)
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
-from . import __version__
 from .errors import InputError
 from .io import atomic_write
 from .review import codes_for, excerpt_files, read_excerpts
 from .schemas import Codebook, Excerpt
+from .version import __version__
 
 COUNTS_MANIFEST = "counts_manifest.json"
 

@@ -122,11 +122,8 @@ def _worker_tools(spec: WorkerSpec):
 
         cache = Path(spec.cache_dir)
         embedder = build_embedder(
-            spec.model,
-            batch_size=spec.batch_size,
-            seed=spec.seed,
+            Config(model=spec.model, backend=spec.backend, batch_size=spec.batch_size, seed=spec.seed),
             cache_dir=cache,
-            backend=spec.backend,
             device=spec.device,
         )
         _WORKER_STATE[key] = (embedder, SegmentCache(cache / "segments.sqlite"))

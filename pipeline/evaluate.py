@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
-from sklearn.metrics import cohen_kappa_score
 
 from .errors import InputError
 from .io import read_jsonl
+from .kappa import cohen_kappa
 from .schemas import Codebook, GoldItem
 from .units import embed_units
 
@@ -23,7 +23,7 @@ class CodeScore(BaseModel):
     precision: float
     recall: float
     f1: float
-    kappa: float
+    kappa: float | None  # None: undefined (see kappa.py)
     support: int
     predicted: int
 
@@ -62,11 +62,14 @@ def label_matrix(labels: list[list[str]], code_ids: list[str]) -> np.ndarray:
     return m
 
 
-def _kappa(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    if np.array_equal(y_true, y_pred):
-        return 1.0
-    k = cohen_kappa_score(y_true, y_pred)
-    return 0.0 if np.isnan(k) else float(k)
+def _round(k: float | None) -> float | None:
+    return None if k is None else round(k, 4)
+
+
+def _mean_kappa(kappas: list[float | None]) -> float:
+    """Mean over the codes where kappa is defined (0.0 when none is)."""
+    defined = [k for k in kappas if k is not None]
+    return round(float(np.mean(defined)), 4) if defined else 0.0
 
 
 def score(gold: list[list[str]], predicted: list[list[str]], code_ids: list[str]) -> EvalReport:
@@ -85,7 +88,7 @@ def score(gold: list[list[str]], predicted: list[list[str]], code_ids: list[str]
             precision=round(float(prec[k]), 4),
             recall=round(float(rec[k]), 4),
             f1=round(float(f1[k]), 4),
-            kappa=round(_kappa(y[:, k].astype(int), p[:, k].astype(int)), 4),
+            kappa=_round(cohen_kappa(y[:, k].astype(int), p[:, k].astype(int))),
             support=int(support[k]),
             predicted=int(n_pred[k]),
         )
@@ -98,7 +101,7 @@ def score(gold: list[list[str]], predicted: list[list[str]], code_ids: list[str]
         n=len(gold),
         macro_f1=round(float(np.mean([per_code[k].f1 for k in present])) if present else 0.0, 4),
         micro_f1=round(float(micro), 4),
-        mean_kappa=round(float(np.mean([per_code[k].kappa for k in present])) if present else 0.0, 4),
+        mean_kappa=_mean_kappa([per_code[k].kappa for k in present]),
         per_code=per_code,
     )
 

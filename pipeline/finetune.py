@@ -21,10 +21,10 @@ from pathlib import Path
 
 from .config import Config
 from .learn import Labelled
+from .model_folder import ENCODER
 from .schemas import Codebook
 from .tag import background_texts, build_prototypes
 
-ENCODER = "encoder"  # the tuned model's folder inside a model folder
 PAIRS_PER_TEXT = 8  # positive and negative partners drawn for each text that has a code
 BATCH = 16
 LEARNING_RATE = 2e-5
@@ -143,23 +143,3 @@ def finetune_files(
     return finetune(
         codebook, load_labelled(files, codebook), config=config, out_dir=out_dir, device=device, per_text=per_text
     )
-
-
-def drop_encoder(model_dir: Path) -> None:
-    import shutil
-
-    shutil.rmtree(Path(model_dir) / ENCODER, ignore_errors=True)
-
-
-def encoder_of(model_dir: Path | None) -> Path | None:
-    """MODEL_DIR/encoder when `qcode learn --finetune` wrote one, else None."""
-    if model_dir is None:
-        return None
-    folder = Path(model_dir) / ENCODER
-    return folder if (folder / "modules.json").is_file() else None
-
-
-def with_encoder(config: Config, model_dir: Path | None) -> Config:
-    """The config to embed with: a fine-tuned model's own encoder replaces `config.model`."""
-    folder = encoder_of(model_dir)
-    return config if folder is None else config.model_copy(update={"model": str(folder)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -94,3 +95,12 @@ def read_jsonl(path: Path, model: type[M]) -> Iterator[tuple[int, M]]:
                     raise InputError(path, "; ".join(validation_messages(err)), n) from None
         except UnicodeDecodeError:
             raise InputError(path, "not UTF-8 text") from None
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, read in blocks (qcode's one file hash)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

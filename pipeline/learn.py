@@ -64,6 +64,7 @@ from .errors import InputError
 from .evaluate import label_matrix, read_gold
 from .io import atomic_write
 from .lexical import LexicalFeatures, from_sparse_rows, sparse_rows
+from .model_folder import MODEL_JSON, WEIGHTS, model_sha256
 from .schemas import Codebook, final_codes
 from .store import read_excerpts
 from .tag import CodebookTagger, Tagger
@@ -92,8 +93,6 @@ LARGE = 1000  # reviewed passages from which 3 folds estimate as well as 5 (and 
 # 500 on (practitioner behaviour; client talk: no change); see docs/tagging.md.
 LEXICAL_PASSAGES = 500
 MIN_LEXICAL = 10
-MODEL_JSON = "model.json"
-WEIGHTS = "weights.npz"
 
 
 @dataclass
@@ -564,24 +563,12 @@ class LearnedTagger(Tagger):
         return tagger
 
 
-def learned_ids(model_dir: Path) -> set[str]:
-    """The ids of the passages a learned model was trained on (models since qcode 0.1)."""
-    try:
-        return set(json.loads((Path(model_dir) / MODEL_JSON).read_text())["training"].get("ids", []))
-    except (OSError, ValueError, KeyError):
-        return set()
-
-
-def model_sha256(model_dir: Path) -> str:
-    """A learned model's identity: sha256 of its model.json and weights together."""
-    return hashlib.sha256((model_dir / MODEL_JSON).read_bytes() + (model_dir / WEIGHTS).read_bytes()).hexdigest()
-
-
 def learn(
     files: list[Path], *, out_dir: Path, codebook_path: Path | None, config: Config, embedder: Embedder
 ) -> LearnedTagger:
     """Train on reviewed/labelled files and write MODEL_DIR/model.json + weights.npz."""
-    from .codebook import default_codebook_path, file_sha256
+    from .codebook import default_codebook_path
+    from .io import file_sha256
 
     codebook_path = Path(codebook_path) if codebook_path else default_codebook_path()
     codebook = load_codebook(codebook_path)
@@ -604,7 +591,7 @@ def build_tagger(
     codebook: Codebook, *, codebook_path: Path, config: Config, embedder: Embedder, model_dir: Path | None = None
 ) -> Tagger:
     """The codebook-only tagger, or a learned one from `model_dir` (checked against the codebook)."""
-    from .codebook import file_sha256
+    from .io import file_sha256
 
     if model_dir is None:
         return CodebookTagger(codebook, config=config).fit(embedder)

@@ -153,16 +153,12 @@ class Manifest(_Part):
                     continue  # a line cut short by a crash: that model is not named
         return self.model_copy(update={"live_models": records})
 
-    def thresholds(self, code_ids: list[str]) -> dict[str, float]:
-        """Each code's decision threshold in this run (for ordering by uncertainty)."""
-        own = self.tagger.get("thresholds") or {}
-        return {c: float(own.get(c, self.config.threshold)) for c in code_ids}
-
 
 def codebook_for(out_dir: Path, explicit: Path | None = None) -> Path:
     """The codebook to read an output folder with: `explicit`, else the one its manifest
     names (the packaged default, or a file that is still there unchanged)."""
-    from .codebook import default_codebook_path, file_sha256
+    from .codebook import default_codebook_path
+    from .io import file_sha256
     from .outputs import MANIFEST
 
     if explicit is not None:

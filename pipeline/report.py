@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from .agreement import agreement
 from .counts import collect
 from .errors import InputError
 from .io import atomic_write
 from .review import read_excerpts, status_counts
 from .schemas import Codebook, Excerpt, final_codes
+from .version import __version__
 
 TOP_EXCERPTS = 3
 STATUSES = ("pending", "accepted", "corrected", "rejected")

@@ -17,8 +17,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .codebook import default_codebook_path, file_sha256, load_codebook
+from .codebook import default_codebook_path, load_codebook
 from .errors import InputError
+from .io import file_sha256
 from .manifest import Manifest
 from .outputs import COUNTS, EXCERPTS, MANIFEST
 from .review import read_excerpts

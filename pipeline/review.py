@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -279,41 +279,34 @@ def status_counts(excerpts: list[Excerpt]) -> dict[str, Counter]:
     return {"status": by_status, "code": by_code, "reviewer": by_reviewer}
 
 
-Thresholds = float | Mapping[str, float]
-
-
-def uncertainty(excerpt: Excerpt, threshold: Thresholds = 0.5) -> float:
+def uncertainty(excerpt: Excerpt, threshold: float = 0.5) -> float:
     """1 at the decision threshold, 0 at a certain 0 or 1: how much a decision here would
-    teach the tagger (uncertainty sampling). The most uncertain code counts; `threshold`
-    is one for every code or each code's own (a learned model's)."""
+    teach the tagger (uncertainty sampling). The most uncertain code counts."""
     return uncertainty_of_scores([(s.code, s.score) for s in excerpt.suggestions], threshold)
 
 
-def uncertainty_of_scores(scores: list[tuple[str, float]], threshold: Thresholds = 0.5) -> float:
+def uncertainty_of_scores(scores: list[tuple[str, float]], threshold: float = 0.5) -> float:
     """`uncertainty` of (code, score) pairs."""
     if not scores:
         return 0.0
 
-    def u(score: float, t: float) -> float:
-        span = t if score < t else 1 - t
-        return 1 - abs(score - t) / span if span else 0.0
-
-    at = (lambda c: threshold.get(c, 0.5)) if isinstance(threshold, Mapping) else (lambda c: threshold)
-    return round(max(u(score, at(code)) for code, score in scores), 4)
+    return round(max(_doubt(score, threshold) for _, score in scores), 4)
 
 
-def most_uncertain_code(excerpt: Excerpt, threshold: Thresholds = 0.5) -> tuple[str, float] | None:
-    """(code, score) of the suggestion nearest its decision threshold: what a decision settles."""
+def _doubt(score: float, t: float) -> float:
+    span = t if score < t else 1 - t
+    return 1 - abs(score - t) / span if span else 0.0
+
+
+def most_uncertain_code(excerpt: Excerpt, threshold: float = 0.5) -> tuple[str, float] | None:
+    """(code, score) of the suggestion nearest the decision threshold: what a decision settles."""
     if not excerpt.suggestions:
         return None
-    at = (lambda c: threshold.get(c, 0.5)) if isinstance(threshold, Mapping) else (lambda c: threshold)
-    best = max(
-        excerpt.suggestions, key=lambda s: (uncertainty_of_scores([(s.code, s.score)], {s.code: at(s.code)}), s.code)
-    )
+    best = max(excerpt.suggestions, key=lambda s: (_doubt(s.score, threshold), s.code))
     return best.code, best.score
 
 
-def review_queue(excerpts: list[Excerpt], n: int, threshold: Thresholds = 0.5) -> list[tuple[float, Excerpt]]:
+def review_queue(excerpts: list[Excerpt], n: int, threshold: float = 0.5) -> list[tuple[float, Excerpt]]:
     """Pending passages, most informative first (ties by id, so the order is stable)."""
     pending = [(uncertainty(e, threshold), e) for e in excerpts if e.review.status == "pending"]
     pending.sort(key=lambda t: (-t[0], t[1].id))

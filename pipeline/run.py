@@ -22,15 +22,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
-from .codebook import default_codebook_path, file_sha256, load_codebook, recorded_path
+from .codebook import default_codebook_path, load_codebook, recorded_path
 from .config import Config
 from .embed import CachedEmbedder, Embedder, build_embedder, default_cache_dir
 from .engine import DaskEngine, LocalEngine, WorkerSpec, batches
 from .errors import InputError
-from .finetune import with_encoder
-from .ingest import ATTRIBUTE_NAMES, SURVEY_SUFFIXES, AttributeTable, discover_inputs, iter_transcripts, load_attributes
-from .io import atomic_write, swap_in
+from .ingest import SURVEY_SUFFIXES, AttributeTable, discover_inputs
+from .ingest.corpus import find_attributes, read_corpus, unknown_rows, with_attributes
+from .io import atomic_write, file_sha256, swap_in
 from .learn import build_tagger
 from .manifest import (
     CodebookRecord,
@@ -43,14 +42,17 @@ from .manifest import (
     RedactionRecord,
     Totals,
 )
+from .model_folder import with_encoder
 from .outputs import COUNTS, EXCERPTS, MANIFEST, SOURCES, text_file_name
-from .redact.corpus import Redaction, check_key_path, default_key_path, first_pass, read_list, with_attributes
+from .redact.corpus import Redaction, check_key_path, default_key_path, first_pass, read_list
 from .review import ReviewLedger, carry_reviews_into
 from .schemas import Codebook, Excerpt, Transcript
-from .segment import SPACY_MODEL, SegmentCache
+from .segment import SegmentCache
+from .sentences import SPACY_MODEL
 from .study import StudyStore
 from .studyfolder import keep_learned_model
 from .tag import CodebookTagger, Tagger
+from .version import __version__
 
 
 @dataclass
@@ -120,22 +122,6 @@ class Tally:
         self.coded += bool(codes)
 
 
-def find_attributes(inputs: list[str | Path], explicit: Path | None) -> tuple[list[AttributeTable], list[InputError]]:
-    """Attribute tables from `explicit`, else `participants.csv`/`.yaml` beside the inputs."""
-    if explicit is not None:
-        paths = [Path(explicit)]
-    else:
-        folders = sorted({Path(i) if Path(i).is_dir() else Path(i).parent for i in inputs})
-        paths = [f / name for f in folders for name in ATTRIBUTE_NAMES if (f / name).is_file()]
-    tables, errors = [], []
-    for p in paths:
-        try:
-            tables.append(load_attributes(p))
-        except InputError as err:
-            errors.append(err)
-    return tables, errors
-
-
 def prepare(
     inputs: list[str | Path],
     *,
@@ -165,14 +151,7 @@ def prepare(
     if embedder is None or cache_dir is not None:  # passage boundaries beside the embeddings
         segments = SegmentCache(Path(cache_dir or default_cache_dir()) / "segments.sqlite")
     if embedder is None:
-        embedder = build_embedder(
-            config.model,
-            batch_size=config.batch_size,
-            seed=config.seed,
-            cache_dir=cache_dir,
-            backend=config.backend,
-            device=device,
-        )
+        embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     t = time.perf_counter()
     tagger = build_tagger(codebook, codebook_path=codebook_path, config=config, embedder=embedder, model_dir=model_dir)
     timings["calibrate"] = time.perf_counter() - t
@@ -236,23 +215,14 @@ class Reading:
         self.texts: list[str] = []  # file names written to staging
 
     def __iter__(self) -> Iterator[Transcript]:
-        files = self.setup.files
-        for path in files:
-            try:
-                found = iter_transcripts(path, config=self.setup.config)
-            except InputError as err:
-                self.errors.append(err)
-                continue
-            ids = []
-            for transcript in found:
-                if transcript.id in self.seen:
-                    self.errors.append(
-                        InputError(path, f"duplicate transcript id {transcript.id!r} (also {self.seen[transcript.id]})")
-                    )
-                    continue
+        files, ids = self.setup.files, []
+        for path, transcript in read_corpus(files, self.setup.config, self.errors):
+            if transcript is not None:
                 yield self._accept(path, transcript)
                 ids.append(transcript.id)
+                continue
             self.inputs.append(InputRecord(path=str(path), sha256=file_sha256(path), transcripts=ids))
+            ids = []
             if self.on_transcript:
                 self.on_transcript(path.name, len(files))
 
@@ -345,20 +315,6 @@ def _excerpt_line(passage, reading: Reading, suggestions, codes) -> str:
     )
 
 
-def check_attribute_rows(setup: Setup, reading: Reading) -> list[InputError]:
-    """A row for a transcript beside the table that was not selected this time is fine;
-    a row that names no file at all is most likely a typo."""
-    known = {f.stem for f in setup.files} | set(reading.seen)
-    errors = []
-    for table in setup.tables:
-        beside = {f.stem for f in table.path.parent.iterdir() if f.is_file()}
-        for tid in sorted(set(table.rows) - known - beside):
-            errors.append(
-                InputError(table.path, f"names transcript {tid!r}, which is not among the inputs", table.lines[tid])
-            )
-    return errors
-
-
 def counts_csv(counts: dict[str, dict[str, int]], passages: dict[str, int], code_ids: list[str]) -> str:
     """Passages per code per transcript: one row per transcript (sorted), one column per code."""
     buf = io.StringIO()
@@ -433,7 +389,7 @@ def build_manifest(setup: Setup, reading: Reading, tally: Tally, result: RunResu
 def finish(setup: Setup, reading: Reading, tally: Tally, result: RunResult, staging: Path, machine: Path) -> None:
     """Swap in sources/, carry reviews over, write counts.csv and manifest.json."""
     out_dir = result.out_dir
-    result.errors.extend(check_attribute_rows(setup, reading))
+    result.errors.extend(unknown_rows(setup.tables, setup.files, set(reading.seen)))
     swap_in(staging, out_dir / SOURCES)
     try:
         result.kept_reviews, result.orphaned_reviews = carry_reviews_into(out_dir, machine)

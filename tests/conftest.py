@@ -49,9 +49,12 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def real_embedder(cache_dir):
     """The packaged all-MiniLM-L6-v2 behind an on-disk cache, loaded once."""
+    from pipeline import Config
     from pipeline.embed import build_embedder
 
-    return build_embedder("sentence-transformers/all-MiniLM-L6-v2", batch_size=32, seed=42, cache_dir=cache_dir)
+    return build_embedder(
+        Config(model="sentence-transformers/all-MiniLM-L6-v2", batch_size=32, seed=42), cache_dir=cache_dir
+    )
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -13,8 +13,9 @@ from pipeline.cli import app
 from pipeline.codebook import default_codebook_path
 from pipeline.config import Config
 from pipeline.embed import vector_space
-from pipeline.finetune import labelled_texts, training_pairs, with_encoder
+from pipeline.finetune import labelled_texts, training_pairs
 from pipeline.learn import Labelled
+from pipeline.model_folder import with_encoder
 
 from .conftest import REPO, SAMPLE, write
 

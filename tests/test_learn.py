@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from pipeline import Codebook, Config, InputError, Review, load_codebook
 from pipeline.cli import app
-from pipeline.codebook import default_codebook_path, file_sha256
+from pipeline.codebook import default_codebook_path
+from pipeline.io import file_sha256
 from pipeline.learn import N0, TRUST, Labelled, LearnedTagger, blend_weight, learn, load_labelled
 from pipeline.store import JournalEntry, append_decisions
 from pipeline.tag import CodebookTagger

@@ -48,9 +48,7 @@ def test_pending_passages_show_the_live_models_suggestions_and_decisions_record_
     rows = load(path)
     pids = [r.id for r in rows[:3]]
     learner = StubLearner(live_model(pids + [r.id for r in rows[3:-1]]))
-    s = ReviewSession(
-        Served(tmp_path / "out", path, "ana", CB, {c: 0.5 for c in IDS}, "queue", learner), compact_after=60.0
-    )
+    s = ReviewSession(Served(tmp_path / "out", path, "ana", CB, 0.5, "queue", learner), compact_after=60.0)
     shown = s.passage(pids[0])
     assert shown["model"] == "live-3" and shown["codes"] == ["conflict"] and shown["batch_codes"] == list(rows[0].codes)
     assert s.queue()[:3] == pids  # ordered by the live model's uncertainty
@@ -81,7 +79,7 @@ def test_a_live_relearn_writes_a_model_and_no_excerpt(tmp_path, real_embedder, c
     code_corpus([SAMPLE / "icb_01.txt", SAMPLE / "vcse_02.txt"], out_dir=out, embedder=real_embedder, config=config)
     path = out / "excerpts.jsonl"
     learner = LiveLearner(out, default_codebook_path(), config, every=4, cache_dir=cache_dir)
-    s = ReviewSession(Served(out, path, "ana", CB, {c: 0.5 for c in IDS}, "queue", learner), compact_after=60.0)
+    s = ReviewSession(Served(out, path, "ana", CB, 0.5, "queue", learner), compact_after=60.0)
     try:
         queue = s.queue()
         decided = {}
@@ -127,9 +125,7 @@ def test_agreement_per_suggesting_model(tmp_path):
 
     _, path = make_output(tmp_path)
     rows = load(path)
-    s = ReviewSession(
-        Served(tmp_path / "out", path, "ana", CB, {c: 0.5 for c in IDS}, "queue", None), compact_after=60.0
-    )
+    s = ReviewSession(Served(tmp_path / "out", path, "ana", CB, 0.5, "queue", None), compact_after=60.0)
     for r in rows[:2]:
         s.decide(r.id, "accept", ["conflict"], shown=(BATCH, ["shared_purpose"]))
     for r in rows[2:4]:

@@ -21,7 +21,7 @@ TOKEN = "k" * 32
 def client(tmp_path, **kw):
     _, path = make_output(tmp_path)
     cb = load_codebook()
-    s = ReviewSession(Served(tmp_path / "out", path, "ana", cb, {c: 0.5 for c in cb.code_ids}), compact_after=60)
+    s = ReviewSession(Served(tmp_path / "out", path, "ana", cb, 0.5), compact_after=60)
     return TestClient(create_app(s, token=TOKEN, **kw), base_url="http://127.0.0.1:8765"), path
 
 

@@ -20,7 +20,7 @@ IDS = CB.code_ids
 
 def session(out_dir, path=None, reviewer="ana", order="queue", compact_after=60.0):
     path = path or out_dir / "excerpts.jsonl"
-    return ReviewSession(Served(out_dir, path, reviewer, CB, {c: 0.5 for c in IDS}, order), compact_after=compact_after)
+    return ReviewSession(Served(out_dir, path, reviewer, CB, 0.5, order), compact_after=compact_after)
 
 
 def test_decisions_follow_the_selection(tmp_path):

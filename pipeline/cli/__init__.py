@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from .. import __version__
+from ..version import __version__
 from . import agreement as agreement_cmd
 from . import code as code_cmd
 from . import codebook as codebook_cmd

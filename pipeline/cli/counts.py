@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from ..codebook import file_sha256, load_codebook, recorded_path
+from ..codebook import load_codebook, recorded_path
 from ..counts import write_counts
+from ..io import file_sha256
 from .common import device_option, say, study_codebook
 from .export import SOURCE_HELP, _check_source
 

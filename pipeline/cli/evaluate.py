@@ -10,8 +10,8 @@ from ..codebook import default_codebook_path, load_codebook
 from ..config import Config
 from ..embed import build_embedder
 from ..evaluate import EvalReport, evaluate_file
-from ..finetune import with_encoder
 from ..learn import build_tagger
+from ..model_folder import with_encoder
 from ..studyfolder import Study
 from .code import study_settings
 from .common import UsageError, backend_option, device_option, embedding_model_option, make_config, unit_words_option
@@ -22,7 +22,7 @@ def format_table(report: EvalReport) -> str:
     lines = [f"{'code':<{width}}  precision  recall     f1  kappa  support  predicted"]
     for s in report.per_code:
         lines.append(
-            f"{s.code:<{width}}  {s.precision:9.3f}  {s.recall:6.3f}  {s.f1:5.3f}  {s.kappa:5.3f}  {s.support:7d} "
+            f"{s.code:<{width}}  {s.precision:9.3f}  {s.recall:6.3f}  {s.f1:5.3f}  {'    -' if s.kappa is None else f'{s.kappa:5.3f}'}  {s.support:7d} "
             f" {s.predicted:9d}"
         )
     lines.append(
@@ -77,14 +77,7 @@ def evaluate_cli(
     config = with_encoder(config, model)
     codebook = Path(codebook) if codebook else default_codebook_path()
     cb = load_codebook(codebook)
-    embedder = build_embedder(
-        config.model,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        cache_dir=cache_dir,
-        backend=config.backend,
-        device=device,
-    )
+    embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     tagger = build_tagger(cb, codebook_path=codebook, config=config, embedder=embedder, model_dir=model)
     report = evaluate_file(gold, codebook=cb, tagger=tagger, embedder=embedder)
     if as_json:

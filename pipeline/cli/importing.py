@@ -79,14 +79,7 @@ def import_project_cli(
     project = read_project(path, _codebook(codebook), sheet)
     embedder = None
     if project.documents:
-        embedder = build_embedder(
-            config.model,
-            batch_size=config.batch_size,
-            seed=config.seed,
-            cache_dir=cache_dir,
-            backend=config.backend,
-            device=device,
-        )
+        embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     result = write_import(project, path, out, config=config, embedder=embedder, whole_documents=whole_documents)
     for problem in project.problems + result.errors:
         say(f"problem: {problem}")

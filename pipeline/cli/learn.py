@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from ..embed import build_embedder
-from ..finetune import PAIRS_PER_TEXT, drop_encoder, finetune_files, with_encoder
+from ..finetune import PAIRS_PER_TEXT, finetune_files
 from ..importing import import_folder_inputs
 from ..learn import learn
+from ..model_folder import drop_encoder, with_encoder
 from ..outputs import LEARNED
 from ..review import excerpt_files
 from ..studyfolder import Study
@@ -111,14 +112,7 @@ def learn_cli(
         config = with_encoder(config, out)
     else:
         drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
-    embedder = build_embedder(
-        config.model,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        cache_dir=cache_dir,
-        backend=config.backend,
-        device=device,
-    )
+    embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     tagger = learn(files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder)
     typer.echo(f"learned from {tagger.n_train_} passages -> {out}")
     least, most = tagger.decision_shape()

@@ -116,8 +116,7 @@ def queue_cli(
         min=0.0,
         max=1.0,
         help=(
-            "The tagger's decision threshold [default: each code's threshold in the run that made the file"
-            " (manifest.json)]."
+            "The tagger's decision threshold [default: the threshold of the run that made the file (manifest.json)]."
         ),
     ),
 ) -> None:
@@ -125,11 +124,10 @@ def queue_cli(
 
     Example: qcode review queue out/ --n 30
     """
-    from ..reviewing.serve import thresholds_for
+    from ..reviewing.serve import threshold_for
 
     excerpts = _load(paths)
-    codes = sorted({s.code for e in excerpts for s in e.suggestions})
-    cut = threshold if threshold is not None else thresholds_for(output_folder_of(excerpt_files(paths)[0]), codes)
+    cut = threshold if threshold is not None else threshold_for(output_folder_of(excerpt_files(paths)[0]))
     queue = review_queue(excerpts, n, cut)
     typer.echo("uncertainty\tid\tuncertain code\tbest suggestion\ttext")
     for u, e in queue:

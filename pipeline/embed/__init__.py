@@ -4,12 +4,10 @@ models (`models.py`), a backend each (`torch_backend.py`, `onnx_backend.py`) and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
-import numpy as np
-
+from ..config import Config
+from .base import Embedder
 from .cache import CachedEmbedder, EmbeddingCache, default_cache_dir
 from .device import DEVICES, resolve_device, vector_space
 from .models import (
@@ -57,15 +55,6 @@ __all__ = [
 ]
 
 
-class Embedder(Protocol):
-    """Anything that turns texts into L2-normalised float32 rows."""
-
-    model_id: str
-    fingerprint: str  # changes whenever the vectors would
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
 def make_embedder(
     model_id: str,
     *,
@@ -85,18 +74,16 @@ def make_embedder(
     return SentenceTransformerEmbedder(model_id, batch_size=batch_size, seed=seed, backend=backend, device=device)
 
 
-def build_embedder(
-    model_id: str,
-    *,
-    batch_size: int,
-    seed: int,
-    cache_dir: Path | None = None,
-    backend: str = "torch",
-    device: str = "cpu",
-) -> CachedEmbedder:
-    """The real model behind the on-disk cache: what `qcode code`, `evaluate` and `learn` use."""
+def build_embedder(config: Config, *, cache_dir: Path | None = None, device: str = "cpu") -> CachedEmbedder:
+    """The real model of `config` (its model, backend, batch size and seed) behind the
+    on-disk cache: what `qcode code`, `evaluate` and `learn` use."""
     cache_dir = cache_dir or default_cache_dir()
     inner = make_embedder(
-        model_id, backend=backend, batch_size=batch_size, seed=seed, cache_dir=cache_dir, device=device
+        config.model,
+        backend=config.backend,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        cache_dir=cache_dir,
+        device=device,
     )
     return CachedEmbedder(inner, EmbeddingCache(cache_dir / "embeddings.sqlite"))

@@ -7,14 +7,11 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..cache import BlobCache
-
-if TYPE_CHECKING:
-    from . import Embedder
+from .base import Embedder
 
 
 def default_cache_dir() -> Path:

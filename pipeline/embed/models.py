@@ -7,12 +7,12 @@ Hugging Face hub is switched offline whatever the user's environment says.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from ..config import MODEL_ALIASES
 from ..errors import InputError
+from ..io import file_sha256
 
 # Published hashes of sentence-transformers/all-MiniLM-L6-v2 (revision 1110a243...).
 MINILM_SHA256 = {
@@ -114,14 +114,6 @@ def offline() -> None:
         pass
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def model_path(model_id: str, models_dir: Path | None = None) -> tuple[Path, dict[str, str]]:
     """Locate a packaged model or a local folder; return its path and expected hashes."""
     if model_id in SPLIT_PACKAGED_MODELS:
@@ -145,11 +137,11 @@ def model_path(model_id: str, models_dir: Path | None = None) -> tuple[Path, dic
 def verify_model(path: Path, expected: dict[str, str]) -> str:
     """Check files against expected hashes; return the weights' sha256."""
     for name, want in expected.items():
-        got = sha256_file(path / name)
+        got = file_sha256(path / name)
         if got != want:
             raise InputError(path / name, f"sha256 {got[:12]}... is not the published {want[:12]}...")
     weights = path / "model.safetensors"
-    return expected.get("model.safetensors") or (sha256_file(weights) if weights.exists() else "")
+    return expected.get("model.safetensors") or (file_sha256(weights) if weights.exists() else "")
 
 
 def verified(model_id: str) -> tuple[str, Path, str]:

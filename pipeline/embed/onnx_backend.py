@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .models import sha256_file, verified
+from ..io import file_sha256
+from .models import verified
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 
@@ -56,7 +57,7 @@ class OnnxEmbedder:
         self.batch_size = 1 if backend == "onnx-int8" else batch_size
         self.seed = seed
         self.onnx_path = self._export(cache_dir / "onnx")
-        self.onnx_sha256 = sha256_file(self.onnx_path)
+        self.onnx_sha256 = file_sha256(self.onnx_path)
         self.fingerprint = f"{self.model_id}@{self.weights_sha256}+{backend}:{self.onnx_sha256}"
         self._session = None
         self._tokenizer = None

@@ -24,11 +24,11 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from .. import __version__
 from ..errors import InputError
 from ..ingest import SURVEY_SUFFIXES
 from ..review import codes_for, decisions_of, read_excerpts
 from ..schemas import Codebook
+from ..version import __version__
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 PROJECT_NS = "urn:QDA-XML:project:1.0"

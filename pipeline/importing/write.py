@@ -29,9 +29,9 @@ from pathlib import Path
 
 import yaml
 
-from ..codebook import file_sha256, load_codebook
+from ..codebook import load_codebook
 from ..config import Config
-from ..io import atomic_write
+from ..io import atomic_write, file_sha256
 from ..outputs import EXCERPTS, text_file_name
 from ..review import consensus
 from ..reviewing.decision import make_review

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import InputError
-from ..ingest import AttributeTable, read_transcripts
+from ..ingest import AttributeTable
+from ..ingest.corpus import find_attributes, read_corpus, with_attributes
 from ..io import atomic_write
 from ..outputs import text_file_name
 from ..schemas import Transcript
@@ -79,25 +80,15 @@ class Redaction:
             f.write(self.pseudonymiser.key_csv())
 
 
-def with_attributes(transcript: Transcript, tables: list[AttributeTable]) -> Transcript:
-    merged = dict(transcript.attributes)
-    for table in tables:
-        merged.update(table.get(transcript.id))
-    return transcript.model_copy(update={"attributes": merged})
-
-
 def first_pass(
     files: list[Path], config: Config, tables: list[AttributeTable], names: list[str], keep: list[str]
 ) -> Redaction:
     """Read every transcript once and find its identifiers; bad files are left to the
     second pass to report, as `qcode code` reports them."""
     p = Pseudonymiser(names=[*names, *table_names(tables)], keep=keep, interviewer_labels=config.interviewer_labels)
-    for path in files:
-        try:
-            for transcript in read_transcripts(path, config=config):
-                p.detect(with_attributes(transcript, tables))
-        except InputError:
-            continue
+    for _, transcript in read_corpus(files, config, errors=[]):  # its errors: the second pass reports them
+        if transcript is not None:
+            p.detect(with_attributes(transcript, tables))
     p.finish()
     return Redaction(p)
 
@@ -145,7 +136,6 @@ def redact_corpus(
     >>> redact_corpus(["interviews"], out_dir=Path("shareable"))  # doctest: +SKIP
     """
     from ..ingest import discover_inputs
-    from ..run import find_attributes
 
     config = config or Config()
     out_dir = Path(out_dir)
@@ -154,22 +144,13 @@ def redact_corpus(
     tables, table_errors = find_attributes(inputs, attributes_path)
     redaction = first_pass(files, config, tables, read_list(names_path), read_list(keep_path))
     result = RedactResult(out_dir, key, errors=[*errors, *table_errors])
-    seen: set[str] = set()
-    for path in files:
-        try:
-            found = read_transcripts(path, config=config)
-        except InputError as err:
-            result.errors.append(err)
+    for _, transcript in read_corpus(files, config, result.errors):
+        if transcript is None:
             continue
-        for transcript in found:
-            if transcript.id in seen:
-                result.errors.append(InputError(path, f"duplicate transcript id {transcript.id!r}"))
-                continue
-            seen.add(transcript.id)
-            redacted = redaction.pseudonymiser.apply(with_attributes(transcript, tables))
-            with atomic_write(out_dir / text_file_name(transcript.id)) as f:
-                f.write(layout(redacted))
-            result.transcripts.append(redacted)
+        redacted = redaction.pseudonymiser.apply(with_attributes(transcript, tables))
+        with atomic_write(out_dir / text_file_name(transcript.id)) as f:
+            f.write(layout(redacted))
+        result.transcripts.append(redacted)
     if any(t.attributes for t in result.transcripts):
         with atomic_write(out_dir / "participants.csv") as f:
             f.write(participants_csv(result.transcripts))

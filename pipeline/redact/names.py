@@ -65,7 +65,7 @@ def ner_pipeline():
     """spaCy's small English model with only what entity recognition needs."""
     import spacy
 
-    from ..segment import SPACY_MODEL
+    from ..sentences import SPACY_MODEL
 
     return spacy.load(SPACY_MODEL, exclude=["parser", "tagger", "attribute_ruler", "lemmatizer", "senter"])
 

@@ -221,7 +221,7 @@ def _api_routes(app: FastAPI, session: ReviewSession) -> None:
             "codes": codes,
             "themes": themes,
             "order": s.order,
-            "thresholds": s.thresholds,
+            "threshold": s.threshold,
         }
 
     @app.get("/api/queue")

@@ -219,21 +219,15 @@ def _embedder(config: Config, cache_dir: str | None):
 
     key = (config.model, config.backend, cache_dir)
     if key not in _EMBEDDERS:
-        _EMBEDDERS[key] = build_embedder(
-            config.model,
-            batch_size=config.batch_size,
-            seed=config.seed,
-            backend=config.backend,
-            cache_dir=Path(cache_dir) if cache_dir else None,
-            device="cpu",
-        )
+        _EMBEDDERS[key] = build_embedder(config, cache_dir=Path(cache_dir) if cache_dir else None, device="cpu")
     return _EMBEDDERS[key]
 
 
 def relearn(job: RelearnJob) -> LiveModel:
     """Learn from the decided passages, score the pending ones, keep the model in
     `live/vN` (complete or not at all)."""
-    from ..codebook import file_sha256, load_codebook
+    from ..codebook import load_codebook
+    from ..io import file_sha256
     from ..learn import Labelled, LearnedTagger
     from ..review import uncertainty_of_scores
     from ..units import embed_units
@@ -287,7 +281,7 @@ def keeps_batch(tagger, live_uncertainty: float, batch_uncertainty: float | None
 
 
 def _keep(root: Path, version: int, tagger, *, codebook_sha256: str, embedder, decisions: int, seconds: float) -> None:
-    from ..learn import model_sha256
+    from ..model_folder import model_sha256
 
     folder = root / LIVE
     folder.mkdir(exist_ok=True)

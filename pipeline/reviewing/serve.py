@@ -60,13 +60,13 @@ def resolve_target(path: Path, *, reviewer: str, own_copy: bool) -> Target:
     return Target(output_folder_of(path), path)
 
 
-def thresholds_for(root: Path, code_ids: list[str]) -> dict[str, float]:
-    """Each code's decision threshold in the run that made the file, for ordering by
-    uncertainty (a folder without a readable manifest: the default threshold)."""
+def threshold_for(root: Path) -> float:
+    """The decision threshold of the run that made the file, for ordering by uncertainty
+    (a folder without a readable manifest: the default threshold)."""
     try:
-        return Manifest.read(root / MANIFEST).thresholds(code_ids)
+        return Manifest.read(root / MANIFEST).config.threshold
     except InputError:
-        return dict.fromkeys(code_ids, Config().threshold)
+        return Config().threshold
 
 
 def learned_from(root: Path) -> frozenset[str]:
@@ -171,7 +171,7 @@ def serve(
             target.path,
             reviewer,
             codebook,
-            thresholds_for(target.root, codebook.code_ids),
+            threshold_for(target.root),
             order,
             live,
             learned_from(target.root),

@@ -21,9 +21,9 @@ from typing import Literal
 
 import numpy as np
 from pydantic import ValidationError
-from sklearn.metrics import cohen_kappa_score
 
 from ..errors import InputError, validation_messages
+from ..kappa import cohen_kappa
 from ..outputs import source_text_path
 from ..review import uncertainty
 from ..schemas import Codebook, Excerpt, Review, final_codes
@@ -69,7 +69,7 @@ class Served:
     path: Path
     reviewer: str
     codebook: Codebook
-    thresholds: dict[str, float]
+    threshold: float  # the run's decision threshold: the page's order is by closeness to it
     order: Order = "queue"
     live: LiveLearner | None = None  # learning while the reviewer works (None: --no-learn)
     learned_from: frozenset[str] = frozenset()  # passages the batch run's learned model was trained on
@@ -124,7 +124,7 @@ class ReviewSession:
     def _reload(self) -> None:
         """Read the file and its journal afresh (caller holds the locks)."""
         excerpts, lines = _read_file(self.served.path)
-        sure = [uncertainty(e, self.served.thresholds) for e in excerpts]
+        sure = [uncertainty(e, self.served.threshold) for e in excerpts]
         self._state = _Loaded(excerpts, lines, {e.id: i for i, e in enumerate(excerpts)}, sure)
         self._apply_journal_from(0)
 
@@ -311,7 +311,7 @@ class ReviewSession:
             per_code.append(
                 {
                     "code": code,
-                    "kappa": _kappa(machine, human),
+                    "kappa": _rounded(cohen_kappa(machine, human)),
                     "machine": int(machine.sum()),
                     "reviewers": int(human.sum()),
                     "agree": int((machine == human).sum()),
@@ -347,7 +347,7 @@ class ReviewSession:
         ):
             changed = sum(sorted(e.review.suggested) != sorted(final_codes(e) or []) for e in items)
             kappas = [
-                _kappa(
+                cohen_kappa(
                     np.array([c in e.review.suggested for e in items], dtype=int),
                     np.array([c in (final_codes(e) or []) for e in items], dtype=int),
                 )
@@ -606,14 +606,6 @@ class ReviewSession:
         self.compact()
 
 
-def _kappa(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Cohen's kappa, or None where it says nothing (no passages, or both constant alike)."""
-    if not len(a) or (np.array_equal(a, b) and a.min() == a.max()):
-        return None
-    k = cohen_kappa_score(a, b)
-    return None if np.isnan(k) else round(float(k), 3)
-
-
 def _source_text(path: Path, root: Path) -> str | None:
     """A transcript's normalised text, only from inside the served folder."""
     path, root = path.resolve(), root.resolve()
@@ -640,3 +632,7 @@ def _clip_end(text: str) -> str:
     if cut < 0 and len(text) >= AROUND_CHARS:
         cut = text.rfind(" ")
     return (text[:cut] if cut > 0 else text).rstrip("\n")
+
+
+def _rounded(k: float | None) -> float | None:
+    return None if k is None else round(k, 3)
