@@ -20,6 +20,12 @@ def default_codebook_path() -> Path:
     return Path(str(resources.files("pipeline") / "codebooks" / DEFAULT_CODEBOOK_NAME))
 
 
+def resolve_codebook(path: str | Path | None) -> Path:
+    """The codebook a command reads: the one given, else the packaged default (the one place
+    the default is chosen)."""
+    return Path(path) if path else default_codebook_path()
+
+
 def codebook_problems(data: object) -> list[str]:
     """Every problem in a parsed codebook, each as `location: message`."""
     try:
@@ -59,7 +65,7 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
     >>> load_codebook().code_ids[:2]
     ['safe_environment', 'healthy_relationships']
     """
-    path = Path(path) if path is not None else default_codebook_path()
+    path = resolve_codebook(path)
     data = parse_codebook(path)
     if not isinstance(data, dict):
         raise InputError(path, "a codebook is a YAML mapping with name, version and codes")

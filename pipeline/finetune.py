@@ -136,10 +136,10 @@ def finetune_files(
     per_text: int = PAIRS_PER_TEXT,
 ) -> Tuned:
     """`finetune` on the reviewed and labelled passages of `files`."""
-    from .codebook import default_codebook_path, load_codebook
+    from .codebook import load_codebook, resolve_codebook
     from .learn import load_labelled
 
-    codebook = load_codebook(Path(codebook_path) if codebook_path else default_codebook_path())
+    codebook = load_codebook(resolve_codebook(codebook_path))
     return finetune(
         codebook, load_labelled(files, codebook), config=config, out_dir=out_dir, device=device, per_text=per_text
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -13,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import jsonlines
 from pydantic import BaseModel, ValidationError
 
 from .errors import InputError, validation_messages
@@ -73,28 +73,43 @@ def replace_folder(target: Path) -> Iterator[Path]:
     swap_in(staging, target)
 
 
+class _Counted:
+    """A file's lines, counting them, so each record read is known by its line number."""
+
+    def __init__(self, f):
+        self.f, self.line = f, 0
+
+    def __iter__(self):
+        for line in self.f:
+            self.line += 1
+            yield line
+
+
 def read_jsonl(path: Path, model: type[M]) -> Iterator[tuple[int, M]]:
-    """Yield (line number, record); a bad line raises `InputError` with its line number.
-    Blank lines are skipped."""
+    """Yield (line number, record), read with `jsonlines`; a bad line raises `InputError`
+    with its line number. Blank lines are skipped."""
     try:
         f = open(path, encoding="utf-8-sig")
     except OSError as err:
         raise InputError(path, f"cannot read: {err.strerror or err}") from None
     with f:
+        lines = _Counted(f)
+        reader = jsonlines.Reader(lines)
         try:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
+            for data in reader.iter(skip_empty=True):
                 try:
-                    data = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise InputError(path, f"not valid JSON ({err.msg})", n) from None
-                try:
-                    yield n, model.model_validate(data)
+                    yield lines.line, model.model_validate(data)
                 except ValidationError as err:
-                    raise InputError(path, "; ".join(validation_messages(err)), n) from None
+                    raise InputError(path, "; ".join(validation_messages(err)), lines.line) from None
+        except jsonlines.InvalidLineError as err:
+            raise InputError(path, f"not valid JSON ({_reason(err)})", err.lineno) from None
         except UnicodeDecodeError:
             raise InputError(path, "not UTF-8 text") from None
+
+
+def _reason(err: jsonlines.InvalidLineError) -> str:
+    cause = err.__cause__
+    return getattr(cause, "msg", None) or str(cause or err).split(" (line")[0]
 
 
 def file_sha256(path: str | Path) -> str:

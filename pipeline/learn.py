@@ -567,10 +567,10 @@ def learn(
     files: list[Path], *, out_dir: Path, codebook_path: Path | None, config: Config, embedder: Embedder
 ) -> LearnedTagger:
     """Train on reviewed/labelled files and write MODEL_DIR/model.json + weights.npz."""
-    from .codebook import default_codebook_path
+    from .codebook import resolve_codebook
     from .io import file_sha256
 
-    codebook_path = Path(codebook_path) if codebook_path else default_codebook_path()
+    codebook_path = resolve_codebook(codebook_path)
     codebook = load_codebook(codebook_path)
     data = load_labelled(files, codebook)
     if not data.texts:

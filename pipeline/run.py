@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .codebook import default_codebook_path, load_codebook, recorded_path
+from .codebook import load_codebook, recorded_path, resolve_codebook
 from .config import Config
 from .embed import CachedEmbedder, Embedder, build_embedder, default_cache_dir
 from .engine import DaskEngine, LocalEngine, WorkerSpec, batches
@@ -141,7 +141,7 @@ def prepare(
     """Load the codebook, find the inputs and attribute tables, open the caches, build the
     embedder and fit (or load) the tagger, and start the engine (this process, or the Dask
     cluster at `cluster`). A bad codebook raises before anything is read."""
-    codebook_path = Path(codebook_path) if codebook_path else default_codebook_path()
+    codebook_path = resolve_codebook(codebook_path)
     codebook = load_codebook(codebook_path)
     config = with_encoder(config, model_dir)  # a fine-tuned model embeds with its own encoder
     files, found = discover_inputs(inputs, exclude)

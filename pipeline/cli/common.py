@@ -45,6 +45,19 @@ def command(app: typer.Typer, name: str) -> Callable:
     return lambda fn: app.command(name)(boundary(fn))
 
 
+SOURCE_HELP = (
+    "Which codes: machine, reviewed (reviewers' decisions only) or final (decision where there is one, else machine)."
+)
+
+
+def check_source(source: str) -> None:
+    """`--source` of counts, report and the exports: a known one, else bad usage."""
+    from ..review import SOURCES
+
+    if source not in SOURCES:
+        raise UsageError(f"--source must be one of {', '.join(SOURCES)}")
+
+
 def make_config(**settings) -> Config:
     """A Config from command-line settings; an invalid one is bad usage."""
     try:

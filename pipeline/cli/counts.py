@@ -9,8 +9,7 @@ import typer
 from ..codebook import load_codebook, recorded_path
 from ..counts import write_counts
 from ..io import file_sha256
-from .common import device_option, say, study_codebook
-from .export import SOURCE_HELP, _check_source
+from .common import SOURCE_HELP, check_source, device_option, say, study_codebook
 
 
 def counts_cli(
@@ -27,7 +26,7 @@ def counts_cli(
 
     The tables and counts_manifest.json go to --out; the same inputs give byte-identical files.
     """
-    _check_source(source)
+    check_source(source)
     first = dirs[0] if dirs[0].is_dir() else dirs[0].parent
     out = out or first / "counts"
     path = study_codebook(first, codebook)
@@ -101,7 +100,7 @@ def report_cli(
     """
     from ..report import build_report
 
-    _check_source(source)
+    check_source(source)
     cb = load_codebook(study_codebook(out_dir, codebook))
     page = build_report(out_dir, cb, report_dir=out or out_dir / "report", by=by, source=source)
     say(f"wrote {page}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..codebook import default_codebook_path, load_codebook
+from ..codebook import load_codebook, resolve_codebook
 from ..config import Config
 from ..embed import build_embedder
 from ..evaluate import EvalReport, evaluate_file
@@ -75,7 +75,7 @@ def evaluate_cli(
     else:
         config = make_config(**given)
     config = with_encoder(config, model)
-    codebook = Path(codebook) if codebook else default_codebook_path()
+    codebook = resolve_codebook(codebook)
     cb = load_codebook(codebook)
     embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     tagger = build_tagger(cb, codebook_path=codebook, config=config, embedder=embedder, model_dir=model)

@@ -13,8 +13,7 @@ from ..errors import InputError, InputErrors
 from ..export.refi import codebook_qdc, import_qdc, project_qde, write_qdpx
 from ..export.table import export_table
 from ..io import atomic_write
-from ..review import SOURCES
-from .common import UsageError, command, say, study_codebook
+from .common import SOURCE_HELP, UsageError, check_source, command, say, study_codebook
 
 export_app = typer.Typer(
     help="Export codebooks and results for NVivo, ATLAS.ti, MAXQDA, QualCoder, Excel.",
@@ -26,15 +25,6 @@ import_app = typer.Typer(
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-SOURCE_HELP = (
-    "Which codes: machine, reviewed (reviewers' decisions only) or final (decision where there is one, else machine)."
-)
-
-
-def _check_source(source: str) -> None:
-    if source not in SOURCES:
-        say(f"error: --source must be one of {', '.join(SOURCES)}")
-        raise typer.Exit(2)
 
 
 @command(export_app, "codebook")
@@ -48,8 +38,7 @@ def export_codebook_cli(
     Example: qcode export codebook codebook/kings_fund_2023.yaml -o kings_fund.qdc
     """
     if fmt != "qdc":
-        say("error: --format must be qdc")
-        raise typer.Exit(2)
+        raise UsageError("--format must be qdc")
     data = codebook_qdc(load_codebook(path))
     with atomic_write(out, "wb") as f:
         f.write(data)
@@ -67,7 +56,7 @@ def export_refi_cli(
 
     Example: qcode export refi out/ -o study.qdpx
     """
-    _check_source(source)
+    check_source(source)
     cb = load_codebook(study_codebook(out_dir, codebook))
     project, files = project_qde(out_dir, cb, source)
     write_qdpx(out, project, files)
@@ -86,7 +75,7 @@ def export_table_cli(
 
     Example: qcode export table out/ -o coded.xlsx
     """
-    _check_source(source)
+    check_source(source)
     folder = out_dir if out_dir.is_dir() else out_dir.parent
     cb = load_codebook(study_codebook(folder, codebook))
     written = export_table(out_dir, out, cb, source)

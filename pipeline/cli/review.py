@@ -19,7 +19,7 @@ from ..review import (
 )
 from ..store import locked, write_excerpts
 from ..studyfolder import Study
-from .common import command, say, study_codebook
+from .common import UsageError, command, say, study_codebook
 
 app = typer.Typer(
     help="Check, merge and track reviewers' decisions.",
@@ -197,8 +197,7 @@ def serve_cli(
     from ..reviewing.serve import serve
 
     if order not in ("queue", "file"):
-        say("error: --order is queue or file")
-        raise typer.Exit(2)
+        raise UsageError("--order is queue or file")
     if host not in ("127.0.0.1", "localhost", "::1") and expose:
         say(f"warning: serving on {host}: anyone who can reach this port and has the key can read these transcripts")
     serve(
