@@ -33,57 +33,65 @@ class Config(BaseModel):
     def _full_model_id(cls, value: str) -> str:
         return MODEL_ALIASES.get(value, value)
 
+    # Each description is also the help of the command-line option that sets the field
+    # (cli/common.py: config_option), so it is written once, here.
     model: str = Field(
         DEFAULT_MODEL,
         description=(
-            "embedding model: a packaged model's id or short name (minilm, mpnet), or a local sentence-transformers"
-            " folder"
+            "Embedding model: mpnet (all-mpnet-base-v2: best agreement), minilm (all-MiniLM-L6-v2: about 7x faster,"
+            " lower agreement), a packaged model's id, or a local sentence-transformers folder"
         ),
     )
     backend: Literal["torch", "torch-bf16", "torch-fp16", "onnx", "onnx-int8"] = Field(
         "torch",
         description=(
-            "torch (fp32, the published weights), torch-bf16, torch-fp16 (GPU only), onnx (fp32) or onnx-int8 (faster)"
+            "Embedding backend: torch (fp32, the published weights), torch-bf16 (about 2x faster, same agreement),"
+            " onnx (fp32) or onnx-int8 (2-3x faster; with minilm about the same agreement, with mpnet 0.03 kappa"
+            " lower); torch-fp16 on a GPU. See docs/performance.md"
         ),
     )
-    batch_size: int = Field(32, ge=1, description="passages per embedding batch")
-    target_words: int = Field(60, ge=1, description="a passage closes at the first sentence end past this many words")
-    max_words: int = Field(120, ge=1, description="a passage never grows past this unless one sentence is longer")
+    batch_size: int = Field(32, ge=1, description="Passages per embedding batch")
+    target_words: int = Field(60, ge=1, description="Close a passage at the first sentence end past this many words")
+    max_words: int = Field(
+        120, ge=1, description="Never grow a passage past this many words unless one sentence is longer"
+    )
     unit_words: int = Field(
         15,
         ge=1,
         description=(
-            "passages are scored by runs of whole sentences of at least this many words, each code's best run counting"
+            "Score each passage by runs of whole sentences of at least this many words; a code's best run counts (a"
+            " large value scores whole passages)"
         ),
     )
     interviewer_labels: tuple[str, ...] = Field(
         DEFAULT_INTERVIEWER_LABELS,
-        description="speaker labels (case-insensitive) whose turns are questions, not coded",
+        description="Speaker label of an interviewer, any case (repeatable); their turns are questions, not coded",
     )
-    code_interviewer: bool = Field(False, description="also code interviewer turns")
+    code_interviewer: bool = Field(False, description="Also code interviewer turns")
     text_column: str | None = Field(
-        None, description="survey CSV/XLSX: the column of free text [default: text, response, answer or comment]"
+        None, description="Survey CSV/XLSX: the column holding the answers (unset: text, response, answer or comment)"
     )
     id_column: str | None = Field(
         None,
         description=(
-            "survey CSV/XLSX: the column of respondent ids [default: id, respondent id, response id (Qualtrics"
-            " ResponseId, SurveyMonkey Respondent ID), else row number]"
+            "Survey CSV/XLSX: the column of respondent ids (unset: id, respondent id or response id in any spelling,"
+            " as Qualtrics' ResponseId; else the row number)"
         ),
     )
     split_answers: bool = Field(
         False,
         description=(
-            "survey CSV/XLSX: split long answers into passages as interview turns are [default: one passage per answer]"
+            "Survey CSV/XLSX: split long answers into passages as interview turns are (unset: one passage per answer)"
         ),
     )
-    threshold: float = Field(0.5, ge=0.0, le=1.0, description="apply a code when its calibrated score reaches this")
-    max_codes: int = Field(3, ge=1, description="at most this many codes per passage")
-    top_suggestions: int = Field(3, ge=0, description="suggestions kept besides applied codes")
-    seed: int = Field(42, description="the one seed for every random state")
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Apply a code when its calibrated score reaches this")
+    max_codes: int = Field(3, ge=1, description="At most this many codes per passage")
+    top_suggestions: int = Field(3, ge=0, description="Suggestions kept besides applied codes")
+    seed: int = Field(42, description="The one seed for every random state")
     pseudonymise: bool = Field(
         False,
         description=(
-            "replace names, organisations, places and direct identifiers before anything is written (qcode redact)"
+            "Replace names, organisations, places and direct identifiers before anything is written (as qcode"
+            " redact); the key goes to OUT/../OUT.pseudonym_key.csv"
         ),
     )

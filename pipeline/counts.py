@@ -17,8 +17,10 @@ from pathlib import Path
 
 from .errors import InputError
 from .io import atomic_write
-from .review import codes_for, excerpt_files, read_excerpts
+from .outputs import excerpt_files
+from .review import codes_for
 from .schemas import Codebook, Excerpt
+from .store import read_excerpts
 from .version import __version__
 
 COUNTS_MANIFEST = "counts_manifest.json"

@@ -20,8 +20,9 @@ from .agreement import agreement
 from .counts import collect
 from .errors import InputError
 from .io import atomic_write
-from .review import read_excerpts, status_counts
+from .review import status_counts
 from .schemas import Codebook, Excerpt, final_codes
+from .store import read_excerpts
 from .version import __version__
 
 TOP_EXCERPTS = 3
@@ -170,10 +171,47 @@ def _learned_from(out_dir: Path) -> set[str]:
     return study.learned_from() if study is not None else set()
 
 
+STYLE = (
+    "<style>body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
+    "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px"
+    " 8px;text-align:right}"
+    "td:first-child,th:first-child{text-align:left}blockquote{margin:.5em 0 1em;padding:.3em"
+    " 1em;border-left:4px solid #1F77B4;background:#f5f8fc}"
+    ".q{color:#666;font-size:.9em}.meta{color:#666;font-size:.85em}</style>"
+)
+
+
 def build_report(
     out_dir: Path, codebook: Codebook, *, report_dir: Path, by: str = "sector", source: str = "final"
 ) -> Path:
+    """report.html (and the figures as PNG) in `report_dir` for an output folder."""
     excerpts = read_excerpts(out_dir / "excerpts.jsonl")
+    figures = _figures(excerpts, codebook, by, source)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for name, (png, _) in figures.items():
+        with atomic_write(report_dir / f"{name}.png", "wb") as f:
+            f.write(png)
+    esc = html.escape
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>qcode report: {esc(codebook.name)}</title>{STYLE}</head><body>",
+        f"<h1>qcode report</h1><p class='meta'>Codebook: {esc(codebook.name)} v{esc(codebook.version)} &middot;"
+        f" {len({e.transcript for e in excerpts})} transcripts, {len(excerpts)} passages &middot; codes:"
+        f" {esc(source)} &middot; qcode {esc(__version__)}</p>",
+    ]
+    parts += [f"<h2>{esc(alt)}</h2>{_img(png, alt)}" for png, alt in figures.values()]
+    parts += _agreement_section(excerpts, codebook, _learned_from(out_dir))
+    parts += _top_excerpts(excerpts, codebook)
+    parts.append("</body></html>\n")
+    page = report_dir / "report.html"
+    with atomic_write(page) as f:
+        f.write("\n".join(parts))
+    return page
+
+
+def _figures(excerpts: list[Excerpt], codebook: Codebook, by: str, source: str) -> dict[str, tuple[bytes, str]]:
+    """name -> (PNG, caption): frequency by `by` (or the first attribute there is),
+    co-occurrence, review progress."""
     if not any(by in e.attributes for e in excerpts):
         by = next(iter(sorted({k for e in excerpts for k in e.attributes})), "")
     figures = {}
@@ -184,65 +222,49 @@ def build_report(
         )
     figures["cooccurrence"] = (cooccurrence_png(excerpts, codebook, source), "Code co-occurrence within passages")
     figures["review_progress"] = (progress_png(excerpts), "Review progress")
-    report_dir.mkdir(parents=True, exist_ok=True)
-    for name, (png, _) in figures.items():
-        with atomic_write(report_dir / f"{name}.png", "wb") as f:
-            f.write(png)
+    return figures
 
+
+def _agreement_section(excerpts: list[Excerpt], codebook: Codebook, learned: set[str]) -> list[str]:
+    """The machine against reviewers, saying where it is measured."""
     esc = html.escape
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>qcode report: {esc(codebook.name)}</title>",
-        (
-            "<style>body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}"
-            "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px"
-            " 8px;text-align:right}"
-            "td:first-child,th:first-child{text-align:left}blockquote{margin:.5em 0 1em;padding:.3em"
-            " 1em;border-left:4px solid #1F77B4;background:#f5f8fc}"
-            ".q{color:#666;font-size:.9em}.meta{color:#666;font-size:.85em}</style></head><body>"
-        ),
-        (
-            f"<h1>qcode report</h1><p class='meta'>Codebook: {esc(codebook.name)} v{esc(codebook.version)} &middot;"
-            f" {len({e.transcript for e in excerpts})} transcripts, {len(excerpts)} passages &middot; codes:"
-            f" {esc(source)} &middot; qcode {esc(__version__)}</p>"
-        ),
-    ]
-    for png, alt in figures.values():
-        parts.append(f"<h2>{esc(alt)}</h2>{_img(png, alt)}")
-    learned = _learned_from(out_dir)
     report = machine_vs_reviewers(excerpts, codebook, learned)
-    parts.append("<h2>Agreement between the machine and reviewers</h2>")
+    parts = ["<h2>Agreement between the machine and reviewers</h2>"]
     if report is None:
-        parts.append("<p>No reviewed passages yet (that the run's learned model was not trained on).</p>")
-    else:
-        fmt = lambda x: "&ndash;" if x is None else f"{x:.2f}"  # noqa: E731
-        where = f"the machine's codes in this run against reviewers' decisions on {report.units} reviewed passages"
-        if learned:
-            where += (
-                f", leaving out {sum(1 for e in excerpts if e.id in learned and final_codes(e) is not None)} the run's"
-                " learned model was trained on"
-            )
-        parts.append(
-            f"<p>Measured on {where}.</p><table><tr><th>code</th><th>Cohen's &kappa;</th><th>Krippendorff's"
-            " &alpha;</th><th>% agreement</th></tr>"
-        )
-        names = {c.id: c.name for c in codebook.codes}
-        for c in report.per_code:
-            parts.append(
-                f"<tr><td>{esc(names[c.code])}</td><td>{fmt(c.kappa)}</td><td>{fmt(c.alpha)}</td><td>{fmt(None if c.percent is None else 100 * c.percent)}</td></tr>"
-            )
-        parts.append(
-            f"<tr><th>mean</th><th>{fmt(report.mean_kappa)}</th><th>{fmt(report.mean_alpha)}</th><th>{fmt(None if report.mean_percent is None else 100 * report.mean_percent)}</th></tr></table>"
-        )
-    parts.append("<h2>Top excerpts per code</h2>")
+        return parts + ["<p>No reviewed passages yet (that the run's learned model was not trained on).</p>"]
+
+    def fmt(x: float | None, scale: float = 1.0) -> str:
+        return "&ndash;" if x is None else f"{scale * x:.2f}"
+
+    where = f"the machine's codes in this run against reviewers' decisions on {report.units} reviewed passages"
+    if learned:
+        left_out = sum(1 for e in excerpts if e.id in learned and final_codes(e) is not None)
+        where += f", leaving out {left_out} the run's learned model was trained on"
+    parts.append(
+        f"<p>Measured on {where}.</p><table><tr><th>code</th><th>Cohen's &kappa;</th><th>Krippendorff's"
+        " &alpha;</th><th>% agreement</th></tr>"
+    )
+    names = {c.id: c.name for c in codebook.codes}
+    for c in report.per_code:
+        cells = f"<td>{fmt(c.kappa)}</td><td>{fmt(c.alpha)}</td><td>{fmt(c.percent, 100)}</td>"
+        parts.append(f"<tr><td>{esc(names[c.code])}</td>{cells}</tr>")
+    means = (
+        f"<th>{fmt(report.mean_kappa)}</th><th>{fmt(report.mean_alpha)}</th><th>{fmt(report.mean_percent, 100)}</th>"
+    )
+    parts.append(f"<tr><th>mean</th>{means}</tr></table>")
+    return parts
+
+
+def _top_excerpts(excerpts: list[Excerpt], codebook: Codebook) -> list[str]:
+    """Per code, its best-scored passages with the question that prompted them."""
+    esc = html.escape
+    parts = ["<h2>Top excerpts per code</h2>"]
     for code in codebook.codes:
         scored = []
         for e in excerpts:
             codes = final_codes(e)
-            applied = codes if codes is not None else e.codes
-            if code.id in applied:
-                score = next((s.score for s in e.suggestions if s.code == code.id), 0.0)
-                scored.append((-score, e.id, e))
+            if code.id in (codes if codes is not None else e.codes):
+                scored.append((-next((s.score for s in e.suggestions if s.code == code.id), 0.0), e.id, e))
         scored.sort()
         parts.append(
             f"<h3 id='{esc(code.id)}'>{esc(code.name)} <span class='meta'>({esc(code.id)}, {len(scored)}"
@@ -256,8 +278,4 @@ def build_report(
                 f"<blockquote>{question}<div>{esc(e.text)}</div><div class='meta'>{esc(e.transcript)}, {esc(e.speaker)}"
                 f" &middot; score {-neg:.2f}</div></blockquote>"
             )
-    parts.append("</body></html>\n")
-    page = report_dir / "report.html"
-    with atomic_write(page) as f:
-        f.write("\n".join(parts))
-    return page
+    return parts

@@ -22,7 +22,7 @@ from .errors import InputError
 from .io import file_sha256
 from .manifest import Manifest
 from .outputs import COUNTS, EXCERPTS, MANIFEST
-from .review import read_excerpts
+from .store import read_excerpts
 
 
 @dataclass

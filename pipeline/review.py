@@ -12,11 +12,10 @@ from pydantic import ValidationError
 
 from .errors import InputError, validation_messages
 from .io import atomic_write, read_jsonl
-from .outputs import EXCERPTS, ORPHANS, excerpt_files, orphans_for, reviewer_copies
-from .schemas import Codebook, Excerpt, Review, final_codes
+from .outputs import EXCERPTS, orphans_for, reviewer_copies
+from .schemas import Codebook, Excerpt, Review, decision_status, final_codes
 from .store import locked, read_excerpts, write_excerpts
 
-__all__ = ["EXCERPTS", "ORPHANS", "excerpt_files", "read_excerpts"]  # re-exported for callers
 REVIEWER_FIELDS = ("review", "reviews", "disagreement")  # what a rerun carries over
 
 
@@ -212,10 +211,8 @@ def decisions_of(excerpt: Excerpt, default_reviewer: str) -> list[Review]:
 
 def _own_decision(excerpt: Excerpt, default_reviewer: str) -> Review:
     review = excerpt.review
-    if review.status == "accepted":
-        review = review.model_copy(update={"codes": list(excerpt.codes)})
-    if review.status == "rejected":
-        review = review.model_copy(update={"codes": []})
+    if review.status in ("accepted", "rejected"):  # self-contained: the codes it stands for
+        review = review.model_copy(update={"codes": final_codes(excerpt)})
     if not review.reviewer:
         review = review.model_copy(update={"reviewer": default_reviewer})
     return review
@@ -257,8 +254,7 @@ def consensus(base: Excerpt, ds: list[Review]) -> Review:
         detail = "; ".join(f"{d.reviewer}: {sorted(d.codes or [])}" for d in decided)
         return Review(status="pending", note=f"disagreement: {detail}")
     codes = sorted(finals.pop())
-    status = "accepted" if codes == sorted(base.codes) else ("rejected" if not codes else "corrected")
-    return Review(status=status, codes=codes, reviewer=who, note=f"agreed by {who}")
+    return Review(status=decision_status(codes, base.codes), codes=codes, reviewer=who, note=f"agreed by {who}")
 
 
 # --- status and queue ---------------------------------------------------------------------

@@ -155,38 +155,31 @@ def prepare(
     t = time.perf_counter()
     tagger = build_tagger(codebook, codebook_path=codebook_path, config=config, embedder=embedder, model_dir=model_dir)
     timings["calibrate"] = time.perf_counter() - t
-    redaction = None
-    if config.pseudonymise:
-        t = time.perf_counter()
-        redacting = redacting or Redacting()
-        redaction = first_pass(files, config, tables, read_list(redacting.names), read_list(redacting.keep))
-        timings["pseudonymise"] = time.perf_counter() - t
+    redaction = _first_pass(config, files, tables, redacting, timings)
     setup = Setup(
-        config,
-        codebook_path,
-        codebook,
-        files,
-        tables,
-        embedder,
-        tagger,
-        segments,
-        redaction,
-        redacting,
-        model_dir=model_dir,
-    )
-    if cluster:
-        spec = WorkerSpec(
-            config.model,
-            config.backend,
-            config.batch_size,
-            config.seed,
-            device,
-            str(Path(cache_dir or default_cache_dir()).resolve()),
-        )
-        setup.engine = DaskEngine(cluster, spec)
-    else:
-        setup.engine = LocalEngine(embedder, segments)
+        config, codebook_path, codebook, files, tables, embedder, tagger, segments, redaction, redacting, model_dir=model_dir
+    )  # fmt: skip
+    setup.engine = _engine(cluster, config, device, cache_dir, embedder, segments)
     return setup
+
+
+def _first_pass(config: Config, files: list[Path], tables, redacting: Redacting | None, timings: dict[str, float]):
+    """With --pseudonymise: every transcript read once for its identifiers, before coding."""
+    if not config.pseudonymise:
+        return None
+    t = time.perf_counter()
+    redacting = redacting or Redacting()
+    redaction = first_pass(files, config, tables, read_list(redacting.names), read_list(redacting.keep))
+    timings["pseudonymise"] = time.perf_counter() - t
+    return redaction
+
+
+def _engine(cluster: str | None, config: Config, device: str, cache_dir: Path | None, embedder, segments):
+    """Where segmenting and embedding run: this process, or the Dask cluster at `cluster`."""
+    if not cluster:
+        return LocalEngine(embedder, segments)
+    cache = str(Path(cache_dir or default_cache_dir()).resolve())
+    return DaskEngine(cluster, WorkerSpec(config.model, config.backend, config.batch_size, config.seed, device, cache))
 
 
 class Reading:

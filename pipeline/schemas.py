@@ -191,6 +191,19 @@ class Excerpt(BaseModel):
     disagreement: bool = False  # those decisions give different codes
 
 
+# The decision rule, written once: a reviewer's codes and the machine's give the status
+# (decision_status), and a status gives back the codes (final_codes). Every writer of a
+# decision (the page, its bulk action, spreadsheet import, merge, project import) and
+# every reader of one goes through these two.
+
+
+def decision_status(codes: list[str], machine: list[str]) -> ReviewStatus:
+    """The machine's codes -> accepted; no code -> rejected; any other codes -> corrected."""
+    if set(codes) == set(machine):
+        return "accepted"
+    return "rejected" if not codes else "corrected"
+
+
 def final_codes(excerpt: Excerpt) -> list[str] | None:
     """The codes a reviewer settled on, or None while the passage is pending.
 

@@ -135,6 +135,26 @@ def apply_journal(excerpts: list[Excerpt], entries: Iterable[JournalEntry]) -> t
     return out, missing
 
 
+def read_lines(path: Path) -> tuple[list[Excerpt], list[str]]:
+    """Every excerpt of the file (without its journal) with its line as written, for a
+    reader that rewrites only the lines that changed (the review page); a bad line is an
+    error naming it."""
+    excerpts, lines = [], []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(path, f"cannot read: {getattr(err, 'strerror', None) or err}") from None
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            excerpts.append(Excerpt.model_validate_json(line))
+        except ValidationError as err:
+            raise InputError(path, "; ".join(validation_messages(err)), n) from None
+        lines.append(line)
+    return excerpts, lines
+
+
 def read_excerpts(path: Path) -> list[Excerpt]:
     """Every excerpt of a file, with the decisions in its journal applied."""
     excerpts = [e for _, e in read_jsonl(path, Excerpt)]

@@ -203,7 +203,7 @@ def test_notebook_runs(tmp_path, cache_dir):
 
 def test_report_figures_speak_the_codebook_s_words(tmp_path, fake_embedder):
     from pipeline.report import LABEL_CHARS, cooccurrence_figure, frequency_figure
-    from pipeline.review import read_excerpts
+    from pipeline.store import read_excerpts
 
     texts = {
         "t1.txt": "Interviewer: And?\nParticipant: Budget cuts and funding. We trust each other.\n",

@@ -10,7 +10,7 @@ import typer
 from ..agreement import AGREEMENT_SOURCES, AgreementReport, agreement, coder_from_file, coders_by_model
 from ..codebook import load_codebook
 from ..errors import InputError
-from ..review import excerpt_files
+from ..outputs import excerpt_files
 from ..studyfolder import Study
 from .common import UsageError, say
 
@@ -35,41 +35,47 @@ def format_table(r: AgreementReport) -> str:
     return "\n".join(lines)
 
 
+FILES = typer.Argument(
+    ...,
+    metavar="FILE",
+    help=(
+        "Excerpts JSONL files (or output folders), one per coder, or gold JSONL {id, text, labels}; one study"
+        " folder alone: its machine codes vs its reviewers."
+    ),
+)
+CODEBOOK = typer.Option(
+    None,
+    "--codebook",
+    "-c",
+    help=(
+        "Codebook whose code order to use [default: the study's (its manifest.json), else the King's Fund 2023"
+        " codebook]."
+    ),
+)
+SOURCE = typer.Option(
+    "auto",
+    "--source",
+    help=(
+        "Which codes each excerpts file stands for: machine, reviewed (decisions only), final (decision where there"
+        " is one, else machine), or auto (decisions if the file has any, else machine)."
+    ),
+)
+BY_MODEL = typer.Option(
+    False,
+    "--by-model",
+    help=(
+        "One file: machine-reviewer agreement per model whose suggestions reviewers saw (batch, live-1, ...), each"
+        " on the passages decided on its suggestions."
+    ),
+)
+
+
 def agreement_cli(
-    files: list[Path] = typer.Argument(
-        ...,
-        metavar="FILE",
-        help=(
-            "Excerpts JSONL files (or output folders), one per coder, or gold JSONL {id, text, labels}; one study"
-            " folder alone: its machine codes vs its reviewers."
-        ),
-    ),
-    codebook: Path = typer.Option(
-        None,
-        "--codebook",
-        "-c",
-        help=(
-            "Codebook whose code order to use [default: the study's (its manifest.json), else the King's Fund 2023"
-            " codebook]."
-        ),
-    ),
-    source: str = typer.Option(
-        "auto",
-        "--source",
-        help=(
-            "Which codes each excerpts file stands for: machine, reviewed (decisions only), final (decision where there"
-            " is one, else machine), or auto (decisions if the file has any, else machine)."
-        ),
-    ),
+    files: list[Path] = FILES,
+    codebook: Path = CODEBOOK,
+    source: str = SOURCE,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
-    by_model: bool = typer.Option(
-        False,
-        "--by-model",
-        help=(
-            "One file: machine-reviewer agreement per model whose suggestions reviewers saw (batch, live-1, ...), each"
-            " on the passages decided on its suggestions."
-        ),
-    ),
+    by_model: bool = BY_MODEL,
 ) -> None:
     """Inter-coder agreement per code: Cohen's kappa, Krippendorff's alpha, percent agreement.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -15,6 +16,7 @@ from ..studyfolder import Study
 from .common import (
     UsageError,
     backend_option,
+    config_option,
     device_option,
     embedding_model_option,
     make_config,
@@ -59,159 +61,124 @@ def pace(passages: int, seconds: float) -> str:
     return f"{seconds:.1f}s ({passages / seconds:.0f} passages/s)"
 
 
+INPUTS = typer.Argument(
+    ..., metavar="INPUT", help="Transcript files or folders (.txt .md .docx .vtt .srt, survey .csv .xlsx)."
+)
+CODEBOOK = typer.Option(
+    None, "--codebook", "-c", help="Codebook (YAML or a table) [default: the study's, else King's Fund 2023]."
+)
+OUT = typer.Option(Path("out"), "--out", "-o", help="Output folder (a study folder: see below).")
+ATTRIBUTES = typer.Option(None, "--attributes", help="participants.csv to use [default: one beside the inputs].")
+CLUSTER = typer.Option(
+    None,
+    "--cluster",
+    help="Segment and embed on a Dask cluster: its scheduler address (tcp://host:8786), or local:N to start N worker"
+    " processes here. Same outputs, byte for byte.",
+)
+MODEL = typer.Option(
+    None, "--model", "-m", help="A model from `qcode learn` [default: the study's, else codebook-only tagging]."
+)
+FRESH = typer.Option(
+    False, "--fresh", help="Ignore the settings in OUT/manifest.json: the defaults and these options only."
+)
+NAMES = typer.Option(
+    None, "--names", help="With --pseudonymise: a file of names to replace wherever they appear (one a line)."
+)
+KEEP = typer.Option(None, "--keep", help="With --pseudonymise: a file of terms never to replace (one a line).")
+KEY = typer.Option(None, "--key", help="With --pseudonymise: where to write the pseudonym key (never inside OUT).")
+CACHE_DIR = typer.Option(
+    None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder [default: ~/.cache/qcode]."
+)
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+# the options that set a Config field (by the field's name), unset unless given
+STUDY_SETTINGS = (
+    "text_column",
+    "id_column",
+    "split_answers",
+    "target_words",
+    "max_words",
+    "unit_words",
+    "threshold",
+    "max_codes",
+    "batch_size",
+    "backend",
+    "model",
+    "pseudonymise",
+    "interviewer_labels",
+)
+
+
 def code_cli(
-    inputs: list[Path] = typer.Argument(
-        ..., metavar="INPUT", help="Transcript files or folders (.txt .md .docx .vtt .srt, survey .csv .xlsx)."
-    ),
-    codebook: Path = typer.Option(
-        None, "--codebook", "-c", help="YAML codebook [default: the King's Fund 2023 codebook]."
-    ),
-    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
-    attributes: Path = typer.Option(
-        None, "--attributes", help="participants.csv to use [default: one beside the inputs]."
-    ),
-    interviewer: list[str] = typer.Option(
-        None, "--interviewer", help="Speaker label of an interviewer (repeatable) [default: Interviewer, I, Q, ...]."
-    ),
-    text_column: str = typer.Option(
-        None,
-        "--text-column",
-        help="Survey CSV/XLSX: column holding the answers [default: text, response, answer or comment].",
-    ),
-    id_column: str = typer.Option(
-        None,
-        "--id-column",
-        help=(
-            "Survey CSV/XLSX: column of respondent ids [default: id, respondent id or response id in any spelling"
-            " (Qualtrics ResponseId), else row number]."
-        ),
-    ),
-    split_answers: bool = typer.Option(
-        None,
-        "--split-answers/--whole-answers",
-        help=(
-            "Survey CSV/XLSX: split long answers into passages as interview turns are [default: one passage per"
-            " answer]."
-        ),
-    ),
-    target_words: int = typer.Option(
-        None,
-        help=(
-            "Close a passage at the first sentence end past this many words [default: the study's, else"
-            f" {Config().target_words}]."
-        ),
-    ),
-    max_words: int = typer.Option(
-        None,
-        help=(
-            "Never grow a passage past this (unless one sentence is longer) [default: the study's, else"
-            f" {Config().max_words}]."
-        ),
-    ),
-    unit_words: int = unit_words_option(None),
-    threshold: float = typer.Option(
-        None,
-        min=0.0,
-        max=1.0,
-        help=f"Apply a code when its score reaches this [default: the study's, else {Config().threshold}].",
-    ),
-    max_codes: int = typer.Option(
-        None, min=1, help=f"At most this many codes per passage [default: the study's, else {Config().max_codes}]."
-    ),
-    batch_size: int = typer.Option(
-        None, min=1, help=f"Passages per embedding batch [default: the study's, else {Config().batch_size}]."
-    ),
-    embedding_model: str = embedding_model_option(None),
-    backend: str = backend_option(None),
+    inputs: list[Path] = INPUTS,
+    codebook: Path = CODEBOOK,
+    out: Path = OUT,
+    attributes: Path = ATTRIBUTES,
+    interviewer_labels: list[str] = config_option("interviewer_labels", "--interviewer", study=True),
+    text_column: str = config_option("text_column", "--text-column", study=True),
+    id_column: str = config_option("id_column", "--id-column", study=True),
+    split_answers: bool = config_option("split_answers", "--split-answers/--whole-answers", study=True),
+    target_words: int = config_option("target_words", "--target-words", study=True, min=1),
+    max_words: int = config_option("max_words", "--max-words", study=True, min=1),
+    unit_words: int = unit_words_option(study=True),
+    threshold: float = config_option("threshold", "--threshold", study=True, min=0.0, max=1.0),
+    max_codes: int = config_option("max_codes", "--max-codes", study=True, min=1),
+    batch_size: int = config_option("batch_size", "--batch-size", study=True, min=1),
+    embedding_model: str = embedding_model_option(study=True),
+    backend: str = backend_option(study=True),
     device: str = device_option(),
-    cluster: str = typer.Option(
-        None,
-        "--cluster",
-        help=(
-            "Segment and embed on a Dask cluster: its scheduler address (tcp://host:8786), or local:N to start N worker"
-            " processes here. Same outputs, byte for byte."
-        ),
-    ),
-    model: Path = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="A model from `qcode learn` [default: the study's (OUT/manifest.json), else codebook-only tagging].",
-    ),
-    fresh: bool = typer.Option(
-        False,
-        "--fresh",
-        help="Ignore the settings recorded in OUT/manifest.json: the defaults and the options given only.",
-    ),
-    pseudonymise: bool = typer.Option(
-        None,
-        "--pseudonymise/--no-pseudonymise",
-        help=(
-            "Replace names, organisations, places and direct identifiers before anything is written (as `qcode"
-            " redact`); the key goes to OUT/../OUT.pseudonym_key.csv."
-        ),
-    ),
-    names: Path = typer.Option(
-        None, "--names", help="With --pseudonymise: a file of names to replace wherever they appear (one a line)."
-    ),
-    keep: Path = typer.Option(
-        None, "--keep", help="With --pseudonymise: a file of terms never to replace (one a line)."
-    ),
-    key: Path = typer.Option(
-        None, "--key", help="With --pseudonymise: where to write the pseudonym key (never inside OUT)."
-    ),
-    cache_dir: Path = typer.Option(
-        None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder [default: ~/.cache/qcode]."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    cluster: str = CLUSTER,
+    model: Path = MODEL,
+    fresh: bool = FRESH,
+    pseudonymise: bool = config_option("pseudonymise", "--pseudonymise/--no-pseudonymise", study=True),
+    names: Path = NAMES,
+    keep: Path = KEEP,
+    key: Path = KEY,
+    cache_dir: Path = CACHE_DIR,
+    quiet: bool = QUIET,
 ) -> None:
     """Code transcripts: segment, embed, tag; write excerpts.jsonl, counts.csv, manifest.json.
 
     Speaker labels are read in the usual styles (Interviewer:, I:, P01:, Dr Ahmed:,
     [00:01:23] Name:, Name  00:01:23, bold labels in Word, <v Name> in WebVTT).
     Participant attributes come from participants.csv/.yaml beside the inputs.
-
     Example: qcode code transcripts_sample/ --out out/
 
     Rerun into a study folder, it takes the codebook, the learned model and every setting
-    from OUT/manifest.json (and says so) unless given here or --fresh.
-
-    Reviewer decisions already in OUT/excerpts.jsonl are kept; decisions whose passage no
-    longer exists move to OUT/orphaned_reviews.jsonl. Exit 1 if any input was bad (the
-    others are still coded).
+    from OUT/manifest.json (and says so) unless given here or --fresh. Reviewer decisions
+    in OUT/excerpts.jsonl are kept; those whose passage is gone move to
+    OUT/orphaned_reviews.jsonl. Exit 1 if any input was bad (the others are still coded).
     """
-    given = dict(
-        text_column=text_column,
-        id_column=id_column,
-        split_answers=split_answers,
-        target_words=target_words,
-        max_words=max_words,
-        unit_words=unit_words,
-        threshold=threshold,
-        max_codes=max_codes,
-        batch_size=batch_size,
-        backend=backend,
-        model=embedding_model,
-        pseudonymise=pseudonymise,
-    )
-    if interviewer:
-        given["interviewer_labels"] = tuple(interviewer)
-    given = {k: v for k, v in given.items() if v is not None}
+    options = {**locals(), "model": embedding_model}
+    given = {k: options[k] for k in STUDY_SETTINGS if options[k] not in (None, [])}
     study = None if fresh else _study_at(out)
     codebook, model, config = study_settings(study, given, codebook, model)
+    names, keep = _redaction_lists(study, config, names, keep, key)
+    with _progress(quiet) as advance:
+        result = code_corpus(
+            list(inputs), out_dir=out, codebook_path=codebook, config=config, attributes_path=attributes,
+            cache_dir=cache_dir, model_dir=model, on_transcript=advance,
+            redacting=Redacting(names=names, keep=keep, key=key), device=device, cluster=cluster,
+        )  # fmt: skip
+    summarise(result, out)
+
+
+def _redaction_lists(study: Study | None, config: Config, names: Path | None, keep: Path | None, key: Path | None):
+    """--names and --keep: as given, else the study's (when it was pseudonymised and they
+    are still there); refused without --pseudonymise."""
     if study is not None and study.manifest.redaction is not None and config.pseudonymise and not (names or keep):
         names, keep = (_still_there(getattr(study.manifest.redaction, what)) for what in ("names", "keep"))
     if (names or keep or key) and not config.pseudonymise:
         raise UsageError("--names, --keep and --key go with --pseudonymise")
+    return names, keep
+
+
+@contextmanager
+def _progress(quiet: bool):
+    """A progress bar over the input files; yields the function that advances it."""
     progress = Progress(
-        TextColumn("coding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        transient=True,
-        disable=quiet,
-    )
+        TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), transient=True, disable=quiet,
+    )  # fmt: skip
     task = None
 
     def advance(transcript: str, total: int) -> None:
@@ -221,20 +188,7 @@ def code_cli(
         progress.update(task, advance=1, description=transcript)
 
     with progress:
-        result = code_corpus(
-            list(inputs),
-            out_dir=out,
-            codebook_path=codebook,
-            config=config,
-            attributes_path=attributes,
-            cache_dir=cache_dir,
-            model_dir=model,
-            on_transcript=advance,
-            redacting=Redacting(names=names, keep=keep, key=key),
-            device=device,
-            cluster=cluster,
-        )
-    summarise(result, out)
+        yield advance
 
 
 def summarise(result, out: Path) -> None:

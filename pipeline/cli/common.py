@@ -66,45 +66,35 @@ def make_config(**settings) -> Config:
         raise UsageError("; ".join(validation_messages(err))) from None
 
 
-EMBEDDING_MODEL_HELP = (
-    "Embedding model: mpnet (all-mpnet-base-v2, the default: best agreement), minilm "
-    "(all-MiniLM-L6-v2: about 7x faster, lower agreement), or a local sentence-transformers folder."
-)
-BACKEND_HELP = (
-    "Embedding backend: torch (fp32, the published weights), torch-bf16 (about 2x faster, "
-    "same agreement), onnx (fp32) or onnx-int8 (2-3x faster; with minilm about the same "
-    "agreement, with mpnet 0.03 kappa lower); torch-fp16 on a GPU. See docs/performance.md."
-)
 DEVICE_HELP = "Where the embedding model runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda."
 
 
-_UNSET = object()
+def config_option(field: str, *flags: str, study: bool = False, **extra):
+    """A command-line option for a `Config` field, its help the field's description (the
+    one place it is written). `study`: unset unless given, so that a study's recorded
+    setting can fill it (the help says so); else the Config default."""
+    info = Config.model_fields[field]
+    default = info.default
+    shown = ", ".join(default) if isinstance(default, tuple) else default
+    note = f" [default: the study's, else {shown}]" if study and default not in (None, False) else ""
+    note = " [default: the study's, else unset]" if study and not note else note
+    return typer.Option(None if study else default, *flags, help=f"{info.description}{note}.", **extra)
 
 
-def embedding_model_option(default=_UNSET):
-    return typer.Option(
-        Config().model if default is _UNSET else default, "--embedding-model", "-e", help=EMBEDDING_MODEL_HELP
-    )
+def embedding_model_option(study: bool = False):
+    return config_option("model", "--embedding-model", "-e", study=study)
 
 
-def backend_option(default=_UNSET):
-    return typer.Option(Config().backend if default is _UNSET else default, "--backend", help=BACKEND_HELP)
+def backend_option(study: bool = False):
+    return config_option("backend", "--backend", study=study)
+
+
+def unit_words_option(study: bool = False):
+    return config_option("unit_words", "--unit-words", study=study, min=1)
 
 
 def device_option():
     return typer.Option("auto", "--device", help=DEVICE_HELP)
-
-
-def unit_words_option(default=_UNSET):
-    return typer.Option(
-        Config().unit_words if default is _UNSET else default,
-        "--unit-words",
-        min=1,
-        help=(
-            "Score each passage by runs of whole sentences of at least this many words; a code's best run counts (a"
-            " large value scores whole passages)."
-        ),
-    )
 
 
 def say(message: str) -> None:

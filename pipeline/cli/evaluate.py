@@ -7,14 +7,14 @@ from pathlib import Path
 import typer
 
 from ..codebook import load_codebook, resolve_codebook
-from ..config import Config
 from ..embed import build_embedder
 from ..evaluate import EvalReport, evaluate_file
 from ..learn import build_tagger
 from ..model_folder import with_encoder
 from ..studyfolder import Study
+from . import common as opt
 from .code import study_settings
-from .common import UsageError, backend_option, device_option, embedding_model_option, make_config, unit_words_option
+from .common import UsageError, make_config
 
 
 def format_table(report: EvalReport) -> str:
@@ -44,16 +44,11 @@ def evaluate_cli(
     study_dir: Path = typer.Option(
         None, "--study", help="A study folder whose codebook, learned model and settings to use (said in one line)."
     ),
-    threshold: float = typer.Option(
-        None,
-        min=0.0,
-        max=1.0,
-        help=f"Apply a code when its score reaches this [default: the study's, else {Config().threshold}].",
-    ),
-    unit_words: int = unit_words_option(None),
-    embedding_model: str = embedding_model_option(None),
-    backend: str = backend_option(None),
-    device: str = device_option(),
+    threshold: float = opt.config_option("threshold", "--threshold", study=True, min=0.0, max=1.0),
+    unit_words: int = opt.unit_words_option(study=True),
+    embedding_model: str = opt.embedding_model_option(study=True),
+    backend: str = opt.backend_option(study=True),
+    device: str = opt.device_option(),
     cache_dir: Path = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder."),
 ) -> None:
     """Score the tagger against gold labels: per-code precision, recall, F1, Cohen's kappa.

@@ -26,38 +26,44 @@ def _codebook(path: Path | None) -> dict | None:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+PATH = typer.Argument(
+    ...,
+    metavar="FILE",
+    help=(
+        "A REFI-QDA project (.qdpx, or project.qde beside its sources/), or a coded-segments table (.csv .tsv"
+        " .xlsx: document, code or tag, text or content)."
+    ),
+)
+OUT = typer.Option(
+    ...,
+    "--out",
+    "-o",
+    help="Folder to write: codebook.yaml, transcripts/, study/, labelled.jsonl, selections.jsonl, import.json.",
+)
+CODEBOOK = typer.Option(
+    None,
+    "--codebook",
+    "-c",
+    help=(
+        "Tables: the codebook their codes come from (YAML, .qdc, or a table such as Taguette's codebook export)"
+        " [default: one code per name found]."
+    ),
+)
+WHOLE_DOCUMENTS = typer.Option(
+    False,
+    "--whole-documents",
+    help=(
+        "The coders coded every document they touched throughout: its passages they did not code are decided 'no"
+        " code' (default: they stay pending)."
+    ),
+)
+
+
 def import_project_cli(
-    path: Path = typer.Argument(
-        ...,
-        metavar="FILE",
-        help=(
-            "A REFI-QDA project (.qdpx, or project.qde beside its sources/), or a coded-segments table (.csv .tsv"
-            " .xlsx: document, code or tag, text or content)."
-        ),
-    ),
-    out: Path = typer.Option(
-        ...,
-        "--out",
-        "-o",
-        help="Folder to write: codebook.yaml, transcripts/, study/, labelled.jsonl, selections.jsonl, import.json.",
-    ),
-    codebook: Path = typer.Option(
-        None,
-        "--codebook",
-        "-c",
-        help=(
-            "Tables: the codebook their codes come from (YAML, .qdc, or a table such as Taguette's codebook export)"
-            " [default: one code per name found]."
-        ),
-    ),
-    whole_documents: bool = typer.Option(
-        False,
-        "--whole-documents",
-        help=(
-            "The coders coded every document they touched throughout: its passages they did not code are decided 'no"
-            " code' (default: they stay pending)."
-        ),
-    ),
+    path: Path = PATH,
+    out: Path = OUT,
+    codebook: Path = CODEBOOK,
+    whole_documents: bool = WHOLE_DOCUMENTS,
     sheet: str = typer.Option(None, "--sheet", help="XLSX: the sheet to read [default: the first]."),
     embedding_model: str = embedding_model_option(),
     backend: str = backend_option(),

@@ -9,39 +9,39 @@ import typer
 from ..redact.corpus import redact_corpus
 from .common import make_config, say
 
+OUT = typer.Option(..., "--out", "-o", help="Folder for the pseudonymised transcripts (.txt) to share or code.")
+KEY = typer.Option(
+    None,
+    "--key",
+    help="Where to write the pseudonym key [default: OUT/../OUT.pseudonym_key.csv; never inside OUT].",
+)
+NAMES = typer.Option(None, "--names", help="Names to replace wherever they appear, one a line (a CSV's first column).")
+KEEP = typer.Option(None, "--keep", help="Terms never to replace, one a line (national bodies, programmes...).")
+ATTRIBUTES = typer.Option(None, "--attributes", help="participants.csv to use [default: one beside the inputs].")
+INTERVIEWER = typer.Option(
+    None,
+    "--interviewer",
+    help="Speaker label of an interviewer (repeatable); one that is a name is replaced by `Interviewer`.",
+)
+REPORT = typer.Option(
+    False,
+    "--report",
+    help=(
+        "Also list what might still identify someone (rare capitalised words left, names the recogniser sees,"
+        " places, long numbers), with context, in OUT/../OUT.redaction_report.csv, for a human check."
+    ),
+)
+
 
 def redact_cli(
     inputs: list[Path] = typer.Argument(..., metavar="INPUT", help="Transcript files or folders, as for `qcode code`."),
-    out: Path = typer.Option(
-        ..., "--out", "-o", help="Folder for the pseudonymised transcripts (.txt) to share or code."
-    ),
-    key: Path = typer.Option(
-        None,
-        "--key",
-        help="Where to write the pseudonym key [default: OUT/../OUT.pseudonym_key.csv; never inside OUT].",
-    ),
-    names: Path = typer.Option(
-        None, "--names", help="Names to replace wherever they appear, one a line (a CSV's first column)."
-    ),
-    keep: Path = typer.Option(
-        None, "--keep", help="Terms never to replace, one a line (national bodies, programmes...)."
-    ),
-    attributes: Path = typer.Option(
-        None, "--attributes", help="participants.csv to use [default: one beside the inputs]."
-    ),
-    interviewer: list[str] = typer.Option(
-        None,
-        "--interviewer",
-        help="Speaker label of an interviewer (repeatable); one that is a name is replaced by `Interviewer`.",
-    ),
-    report: bool = typer.Option(
-        False,
-        "--report",
-        help=(
-            "Also list what might still identify someone (rare capitalised words left, names the recogniser sees,"
-            " places, long numbers), with context, in OUT/../OUT.redaction_report.csv, for a human check."
-        ),
-    ),
+    out: Path = OUT,
+    key: Path = KEY,
+    names: Path = NAMES,
+    keep: Path = KEEP,
+    attributes: Path = ATTRIBUTES,
+    interviewer: list[str] = INTERVIEWER,
+    report: bool = REPORT,
 ) -> None:
     """Pseudonymise transcripts: people, organisations, places, emails, phone numbers, NHS numbers, postcodes...
 

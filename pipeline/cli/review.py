@@ -7,17 +7,9 @@ from pathlib import Path
 import typer
 
 from ..codebook import load_codebook
-from ..outputs import output_folder_of
-from ..review import (
-    check_file,
-    excerpt_files,
-    merge_reviews,
-    most_uncertain_code,
-    read_excerpts,
-    review_queue,
-    status_counts,
-)
-from ..store import locked, write_excerpts
+from ..outputs import excerpt_files, output_folder_of
+from ..review import check_file, merge_reviews, most_uncertain_code, review_queue, status_counts
+from ..store import locked, read_excerpts, write_excerpts
 from ..studyfolder import Study
 from .common import UsageError, command, say, study_codebook
 
@@ -137,57 +129,67 @@ def queue_cli(
         typer.echo(f"{u:.3f}\t{e.id}\t{f'{doubt[0]} {doubt[1]:.3f}' if doubt else '-'}\t{best}\t{text[:80]}")
 
 
+SERVE_PATH = typer.Argument(
+    ..., metavar="DIR_OR_FILE", help="An output folder (its excerpts.jsonl) or an excerpts JSONL file."
+)
+SERVE_REVIEWER = typer.Option(
+    None, "--reviewer", "-r", help="Your name, recorded with each decision [default: your login name]."
+)
+SERVE_OWN_COPY = typer.Option(
+    False,
+    "--own-copy",
+    help=(
+        "Review your own copy, DIR/reviews/NAME.jsonl (made without decisions the first time), for independent"
+        " double coding."
+    ),
+)
+SERVE_ORDER = typer.Option(
+    "queue", "--order", help="queue: most uncertain first (as `review queue`); file: file order."
+)
+SERVE_CODEBOOK = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the one manifest.json names].")
+SERVE_EXPOSE = typer.Option(
+    False,
+    "--expose",
+    help="Allow a non-loopback --host: anyone who can reach it and has the printed key can read the transcripts.",
+)
+SERVE_RELEARN_EVERY = typer.Option(
+    20,
+    "--relearn-every",
+    min=1,
+    help=(
+        "Relearn from every decision so far after this many new ones (in the background), and suggest with the new"
+        " model."
+    ),
+)
+SERVE_NO_LEARN = typer.Option(
+    False, "--no-learn", help="Keep the batch run's suggestions; learn nothing while reviewing."
+)
+SERVE_CACHE_DIR = typer.Option(
+    None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder (live learning)."
+)
+
+
 @command(app, "serve")
 def serve_cli(
-    path: Path = typer.Argument(
-        ..., metavar="DIR_OR_FILE", help="An output folder (its excerpts.jsonl) or an excerpts JSONL file."
-    ),
-    reviewer: str = typer.Option(
-        None, "--reviewer", "-r", help="Your name, recorded with each decision [default: your login name]."
-    ),
-    own_copy: bool = typer.Option(
-        False,
-        "--own-copy",
-        help=(
-            "Review your own copy, DIR/reviews/NAME.jsonl (made without decisions the first time), for independent"
-            " double coding."
-        ),
-    ),
-    order: str = typer.Option(
-        "queue", "--order", help="queue: most uncertain first (as `review queue`); file: file order."
-    ),
-    codebook: Path = typer.Option(
-        None, "--codebook", "-c", help="YAML codebook [default: the one manifest.json names]."
-    ),
+    path: Path = SERVE_PATH,
+    reviewer: str = SERVE_REVIEWER,
+    own_copy: bool = SERVE_OWN_COPY,
+    order: str = SERVE_ORDER,
+    codebook: Path = SERVE_CODEBOOK,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --expose)."),
     port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="Port (0: any free port)."),
-    expose: bool = typer.Option(
-        False,
-        "--expose",
-        help="Allow a non-loopback --host: anyone who can reach it and has the printed key can read the transcripts.",
-    ),
-    relearn_every: int = typer.Option(
-        20,
-        "--relearn-every",
-        min=1,
-        help=(
-            "Relearn from every decision so far after this many new ones (in the background), and suggest with the new"
-            " model."
-        ),
-    ),
-    no_learn: bool = typer.Option(
-        False, "--no-learn", help="Keep the batch run's suggestions; learn nothing while reviewing."
-    ),
-    cache_dir: Path = typer.Option(
-        None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder (live learning)."
-    ),
+    expose: bool = SERVE_EXPOSE,
+    relearn_every: int = SERVE_RELEARN_EVERY,
+    no_learn: bool = SERVE_NO_LEARN,
+    cache_dir: Path = SERVE_CACHE_DIR,
 ) -> None:
     """Review in the browser: one passage at a time, keys for everything, each decision saved
     at once; the machine relearns from your decisions as you go.
 
     Example: qcode review serve out/demo --reviewer ana
 
-    Prints an address with a one-time key; open it in a browser on this machine. Keys:
+    Prints an address carrying the server's key (it signs a browser in for as long as the
+    server runs: keep it to yourself); open it in a browser on this machine. Keys:
     1-9, 0 toggle codes; a or Enter accept; x no code; space skip; Backspace undo; n note.
     Decisions go to the file as `qcode review check` expects, under a lock that `qcode
     code` reruns, `review merge` and other pages respect. Ctrl+C stops the server.

@@ -26,8 +26,10 @@ from xml.etree import ElementTree as ET
 
 from ..errors import InputError
 from ..ingest import SURVEY_SUFFIXES
-from ..review import codes_for, decisions_of, read_excerpts
+from ..outputs import text_file_name
+from ..review import codes_for, decisions_of
 from ..schemas import Codebook
+from ..store import read_excerpts
 from ..version import __version__
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -97,45 +99,24 @@ def codebook_qdc(codebook: Codebook) -> bytes:
     return _serialise(root, CODEBOOK_NS)
 
 
+def _q(tag: str) -> str:
+    return f"{{{PROJECT_NS}}}{tag}"
+
+
+MACHINE = guid("user", "qcode machine")
+
+
 def project_qde(out_dir: Path, codebook: Codebook, source: str = "final") -> tuple[bytes, dict[str, str]]:
     """(project.qde bytes, {path in zip: text}) for a qcode output folder."""
     excerpts = read_excerpts(out_dir / "excerpts.jsonl")
-    ns = PROJECT_NS
-    q = lambda tag: f"{{{ns}}}{tag}"  # noqa: E731
-    root = ET.Element(q("Project"), name=f"qcode: {codebook.name}", origin=f"qcode {__version__}")
-    machine = guid("user", "qcode machine")
-    reviewers = sorted(
-        {d.reviewer or "(unnamed)" for e in excerpts for d in decisions_of(e, "(unnamed)") if d.status != "pending"}
-    )
-    users = ET.SubElement(root, q("Users"))
-    ET.SubElement(users, q("User"), guid=machine, name="qcode (machine)", id="qcode")
-    user_guid = {r: guid("user", r) for r in reviewers}
-    for r in reviewers:
-        ET.SubElement(users, q("User"), guid=user_guid[r], name=r)
-    book = ET.SubElement(root, q("CodeBook"))
-    code_guid = _codes_element(book, codebook, ns)
-
+    root = ET.Element(_q("Project"), name=f"qcode: {codebook.name}", origin=f"qcode {__version__}")
+    user_guid = _users(root, excerpts)
+    code_guid = _codes_element(ET.SubElement(root, _q("CodeBook")), codebook, PROJECT_NS)
     by_transcript: dict[str, list] = {}
     for e in excerpts:
         by_transcript.setdefault(e.transcript, []).append(e)
-    attr_names = sorted({k for e in excerpts for k in e.attributes})
-    if attr_names:
-        variables = ET.SubElement(root, q("Variables"))
-        for name in attr_names:
-            ET.SubElement(variables, q("Variable"), guid=guid("variable", name), name=name, typeOfVariable="Text")
-    source_guid = {t: guid("source", t) for t in by_transcript}
-    cases = ET.SubElement(root, q("Cases"))
-    for t in sorted(by_transcript):
-        case = ET.SubElement(cases, q("Case"), guid=guid("case", t), name=t)
-        for name, value in sorted(by_transcript[t][0].attributes.items()):
-            vv = ET.SubElement(case, q("VariableValue"))
-            ET.SubElement(vv, q("VariableRef"), targetGUID=guid("variable", name))
-            ET.SubElement(vv, q("TextValue")).text = value
-        ET.SubElement(case, q("SourceRef"), targetGUID=source_guid[t])
-
-    from ..outputs import text_file_name
-
-    sources = ET.SubElement(root, q("Sources"))
+    _cases(root, excerpts, by_transcript)
+    sources = ET.SubElement(root, _q("Sources"))
     files: dict[str, str] = {}
     for t in sorted(by_transcript):
         text_path = out_dir / "sources" / text_file_name(t)
@@ -143,48 +124,71 @@ def project_qde(out_dir: Path, codebook: Codebook, source: str = "final") -> tup
             text = text_path.read_text(encoding="utf-8")
         except OSError:
             raise InputError(text_path, "normalised text missing: rerun `qcode code` into this folder") from None
-        files[f"sources/{source_guid[t]}.txt"] = text
+        files[f"sources/{guid('source', t)}.txt"] = text
         src = ET.SubElement(
-            sources, q("TextSource"), guid=source_guid[t], name=t, plainTextPath=f"internal://{source_guid[t]}.txt"
+            sources,
+            _q("TextSource"),
+            guid=guid("source", t),
+            name=t,
+            plainTextPath=f"internal://{guid('source', t)}.txt",
         )
-        if (
-            Path(by_transcript[t][0].source).suffix.lower() in SURVEY_SUFFIXES
-        ):  # read back as an answer, not an interview
-            ET.SubElement(src, q("Description")).text = "qcode source: survey"
+        if Path(by_transcript[t][0].source).suffix.lower() in SURVEY_SUFFIXES:  # read back as an answer
+            ET.SubElement(src, _q("Description")).text = "qcode source: survey"
         for e in sorted(by_transcript[t], key=lambda x: (x.start, x.id)):
             if text[e.start : e.end] != e.text:
                 raise InputError(
                     text_path, f"excerpt {e.id} does not match the stored text (was the transcript recoded elsewhere?)"
                 )
-            codings = _codings(e, source)
-            decided = (
-                [d for d in (e.reviews or [e.review]) if d.status != "pending"]
-                if source in ("reviewed", "final")
-                else []
-            )
-            if not codings and not decided:
-                continue
-            sel = ET.SubElement(
-                src,
-                q("PlainTextSelection"),
-                guid=guid("selection", e.id),
-                name=e.id,
-                startPosition=str(e.start),
-                endPosition=str(e.end),
-                creatingUser=machine,
-            )
-            ET.SubElement(sel, q("Description")).text = "\n".join(
-                [f"speaker: {e.speaker}"]
-                + ([f"question: {e.context}"] if e.context else [])
-                + [review_line(d) for d in decided]
-            )
-            for who, code in codings:
-                user = machine if who is None else user_guid[who]
-                c = ET.SubElement(
-                    sel, q("Coding"), guid=guid("coding", e.id, who or "machine", code), creatingUser=user
-                )
-                ET.SubElement(c, q("CodeRef"), targetGUID=code_guid[code])
-    return _serialise(root, ns), files
+            _selection(src, e, source, user_guid, code_guid)
+    return _serialise(root, PROJECT_NS), files
+
+
+def _users(root: ET.Element, excerpts) -> dict[str, str]:
+    """The machine and each reviewer as Users; reviewer -> GUID."""
+    reviewers = sorted(
+        {d.reviewer or "(unnamed)" for e in excerpts for d in decisions_of(e, "(unnamed)") if d.status != "pending"}
+    )
+    users = ET.SubElement(root, _q("Users"))
+    ET.SubElement(users, _q("User"), guid=MACHINE, name="qcode (machine)", id="qcode")
+    for r in reviewers:
+        ET.SubElement(users, _q("User"), guid=guid("user", r), name=r)
+    return {r: guid("user", r) for r in reviewers}
+
+
+def _cases(root: ET.Element, excerpts, by_transcript: dict[str, list]) -> None:
+    """Participants as Cases, their attributes as Variables."""
+    attr_names = sorted({k for e in excerpts for k in e.attributes})
+    if attr_names:
+        variables = ET.SubElement(root, _q("Variables"))
+        for name in attr_names:
+            ET.SubElement(variables, _q("Variable"), guid=guid("variable", name), name=name, typeOfVariable="Text")
+    cases = ET.SubElement(root, _q("Cases"))
+    for t in sorted(by_transcript):
+        case = ET.SubElement(cases, _q("Case"), guid=guid("case", t), name=t)
+        for name, value in sorted(by_transcript[t][0].attributes.items()):
+            vv = ET.SubElement(case, _q("VariableValue"))
+            ET.SubElement(vv, _q("VariableRef"), targetGUID=guid("variable", name))
+            ET.SubElement(vv, _q("TextValue")).text = value
+        ET.SubElement(case, _q("SourceRef"), targetGUID=guid("source", t))
+
+
+def _selection(src: ET.Element, e, source: str, user_guid: dict[str, str], code_guid: dict[str, str]) -> None:
+    """A passage with codes or decisions as a PlainTextSelection: a Coding per code, each
+    decision a `qcode review:` line of its Description."""
+    codings = _codings(e, source)
+    decided = [d for d in (e.reviews or [e.review]) if d.status != "pending"] if source in ("reviewed", "final") else []
+    if not codings and not decided:
+        return
+    sel = ET.SubElement(
+        src, _q("PlainTextSelection"), guid=guid("selection", e.id), name=e.id,
+        startPosition=str(e.start), endPosition=str(e.end), creatingUser=MACHINE,
+    )  # fmt: skip
+    lines = [f"speaker: {e.speaker}"] + ([f"question: {e.context}"] if e.context else [])
+    ET.SubElement(sel, _q("Description")).text = "\n".join(lines + [review_line(d) for d in decided])
+    for who, code in codings:
+        user = MACHINE if who is None else user_guid[who]
+        c = ET.SubElement(sel, _q("Coding"), guid=guid("coding", e.id, who or "machine", code), creatingUser=user)
+        ET.SubElement(c, _q("CodeRef"), targetGUID=code_guid[code])
 
 
 REVIEW_PREFIX = "qcode review: "

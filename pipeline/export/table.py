@@ -16,8 +16,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io import atomic_write
-from ..review import codes_for, read_excerpts
+from ..review import codes_for
 from ..schemas import Codebook, Excerpt
+from ..store import read_excerpts
 
 FIXED_TIME = dt.datetime(2000, 1, 1)
 

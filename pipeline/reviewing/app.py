@@ -196,33 +196,27 @@ def _page_routes(app: FastAPI, token: str, cookie: tuple[str, str], csrf: str) -
         return Response(_static(name), media_type=STATIC[name])
 
 
+def page_state(session: ReviewSession) -> dict:
+    """What the page needs once: the reviewer, the file, the codebook, the order."""
+    s = session.served
+    fields = ("id", "name", "theme", "definition", "include", "exclude")
+    return {
+        "reviewer": s.reviewer,
+        "file": s.path.name,
+        "codebook": s.codebook.name,
+        "codes": [{f: getattr(c, f) for f in fields} for c in s.codebook.codes],
+        "themes": [{"id": t.id, "name": t.name} for t in s.codebook.themes],
+        "order": s.order,
+        "threshold": s.threshold,
+    }
+
+
 def _api_routes(app: FastAPI, session: ReviewSession) -> None:
     """The JSON API the page calls: thin wrappers over ReviewSession."""
 
     @app.get("/api/state")
     def state():
-        s = session.served
-        codes = [
-            {
-                "id": c.id,
-                "name": c.name,
-                "theme": c.theme,
-                "definition": c.definition,
-                "include": c.include,
-                "exclude": c.exclude,
-            }
-            for c in s.codebook.codes
-        ]
-        themes = [{"id": t.id, "name": t.name} for t in s.codebook.themes]
-        return {
-            "reviewer": s.reviewer,
-            "file": s.path.name,
-            "codebook": s.codebook.name,
-            "codes": codes,
-            "themes": themes,
-            "order": s.order,
-            "threshold": s.threshold,
-        }
+        return page_state(session)
 
     @app.get("/api/queue")
     def queue(order: Literal["queue", "file"] | None = None, code: str | None = Query(None, max_length=100)):

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Literal
 
 from ..errors import InputError
-from ..schemas import Codebook, Excerpt, Review
+from ..schemas import Codebook, Excerpt, Review, decision_status
 
 Action = Literal["accept", "reject"]
 
@@ -41,13 +41,7 @@ def make_review(
     of the suggestion the reviewer saw; the status always compares with the batch run's
     codes, so `accepted` keeps meaning "the codes in `codes`"."""
     selected = checked_codes(codes, codebook) if action == "accept" else []
-    machine = checked_codes(list(excerpt.codes), codebook) if excerpt.codes else []
-    if action == "reject" or (not selected and machine):
-        status = "rejected"
-    elif selected == machine:
-        status = "accepted"
-    else:
-        status = "corrected"
+    status = "rejected" if action == "reject" else decision_status(selected, list(excerpt.codes))
     suggested_by, suggested = (shown[0], checked_codes(shown[1], codebook, "suggested")) if shown else (None, None)
     return Review(
         status=status,

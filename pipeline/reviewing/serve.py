@@ -162,21 +162,7 @@ def serve(
     check_host(host, expose)
     reviewer = reviewer or default_reviewer()
     target = resolve_target(path, reviewer=reviewer, own_copy=own_copy)
-    codebook_file = codebook_for(target.root, codebook_path)
-    codebook = load_codebook(codebook_file)
-    live = live_learner(target.root, codebook_file, relearn_every, cache_dir)
-    session = ReviewSession(
-        Served(
-            target.root,
-            target.path,
-            reviewer,
-            codebook,
-            threshold_for(target.root),
-            order,
-            live,
-            learned_from(target.root),
-        )
-    )
+    session = open_session(target, reviewer, codebook_path, order, relearn_every, cache_dir)
     token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     shown = f"[{host}]" if ":" in host else host
@@ -188,26 +174,7 @@ def serve(
     # handler that was there before: these end the process through `finally`, exit 0
     previous = signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        if target.created:
-            announce(f"made {target.path} (a copy of {EXCERPTS} for {reviewer}, without decisions)")
-        announce(f"reviewing {target.path} as {reviewer}: open {url}")
-        if expose:
-            announce(
-                "warning: --expose serves plain HTTP: the key and the transcripts cross the network unencrypted; "
-                + (
-                    "any Host name is accepted on every interface"
-                    if hosts == ["*"]
-                    else f"Host names accepted: {', '.join(dict.fromkeys(hosts))}"
-                )
-            )
-        announce(
-            "keys: digits toggle codes, a/Enter accept, x no code, space skip, Backspace undo, n note; Ctrl+C stops"
-        )
-        if live is not None:
-            announce(
-                f"learning as you review: a new model every {live.every} decisions (--no-learn to keep the batch"
-                " suggestions)"
-            )
+        _announce_start(announce, target, reviewer, url, hosts if expose else None, session.served.live)
         server.run(sockets=[sock])
     except (KeyboardInterrupt, SystemExit):  # Ctrl+C, or SIGTERM through _exit_cleanly: stop as cleanly
         pass
@@ -216,6 +183,40 @@ def serve(
         session.close()  # fold the journal into the file
         sock.close()
     announce(f"stopped; decisions are in {target.path}")
+
+
+def open_session(
+    target: Target, reviewer: str, codebook_path: Path | None, order: Order, relearn_every: int | None, cache_dir
+) -> ReviewSession:
+    """The session a page serves: the study's codebook, threshold, live learner and the
+    passages its batch model learned from."""
+    codebook_file = codebook_for(target.root, codebook_path)
+    codebook = load_codebook(codebook_file)
+    live = live_learner(target.root, codebook_file, relearn_every, cache_dir)
+    served = Served(
+        target.root, target.path, reviewer, codebook, threshold_for(target.root), order, live, learned_from(target.root)
+    )
+    return ReviewSession(served)
+
+
+def _announce_start(announce, target: Target, reviewer: str, url: str, exposed_hosts: list[str] | None, live) -> None:
+    if target.created:
+        announce(f"made {target.path} (a copy of {EXCERPTS} for {reviewer}, without decisions)")
+    announce(f"reviewing {target.path} as {reviewer}: open {url}")
+    if exposed_hosts is not None:
+        names = (
+            "any Host name is accepted on every interface"
+            if exposed_hosts == ["*"]
+            else f"Host names accepted: {', '.join(dict.fromkeys(exposed_hosts))}"
+        )
+        announce(
+            f"warning: --expose serves plain HTTP: the key and the transcripts cross the network unencrypted; {names}"
+        )
+    announce("keys: digits toggle codes, a/Enter accept, x no code, space skip, Backspace undo, n note; Ctrl+C stops")
+    if live is not None:
+        announce(
+            f"learning as you review: a new model every {live.every} decisions (--no-learn to keep the batch suggestions)"
+        )
 
 
 def _exit_cleanly(signum, frame) -> None:

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import ValidationError
 
-from ..errors import InputError, validation_messages
+from ..errors import InputError
 from ..kappa import cohen_kappa
 from ..outputs import source_text_path
 from ..review import uncertainty
@@ -35,6 +34,7 @@ from ..store import (
     journal_path,
     locked,
     parse_journal,
+    read_lines,
     set_aside,
     write_excerpts,
 )
@@ -85,24 +85,6 @@ class _Loaded:
     journal_offset: int = 0  # bytes of the journal already applied
 
 
-def _read_file(path: Path) -> tuple[list[Excerpt], list[str]]:
-    """Every excerpt with its line as written (a bad line is an error naming it)."""
-    excerpts, lines = [], []
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(path, f"cannot read: {getattr(err, 'strerror', None) or err}") from None
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            excerpts.append(Excerpt.model_validate_json(line))
-        except ValidationError as err:
-            raise InputError(path, "; ".join(validation_messages(err)), n) from None
-        lines.append(line)
-    return excerpts, lines
-
-
 class ReviewSession:
     def __init__(self, served: Served, *, compact_after: float = 1.0):
         self.served = served
@@ -123,7 +105,7 @@ class ReviewSession:
 
     def _reload(self) -> None:
         """Read the file and its journal afresh (caller holds the locks)."""
-        excerpts, lines = _read_file(self.served.path)
+        excerpts, lines = read_lines(self.served.path)
         sure = [uncertainty(e, self.served.threshold) for e in excerpts]
         self._state = _Loaded(excerpts, lines, {e.id: i for i, e in enumerate(excerpts)}, sure)
         self._apply_journal_from(0)
