@@ -54,6 +54,10 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", type=int, default=[50, 200])
     ap.add_argument("--fold", type=int, default=0)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--top-layers", type=int, default=None, help="train only the top N layers (finetune_top.py)")
+    ap.add_argument(
+        "--pairs", type=int, default=None, help="pairs of each kind per coded text [default: as qcode learn]"
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     config = Config(model=args.model)
@@ -76,7 +80,16 @@ def main() -> None:
                 [items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train]
             )
             started = time.perf_counter()
-            tuned = finetune(codebook, data, config=config, out_dir=Path(tmp) / f"m{n}", device=args.device)
+            extra = {"per_text": args.pairs} if args.pairs else {}
+            tuned = finetune(
+                codebook,
+                data,
+                config=config,
+                out_dir=Path(tmp) / f"m{n}",
+                device=args.device,
+                top_layers=args.top_layers,
+                **extra,
+            )
             tuned_config = with_encoder(config, Path(tmp) / f"m{n}")
             embedder = build_embedder(
                 tuned_config.model_copy(update={"batch_size": config.batch_size, "seed": config.seed}),
@@ -104,6 +117,8 @@ def main() -> None:
                     "codebook": codebook.name,
                     "model": config.model,
                     "fold": args.fold,
+                    "top_layers": args.top_layers,
+                    "top_lr": args.top_lr,
                     "rows": rows,
                 },
                 indent=2,

@@ -76,3 +76,30 @@ def test_learn_finetune_writes_an_encoder_that_evaluate_and_code_use(tmp_path, c
     # learning again without --finetune removes the encoder that no longer belongs
     assert runner.invoke(app, ["learn", str(gold), "--out", str(out), "-e", "minilm", *cache]).exit_code == 0
     assert not (out / "encoder").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id", ["minilm", "mpnet"])
+def test_top_layers_on_cached_states_embed_as_the_whole_model_then_learn(model_id):
+    """Before training, the cached lower layers plus the top ones give the model's own
+    embeddings (BERT- and MPNet-style masks and position bias); training moves only the
+    top layers."""
+    import numpy as np
+    import torch
+
+    from pipeline.embed import SentenceTransformerEmbedder
+    from pipeline.finetune_top import _embed, lower_states, train_top
+
+    model = SentenceTransformerEmbedder(model_id, seed=42, device="cpu").model
+    texts = ["We trust each other at the board now.", "Money moved, and the council lost two posts this year."]
+    whole = model.encode(texts, normalize_embeddings=True)
+    layers = model[0].auto_model.encoder.layer
+    cache = lower_states(model, texts, len(layers) - 2, "cpu")
+    with torch.no_grad():
+        split = _embed(model, cache, texts, len(layers) - 2).numpy()
+    assert np.allclose(whole, split, atol=1e-5)
+    bottom_before = [p.detach().clone() for p in layers[0].parameters()]
+    top_before = [p.detach().clone() for p in layers[-1].parameters()]
+    train_top(model, [(texts[0], texts[1], 0.0)] * 4, "cpu", 1, top_layers=2)
+    assert all(torch.equal(a, b) for a, b in zip(bottom_before, layers[0].parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(top_before, layers[-1].parameters()))

@@ -30,9 +30,11 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             base = package[: len(package) - node.level + 1] if node.level else []
             target = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module
-            for candidate in [target] + [f"{target}.{a.name}" for a in node.names]:
-                if candidate in known and candidate != name:
-                    out.add(candidate)
+            submodules = {f"{target}.{a.name}" for a in node.names} & set(known)
+            out |= submodules  # `from . import common`: the module common, not the package
+            if len(submodules) < len(node.names) and target in known:
+                out.add(target)
+            out.discard(name)
         elif isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name in known and a.name != name}
     return out

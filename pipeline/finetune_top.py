@@ -1,0 +1,99 @@
+"""Fine-tuning only the top layers of the embedding model, on cached lower-layer states:
+the affordable form of `qcode learn --finetune` on a CPU (issue #22).
+
+The lower layers are frozen, so each training text goes through them once (no gradient)
+and its hidden states are kept; every training step then runs only the top
+`top_layers` transformer layers, the pooling and the cosine loss. With mpnet (12 layers)
+and 2 of them trained, a step costs about a sixth of a full one. The tuned model is saved
+whole, as `finetune.py` saves it, and embeds with every layer as before.
+
+Works with BERT-style encoders (all-MiniLM-L6-v2) and MPNet (all-mpnet-base-v2, whose
+layers share a relative position bias computed from the sequence length).
+"""
+
+from __future__ import annotations
+
+import torch
+
+BATCH = 16
+LEARNING_RATE = 2e-5
+
+
+def _parts(model):
+    """(the Hugging Face encoder model, its transformer layers, the modules after it)."""
+    auto = model[0].auto_model
+    return auto, auto.encoder.layer, list(model)[1:]
+
+
+def _run_layers(auto, layers, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    from transformers.masking_utils import create_bidirectional_mask
+
+    extended = create_bidirectional_mask(config=auto.config, inputs_embeds=hidden, attention_mask=mask)
+    bias = auto.encoder.compute_position_bias(hidden) if hasattr(auto.encoder, "compute_position_bias") else None
+    for layer in layers:
+        out = layer(hidden, extended, bias) if bias is not None else layer(hidden, extended)
+        hidden = out[0] if isinstance(out, tuple) else out  # BERT layers return the tensor, MPNet's a tuple
+    return hidden
+
+
+@torch.no_grad()
+def lower_states(model, texts: list[str], bottom: int, device: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Each text's hidden states after the bottom `bottom` layers, and its mask (unpadded)."""
+    auto, layers, _ = _parts(model)
+    out = {}
+    for i in range(0, len(texts), 32):
+        batch = texts[i : i + 32]
+        features = {k: v.to(device) for k, v in model[0].tokenize(batch).items() if hasattr(v, "to")}
+        ids, mask = features["input_ids"], features["attention_mask"]
+        hidden = _run_layers(auto, layers[:bottom], auto.embeddings(input_ids=ids), mask)
+        for text, h, m in zip(batch, hidden, mask):
+            n = int(m.sum())
+            out[text] = (h[:n].clone(), m[:n].clone())
+    return out
+
+
+def _embed(model, cache, texts: list[str], bottom: int) -> torch.Tensor:
+    """Normalised sentence embeddings of cached texts through the trainable top layers."""
+    auto, layers, after = _parts(model)
+    width = max(len(cache[t][1]) for t in texts)
+    hidden = torch.zeros(len(texts), width, cache[texts[0]][0].shape[-1], device=cache[texts[0]][0].device)
+    mask = torch.zeros(len(texts), width, dtype=cache[texts[0]][1].dtype, device=hidden.device)
+    for i, t in enumerate(texts):
+        h, m = cache[t]
+        hidden[i, : len(m)], mask[i, : len(m)] = h, m
+    features = {"token_embeddings": _run_layers(auto, layers[bottom:], hidden, mask), "attention_mask": mask}
+    for module in after:
+        features = module(features)
+    return torch.nn.functional.normalize(features["sentence_embedding"], dim=-1)
+
+
+def train_top(
+    model, pairs: list[tuple[str, str, float]], device: str, epochs: int, top_layers: int, lr: float = LEARNING_RATE
+) -> None:
+    """Cosine-similarity loss (as finetune._train) on the top `top_layers` layers only."""
+    auto, layers, _ = _parts(model)
+    bottom = max(0, len(layers) - top_layers)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    trainable = [p for layer in layers[bottom:] for p in layer.parameters()]
+    for p in trainable:
+        p.requires_grad_(True)
+    model.eval()  # the frozen part's dropout off while its states are cached
+    cache = lower_states(model, sorted({t for a, b, _ in pairs for t in (a, b)}), bottom, device)
+    optimiser = torch.optim.AdamW(trainable, lr=lr)
+    for layer in layers[bottom:]:
+        layer.train()
+    for _ in range(epochs):
+        for i in range(0, len(pairs), BATCH):
+            batch = pairs[i : i + BATCH]
+            similarity = (
+                _embed(model, cache, [a for a, _, _ in batch], bottom)
+                * _embed(model, cache, [b for _, b, _ in batch], bottom)
+            ).sum(-1)
+            loss = torch.nn.functional.mse_loss(similarity, torch.tensor([y for *_, y in batch], device=device))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model.eval()
