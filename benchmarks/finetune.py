@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument(
         "--pairs", type=int, default=None, help="pairs of each kind per coded text [default: as qcode learn]"
     )
+    ap.add_argument("--top-lr", type=float, default=None, help="learning rate of the top layers")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     config = Config(model=args.model)
@@ -88,6 +89,7 @@ def main() -> None:
                 out_dir=Path(tmp) / f"m{n}",
                 device=args.device,
                 top_layers=args.top_layers,
+                top_lr=args.top_lr,
                 **extra,
             )
             tuned_config = with_encoder(config, Path(tmp) / f"m{n}")

@@ -39,6 +39,13 @@ FINETUNE = typer.Option(
 PAIRS = typer.Option(
     PAIRS_PER_TEXT, "--finetune-pairs", min=1, help="With --finetune: pairs of each kind drawn per coded text."
 )
+TOP_LAYERS = typer.Option(
+    None,
+    "--finetune-top-layers",
+    min=1,
+    help="With --finetune: train only the top N layers, on cached lower-layer states (mpnet, 4 layers: a"
+    " quarter of the time, about 80% of the gain measured on AnnoMI practitioner talk) [default: every layer].",
+)
 CACHE_DIR = typer.Option(None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder.")
 
 
@@ -52,6 +59,7 @@ def learn_cli(
     unit_words: int = unit_words_option(study=True),
     finetune: bool = FINETUNE,
     pairs: int = PAIRS,
+    top_layers: int = TOP_LAYERS,
     cache_dir: Path = CACHE_DIR,
 ) -> None:
     """Learn from reviewers' decisions; use with code/evaluate --model.
@@ -72,7 +80,15 @@ def learn_cli(
     files, codebook, out, config = _settings(files, codebook, out, given)
     files = excerpt_files(files)
     if finetune:
-        tuned = finetune_files(files, codebook_path=codebook, config=config, out_dir=out, device=device, per_text=pairs)
+        tuned = finetune_files(
+            files,
+            codebook_path=codebook,
+            config=config,
+            out_dir=out,
+            device=device,
+            per_text=pairs,
+            top_layers=top_layers,
+        )
         say(
             f"fine-tuned {config.model} on {tuned.pairs} pairs in {tuned.seconds:.0f}s ({tuned.device}) -> {tuned.folder}"
         )
