@@ -180,28 +180,12 @@ def _selection(sel, q, document: str, text: str, code_ids, names, machine, probl
             continue
         by_coder.setdefault(coding.get("creatingUser") or sel.get("creatingUser"), []).append(code_ids[target])
     decisions = _decisions(sel.findtext(q("Description"), default=""))
+    where = {"document": document, "start": start, "end": end, "text": text[start:end]}
     if decisions:  # qcode's own export: its decisions, exactly
-        return [
-            Selection(
-                document=document,
-                start=start,
-                end=end,
-                text=text[start:end],
-                codes=sorted({c for cs in by_coder.values() for c in cs}),
-                coder=decisions[0].reviewer or IMPORTED,
-                decisions=decisions,
-            )
-        ]
+        codes = sorted({c for cs in by_coder.values() for c in cs})
+        return [Selection(**where, codes=codes, coder=decisions[0].reviewer or IMPORTED, decisions=decisions)]
     return [
-        Selection(
-            document=document,
-            start=start,
-            end=end,
-            text=text[start:end],
-            codes=sorted(set(codes)),
-            coder=names.get(user, IMPORTED),
-            machine=user in machine,
-        )
+        Selection(**where, codes=sorted(set(codes)), coder=names.get(user, IMPORTED), machine=user in machine)
         for user, codes in by_coder.items()
     ]
 
