@@ -85,6 +85,18 @@ class Server:
         self.proc.wait()
 
 
+# Chromium offline and quiet: no network of its own, no first-run or sync work
+QUIET_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
 def chrome(width: int = 1400, height: int = 1000):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -92,17 +104,7 @@ def chrome(width: int = 1400, height: int = 1000):
     os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium look for drivers online
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--window-size={width},{height}",
-    ):
+    for arg in ("--headless=new", *QUIET_FLAGS, f"--window-size={width},{height}"):
         options.add_argument(arg)
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 

@@ -15,6 +15,7 @@ from pipeline.counts import collect, tables
 from pipeline.reproduce import diff_csv
 from pipeline.schemas import Excerpt
 
+from .browser import CHROMIUM, QUIET_FLAGS
 from .conftest import REPO, SAMPLE, coded_folder
 
 runner = CliRunner()
@@ -144,9 +145,6 @@ def test_report_is_self_contained(tmp_path, fake_embedder):
         assert (tmp_path / "out" / "report" / png).read_bytes().startswith(b"\x89PNG")
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_report_renders_in_headless_chromium(tmp_path, cache_dir):
@@ -155,17 +153,7 @@ def test_report_renders_in_headless_chromium(tmp_path, cache_dir):
     assert runner.invoke(app, ["report", str(out)]).exit_code == 0
     page = out / "report" / "report.html"
     shot = tmp_path / "shot.png"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+    flags = ["--headless", *QUIET_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     subprocess.run(
         [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri()],
         check=True,
