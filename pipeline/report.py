@@ -18,7 +18,6 @@ import numpy as np
 
 from .agreement import agreement
 from .counts import collect
-from .errors import InputError
 from .io import atomic_write
 from .review import status_counts
 from .schemas import Codebook, Excerpt, final_codes
@@ -162,12 +161,9 @@ def _img(data: bytes, alt: str) -> str:
 
 
 def _learned_from(out_dir: Path) -> set[str]:
-    from .studyfolder import Study
+    from .studyfolder import study_or_none
 
-    try:
-        study = Study.of(out_dir)
-    except InputError:
-        return set()
+    study = study_or_none(out_dir)
     return study.learned_from() if study is not None else set()
 
 

@@ -122,6 +122,15 @@ class Study:
         return f"settings from {self.folder / MANIFEST}: " + ", ".join(taken)
 
 
+def study_or_none(path: Path | None) -> Study | None:
+    """The study at `path`, or None where there is none or its manifest cannot be read
+    (readers that only use it for labels and defaults go on without it)."""
+    try:
+        return Study.of(path)
+    except InputError:
+        return None
+
+
 def merged_config(study: Study | None, given: dict) -> Config:
     """The study's config with the options given on the command line over it (given: the
     options that were set, by Config field name)."""

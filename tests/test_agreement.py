@@ -7,11 +7,12 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from typer.testing import CliRunner
 
-from pipeline import Excerpt, Review
+from pipeline import Review
 from pipeline.agreement import agreement, coder_from_file, nominal_alpha
 from pipeline.cli import app
 
 from .conftest import write
+from .test_counts import ex
 
 NAN = np.nan
 
@@ -70,23 +71,7 @@ def test_undefined_statistics_are_none_not_numbers():
 
 
 def excerpt_line(pid, codes, review=None):
-    e = Excerpt(
-        id=pid,
-        transcript="t",
-        source="t.txt",
-        source_sha256="0" * 64,
-        speaker="P",
-        turn=0,
-        start=0,
-        end=1,
-        text="x",
-        context=None,
-        attributes={},
-        suggestions=[],
-        codes=codes,
-        review=review or Review(),
-    )
-    return e.model_dump_json()
+    return ex(pid, "t", codes, {}, review).model_dump_json()
 
 
 def test_files_are_coders_reviewers_or_machine(tmp_path):

@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..manifest import Manifest, codebook_for
 from ..outputs import EXCERPTS, MANIFEST, REVIEWER_NAME, output_folder_of, reviewer_copy
 from ..review import make_reviewer_copy
+from ..studyfolder import study_or_none
 from .live import RELEARN_EVERY, LiveLearner
 from .session import Order, ReviewSession, Served
 
@@ -63,21 +64,8 @@ def resolve_target(path: Path, *, reviewer: str, own_copy: bool) -> Target:
 def threshold_for(root: Path) -> float:
     """The decision threshold of the run that made the file, for ordering by uncertainty
     (a folder without a readable manifest: the default threshold)."""
-    try:
-        return Manifest.read(root / MANIFEST).config.threshold
-    except InputError:
-        return Config().threshold
-
-
-def learned_from(root: Path) -> frozenset[str]:
-    """Passages the batch run's learned model was trained on (left out of its kappa)."""
-    from ..studyfolder import Study
-
-    try:
-        study = Study.of(root)
-    except InputError:
-        return frozenset()
-    return frozenset(study.learned_from()) if study is not None else frozenset()
+    study = study_or_none(root)
+    return study.config.threshold if study is not None else Config().threshold
 
 
 def live_learner(root: Path, codebook_path: Path, every: int | None, cache_dir: Path | None) -> LiveLearner | None:
@@ -193,9 +181,10 @@ def open_session(
     codebook_file = codebook_for(target.root, codebook_path)
     codebook = load_codebook(codebook_file)
     live = live_learner(target.root, codebook_file, relearn_every, cache_dir)
-    served = Served(
-        target.root, target.path, reviewer, codebook, threshold_for(target.root), order, live, learned_from(target.root)
-    )
+    study = study_or_none(target.root)  # its threshold, and the passages its model learned from
+    threshold = study.config.threshold if study is not None else Config().threshold
+    learned = frozenset(study.learned_from()) if study is not None else frozenset()
+    served = Served(target.root, target.path, reviewer, codebook, threshold, order, live, learned)
     return ReviewSession(served)
 
 
