@@ -1,22 +1,22 @@
-"""Reviewer effort with static suggestions and with live learning: a simulated reviewer
-goes through a whole study in the review page's order and decides every passage as the
-gold file says.
+"""Reviewer effort with static suggestions, live learning and live learning with
+fine-tuning: a simulated reviewer goes through a whole study in the review page's order
+and decides every passage as the gold file says.
 
-    .venv/bin/python benchmarks/review_effort.py --gold G.jsonl --codebook C.yaml [--relearn-every 20] [--json OUT]
+    .venv/bin/python benchmarks/review_effort.py --gold G.jsonl --codebook C.yaml [--relearn-every 20] [--finetune] [--json OUT]
 
 For each passage it counts whether the suggestion shown was wrong (its pre-selected codes
 are not the gold codes) and the keys pressed (one per code toggled, one to decide).
 `static` shows the batch run's suggestions throughout (codebook-only tagging adapted to
 the study, as `qcode code` writes them), in the page's queue order (most uncertain
-first). `live` relearns from every decision so far after every N new ones, exactly as
-`qcode review serve` does (LearnedTagger on the decided passages, the study unlabelled),
-and, when the new model beats codebook-only suggestions in cross-validation on the
-decisions, re-scores the pending passages (keeping the batch suggestion where the
-reviews say to trust the codebook and it is surer, `live.keeps_batch`) and re-orders the
-queue; the seconds spent
-relearning are counted. Per 100 passages and over the study.
+first). `live` relearns from every decision so far after every N new ones with the page's
+own code (`live.pending_suggestions`: the learner of `qcode learn`, then whichever of the
+batch run, that learner and the decision model made the fewest wrong suggestions on the
+decided passages) and re-orders the queue. `live_finetune` also fine-tunes the embedding
+model as the page does with --finetune (`retune.retune`: after 50 decisions, then every
+100 more, swapped in only when it beats the encoder in use on held-out decisions); the
+simulated reviewer waits for nothing, and the background seconds are counted.
 
-JSON: {"passages": N, "static": {"wrong": W, "keys": K, ...}, "live": {...}}.
+JSON: {"passages": N, "static": {"wrong": W, "keys": K, ...}, "live": {...}, "live_finetune": {...}}.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,57 +34,135 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gold import load_gold  # noqa: E402
 
 from pipeline import Config  # noqa: E402
+from pipeline.codebook import resolve_codebook  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
 from pipeline.review import uncertainty_of_scores  # noqa: E402
-from pipeline.reviewing.live import keeps_batch  # noqa: E402
+from pipeline.reviewing import retune  # noqa: E402
+from pipeline.reviewing.live import Snapshot, pending_suggestions  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
 
-def suggestions_of(tagger, units, index: list[int], threshold: float) -> dict[int, tuple[list[str], float]]:
-    """passage -> (pre-selected codes, uncertainty) for the passages in `index`."""
-    out = {}
-    for i, (sugg, codes) in zip(index, tagger.suggest(units.take(index)) if index else []):
-        out[i] = (codes, uncertainty_of_scores([(s.code, s.score) for s in sugg], threshold))
-    return out
+def batch_suggestions(units, codebook, config, embedder) -> dict[int, tuple[list[str], float]]:
+    """passage -> (the batch run's codes, their uncertainty)."""
+    tagger = CodebookTagger(codebook, config=config).fit(embedder, units)
+    scored = tagger.suggest(units)
+    return {
+        i: (codes, uncertainty_of_scores([(s.code, s.score) for s in sugg], config.threshold))
+        for i, (sugg, codes) in enumerate(scored)
+    }
 
 
-def simulate(items, units, codebook, config, embedder, *, relearn_every: int | None) -> dict:
-    """Go through every passage in queue order; relearn every `relearn_every` decisions."""
-    base = CodebookTagger(codebook, config=config).fit(embedder, units)
-    shown = suggestions_of(base, units, list(range(len(items))), config.threshold)
-    batch = dict(shown)
-    decided: list[int] = []
-    wrong, keys, seconds, relearns, used = [], [], 0.0, 0, 0
-    while len(decided) < len(items):
-        pending = [i for i in range(len(items)) if i not in set(decided)]
-        i = min(pending, key=lambda j: (-shown[j][1], items[j].id))
-        suggested, gold = set(shown[i][0]), set(items[i].labels)
+class Study:
+    """What the simulated page knows: the passages, the batch run, the decisions so far."""
+
+    def __init__(self, items, units, codebook, config, embedder):
+        self.items, self.units, self.codebook, self.config, self.embedder = items, units, codebook, config, embedder
+        self.batch = batch_suggestions(units, codebook, config, embedder)
+        self.shown = dict(self.batch)
+        self.decided: list[int] = []
+
+    def snapshot(self) -> Snapshot:
+        done = set(self.decided)
+        return Snapshot(
+            [i.id for i in self.items],
+            [i.text for i in self.items],
+            [list(item.labels) if n in done else None for n, item in enumerate(self.items)],
+            [self.batch[n][1] for n in range(len(self.items))],
+            [self.batch[n][0] for n in range(len(self.items))],
+        )
+
+    def relearn(self) -> str:
+        """As the page: learn, choose, show the new suggestions (the batch run's where none)."""
+        chosen = [self.items[j] for j in self.decided]
+        data = Labelled([i.id for i in chosen], [i.text for i in chosen], [list(i.labels) for i in chosen])
+        tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=self.units)
+        suggestions, check, _ = pending_suggestions(tagger, self.units, self.snapshot(), self.config)
+        index = {item.id: n for n, item in enumerate(self.items)}
+        done = set(self.decided)
+        for n in range(len(self.items)):
+            if n not in done:
+                self.shown[n] = self.batch[n]
+        for pid, (_, codes, sure) in suggestions.items():
+            self.shown[index[pid]] = (codes, sure)
+        return check["chosen"]
+
+
+def finetune_round(study: Study, root: Path, codebook_path: Path, encoder: str | None, device: str) -> dict:
+    """One background fine-tune as the page runs it; swaps the study's embedder and units
+    when the tuned encoder wins."""
+    snap = study.snapshot()
+    job = retune.RetuneJob(
+        str(root),
+        str(codebook_path),
+        study.config,
+        retune.next_version(root),
+        snap.ids,
+        snap.texts,
+        snap.labels,
+        current=encoder,
+        device=device,
+    )
+    done = retune.retune(job)
+    if done.encoder is not None:
+        study.embedder = build_embedder(study.config.model_copy(update={"model": done.encoder}), device=device)
+        study.units = retune.study_vectors(done.encoder, snap.texts, study.config)
+    return {
+        "decisions": done.decisions,
+        "seconds": round(done.seconds, 1),
+        "check": done.check,
+        "encoder": done.encoder,
+    }
+
+
+def simulate(study: Study, *, relearn_every: int | None, finetune: dict | None = None) -> dict:
+    """Go through every passage in queue order; relearn every `relearn_every` decisions;
+    with `finetune` ({root, codebook_path, device}), fine-tune when one is due."""
+    n = len(study.items)
+    wrong, keys, seconds, chosen, tunes, encoder = [], [], 0.0, [], [], None
+    while len(study.decided) < n:
+        done = set(study.decided)
+        i = min((j for j in range(n) if j not in done), key=lambda j: (-study.shown[j][1], study.items[j].id))
+        suggested, gold = set(study.shown[i][0]), set(study.items[i].labels)
         wrong.append(suggested != gold)
         keys.append(len(suggested ^ gold) + 1)
-        decided.append(i)
-        if relearn_every and len(decided) % relearn_every == 0 and len(decided) < len(items):
+        study.decided.append(i)
+        if len(study.decided) == n:
+            break
+        if finetune and retune.due(len(study.decided), tunes[-1]["decisions"] if tunes else None):
+            tunes.append(finetune_round(study, **finetune, encoder=encoder))
+            encoder = tunes[-1]["encoder"] or encoder
+        if relearn_every and len(study.decided) % relearn_every == 0:
             started = time.perf_counter()
-            data = Labelled(
-                [items[j].id for j in decided], [items[j].text for j in decided], [items[j].labels for j in decided]
-            )
-            tagger = LearnedTagger(codebook, config=config).fit(embedder, data, study=units)
-            if tagger.cv_["better"]:  # as the page: a model that does not beat codebook-only in CV is not used
-                left = [j for j in range(len(items)) if j not in set(decided)]
-                new = suggestions_of(tagger, units, left, config.threshold)
-                shown.update({j: new[j] for j in left if not keeps_batch(tagger, new[j][1], batch[j][1])})
-                used += 1
+            chosen.append(study.relearn())
             seconds += time.perf_counter() - started
-            relearns += 1
     per_100 = [
         {"from": s, "wrong": int(sum(wrong[s : s + 100])), "keys": int(sum(keys[s : s + 100]))}
         for s in range(0, len(wrong), 100)
     ]
     out = {"wrong": int(sum(wrong)), "keys": int(sum(keys)), "per_100": per_100}
     if relearn_every:
-        out.update(relearn_every=relearn_every, relearns=relearns, used=used, relearn_seconds=round(seconds, 1))
+        out.update(
+            relearn_every=relearn_every,
+            relearns=len(chosen),
+            chosen={c: chosen.count(c) for c in sorted(set(chosen))},
+            relearn_seconds=round(seconds, 1),
+        )
+    if finetune:
+        out.update(finetunes=tunes, finetune_seconds=round(sum(t["seconds"] for t in tunes), 1))
     return out
+
+
+def report(name: str, r: dict, passages: int) -> None:
+    line = f"{name:<14} wrong {r['wrong']:>5} ({r['wrong'] / passages:.1%})  keys {r['keys']:>6}"
+    line += f" ({r['keys'] / passages:.2f}/passage)"
+    if "relearns" in r:
+        line += f"  {r['relearns']} relearns {r['chosen']}, {r['relearn_seconds']} s"
+    if "finetunes" in r:
+        used = sum(t["encoder"] is not None for t in r["finetunes"])
+        line += f"; {len(r['finetunes'])} fine-tunes ({used} used), {r['finetune_seconds']} s"
+    print(line, flush=True)
 
 
 def main() -> None:
@@ -91,16 +170,15 @@ def main() -> None:
     ap.add_argument("--gold", type=Path, required=True)
     ap.add_argument("--codebook", type=Path)
     ap.add_argument("--relearn-every", type=int, default=20)
-    ap.add_argument(
-        "--finetune", action="store_true", help="not available yet: fine-tuning in the background is not built"
-    )
+    ap.add_argument("--finetune", action="store_true", help="also simulate live learning with fine-tuning")
+    ap.add_argument("--device", default="cpu", help="where fine-tuning runs (cpu, cuda, auto)")
     ap.add_argument("--definitions-only", action="store_true", help="strip the codebook to names and definitions")
     ap.add_argument("--limit", type=int, help="a seeded sample of this many gold passages")
     ap.add_argument("--model", default=Config().model)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    if args.finetune:
-        ap.error("--finetune: background fine-tuning is not built yet (see docs/reviewing.md)")
+    if args.finetune and args.definitions_only:
+        ap.error("--finetune reads the codebook file as the page does: give a definitions-only codebook file instead")
     config = Config(model=args.model)
     codebook, items = load_gold(
         args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed
@@ -108,24 +186,20 @@ def main() -> None:
     embedder = build_embedder(config)
     units = embed_units(embedder, [i.text for i in items], config)
     result = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "passages": len(items)}
-    for name, every in (("static", None), ("live", args.relearn_every)):
-        result[name] = simulate(items, units, codebook, config, embedder, relearn_every=every)
-        r = result[name]
-        print(
-            f"{name:<7} wrong {r['wrong']:>5} ({r['wrong'] / len(items):.1%})  keys {r['keys']:>6}"
-            f" ({r['keys'] / len(items):.2f}/passage)"
-            + (f"  {r['relearns']} relearns ({r['used']} used), {r['relearn_seconds']} s" if every else ""),
-            flush=True,
-        )
-    s, live = result["static"], result["live"]
-    result["live_vs_static"] = {
-        "wrong": round(1 - live["wrong"] / max(s["wrong"], 1), 3),
-        "keys": round(1 - live["keys"] / max(s["keys"], 1), 3),
-    }
-    print(
-        f"live learning: {result['live_vs_static']['wrong']:.1%} fewer wrong suggestions,"
-        f" {result['live_vs_static']['keys']:.1%} fewer keys"
-    )
+    runs = [("static", None, False), ("live", args.relearn_every, False)]
+    runs += [("live_finetune", args.relearn_every, True)] if args.finetune else []
+    with tempfile.TemporaryDirectory(prefix="qcode-effort-") as root:
+        for name, every, tune in runs:
+            settings = {"root": Path(root), "codebook_path": resolve_codebook(args.codebook), "device": args.device}
+            study = Study(items, units, codebook, config, embedder)
+            result[name] = simulate(study, relearn_every=every, finetune=settings if tune else None)
+            report(name, result[name], len(items))
+    for name in ("live", "live_finetune"):
+        if name in result:
+            result[f"{name}_vs_static"] = {
+                k: round(1 - result[name][k] / max(result["static"][k], 1), 3) for k in ("wrong", "keys")
+            }
+            print(f"{name}: {result[f'{name}_vs_static']['wrong']:.1%} fewer wrong suggestions than static", flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)

@@ -287,6 +287,11 @@ class LearnedTagger(Tagger):
             if oof is not None and self.modes_[k] == "learned":
                 learned[:, k] = oof >= t
                 checked += 1
+        self.oof_scores_ = base_scores.copy()  # out-of-fold where a code was learned (reviewing/choice.py)
+        for k in range(Y.shape[1]):
+            oof = self._oof.get((k, (self.codebook_weight_, self.n0_)))
+            if oof is not None and self.modes_[k] == "learned":
+                self.oof_scores_[:, k] = oof
         f1 = {}
         for name, pred in (("codebook", base), ("learned", learned)):
             tp, fp, fn = int((pred & (Y == 1)).sum()), int((pred & (Y == 0)).sum()), int((~pred & (Y == 1)).sum())

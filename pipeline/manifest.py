@@ -74,13 +74,18 @@ class OutputHashes(_Part):
 
 
 class LiveModelRecord(_Part):
-    """A model the review page learned while reviewers worked (reviewing/live.py)."""
+    """A model the review page learned while reviewers worked (reviewing/live.py), or an
+    embedding model it fine-tuned and used (reviewing/retune.py)."""
 
-    model: str  # live-N
-    path: str  # live/vN, inside the output folder
+    model: str  # live-N, or ft-N for a fine-tuned encoder
+    path: str  # live/vN (live/ftN/encoder), inside the output folder
     decisions: int
     seconds: float
     sha256: str | None = None
+    chosen: str | None = None  # live-N: whose suggestions the page showed (reviewing/choice.py)
+    encoder: str | None = None  # live-N: the fine-tuned encoder it learned on (live/ftN/encoder)
+    check: dict | None = None  # ft-N: wrong suggestions on held-out decisions, tuned and in use
+    top_layers: int | None = None  # ft-N: layers tuned
 
 
 class LearnedModelRecord(_Part):

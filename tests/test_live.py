@@ -37,6 +37,9 @@ class StubLearner:
     def close(self):
         pass
 
+    def finetune_state(self):
+        return None
+
 
 def live_model(pids, code="conflict"):
     rows = [Suggestion(code=code, score=0.9, rationale="live").model_dump()]

@@ -11,7 +11,7 @@ from ..outputs import excerpt_files, output_folder_of
 from ..review import check_file, merge_reviews, most_uncertain_code, review_queue, status_counts
 from ..store import locked, read_excerpts, write_excerpts
 from ..studyfolder import Study
-from .common import UsageError, command, say, study_codebook
+from .common import UsageError, command, device_option, say, study_codebook
 
 app = typer.Typer(
     help="Check, merge and track reviewers' decisions.",
@@ -164,6 +164,14 @@ SERVE_RELEARN_EVERY = typer.Option(
 SERVE_NO_LEARN = typer.Option(
     False, "--no-learn", help="Keep the batch run's suggestions; learn nothing while reviewing."
 )
+SERVE_FINETUNE = typer.Option(
+    False,
+    "--finetune",
+    help=(
+        "Also fine-tune the embedding model's top layers in the background (after 50 decisions, then every 100 more);"
+        " used only when it beats the one in use on held-out decisions. Minutes per round on a CPU."
+    ),
+)
 SERVE_CACHE_DIR = typer.Option(
     None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder (live learning)."
 )
@@ -181,6 +189,8 @@ def serve_cli(
     expose: bool = SERVE_EXPOSE,
     relearn_every: int = SERVE_RELEARN_EVERY,
     no_learn: bool = SERVE_NO_LEARN,
+    finetune: bool = SERVE_FINETUNE,
+    device: str = device_option(),
     cache_dir: Path = SERVE_CACHE_DIR,
 ) -> None:
     """Review in the browser: one passage at a time, keys for everything, each decision saved
@@ -195,7 +205,9 @@ def serve_cli(
     code` reruns, `review merge` and other pages respect. Ctrl+C stops the server.
     Every --relearn-every decisions a background process relearns (as `qcode learn`) and
     re-suggests the pending passages; the page says which model made each suggestion.
+    With --finetune a second background process tunes the embedding model (on --device).
     """
+    from ..reviewing.live import Learning
     from ..reviewing.serve import serve
 
     if order not in ("queue", "file"):
@@ -212,8 +224,7 @@ def serve_cli(
         port=port,
         expose=expose,
         announce=typer.echo,
-        relearn_every=None if no_learn else relearn_every,
-        cache_dir=cache_dir,
+        learning=None if no_learn else Learning(relearn_every, cache_dir, finetune, device),
     )
 
 

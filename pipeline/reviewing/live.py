@@ -26,11 +26,25 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..config import Config
 from ..outputs import LIVE, LIVE_INDEX
+from . import retune
 
 RELEARN_EVERY = 20
 BATCH = "batch"  # what `suggested_by` says of the suggestions `qcode code` wrote
+
+
+@dataclass(frozen=True)
+class Learning:
+    """How the page learns: a relearn every `every` decisions; with `finetune`, the
+    embedding model tuned in the background too (retune.py), on `device`."""
+
+    every: int = RELEARN_EVERY
+    cache_dir: Path | None = None
+    finetune: bool = False
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,7 @@ class Snapshot:
     texts: list[str]
     labels: list[list[str] | None]  # None: pending
     batch_uncertainty: list[float] | None = None  # of the batch run's suggestions, per passage
+    batch_codes: list[list[str]] | None = None  # the batch run's codes, per passage
 
     @property
     def decided(self) -> int:
@@ -56,7 +71,7 @@ class LiveModel:
     decisions: int  # decided passages it learned from
     seconds: float
     suggestions: dict[str, tuple[list[dict], list[str], float]]  # id -> (suggestions, codes, uncertainty)
-    check: dict | None = None  # micro-F1 out of fold: codebook-only against this model
+    check: dict | None = None  # wrong suggestions on the decided passages of each choice (choice.py)
 
     @property
     def name(self) -> str:
@@ -71,6 +86,7 @@ class RelearnJob:
     version: int
     snapshot: Snapshot
     cache_dir: str | None = None
+    encoder: str | None = None  # a fine-tuned encoder in use (retune.py), else the run's model
 
 
 def next_version(root: Path) -> int:
@@ -101,6 +117,8 @@ class LiveLearner:
     every: int = RELEARN_EVERY
     cache_dir: Path | None = None
     on_model: Callable[[LiveModel], None] | None = None
+    finetune: bool = False  # fine-tune the embedding model in the background too (retune.py)
+    device: str = "cpu"
     history: list[dict] = field(default_factory=list)
     latest: LiveModel | None = None  # the newest model made, used or not
     _since: int = 0
@@ -110,6 +128,12 @@ class LiveLearner:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _settled: threading.Event = field(default_factory=threading.Event)
     error: str | None = None
+    encoder: str | None = None  # the fine-tuned encoder relearns use (None: the run's model)
+    tuned: retune.Retuned | None = None  # the fine-tune that made it
+    last_tune: retune.Retuned | None = None  # the newest fine-tune, used or not
+    _tuned_at: int | None = None  # decided passages at the last fine-tune started
+    _tuning: Future | None = None
+    _tune_pool: ProcessPoolExecutor | None = None
 
     def model(self) -> LiveModel | None:
         """The newest model that beats the batch suggestions (None before one does)."""
@@ -124,19 +148,78 @@ class LiveLearner:
         last one and none is running. True when one started."""
         with self._lock:
             self._since += decisions
+            snap = None
+            if self.finetune and not self.tuning:
+                snap = snapshot()
+                if retune.due(snap.decided, self._tuned_at):
+                    self._start_tune(snap)
             if self._since < self.every or self.busy:
                 return False
             self._since = 0
-            self._start(snapshot())
+            self._start(snap or snapshot())
             return True
+
+    def finetune_state(self) -> dict | None:
+        """What the page says of fine-tuning (None when it is off)."""
+        if not self.finetune:
+            return None
+        last = self.last_tune
+        return {
+            "encoder": self.tuned.name if self.tuned else None,
+            "tuned_from": self.tuned.decisions if self.tuned else 0,
+            "tuning": self.tuning,
+            "first": retune.FIRST,
+            "every": retune.EVERY,
+            "last": {"name": last.name, "used": last.encoder is not None, "check": last.check} if last else None,
+        }
+
+    @property
+    def tuning(self) -> bool:
+        return self._tuning is not None and not self._tuning.done()
+
+    def _start_tune(self, snap: Snapshot) -> None:
+        if self._tune_pool is None:
+            self._tune_pool = _worker_pool()
+        self._tuned_at = snap.decided
+        job = retune.RetuneJob(
+            str(self.root),
+            str(self.codebook_path),
+            self.config,
+            retune.next_version(self.root),
+            snap.ids,
+            snap.texts,
+            snap.labels,
+            current=self.encoder,
+            device=self.device,
+        )
+        self._tuning = self._tune_pool.submit(retune.retune, job)
+        self._tuning.add_done_callback(self._tuned)
+
+    def _tuned(self, future: Future) -> None:
+        try:
+            done = future.result()
+        except Exception as err:  # the page goes on with the encoder it has
+            self.error = f"fine-tune: {type(err).__name__}: {err}"
+            return
+        self.last_tune = done
+        if done.encoder is not None:
+            self.encoder, self.tuned = done.encoder, done
+            name_in_manifest(self.root)
+        self.history.append(
+            {
+                "model": done.name,
+                "decisions": done.decisions,
+                "seconds": round(done.seconds, 2),
+                "used": done.encoder is not None,
+                "check": done.check,
+            }
+        )
 
     def _start(self, snap: Snapshot) -> None:
         if snap.decided == 0:
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"), initializer=_low_priority
-            )
+            self._pool = _worker_pool()
         job = RelearnJob(
             str(self.root),
             str(self.codebook_path),
@@ -144,6 +227,7 @@ class LiveLearner:
             next_version(self.root),
             snap,
             str(self.cache_dir) if self.cache_dir else None,
+            self.encoder,
         )
         self._settled.clear()
         self._future = self._pool.submit(relearn, job)
@@ -164,6 +248,8 @@ class LiveLearner:
         self.error = None
         self.latest = model
         used = bool(model.suggestions) or (model.check is None or model.check["better"])
+        if model.check is not None and model.check.get("chosen") == "batch":
+            self._model = None  # the batch run's suggestions beat every model learned: back to them
         if used:
             self._model = model
         self.history.append(
@@ -186,9 +272,15 @@ class LiveLearner:
         return self._model
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for pool in (self._pool, self._tune_pool):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._tune_pool = None
+
+
+def _worker_pool() -> ProcessPoolExecutor:
+    """One low-priority worker process (spawned: no state shared with the server)."""
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_low_priority)
 
 
 def name_in_manifest(root: Path) -> None:
@@ -215,6 +307,7 @@ _STUDY: dict[tuple, object] = {}  # the study's units, embedded once per worker 
 
 
 def _embedder(config: Config, cache_dir: str | None):
+    """The worker's embedder for `config.model` (kept for the process's life)."""
     from ..embed import build_embedder
 
     key = (config.model, config.backend, cache_dir)
@@ -223,39 +316,38 @@ def _embedder(config: Config, cache_dir: str | None):
     return _EMBEDDERS[key]
 
 
+def _study_units(embedder, texts: list[str], config: Config, encoder: str | None):
+    """The study's unit vectors, embedded once per worker process and encoder (a
+    fine-tune's are read from beside its encoder)."""
+    from ..units import embed_units
+
+    key = (config.model, config.unit_words, hash(tuple(texts)))
+    if key not in _STUDY:
+        _STUDY.clear()
+        kept = retune.study_vectors(encoder, texts, config) if encoder else None
+        _STUDY[key] = kept if kept is not None else embed_units(embedder, texts, config)
+    return _STUDY[key]
+
+
 def relearn(job: RelearnJob) -> LiveModel:
     """Learn from the decided passages, score the pending ones, keep the model in
     `live/vN` (complete or not at all)."""
     from ..codebook import load_codebook
     from ..io import file_sha256
     from ..learn import Labelled, LearnedTagger
-    from ..review import uncertainty_of_scores
-    from ..units import embed_units
 
     started = time.perf_counter()
     snap = job.snapshot
     codebook = load_codebook(job.codebook_path)
-    embedder = _embedder(job.config, job.cache_dir)
-    key = (job.config.model, job.config.unit_words, hash(tuple(snap.texts)))
-    if key not in _STUDY:
-        _STUDY.clear()
-        _STUDY[key] = embed_units(embedder, snap.texts, job.config)
-    units = _STUDY[key]
+    config = job.config if job.encoder is None else job.config.model_copy(update={"model": job.encoder})
+    embedder = _embedder(config, job.cache_dir)
+    units = _study_units(embedder, snap.texts, config, job.encoder)
     decided = [i for i, label in enumerate(snap.labels) if label is not None]
     data = Labelled(
         [snap.ids[i] for i in decided], [snap.texts[i] for i in decided], [list(snap.labels[i]) for i in decided]
     )
     tagger = LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units)
-    pending = [i for i, label in enumerate(snap.labels) if label is None]
-    better = tagger.cv_ is None or tagger.cv_["better"]
-    scored = tagger.suggest(units.take(pending)) if pending and better else []
-    suggestions = {}
-    for i, (sugg, codes) in zip(pending, scored):
-        rows = [s.model_dump() for s in sugg]
-        sure = uncertainty_of_scores([(s.code, s.score) for s in sugg], job.config.threshold)
-        if keeps_batch(tagger, sure, snap.batch_uncertainty[i] if snap.batch_uncertainty else None):
-            continue
-        suggestions[snap.ids[i]] = (rows, codes, sure)
+    suggestions, check, chosen = pending_suggestions(tagger, units, snap, job.config)
     seconds = time.perf_counter() - started
     _keep(
         Path(job.root),
@@ -265,8 +357,37 @@ def relearn(job: RelearnJob) -> LiveModel:
         embedder=embedder,
         decisions=len(decided),
         seconds=seconds,
+        encoder=job.encoder,
+        choice=(check, chosen),
     )
-    return LiveModel(job.version, len(decided), seconds, suggestions, tagger.cv_)
+    return LiveModel(job.version, len(decided), seconds, suggestions, check)
+
+
+def pending_suggestions(tagger, units, snap: Snapshot, config: Config):
+    """(id -> (suggestions, codes, uncertainty) for the pending passages, the check that
+    chose them, the decision model): from whichever of the batch run, the per-code model
+    and the decision model made the fewest wrong suggestions on the decided passages
+    (choice.py). Empty when the batch run's suggestions are best."""
+    from ..review import uncertainty_of_scores
+    from .choice import choose, passage_features
+
+    decided = [i for i, label in enumerate(snap.labels) if label is not None]
+    pending = [i for i, label in enumerate(snap.labels) if label is None]
+    features = passage_features(units, tagger.base_.score(units))
+    batch = [snap.batch_codes[i] for i in decided] if snap.batch_codes is not None else None
+    chosen, wrong, model = choose(tagger, features[decided], [tuple(sorted(snap.labels[i])) for i in decided], batch)
+    check = {"passages": len(decided), "wrong": wrong, "chosen": chosen, "better": chosen != "batch", "cv": tagger.cv_}
+    if chosen == "batch" or not pending:
+        return {}, check, model
+    if chosen == "decisions":
+        rows = model.suggestions(features[pending], tagger.codebook.code_ids, config.top_suggestions)
+        return {snap.ids[i]: row for i, row in zip(pending, rows)}, check, model
+    suggestions = {}
+    for i, (sugg, codes) in zip(pending, tagger.suggest(units.take(pending))):
+        sure = uncertainty_of_scores([(s.code, s.score) for s in sugg], config.threshold)
+        if not keeps_batch(tagger, sure, snap.batch_uncertainty[i] if snap.batch_uncertainty else None):
+            suggestions[snap.ids[i]] = ([s.model_dump() for s in sugg], codes, sure)
+    return suggestions, check, model
 
 
 def keeps_batch(tagger, live_uncertainty: float, batch_uncertainty: float | None) -> bool:
@@ -280,8 +401,21 @@ def keeps_batch(tagger, live_uncertainty: float, batch_uncertainty: float | None
     return batch_uncertainty is not None and tagger.codebook_weight_ == 1.0 and batch_uncertainty < live_uncertainty
 
 
-def _keep(root: Path, version: int, tagger, *, codebook_sha256: str, embedder, decisions: int, seconds: float) -> None:
-    from ..model_folder import model_sha256
+def _keep(
+    root: Path,
+    version: int,
+    tagger,
+    *,
+    codebook_sha256: str,
+    embedder,
+    decisions: int,
+    seconds: float,
+    encoder: str | None = None,
+    choice: tuple[dict, object] | None = None,
+) -> None:
+    """Save the model to live/vN (with the fine-tuned encoder it learned on, linked, so
+    `qcode code --model live/vN` embeds as it did) and name it in live/index.jsonl."""
+    from ..model_folder import ENCODER, model_sha256
 
     folder = root / LIVE
     folder.mkdir(exist_ok=True)
@@ -294,6 +428,10 @@ def _keep(root: Path, version: int, tagger, *, codebook_sha256: str, embedder, d
         embedder=embedder,
         training=[{"path": "(review page decisions)", "passages": decisions}],
     )
+    if encoder is not None:
+        link_tree(Path(encoder), tmp / ENCODER)
+    if choice is not None:
+        save_choice(tmp, *choice)
     if final.exists():  # another page took this version first: keep theirs
         shutil.rmtree(tmp, ignore_errors=True)
         return
@@ -304,8 +442,33 @@ def _keep(root: Path, version: int, tagger, *, codebook_sha256: str, embedder, d
         "decisions": decisions,
         "seconds": round(seconds, 2),
         "sha256": model_sha256(final),
+        **({"chosen": choice[0]["chosen"]} if choice else {}),
+        **({"encoder": os.path.relpath(encoder, root)} if encoder else {}),
     }
     with open(folder / LIVE_INDEX, "a", encoding="utf-8") as f:
         f.write(json.dumps(line, sort_keys=True) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """`target` as a copy of the folder `source` made of hard links (no space taken; a
+    copy where links cannot be made)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link)
+
+
+def save_choice(folder: Path, check: dict, model) -> None:
+    """`choice.json` (which suggestions the page used and why) and, when fitted, the
+    decision model's weights (`decisions.npz`; its classes are in choice.json)."""
+    meta = {"check": check, "decisions": [list(d) for d in model.classes_ or []]}
+    if model.model_ is not None:
+        np.savez(folder / "decisions.npz", coef=model.model_.coef_, intercept=model.model_.intercept_)
+        meta["classes_fitted"] = [int(c) for c in model.model_.classes_]
+    (folder / "choice.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

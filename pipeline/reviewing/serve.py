@@ -18,7 +18,8 @@ from ..manifest import Manifest, codebook_for
 from ..outputs import EXCERPTS, MANIFEST, REVIEWER_NAME, output_folder_of, reviewer_copy
 from ..review import make_reviewer_copy
 from ..studyfolder import study_or_none
-from .live import RELEARN_EVERY, LiveLearner
+from . import retune
+from .live import Learning, LiveLearner
 from .session import Order, ReviewSession, Served
 
 LOOPBACK_NAMES = {"localhost"}
@@ -68,16 +69,24 @@ def threshold_for(root: Path) -> float:
     return study.config.threshold if study is not None else Config().threshold
 
 
-def live_learner(root: Path, codebook_path: Path, every: int | None, cache_dir: Path | None) -> LiveLearner | None:
+def live_learner(root: Path, codebook_path: Path, learning: Learning | None) -> LiveLearner | None:
     """The background learner, with the settings of the run that made the folder (its
-    manifest's config; the defaults without one). None when `every` is None."""
-    if every is None:
+    manifest's config; the defaults without one). None when `learning` is None."""
+    if learning is None:
         return None
     try:
         config = Manifest.read(root / MANIFEST).config
     except InputError:
         config = Config()
-    return LiveLearner(root, codebook_path, config, every=every, cache_dir=cache_dir)
+    return LiveLearner(
+        root,
+        codebook_path,
+        config,
+        every=learning.every,
+        cache_dir=learning.cache_dir,
+        finetune=learning.finetune,
+        device=learning.device,
+    )
 
 
 def allowed_hosts(host: str, expose: bool) -> list[str] | None:
@@ -136,8 +145,7 @@ def serve(
     port: int = 8765,
     expose: bool = False,
     announce: Callable[[str], None] = print,
-    relearn_every: int | None = RELEARN_EVERY,
-    cache_dir: Path | None = None,
+    learning: Learning | None = Learning(),
 ) -> None:
     """Serve the review page until interrupted; on exit, decisions are folded into the file.
 
@@ -150,7 +158,7 @@ def serve(
     check_host(host, expose)
     reviewer = reviewer or default_reviewer()
     target = resolve_target(path, reviewer=reviewer, own_copy=own_copy)
-    session = open_session(target, reviewer, codebook_path, order, relearn_every, cache_dir)
+    session = open_session(target, reviewer, codebook_path, order, learning)
     token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     shown = f"[{host}]" if ":" in host else host
@@ -174,13 +182,13 @@ def serve(
 
 
 def open_session(
-    target: Target, reviewer: str, codebook_path: Path | None, order: Order, relearn_every: int | None, cache_dir
+    target: Target, reviewer: str, codebook_path: Path | None, order: Order, learning: Learning | None
 ) -> ReviewSession:
     """The session a page serves: the study's codebook, threshold, live learner and the
     passages its batch model learned from."""
     codebook_file = codebook_for(target.root, codebook_path)
     codebook = load_codebook(codebook_file)
-    live = live_learner(target.root, codebook_file, relearn_every, cache_dir)
+    live = live_learner(target.root, codebook_file, learning)
     study = study_or_none(target.root)  # its threshold, and the passages its model learned from
     threshold = study.config.threshold if study is not None else Config().threshold
     learned = frozenset(study.learned_from()) if study is not None else frozenset()
@@ -206,6 +214,11 @@ def _announce_start(announce, target: Target, reviewer: str, url: str, exposed_h
         announce(
             f"learning as you review: a new model every {live.every} decisions (--no-learn to keep the batch suggestions)"
         )
+        if live.finetune:
+            announce(
+                f"fine-tuning the embedding model in the background after {retune.FIRST} decisions, then every"
+                f" {retune.EVERY} more (used only when it beats the one in use on decisions it did not learn from)"
+            )
 
 
 def _exit_cleanly(signum, frame) -> None:

@@ -359,6 +359,7 @@ class ReviewSession:
             "relearning": live.busy,
             "history": live.history[-10:],
             "error": live.error,
+            "finetune": live.finetune_state(),
             "held_back": (
                 {"model": latest.name, "learned_from": latest.decisions, "check": latest.check} if held_back else None
             ),
@@ -453,6 +454,7 @@ class ReviewSession:
                 [e.text for e in st.excerpts],
                 [final_codes(e) for e in st.excerpts],
                 list(st.uncertainty),
+                [list(e.codes) for e in st.excerpts],
             )
 
     def undo(self, tab: str = "") -> dict:

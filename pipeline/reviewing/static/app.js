@@ -250,8 +250,19 @@ function renderStats(stats) {
 // waiting for the next decision.
 let polling = null;
 function pollWhileRelearning(live) {
-  if (!live || !live.relearning || polling) return;
+  if (!live || !(live.relearning || (live.finetune && live.finetune.tuning)) || polling) return;
   polling = setTimeout(() => { polling = null; refreshSide().catch(fail); }, 2000);
+}
+
+// What fine-tuning the embedding model in the background (--finetune) has done.
+function finetuneText(ft) {
+  if (!ft) return "";
+  const using = ft.encoder ? "embedding model fine-tuned (" + ft.encoder + ", from " + ft.tuned_from + " decisions)" : "embedding model as the batch run's";
+  const last = ft.last && !ft.last.used
+    ? "; " + ft.last.name + " made " + ft.last.check.wrong_tuned + " wrong suggestions on " + ft.last.check.held_out + " held-out decisions against " + ft.last.check.wrong_current + ", so it is not used"
+    : "";
+  const when = ft.tuning ? "; fine-tuning…" : (ft.encoder || ft.last ? "" : "; first fine-tune after " + ft.first + " decisions");
+  return ". " + using + last + when;
 }
 
 function renderLive(stats) {
@@ -263,7 +274,7 @@ function renderLive(stats) {
   const text = !live ? "off (--no-learn): suggestions are the batch run's."
     : (live.model ? "suggestions now from " + live.model + ", learned from " + live.learned_from + " decisions" : "suggestions from the batch run; a model is tried every " + live.every + " decisions")
       + held + (live.relearning ? "; relearning…" : "") + (live.error ? "; last relearn failed: " + live.error : "");
-  $("live").textContent = text;
+  $("live").textContent = text + finetuneText(live && live.finetune);
   const body = $("models").tBodies[0];
   body.replaceChildren();
   for (const row of stats.models || []) {

@@ -1,0 +1,143 @@
+"""Which suggestions the page shows after a relearn (reviewing/choice.py), and fine-tuning
+in the background (reviewing/retune.py)."""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from pipeline import Config, code_corpus
+from pipeline.reviewing import retune
+from pipeline.reviewing.choice import DecisionModel, choose, passage_features
+from pipeline.reviewing.live import RelearnJob, Snapshot, relearn
+from pipeline.store import read_excerpts
+from pipeline.units import UnitVectors
+
+from .conftest import SAMPLE
+from .test_studyfolder import CODEBOOK
+
+CODES = ["a", "b", "c"]
+
+
+class FixedTagger:
+    """Stands in for a fitted LearnedTagger: fixed out-of-fold scores, decided at 0.5."""
+
+    def __init__(self, oof: np.ndarray, checked: int = 1):
+        self.oof_scores_ = oof
+        self.codebook = SimpleNamespace(code_ids=CODES)
+        self.config = Config()
+        self.cv_ = {"checked_codes": checked}
+
+    def decide(self, proba):
+        return [[k for k in range(len(CODES)) if p[k] >= 0.5] for p in proba]
+
+
+def two_kinds(n: int = 60, seed: int = 0):
+    """Passages of two kinds (far apart); reviewers give kind 0 'a' and kind 1 no code."""
+    rng = np.random.default_rng(seed)
+    kind = np.arange(n) % 2
+    X = rng.normal(size=(n, 8)) + 4 * kind[:, None]
+    return X, [("a",) if k == 0 else () for k in kind]
+
+
+def test_the_decision_model_is_chosen_where_it_is_right_and_the_others_are_not():
+    X, decisions = two_kinds()
+    wrong_scores = np.full((len(X), 3), 0.9)  # the per-code model gives every code everywhere
+    chosen, wrong, model = choose(FixedTagger(wrong_scores), X, decisions, batch_codes=[["b"]] * len(X))
+    assert chosen == "decisions" and wrong["decisions"] == 0 and wrong["batch"] == len(X) == wrong["codes"]
+    rows = model.suggestions(X[:2], CODES, shown=2)
+    (sugg0, codes0, unsure0), (_, codes1, _) = rows
+    assert codes0 == ["a"] and codes1 == [] and 0 <= unsure0 < 0.5
+    assert [s["code"] for s in sugg0][0] == "a" and sugg0[0]["score"] == pytest.approx(1 - unsure0, abs=1e-3)
+
+
+def test_the_batch_run_stays_when_it_is_right_on_the_decided_passages_and_ties_go_to_it():
+    X, decisions = two_kinds()
+    batch = [list(d) for d in decisions]
+    oof = np.array([[0.9, 0, 0] if d else [0, 0, 0] for d in decisions])  # as right as the batch run
+    chosen, wrong, _ = choose(FixedTagger(oof), X, decisions, batch)
+    assert chosen == "batch" and wrong == {"batch": 0, "codes": 0, "decisions": 0}
+
+
+def test_before_any_code_is_checked_a_tie_goes_to_the_learned_codes():
+    X, decisions = two_kinds(4)
+    oof = np.array([[0.9, 0, 0] if d else [0, 0, 0] for d in decisions])
+    chosen, wrong, _ = choose(FixedTagger(oof, checked=0), X, decisions, [list(d) for d in decisions])
+    assert chosen == "codes" and "decisions" not in wrong  # too few decisions to cross-validate it
+
+
+def test_passage_features_average_each_passages_units_beside_codebook_logits():
+    units = UnitVectors(np.array([[1.0, 0], [3.0, 0], [0, 2.0]]), np.array([0, 2, 3]))
+    got = passage_features(units, np.array([[0.5], [0.9]]))
+    assert np.allclose(got[:, :2], [[2.0, 0], [0, 2.0]]) and got[0, 2] == pytest.approx(0) and got[1, 2] > 2
+
+
+def test_a_decision_model_of_one_kind_of_decision_predicts_it_with_certainty():
+    model = DecisionModel(42).fit(np.zeros((3, 2)), [("a",)] * 3)
+    assert model.suggestions(np.zeros((1, 2)), CODES, shown=1)[0][1:] == (["a"], 0.0)
+
+
+def test_fine_tunes_are_due_after_the_first_fifty_then_every_hundred():
+    assert not retune.due(49, None) and retune.due(50, None) and not retune.due(149, 50) and retune.due(150, 50)
+    learn, held = retune.split(50, 42)
+    assert len(held) == 10 and set(learn) | set(held) == set(range(50)) and not set(learn) & set(held)
+    assert np.array_equal(retune.split(50, 42)[1], held)
+
+
+@pytest.mark.slow
+def test_a_fine_tune_is_kept_only_when_it_wins_and_later_relearns_embed_with_it(tmp_path, real_embedder, monkeypatch):
+    """Real MiniLM tuned on the sample's decisions: judged on held-out ones; a winner is kept
+    with the study's vectors and named in live/index.jsonl, a loser leaves nothing; a relearn
+    after it learns on those vectors and keeps the encoder with its model."""
+    out, codebook = tmp_path / "out", tmp_path / "codebook.yaml"
+    codebook.write_text(CODEBOOK)  # definitions only: the pairs come from the decisions (a short tune)
+    config = Config(model="sentence-transformers/all-MiniLM-L6-v2", seed=42)
+    code_corpus(
+        [SAMPLE / "icb_01.txt", SAMPLE / "vcse_02.txt"],
+        out_dir=out,
+        codebook_path=codebook,
+        embedder=real_embedder,
+        config=config,
+    )
+    rows = read_excerpts(out / "excerpts.jsonl")
+    labels = [list(r.codes) if i % 3 else [] for i, r in enumerate(rows)]  # a reviewer who drops every third
+    job = retune.RetuneJob(
+        str(out),
+        str(codebook),
+        config,
+        1,
+        [r.id for r in rows],
+        [r.text for r in rows],
+        labels,
+        top_layers=2,
+    )
+    done = retune.retune(job)  # real check
+    assert done.check["held_out"] + done.check["learned_from"] == len(rows)
+    assert (out / "live" / "ft1").is_dir() == done.check["better"] == (done.encoder is not None)
+    assert not list((out / "live").glob(".ft*"))
+    calls = iter([3, 1])  # the encoder in use, then the tuned one: the tuned one wins
+    monkeypatch.setattr(retune, "held_out_wrong", lambda *a, **k: next(calls))
+    won = retune.retune(job.__class__(**{**job.__dict__, "version": 2}))
+    assert won.encoder is not None and (out / "live" / "ft2" / "encoder" / "modules.json").is_file()
+    kept = retune.study_vectors(won.encoder, job.texts, config)
+    assert (
+        kept is not None and len(kept) == len(rows) and retune.study_vectors(won.encoder, job.texts[1:], config) is None
+    )
+    index = [json.loads(line) for line in (out / "live" / "index.jsonl").read_text().splitlines()]
+    assert index[-1]["model"] == "ft-2" and index[-1]["check"]["better"]
+    snap = Snapshot(job.ids, job.texts, [None if i % 2 else lab for i, lab in enumerate(labels)])
+    model = relearn(RelearnJob(str(out), job.codebook_path, config, 1, snap, encoder=won.encoder))
+    folder = out / "live" / "v1"
+    assert (folder / "encoder" / "modules.json").is_file() and (folder / "choice.json").is_file()
+    assert (folder / "encoder" / "model.safetensors").stat().st_ino == (
+        out / "live" / "ft2" / "encoder" / "model.safetensors"
+    ).stat().st_ino  # linked, not copied
+    embedded_with = json.loads((folder / "model.json").read_text())["embedding_model"]
+    assert embedded_with.startswith("local-model@") and "MiniLM" not in embedded_with  # the tuned encoder's
+    assert json.loads((out / "live" / "index.jsonl").read_text().splitlines()[-1])["encoder"] == "live/ft2/encoder"
+    assert model.check["chosen"] in ("batch", "codes", "decisions")
+    from pipeline.manifest import Manifest
+
+    named = {m.model: m for m in Manifest.read(out / "manifest.json").with_live_models(out).live_models}
+    assert named["ft-2"].path == "live/ft2/encoder" and named["live-1"].encoder == "live/ft2/encoder"
