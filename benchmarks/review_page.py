@@ -1,6 +1,6 @@
 """The review page with a big file: server start, page ready, each decision on disk.
 
-    .venv/bin/python benchmarks/review_page.py [--excerpts 10000] [--decisions 200] [--keyed 40] [--json OUT]
+    .venv/bin/python benchmarks/review_page.py [--excerpts 10000] [--decisions 200] [--keyed 40] [--finetune] [--json OUT]
 
 Makes an output folder of N excerpts (the sample transcripts coded with MiniLM, each
 passage repeated under new ids, so lines are of real size and the transcript around each
@@ -12,7 +12,9 @@ passage is shown), starts `qcode review serve` in its own process and measures:
 - decision on disk: POST /api/decide round trips (the answer is sent after the journal
   append is fsynced), median / 95th percentile / max over D decisions, and separately for
   the decisions made while a live relearn ran in the background (one starts every 20
-  decisions; the first embeds every passage of the file);
+  decisions; the first embeds every passage of the file), and with --finetune those made
+  while the embedding model was being fine-tuned in a second background process (from
+  the 50th decision);
 - keyed decisions in the browser: pressing `a`, until the next passage is on screen;
 - compaction and a reader's cost (`read_excerpts` with the journal) on the same file.
 """
@@ -87,7 +89,7 @@ def api_timings(client: httpx.Client) -> dict[str, float]:
 
 def decision_timings(client: httpx.Client, n: int) -> dict[str, float]:
     ids = client.get("/api/queue", params={"order": "file"}).json()["ids"][-n:]
-    times, during = [], []
+    times, during, tuning = [], [], []
     for i, pid in enumerate(ids):
         t = time.perf_counter()
         r = client.post("/api/decide", json={"id": pid, "action": "reject" if i % 3 == 0 else "accept", "codes": []})
@@ -96,9 +98,12 @@ def decision_timings(client: httpx.Client, n: int) -> dict[str, float]:
         live = client.get("/api/stats").json().get("live") or {}
         if live.get("relearning"):
             during.append(times[-1])
+        if (live.get("finetune") or {}).get("tuning"):
+            tuning.append(times[-1])
         time.sleep(0.05)  # a fast reviewer: 20 decisions a second at most
     out = summary(times)
     out["while_relearning"] = summary(during) if during else {"n": 0}
+    out["while_finetuning"] = summary(tuning) if tuning else {"n": 0}
     out["models"] = (client.get("/api/stats").json().get("live") or {}).get("history", [])
     return out
 
@@ -147,6 +152,7 @@ def main() -> None:
     ap.add_argument("--excerpts", type=int, default=10_000)
     ap.add_argument("--decisions", type=int, default=200)
     ap.add_argument("--keyed", type=int, default=40)
+    ap.add_argument("--finetune", action="store_true", help="serve with --finetune (on the CPU)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="qcode-review-bench-") as tmp:
@@ -154,12 +160,14 @@ def main() -> None:
         out = big_folder(work, args.excerpts)
         size = (out / "excerpts.jsonl").stat().st_size
         t = time.perf_counter()
-        server = Server([str(out), "--reviewer", "bench"], work / "cache")
+        extra = ["--finetune", "--device", "cpu"] if args.finetune else []
+        server = Server([str(out), "--reviewer", "bench", *extra], work / "cache")
         start = time.perf_counter() - t
         try:
             client = sign_in(server)
             result = {
                 "excerpts": args.excerpts,
+                "finetune": args.finetune,
                 "file_mb": round(size / 1e6, 1),
                 "server_start_s": round(start, 2),
                 "api_ms": api_timings(client),
@@ -183,7 +191,8 @@ def main() -> None:
         f"\n{args.excerpts} excerpts ({result['file_mb']} MB): server start {result['server_start_s']} s; page ready"
         f" {b['page_ready_ms']} ms (max {b['page_ready_max_ms']}); decision on disk median {d['median_ms']} ms, p95"
         f" {d['p95_ms']}, max {d['max_ms']}; while relearning ({d['while_relearning']['n']}) p95"
-        f" {d['while_relearning'].get('p95_ms')} ms; keyed decision to next passage {b['keyed_decision_median_ms']} ms",
+        f" {d['while_relearning'].get('p95_ms')} ms; while fine-tuning ({d['while_finetuning']['n']}) p95"
+        f" {d['while_finetuning'].get('p95_ms')} ms; keyed decision to next passage {b['keyed_decision_median_ms']} ms",
         file=sys.stderr,
     )
     if args.json:

@@ -141,3 +141,50 @@ def test_a_fine_tune_is_kept_only_when_it_wins_and_later_relearns_embed_with_it(
 
     named = {m.model: m for m in Manifest.read(out / "manifest.json").with_live_models(out).live_models}
     assert named["ft-2"].path == "live/ft2/encoder" and named["live-1"].encoder == "live/ft2/encoder"
+
+
+def test_the_page_starts_a_fine_tune_when_due_and_takes_snapshots_only_then(tmp_path, monkeypatch):
+    from pipeline.reviewing.live import LiveLearner
+
+    learner = LiveLearner(tmp_path, tmp_path / "codebook.yaml", Config(), every=1000, finetune=True)
+    started, taken = [], []
+    monkeypatch.setattr(learner, "_start_tune", lambda snap: started.append(snap.decided))
+    decided = [10]  # decisions already in the file when the page opened
+
+    def snapshot():
+        taken.append(decided[0])
+        return Snapshot(["p"] * decided[0], ["t"] * decided[0], [["a"]] * decided[0])
+
+    for _ in range(60):
+        decided[0] += 1
+        learner.notice(1, snapshot)
+    assert started == [50] and taken == [11, 50]  # the first, and the one the fine-tune learns from
+    for _ in range(100):
+        decided[0] += 1
+        learner.notice(1, snapshot)
+    assert started == [50, 150] and taken[-1] == 150 and len(taken) == 3
+
+
+def test_an_index_line_after_one_cut_short_starts_on_its_own_line(tmp_path):
+    (tmp_path / "index.jsonl").write_text('{"model": "live-1", "pa')  # a worker killed mid-write
+    retune.append_index(tmp_path, {"model": "live-2"})
+    lines = (tmp_path / "index.jsonl").read_text().splitlines()
+    assert lines[-1] == '{"model": "live-2"}' and len(lines) == 2
+
+
+def test_closing_the_page_stops_a_running_fine_tune_at_once(tmp_path):
+    import time
+
+    from pipeline.reviewing.live import LiveLearner, _worker_pool
+
+    learner = LiveLearner(tmp_path, tmp_path / "codebook.yaml", Config(), finetune=True)
+    learner._tune_pool = _worker_pool()
+    learner._tuning = learner._tune_pool.submit(time.sleep, 120)  # stands in for a long fine-tune
+    while not learner._tune_pool._processes:
+        time.sleep(0.05)
+    workers = list(learner._tune_pool._processes.values())
+    started = time.perf_counter()
+    learner.close()
+    for worker in workers:
+        worker.join(10)
+    assert time.perf_counter() - started < 10 and not any(w.is_alive() for w in workers)

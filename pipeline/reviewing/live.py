@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
-from ..outputs import LIVE, LIVE_INDEX
+from ..outputs import LIVE
 from . import retune
 
 RELEARN_EVERY = 20
@@ -132,6 +132,7 @@ class LiveLearner:
     tuned: retune.Retuned | None = None  # the fine-tune that made it
     last_tune: retune.Retuned | None = None  # the newest fine-tune, used or not
     _tuned_at: int | None = None  # decided passages at the last fine-tune started
+    _decided: int | None = None  # decided passages, as counted from the first snapshot on
     _tuning: Future | None = None
     _tune_pool: ProcessPoolExecutor | None = None
 
@@ -148,16 +149,31 @@ class LiveLearner:
         last one and none is running. True when one started."""
         with self._lock:
             self._since += decisions
-            snap = None
-            if self.finetune and not self.tuning:
-                snap = snapshot()
-                if retune.due(snap.decided, self._tuned_at):
-                    self._start_tune(snap)
+            snap = self._maybe_tune(decisions, snapshot) if self.finetune else None
             if self._since < self.every or self.busy:
                 return False
             self._since = 0
             self._start(snap or snapshot())
             return True
+
+    def _maybe_tune(self, decisions: int, snapshot: Callable[[], Snapshot]) -> Snapshot | None:
+        """Start a fine-tune when one is due (the snapshot it took, if any). Decisions are
+        counted as they come, so a page with 10,000 passages takes a snapshot only when a
+        fine-tune may be due, not on every decision."""
+        snap = None
+        if self._decided is None:
+            snap = snapshot()
+            self._decided = snap.decided
+        else:
+            self._decided += decisions
+        if self.tuning or not retune.due(self._decided, self._tuned_at):
+            return snap
+        snap = snap or snapshot()
+        self._decided = snap.decided  # the true count (undos, other pages)
+        if retune.due(snap.decided, self._tuned_at):
+            self._tuned_at = snap.decided
+            self._start_tune(snap)
+        return snap
 
     def finetune_state(self) -> dict | None:
         """What the page says of fine-tuning (None when it is off)."""
@@ -180,7 +196,6 @@ class LiveLearner:
     def _start_tune(self, snap: Snapshot) -> None:
         if self._tune_pool is None:
             self._tune_pool = _worker_pool()
-        self._tuned_at = snap.decided
         job = retune.RetuneJob(
             str(self.root),
             str(self.codebook_path),
@@ -272,8 +287,12 @@ class LiveLearner:
         return self._model
 
     def close(self) -> None:
+        """Stop the workers now: a fine-tune can run for minutes, and whatever they leave
+        half-written is a hidden temporary folder (or a cut index line) that nothing reads."""
         for pool in (self._pool, self._tune_pool):
             if pool is not None:
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
+                    process.terminate()
                 pool.shutdown(wait=False, cancel_futures=True)
         self._pool = self._tune_pool = None
 
@@ -445,10 +464,7 @@ def _keep(
         **({"chosen": choice[0]["chosen"]} if choice else {}),
         **({"encoder": os.path.relpath(encoder, root)} if encoder else {}),
     }
-    with open(folder / LIVE_INDEX, "a", encoding="utf-8") as f:
-        f.write(json.dumps(line, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    retune.append_index(folder, line)
 
 
 def link_tree(source: Path, target: Path) -> None:

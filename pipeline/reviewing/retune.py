@@ -155,11 +155,20 @@ def _keep(job: RetuneJob, tmp: Path, tuned, check: dict, started: float) -> str 
         "path": f"{LIVE}/ft{job.version}/{ENCODER}",
         **{k: meta[k] for k in ("check", "decisions", "seconds", "top_layers")},
     }
-    with open(tmp.parent / LIVE_INDEX, "a", encoding="utf-8") as f:
-        f.write(json.dumps(line, sort_keys=True) + "\n")
+    append_index(tmp.parent, line)
+    return str(final / ENCODER)
+
+
+def append_index(folder: Path, line: dict) -> None:
+    """One line more in live/index.jsonl, fsynced; after a line a killed worker cut short,
+    on a line of its own."""
+    path = folder / LIVE_INDEX
+    with open(path, "a+b") as f:
+        f.seek(0, os.SEEK_END)
+        cut = f.tell() > 0 and (f.seek(-1, os.SEEK_END), f.read(1))[1] != b"\n"
+        f.write((("\n" if cut else "") + json.dumps(line, sort_keys=True) + "\n").encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
-    return str(final / ENCODER)
 
 
 def study_vectors(encoder: str, texts: list[str], config: Config):
