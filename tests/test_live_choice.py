@@ -116,8 +116,8 @@ def test_a_fine_tune_is_kept_only_when_it_wins_and_later_relearns_embed_with_it(
     assert done.check["held_out"] + done.check["learned_from"] == len(rows)
     assert (out / "live" / "ft1").is_dir() == done.check["better"] == (done.encoder is not None)
     assert not list((out / "live").glob(".ft*"))
-    calls = iter([3, 1])  # the encoder in use, then the tuned one: the tuned one wins
-    monkeypatch.setattr(retune, "held_out_wrong", lambda *a, **k: next(calls))
+    calls = iter([np.ones(8, bool), np.zeros(8, bool)])  # the encoder in use misses all, the tuned one none
+    monkeypatch.setattr(retune, "held_out_misses", lambda *a, **k: next(calls))
     won = retune.retune(job.__class__(**{**job.__dict__, "version": 2}))
     assert won.encoder is not None and (out / "live" / "ft2" / "encoder" / "modules.json").is_file()
     kept = retune.study_vectors(won.encoder, job.texts, config)
@@ -188,3 +188,15 @@ def test_closing_the_page_stops_a_running_fine_tune_at_once(tmp_path):
     for worker in workers:
         worker.join(10)
     assert time.perf_counter() - started < 10 and not any(w.is_alive() for w in workers)
+
+
+def test_a_learned_model_replaces_the_batch_run_only_beyond_noise():
+    from pipeline.reviewing.choice import beats
+
+    batch = np.array([True] * 10 + [False] * 10)
+    shuffled = np.array([False] * 9 + [True] * 11)  # 11 misses against 10
+    assert not beats(shuffled, batch)  # more misses
+    one_fewer = np.array([False] * 10 + [True] * 9 + [False])  # 9 misses, all on other passages: 19 differ
+    assert not beats(one_fewer, batch)
+    clearly = np.array([False] * 20)
+    assert beats(clearly, batch)  # 10 fewer, 10 differ: 10 > sqrt(10)

@@ -11,10 +11,12 @@ already decided, each judged on passages it did not learn from:
   with a code that is often near another, and that most passages get one code or none,
   which per-code models miss.
 
-Ties go to the batch run, then the per-code model; but before any code could be
-cross-checked (too few decisions each way), the per-code model's out-of-fold scores are
-the codebook's own, so a tie goes to it: as in `qcode learn`, the first decisions already
-move its scores, by the blend weight. On the dev parts of four coded sets
+A learned model replaces the batch run's suggestions only when it misses fewer passages
+by more than one standard error of the paired difference (`beats`), so that it is not
+swapped in on noise; between learned models, the fewest wrong wins. Before any code
+could be cross-checked (too few decisions each way) the per-code model's out-of-fold
+scores are the codebook's own, so it is taken unless it is worse: as in `qcode learn`,
+the first decisions already move its scores, by the blend weight. On the dev parts of four coded sets
 this cut wrong suggestions against the per-code model alone from 267 to 229 of 600
 (AnnoMI practitioner) and was within a few passages elsewhere (docs/reviewing.md).
 """
@@ -71,14 +73,14 @@ class DecisionModel:
         out[:, self.model_.classes_] = self.model_.predict_proba(X)
         return out
 
-    def out_of_fold_wrong(self, X: np.ndarray, decisions: list[tuple[str, ...]]) -> int:
-        """Decided passages whose out-of-fold best decision is not the reviewer's."""
-        wrong = 0
+    def out_of_fold_misses(self, X: np.ndarray, decisions: list[tuple[str, ...]]) -> np.ndarray:
+        """Per decided passage: whether its out-of-fold best decision is not the reviewer's."""
+        missed = np.zeros(len(decisions), dtype=bool)
         for train, test in KFold(min(FOLDS, len(decisions)), shuffle=True, random_state=self.seed).split(X):
             part = DecisionModel(self.seed).fit(X[train], [decisions[i] for i in train])
             best = part.proba(X[test]).argmax(1)
-            wrong += sum(part.classes_[b] != decisions[i] for b, i in zip(best, test))
-        return wrong
+            missed[test] = [part.classes_[b] != decisions[i] for b, i in zip(best, test)]
+        return missed
 
     def suggestions(self, X: np.ndarray, code_ids: list[str], shown: int) -> list[tuple[list[dict], list[str], float]]:
         """Per passage: (suggestions: each code's probability of being in the decision,
@@ -102,8 +104,17 @@ class DecisionModel:
 RATIONALE = "learned from your decisions: the probability reviewers' decision includes this code"
 
 
-def wrong_of(codes: list[list[str]], decisions: list[tuple[str, ...]]) -> int:
-    return sum(set(c) != set(d) for c, d in zip(codes, decisions))
+def misses(codes: list[list[str]], decisions: list[tuple[str, ...]]) -> np.ndarray:
+    """Per decided passage: whether these pre-selected codes were not the reviewer's."""
+    return np.array([set(c) != set(d) for c, d in zip(codes, decisions)], dtype=bool)
+
+
+def beats(candidate: np.ndarray, batch: np.ndarray) -> bool:
+    """Whether a learned model's misses are fewer than the batch run's by more than one
+    standard error of the paired difference (sqrt of the passages where only one of them
+    missed, as in McNemar's test): a model is not swapped in on noise."""
+    only_one = int((candidate != batch).sum())
+    return bool(int(batch.sum()) - int(candidate.sum()) > np.sqrt(only_one))
 
 
 def choose(tagger, features: np.ndarray, decisions: list[tuple[str, ...]], batch_codes: list[list[str]] | None):
@@ -111,19 +122,18 @@ def choose(tagger, features: np.ndarray, decisions: list[tuple[str, ...]], batch
     of them). `tagger`: a LearnedTagger fitted on these decisions, in order; `features`:
     passage_features of the decided passages."""
     ids = tagger.codebook.code_ids
-    wrong = {}
-    if batch_codes is not None:
-        wrong["batch"] = wrong_of(batch_codes, decisions)
-    wrong["codes"] = wrong_of([[ids[k] for k in row] for row in tagger.decide(tagger.oof_scores_)], decisions)
+    missed = {"codes": misses([[ids[k] for k in row] for row in tagger.decide(tagger.oof_scores_)], decisions)}
     model = DecisionModel(tagger.config.seed).fit(features, decisions)
     if len(model.classes_) > 1 and len(decisions) >= FOLDS:
-        wrong["decisions"] = model.out_of_fold_wrong(features, decisions)
-    order = CHOICES
-    if tagger.cv_ is not None and tagger.cv_["checked_codes"] == 0:
-        order = (
-            "codes",
-            "batch",
-            "decisions",
-        )  # no code checked yet: its scores are the codebook's, moved by the blend
-    best = min(wrong, key=lambda c: (wrong[c], order.index(c)))
+        missed["decisions"] = model.out_of_fold_misses(features, decisions)
+    wrong = {name: int(m.sum()) for name, m in missed.items()}
+    unchecked = tagger.cv_ is not None and tagger.cv_["checked_codes"] == 0
+    if batch_codes is None:
+        return min(wrong, key=lambda c: (wrong[c], CHOICES.index(c))), wrong, model
+    batch = misses(batch_codes, decisions)
+    wrong = {"batch": int(batch.sum()), **wrong}
+    if unchecked and wrong["codes"] <= wrong["batch"]:
+        return "codes", wrong, model  # no code checked yet: its scores are the codebook's, moved by the blend
+    better = [name for name, m in missed.items() if beats(m, batch)]
+    best = min(better, key=lambda c: (wrong[c], CHOICES.index(c))) if better else "batch"
     return best, wrong, model

@@ -7,7 +7,8 @@ codebook and the decisions so far. It is swapped in only when it beats the encod
 on decisions it did not learn from: the decided passages are split once, by the seed,
 HOLDOUT of them held out; the tuned encoder learns from the rest, and `qcode learn`'s
 learner, fitted on the same rest with each encoder, is scored on the held-out ones
-(passages whose pre-selected codes are not the reviewer's). When it wins, the whole
+(passages whose pre-selected codes are not the reviewer's), and it must miss fewer by more
+than one standard error of the paired difference (choice.beats). When it wins, the whole
 study is embedded with it and kept beside it, and every later relearn learns on those
 vectors; when it loses, it is deleted.
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from ..config import Config
 from ..outputs import LIVE, LIVE_INDEX
+from .choice import beats
 
 FIRST = 50  # decided passages before the first fine-tune
 EVERY = 100  # more decided passages before the next
@@ -83,16 +85,17 @@ def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def held_out_wrong(codebook, config: Config, embedder, texts, labels, learn_at, held_at) -> int:
-    """Held-out passages whose pre-selected codes (the learner fitted on `learn_at`) are
-    not the reviewer's."""
+def held_out_misses(codebook, config: Config, embedder, texts, labels, learn_at, held_at) -> np.ndarray:
+    """Per held-out passage: whether the learner (fitted on `learn_at`, on this
+    embedder's vectors) pre-selects codes that are not the reviewer's."""
     from ..learn import Labelled, LearnedTagger
     from ..units import embed_units
 
     units = embed_units(embedder, texts, config)
     data = Labelled([str(i) for i in learn_at], [texts[i] for i in learn_at], [labels[i] for i in learn_at])
     tagger = LearnedTagger(codebook, config=config).fit(embedder, data, study=units.take(list(learn_at)))
-    return sum(set(codes) != set(labels[i]) for i, (_, codes) in zip(held_at, tagger.suggest(units.take(held_at))))
+    scored = tagger.suggest(units.take(held_at))
+    return np.array([set(codes) != set(labels[i]) for i, (_, codes) in zip(held_at, scored)], dtype=bool)
 
 
 def retune(job: RetuneJob) -> Retuned:
@@ -120,13 +123,15 @@ def retune(job: RetuneJob) -> Retuned:
     current = build_embedder(
         job.config if job.current is None else job.config.model_copy(update={"model": job.current}), device=job.device
     )
+    was = held_out_misses(codebook, job.config, current, texts, labels, learn_at, held_at)
+    now = held_out_misses(codebook, job.config, tuned, texts, labels, learn_at, held_at)
     check = {
         "held_out": len(held_at),
         "learned_from": len(learn_at),
-        "wrong_current": held_out_wrong(codebook, job.config, current, texts, labels, learn_at, held_at),
-        "wrong_tuned": held_out_wrong(codebook, job.config, tuned, texts, labels, learn_at, held_at),
+        "wrong_current": int(was.sum()),
+        "wrong_tuned": int(now.sum()),
+        "better": bool(beats(now, was)),
     }
-    check["better"] = check["wrong_tuned"] < check["wrong_current"]
     encoder = _keep(job, tmp, tuned, check, started) if check["better"] else None
     if encoder is None:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -259,7 +259,7 @@ function finetuneText(ft) {
   if (!ft) return "";
   const using = ft.encoder ? "embedding model fine-tuned (" + ft.encoder + ", from " + ft.tuned_from + " decisions)" : "embedding model as the batch run's";
   const last = ft.last && !ft.last.used
-    ? "; " + ft.last.name + " made " + ft.last.check.wrong_tuned + " wrong suggestions on " + ft.last.check.held_out + " held-out decisions against " + ft.last.check.wrong_current + ", so it is not used"
+    ? "; " + ft.last.name + " made " + ft.last.check.wrong_tuned + " wrong suggestions on " + ft.last.check.held_out + " held-out decisions against " + ft.last.check.wrong_current + " with the encoder in use: not clearly better, so not used"
     : "";
   const when = ft.tuning ? "; fine-tuning…" : (ft.encoder || ft.last ? "" : "; first fine-tune after " + ft.first + " decisions");
   return ". " + using + last + when;
