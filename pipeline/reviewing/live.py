@@ -211,22 +211,32 @@ class LiveLearner:
         self._tuning.add_done_callback(self._tuned)
 
     def _tuned(self, future: Future) -> None:
-        try:
-            done = future.result()
-        except Exception as err:  # the page goes on with the encoder it has
-            self.error = f"fine-tune: {type(err).__name__}: {err}"
+        done = self._result(future, "fine-tune: ")
+        if done is None:
             return
         self.last_tune = done
         if done.encoder is not None:
             self.encoder, self.tuned = done.encoder, done
             name_in_manifest(self.root)
+        self._log(done, used=done.encoder is not None)
+
+    def _result(self, future: Future, what: str = ""):
+        """A worker's result, or None with its error kept: the page goes on with what it has."""
+        try:
+            return future.result()
+        except Exception as err:
+            self.error = f"{what}{type(err).__name__}: {err}"
+            return None
+
+    def _log(self, made, *, used: bool) -> None:
+        """One line of the panel's history: a relearned model or a fine-tune."""
         self.history.append(
             {
-                "model": done.name,
-                "decisions": done.decisions,
-                "seconds": round(done.seconds, 2),
-                "used": done.encoder is not None,
-                "check": done.check,
+                "model": made.name,
+                "decisions": made.decisions,
+                "seconds": round(made.seconds, 2),
+                "used": used,
+                "check": made.check,
             }
         )
 
@@ -255,10 +265,8 @@ class LiveLearner:
             self._settled.set()
 
     def _take(self, future: Future) -> None:
-        try:
-            model = future.result()
-        except Exception as err:  # the page goes on with the suggestions it has
-            self.error = f"{type(err).__name__}: {err}"
+        model = self._result(future)
+        if model is None:
             return
         self.error = None
         self.latest = model
@@ -267,15 +275,7 @@ class LiveLearner:
             self._model = None  # the batch run's suggestions beat every model learned: back to them
         if used:
             self._model = model
-        self.history.append(
-            {
-                "model": model.name,
-                "decisions": model.decisions,
-                "seconds": round(model.seconds, 2),
-                "used": used,
-                "check": model.check,
-            }
-        )
+        self._log(model, used=used)
         name_in_manifest(self.root)
         if self.on_model is not None:
             self.on_model(model)
