@@ -91,11 +91,7 @@ class RelearnJob:
 
 def next_version(root: Path) -> int:
     """One more than the highest model version kept in the study's live/ folder."""
-    folder = root / LIVE
-    taken = (
-        [int(p.name[1:]) for p in folder.glob("v*") if p.is_dir() and p.name[1:].isdigit()] if folder.is_dir() else []
-    )
-    return max(taken, default=0) + 1
+    return retune.next_version(root, "v")
 
 
 def _low_priority() -> None:

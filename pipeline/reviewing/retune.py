@@ -193,9 +193,11 @@ def study_vectors(encoder: str, texts: list[str], config: Config):
     return UnitVectors(vectors, bounds, unit_texts(texts, split_units(texts, config)))
 
 
-def next_version(root: Path) -> int:
+def next_version(root: Path, prefix: str = "ft") -> int:
+    """One more than the highest number of the folders `prefix`N in the study's live/
+    folder (ftN: fine-tuned encoders; vN: relearned models, live.next_version)."""
     folder = Path(root) / LIVE
-    taken = (
-        [int(p.name[2:]) for p in folder.glob("ft*") if p.is_dir() and p.name[2:].isdigit()] if folder.is_dir() else []
-    )
+    cut = len(prefix)
+    found = folder.glob(f"{prefix}*") if folder.is_dir() else []
+    taken = [int(p.name[cut:]) for p in found if p.is_dir() and p.name[cut:].isdigit()]
     return max(taken, default=0) + 1
