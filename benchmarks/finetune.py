@@ -59,6 +59,9 @@ def main() -> None:
         "--pairs", type=int, default=None, help="pairs of each kind per coded text [default: as qcode learn]"
     )
     ap.add_argument("--top-lr", type=float, default=None, help="learning rate of the top layers")
+    ap.add_argument(
+        "--precision", default="auto", choices=["auto", "fp32", "bf16"], help="of the top-layer steps [auto]"
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     config = Config(model=args.model)
@@ -90,6 +93,7 @@ def main() -> None:
                 device=args.device,
                 top_layers=args.top_layers,
                 top_lr=args.top_lr,
+                precision=args.precision,
                 **extra,
             )
             tuned_config = with_encoder(config, Path(tmp) / f"m{n}")
@@ -104,11 +108,12 @@ def main() -> None:
                 finetune_s=round(tuned.seconds, 1),
                 total_s=round(time.perf_counter() - started, 1),
                 device=tuned.device,
+                precision=tuned.precision,
             )
             rows.append(row)
             print(
                 f"  {n:>4} reviewed: frozen κ {row['frozen_kappa']:.3f}, fine-tuned κ {row['finetuned_kappa']:.3f} "
-                f"({row['pairs']} pairs, {row['finetune_s']}s fine-tuning on {row['device']})",
+                f"({row['pairs']} pairs, {row['finetune_s']}s fine-tuning on {row['device']}, {row['precision']})",
                 flush=True,
             )
     if args.json:

@@ -36,6 +36,7 @@ class Tuned:
     pairs: int
     seconds: float
     device: str
+    precision: str = "fp32"  # "bf16": the top-layer steps ran under bf16 autocast
 
 
 def labelled_texts(codebook: Codebook, data: Labelled) -> tuple[list[str], list[frozenset[str]]]:
@@ -86,10 +87,12 @@ def finetune(
     per_text: int = PAIRS_PER_TEXT,
     top_layers: int | None = None,
     top_lr: float | None = None,
+    precision: str = "auto",
 ) -> Tuned:
     """Tune `config.model` on pairs from the codebook and `data`; save it to OUT/encoder.
     `top_layers`: train only that many top layers, on cached lower-layer states
-    (finetune_top.py: minutes instead of a quarter of an hour on a CPU)."""
+    (finetune_top.py: minutes instead of a quarter of an hour on a CPU), in bf16 where
+    `precision` is "auto" and the device has it natively."""
     import torch
 
     from .embed import SentenceTransformerEmbedder, resolve_device
@@ -100,17 +103,19 @@ def finetune(
     pairs = training_pairs(*labelled_texts(codebook, data), seed=config.seed, per_text=per_text)
     model = SentenceTransformerEmbedder(config.model, seed=config.seed, device=device).model
     started = time.perf_counter()
+    used = "fp32"
     if top_layers:
-        from .finetune_top import train_top
+        from .finetune_top import resolve_precision, train_top
 
-        train_top(model, pairs, device, epochs, top_layers, **({"lr": top_lr} if top_lr else {}))
+        used = resolve_precision(precision, device)
+        train_top(model, pairs, device, epochs, top_layers, **({"lr": top_lr} if top_lr else {}), precision=used)
     else:
         _train(model, pairs, device, epochs)
     seconds = time.perf_counter() - started
     target = Path(out_dir) / ENCODER
     with replace_folder(target) as staging:
         model.save(str(staging))
-    return Tuned(target, len(pairs), seconds, device)
+    return Tuned(target, len(pairs), seconds, device, used)
 
 
 def _train(model, pairs: list[tuple[str, str, float]], device: str, epochs: int) -> None:

@@ -3,19 +3,29 @@ the affordable form of `qcode learn --finetune` on a CPU (issue #22).
 
 The lower layers are frozen, so each training text goes through them once (no gradient)
 and its hidden states are kept; every training step then runs only the top
-`top_layers` transformer layers, the pooling and the cosine loss. With mpnet (12 layers)
-and 2 of them trained, a step costs about a sixth of a full one. The tuned model is saved
+`top_layers` transformer layers, the pooling and the cosine loss, on the batch's texts in
+groups of like length (padding to the longest text of a batch of talk more than triples
+the work). With mpnet (12 layers) and 2 of them trained, a step costs about a sixth of a
+full one. The tuned model is saved
 whole, as `finetune.py` saves it, and embeds with every layer as before.
 
 Works with BERT-style encoders (all-MiniLM-L6-v2) and MPNet (all-mpnet-base-v2, whose
 layers share a relative position bias computed from the sequence length).
+
+Where the hardware computes bfloat16 natively (CPUs with AVX-512 BF16 or AMX, GPUs that
+support it) the training steps run under bf16 autocast: about twice as fast on these CPUs,
+the weights and their updates stay fp32 (`precision`: "auto", "bf16" or "fp32").
 """
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import torch
 
 BATCH = 16
+GROUP = 8  # texts of like length embedded together within a batch
 # chosen on AnnoMI practitioner dev, fold 0 (2e-5 with 2 layers: 44% of the gain; 5e-5 with 4: 79%)
 LEARNING_RATE = 1e-4
 
@@ -44,7 +54,7 @@ def lower_states(model, texts: list[str], bottom: int, device: str) -> dict[str,
     out = {}
     for i in range(0, len(texts), 32):
         batch = texts[i : i + 32]
-        features = {k: v.to(device) for k, v in model[0].tokenize(batch).items() if hasattr(v, "to")}
+        features = {k: v.to(device) for k, v in model[0].preprocess(batch).items() if hasattr(v, "to")}
         ids, mask = features["input_ids"], features["attention_mask"]
         hidden = _run_layers(auto, layers[:bottom], auto.embeddings(input_ids=ids), mask)
         for text, h, m in zip(batch, hidden, mask):
@@ -68,10 +78,51 @@ def _embed(model, cache, texts: list[str], bottom: int) -> torch.Tensor:
     return torch.nn.functional.normalize(features["sentence_embedding"], dim=-1)
 
 
+def _embed_grouped(model, cache, texts: list[str], bottom: int) -> torch.Tensor:
+    """As _embed, in groups of GROUP texts of like length: talk is mostly short turns with a
+    few long ones, and a batch padded to its longest text spends most of its work on
+    padding (3.4 padded tokens per real one in batches of 16 AnnoMI turns)."""
+    order = sorted(set(texts), key=lambda t: (len(cache[t][1]), t))
+    parts = [_embed(model, cache, order[i : i + GROUP], bottom) for i in range(0, len(order), GROUP)]
+    at = {t: k for k, t in enumerate(order)}
+    return torch.cat(parts)[[at[t] for t in texts]]
+
+
+def native_bf16(device: str) -> bool:
+    """Whether `device` computes bfloat16 natively (else bf16 autocast is slower than fp32)."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no cheap way to tell, stay in fp32
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """ "auto" → "bf16" where the device has it natively, else "fp32"."""
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
+def _autocast(precision: str, device: str):
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
+
+
 def train_top(
-    model, pairs: list[tuple[str, str, float]], device: str, epochs: int, top_layers: int, lr: float = LEARNING_RATE
+    model,
+    pairs: list[tuple[str, str, float]],
+    device: str,
+    epochs: int,
+    top_layers: int,
+    lr: float = LEARNING_RATE,
+    precision: str = "fp32",
 ) -> None:
-    """Cosine-similarity loss (as finetune._train) on the top `top_layers` layers only."""
+    """Cosine-similarity loss (as finetune._train) on the top `top_layers` layers only;
+    `precision` "bf16": the steps under bf16 autocast (resolve_precision chooses)."""
     auto, layers, _ = _parts(model)
     bottom = max(0, len(layers) - top_layers)
     for p in model.parameters():
@@ -87,11 +138,11 @@ def train_top(
     for _ in range(epochs):
         for i in range(0, len(pairs), BATCH):
             batch = pairs[i : i + BATCH]
-            similarity = (
-                _embed(model, cache, [a for a, _, _ in batch], bottom)
-                * _embed(model, cache, [b for _, b, _ in batch], bottom)
-            ).sum(-1)
-            loss = torch.nn.functional.mse_loss(similarity, torch.tensor([y for *_, y in batch], device=device))
+            with _autocast(precision, device):
+                vectors = _embed_grouped(model, cache, [a for a, _, _ in batch] + [b for _, b, _ in batch], bottom)
+                similarity = (vectors[: len(batch)] * vectors[len(batch) :]).sum(-1)
+            target = torch.tensor([y for *_, y in batch], device=device)
+            loss = torch.nn.functional.mse_loss(similarity.float(), target)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

@@ -88,18 +88,54 @@ def test_top_layers_on_cached_states_embed_as_the_whole_model_then_learn(model_i
     import torch
 
     from pipeline.embed import SentenceTransformerEmbedder
-    from pipeline.finetune_top import _embed, lower_states, train_top
+    from pipeline.finetune_top import GROUP, _embed, _embed_grouped, lower_states, train_top
 
     model = SentenceTransformerEmbedder(model_id, seed=42, device="cpu").model
     texts = ["We trust each other at the board now.", "Money moved, and the council lost two posts this year."]
+    texts += [f"Item {n}: " + "the partnership met again " * n for n in range(GROUP + 1)]  # more lengths than a group
     whole = model.encode(texts, normalize_embeddings=True)
     layers = model[0].auto_model.encoder.layer
     cache = lower_states(model, texts, len(layers) - 2, "cpu")
+    asked = texts[::-1] + texts[:3]  # out of length order, with repeats
     with torch.no_grad():
         split = _embed(model, cache, texts, len(layers) - 2).numpy()
+        grouped = _embed_grouped(model, cache, asked, len(layers) - 2).numpy()
     assert np.allclose(whole, split, atol=1e-5)
+    assert np.allclose(model.encode(asked, normalize_embeddings=True), grouped, atol=1e-5)
     bottom_before = [p.detach().clone() for p in layers[0].parameters()]
     top_before = [p.detach().clone() for p in layers[-1].parameters()]
     train_top(model, [(texts[0], texts[1], 0.0)] * 4, "cpu", 1, top_layers=2)
     assert all(torch.equal(a, b) for a, b in zip(bottom_before, layers[0].parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(top_before, layers[-1].parameters()))
+
+
+@pytest.mark.slow
+def test_top_layers_in_bf16_keep_fp32_weights_and_learn_as_fp32_does():
+    """Under bf16 autocast the trained layers stay fp32, and the pair moves as it does in
+    fp32 (it runs on any CPU: autocast emulates bf16 where the hardware lacks it)."""
+    import torch
+
+    from pipeline.embed import SentenceTransformerEmbedder
+    from pipeline.finetune_top import train_top
+
+    texts = ["We trust each other at the board now.", "We trust each other on the board these days."]
+    after = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(42)
+        model = SentenceTransformerEmbedder("minilm", seed=42, device="cpu").model
+        before = float(model.encode(texts, normalize_embeddings=True).prod(0).sum())
+        train_top(model, [(texts[0], texts[1], 0.0)] * 8, "cpu", 1, top_layers=2, precision=precision)
+        after[precision] = float(model.encode(texts, normalize_embeddings=True).prod(0).sum())
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert after["fp32"] < before - 0.02 and after["bf16"] < before - 0.02, (before, after)
+    assert abs(after["bf16"] - after["fp32"]) < 0.02, after
+
+
+def test_precision_auto_is_bf16_only_where_native(monkeypatch):
+    from pipeline import finetune_top
+
+    monkeypatch.setattr(finetune_top, "native_bf16", lambda device: device == "cuda")
+    assert finetune_top.resolve_precision("auto", "cuda") == "bf16"
+    assert finetune_top.resolve_precision("auto", "cpu") == "fp32"
+    assert finetune_top.resolve_precision("fp32", "cuda") == "fp32"
+    assert finetune_top.resolve_precision("bf16", "cpu") == "bf16"

@@ -118,7 +118,7 @@ def retune(job: RetuneJob) -> Retuned:
     data = Labelled(
         [job.ids[decided[i]] for i in learn_at], [texts[i] for i in learn_at], [labels[i] for i in learn_at]
     )
-    finetune(codebook, data, config=job.config, out_dir=tmp, device=job.device, top_layers=job.top_layers)
+    trained = finetune(codebook, data, config=job.config, out_dir=tmp, device=job.device, top_layers=job.top_layers)
     tuned = build_embedder(job.config.model_copy(update={"model": str(tmp / ENCODER)}), device=job.device)
     current = build_embedder(
         job.config if job.current is None else job.config.model_copy(update={"model": job.current}), device=job.device
@@ -131,6 +131,9 @@ def retune(job: RetuneJob) -> Retuned:
         "wrong_current": int(was.sum()),
         "wrong_tuned": int(now.sum()),
         "better": bool(beats(now, was)),
+        "pairs": trained.pairs,
+        "training_seconds": round(trained.seconds, 1),
+        "precision": trained.precision,
     }
     encoder = _keep(job, tmp, tuned, check, started) if check["better"] else None
     if encoder is None:
