@@ -6,8 +6,8 @@ and its hidden states are kept; every training step then runs only the top
 `top_layers` transformer layers, the pooling and the cosine loss, on the batch's texts in
 groups of like length (padding to the longest text of a batch of talk more than triples
 the work). With mpnet (12 layers) and 2 of them trained, a step costs about a sixth of a
-full one. The tuned model is saved
-whole, as `finetune.py` saves it, and embeds with every layer as before.
+full one. The tuned model is saved whole, as `finetune.py` saves it, and embeds with every
+layer as before.
 
 Works with BERT-style encoders (all-MiniLM-L6-v2) and MPNet (all-mpnet-base-v2, whose
 layers share a relative position bias computed from the sequence length).
@@ -100,7 +100,7 @@ def native_bf16(device: str) -> bool:
 
 
 def resolve_precision(precision: str, device: str) -> str:
-    """ "auto" → "bf16" where the device has it natively, else "fp32"."""
+    """The precision to train in: for "auto", bf16 where the device has it natively, else fp32."""
     if precision == "auto":
         return "bf16" if native_bf16(device) else "fp32"
     return precision
