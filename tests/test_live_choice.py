@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import Config, code_corpus
 from pipeline.reviewing import retune
-from pipeline.reviewing.choice import DecisionModel, choose, passage_features
+from pipeline.reviewing.choice import DecisionModel, choose, form_features, passage_features
 from pipeline.reviewing.live import RelearnJob, Snapshot, relearn
 from pipeline.store import read_excerpts
 from pipeline.units import UnitVectors
@@ -67,10 +67,22 @@ def test_before_any_code_is_checked_a_tie_goes_to_the_learned_codes():
     assert chosen == "codes" and "decisions" not in wrong  # too few decisions to cross-validate it
 
 
-def test_passage_features_average_each_passages_units_beside_codebook_logits():
+def test_passage_features_average_each_passages_units_beside_codebook_logits_and_form():
     units = UnitVectors(np.array([[1.0, 0], [3.0, 0], [0, 2.0]]), np.array([0, 2, 3]))
-    got = passage_features(units, np.array([[0.5], [0.9]]))
+    got = passage_features(units, np.array([[0.5], [0.9]]), ["So you walk? Every day.", "How far do you walk?"])
     assert np.allclose(got[:, :2], [[2.0, 0], [0, 2.0]]) and got[0, 2] == pytest.approx(0) and got[1, 2] > 2
+    assert got[:, 3:5].tolist() == [[0, 1], [1, 1]]  # ends with a question mark, holds one
+    assert got[0, 5] == pytest.approx(np.log(6) / 5) and got[1, 5] == pytest.approx(np.log(6) / 5)
+    assert form_features([]).shape == (0, 3)
+
+
+def test_the_decision_model_tells_questions_from_statements_where_the_vectors_cannot():
+    rng = np.random.default_rng(0)
+    texts = [f"you walk to work on day {i}" + ("?" if i % 2 else ".") for i in range(60)]
+    X = np.hstack([rng.normal(size=(60, 8)), form_features(texts)])
+    decisions = [("question",) if t.endswith("?") else ("reflection",) for t in texts]
+    assert DecisionModel(42).out_of_fold_misses(X, decisions).sum() == 0
+    assert DecisionModel(42).out_of_fold_misses(X[:, :8], decisions).sum() > 10
 
 
 def test_a_decision_model_of_one_kind_of_decision_predicts_it_with_certainty():

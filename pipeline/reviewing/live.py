@@ -388,7 +388,7 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config):
 
     decided = [i for i, label in enumerate(snap.labels) if label is not None]
     pending = [i for i, label in enumerate(snap.labels) if label is None]
-    features = passage_features(units, tagger.base_.score(units))
+    features = passage_features(units, tagger.base_.score(units), snap.texts)
     batch = [snap.batch_codes[i] for i in decided] if snap.batch_codes is not None else None
     chosen, wrong, model = choose(tagger, features[decided], [tuple(sorted(snap.labels[i])) for i in decided], batch)
     check = {"passages": len(decided), "wrong": wrong, "chosen": chosen, "better": chosen != "batch", "cv": tagger.cv_}
