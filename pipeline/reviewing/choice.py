@@ -42,10 +42,8 @@ CHOICES = ("batch", "codes", "decisions")  # ties: the first
 
 def form_features(texts: list[str]) -> np.ndarray:
     """What a sentence embedding blurs and coders of talk often code by, its form: whether
-    the passage ends with a question mark, whether it holds one, and log(1 + words) / 5.
-    Chosen on the dev parts (a decision model on 600 passages, 5-fold misses without and
-    with them): AnnoMI practitioner 190 -> 167, client talk 196 -> 192, TalkMoves student
-    259 -> 249, interview set 112 -> 111 (docs/reviewing.md)."""
+    the passage ends with a question mark, whether it holds one, and log(1 + words) / 5
+    (chosen on the dev parts: docs/reviewing.md)."""
     rows = [(t.rstrip().endswith("?"), "?" in t, np.log1p(len(t.split())) / 5) for t in texts]
     return np.array(rows, dtype=float).reshape(len(texts), 3)
 
