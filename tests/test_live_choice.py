@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import Config, code_corpus
 from pipeline.reviewing import retune
-from pipeline.reviewing.choice import DecisionModel, choose, form_features, passage_features
+from pipeline.reviewing.choice import DecisionModel, choose, codebook_logits, form_features, passage_features
 from pipeline.reviewing.live import RelearnJob, Snapshot, relearn
 from pipeline.store import read_excerpts
 from pipeline.units import UnitVectors
@@ -70,10 +70,19 @@ def test_before_any_code_is_checked_a_tie_goes_to_the_learned_codes():
 def test_passage_features_average_each_passages_units_beside_codebook_logits_and_form():
     units = UnitVectors(np.array([[1.0, 0], [3.0, 0], [0, 2.0]]), np.array([0, 2, 3]))
     got = passage_features(units, np.array([[0.5], [0.9]]), ["So you walk? Every day.", "How far do you walk?"])
-    assert np.allclose(got[:, :2], [[2.0, 0], [0, 2.0]]) and got[0, 2] == pytest.approx(0) and got[1, 2] > 2
+    assert np.allclose(got[:, :2], [[2.0, 0], [0, 2.0]]) and got[0, 2] == pytest.approx(0) and got[1, 2] > 0
+    assert np.mean(got[:, 2] ** 2) == pytest.approx(1)  # logits scaled to a root-mean-square norm of 1
     assert got[:, 3:5].tolist() == [[0, 1], [1, 1]]  # ends with a question mark, holds one
     assert got[0, 5] == pytest.approx(np.log(6) / 5) and got[1, 5] == pytest.approx(np.log(6) / 5)
     assert form_features([]).shape == (0, 3)
+
+
+def test_the_codebook_logits_weigh_as_much_with_many_codes_as_with_few():
+    rng = np.random.default_rng(0)
+    for n_codes in (2, 27):
+        scaled, scale = codebook_logits(rng.uniform(0.001, 0.6, (50, n_codes)))
+        assert np.sqrt((scaled**2).sum(1).mean()) == pytest.approx(1) and scale > 1
+    assert codebook_logits(np.zeros((0, 3)))[0].shape == (0, 3)
 
 
 def test_the_decision_model_tells_questions_from_statements_where_the_vectors_cannot():

@@ -7,8 +7,8 @@ already decided, each judged on passages it did not learn from:
   (its out-of-fold scores, decided as it decides);
 - **decisions**: a model of whole decisions, one multinomial logistic regression over the
   sets of codes reviewers have given (no code, one code, a pair...), on each passage's mean
-  unit vector beside its codebook scores and its form (`form_features`: whether it asks,
-  how long it is; 5-fold out of fold). It learns what reviewers do with a code that is
+  unit vector beside its codebook scores (as logits, scaled to the vectors' norm) and its
+  form (`form_features`: whether it asks, how long it is; 5-fold out of fold). It learns what reviewers do with a code that is
   often near another, and that most passages get one code or none, which per-code models
   miss.
 
@@ -32,6 +32,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
+from ..learn import SOLVER
 from ..units import UnitVectors
 
 C = 2.0  # as the codebook tagger's and the learner's
@@ -48,13 +49,24 @@ def form_features(texts: list[str]) -> np.ndarray:
     return np.array(rows, dtype=float).reshape(len(texts), 3)
 
 
+def codebook_logits(codebook_scores: np.ndarray) -> tuple[np.ndarray, float]:
+    """(the logits of the codebook-only scores divided by their root-mean-square row norm
+    over the passages given, that divisor). Scaled so that the codebook's block weighs as
+    the mean unit vectors (norm about 1) do whatever the number of codes: raw, with 27
+    codes, its norm was about 15 and the decision model's fit took 15 times as long
+    (docs/reviewing.md)."""
+    p = np.clip(codebook_scores, 1e-4, 1 - 1e-4)
+    logits = np.log(p / (1 - p))
+    scale = float(np.sqrt((logits**2).sum(1).mean())) if logits.size else 1.0
+    return logits / max(scale, 1e-12), scale
+
+
 def passage_features(units: UnitVectors, codebook_scores: np.ndarray, texts: list[str]) -> np.ndarray:
-    """Each passage's mean unit vector beside the logits of its codebook-only scores and
-    its form_features."""
+    """Each passage's mean unit vector beside its scaled codebook logits (codebook_logits,
+    over these passages: give the whole study) and its form_features."""
     sums = np.add.reduceat(units.vectors, units.bounds[:-1], axis=0) if len(units) else units.vectors[:0]
     means = sums / np.diff(units.bounds)[:, None]
-    p = np.clip(codebook_scores, 1e-4, 1 - 1e-4)
-    return np.hstack([means, np.log(p / (1 - p)), form_features(texts)])
+    return np.hstack([means, codebook_logits(codebook_scores)[0], form_features(texts)])
 
 
 @dataclass
@@ -73,7 +85,7 @@ class DecisionModel:
         keep = [i for i, d in enumerate(decisions) if d in set(self.classes_)]
         y = np.array([self.classes_.index(decisions[i]) for i in keep])
         if len(self.classes_) > 1:
-            self.model_ = LogisticRegression(C=C, max_iter=3000, random_state=self.seed).fit(X[keep], y)
+            self.model_ = LogisticRegression(C=C, solver=SOLVER, max_iter=3000, random_state=self.seed).fit(X[keep], y)
         return self
 
     def proba(self, X: np.ndarray) -> np.ndarray:

@@ -384,14 +384,16 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config):
     and the decision model made the fewest wrong suggestions on the decided passages
     (choice.py). Empty when the batch run's suggestions are best."""
     from ..review import uncertainty_of_scores
-    from .choice import choose, passage_features
+    from .choice import choose, codebook_logits, passage_features
 
     decided = [i for i, label in enumerate(snap.labels) if label is not None]
     pending = [i for i, label in enumerate(snap.labels) if label is None]
-    features = passage_features(units, tagger.base_.score(units), snap.texts)
+    scores = tagger.base_.score(units)
+    features = passage_features(units, scores, snap.texts)
     batch = [snap.batch_codes[i] for i in decided] if snap.batch_codes is not None else None
     chosen, wrong, model = choose(tagger, features[decided], [tuple(sorted(snap.labels[i])) for i in decided], batch)
     check = {"passages": len(decided), "wrong": wrong, "chosen": chosen, "better": chosen != "batch", "cv": tagger.cv_}
+    check["codebook_logit_scale"] = codebook_logits(scores)[1]  # how the decision model's features were made
     if chosen == "batch" or not pending:
         return {}, check, model
     if chosen == "decisions":
