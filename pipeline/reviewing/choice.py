@@ -20,7 +20,7 @@ scores are the codebook's own, so it is taken unless it is worse: as in `qcode l
 the first decisions already move its scores, by the blend weight. On the dev parts of four coded sets
 this cut wrong suggestions against the per-code model alone from 267 to 229 of 600
 (AnnoMI practitioner) and was within a few passages elsewhere; the form features took it
-to 206 (docs/reviewing.md).
+to 206 and scaling the codebook logits to 194 (docs/reviewing.md).
 """
 
 from __future__ import annotations
