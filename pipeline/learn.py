@@ -85,9 +85,10 @@ MIN_CHOICE = 40  # reviewed passages before the decision's shape is learned
 # at most the 90th percentile of codes per coded reviewed passage are applied.
 CODED_SHARE = 0.9
 C = 2.0  # as the codebook-only tagger
-# Newton-CG rather than sklearn's default L-BFGS for the per-code models: the same
-# regularised loss, reached in a few exact steps; 7.5 times as fast over 27 codes on 580
-# reviewed NHS comments (31 s -> 4 s a relearn, the same trust and modes; docs/reviewing.md).
+# Newton-CG rather than sklearn's default L-BFGS for the per-code models (and the review
+# page's decision model, reviewing/choice.py): the same regularised loss, reached in a few
+# exact steps; 7.5 times as fast over 27 codes on 580 reviewed NHS comments (31 s -> 4 s a
+# relearn, the same trust and modes; docs/reviewing.md).
 SOLVER = "newton-cg"
 FOLDS = 5
 LARGE = 1000  # reviewed passages from which 3 folds estimate as well as 5 (and cost less)

@@ -8,9 +8,9 @@ already decided, each judged on passages it did not learn from:
 - **decisions**: a model of whole decisions, one multinomial logistic regression over the
   sets of codes reviewers have given (no code, one code, a pair...), on each passage's mean
   unit vector beside its codebook scores (as logits, scaled to the vectors' norm) and its
-  form (`form_features`: whether it asks, how long it is; 5-fold out of fold). It learns what reviewers do with a code that is
-  often near another, and that most passages get one code or none, which per-code models
-  miss.
+  form (`form_features`: whether it asks, how long it is; 5-fold out of fold). It learns
+  what reviewers do with a code that is often near another, and that most passages get
+  one code or none, which per-code models miss.
 
 A learned model replaces the batch run's suggestions only when it misses fewer passages
 by more than one standard error of the paired difference (`beats`), so that it is not
