@@ -140,7 +140,7 @@ def reproduce_code(
                 files,
                 out,
                 codebook_path,
-                manifest,
+                manifest.model_copy(update={"config": _rerun_config(manifest, device, result.notes)}),
                 attributes,
                 cache_dir or Path(tmp) / "cache",
                 device,
@@ -152,6 +152,19 @@ def reproduce_code(
             return result
         _compare(manifest, base, out, original_counts, run, result)
     return result
+
+
+def _rerun_config(manifest: Manifest, device: str, notes: list[str]):
+    """The run's config; a half-precision run (torch-fp16, a GPU's) reproduced where no GPU
+    is used reruns in fp32 with the same weights, as a GPU's run on a CPU is: its codes and
+    counts decide (fp16 and fp32 gave the same counts on the sample, docs/performance.md)."""
+    from .embed.device import GPU_ONLY_BACKENDS, cuda_available
+
+    config = manifest.config
+    if config.backend in GPU_ONLY_BACKENDS and (device == "cpu" or (device == "auto" and not cuda_available())):
+        notes.append(f"{config.backend} runs on a GPU only: rerun with --backend torch (fp32); codes and counts compared")
+        return config.model_copy(update={"backend": "torch"})
+    return config
 
 
 def _rerun(code_corpus, files, out, codebook_path, manifest, attributes, cache_dir, device, redacting, model_dir):

@@ -118,6 +118,13 @@ def test_reproduce_demo_output_then_fail_after_an_edit(tmp_path, cache_dir):
     )
     assert res.exit_code == 0 and res.stdout.strip() == "reproduced", res.stdout + res.stderr
     assert "embedded on cpu, the original on cuda" in res.stderr
+    manifest["config"]["backend"] = "torch-fp16"  # half precision runs on a GPU only: reruns in fp32
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    res = runner.invoke(
+        app, ["reproduce", str(out / "manifest.json"), "--cache-dir", str(cache_dir), "--device", "cpu"]
+    )
+    assert res.exit_code == 0 and res.stdout.strip() == "reproduced", res.stdout + res.stderr
+    assert "torch-fp16 runs on a GPU only: rerun with --backend torch (fp32)" in res.stderr
     victim = inputs / "icb_01.txt"
     victim.write_text(
         victim.read_text().replace(

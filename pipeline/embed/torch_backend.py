@@ -69,13 +69,13 @@ class SentenceTransformerEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
+            return np.zeros((0, self.model.get_embedding_dimension()), dtype=np.float32)
         if self.device != "cpu":
             return self._embed_by_length(texts)
         return self._encode(list(texts), self.batch_size)
 
     def _embed_by_length(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.model.get_sentence_embedding_dimension()), dtype=np.float32)
+        out = np.zeros((len(texts), self.model.get_embedding_dimension()), dtype=np.float32)
         for group in length_batches(texts):
             out[group] = self._encode([texts[i] for i in group], len(group))
         return out
