@@ -162,7 +162,9 @@ def _rerun_config(manifest: Manifest, device: str, notes: list[str]):
 
     config = manifest.config
     if config.backend in GPU_ONLY_BACKENDS and (device == "cpu" or (device == "auto" and not cuda_available())):
-        notes.append(f"{config.backend} runs on a GPU only: rerun with --backend torch (fp32); codes and counts compared")
+        notes.append(
+            f"{config.backend} runs on a GPU only: rerun with --backend torch (fp32); codes and counts compared"
+        )
         return config.model_copy(update={"backend": "torch"})
     return config
 
