@@ -174,6 +174,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="where fine-tuning runs (cpu, cuda, auto)")
     ap.add_argument("--definitions-only", action="store_true", help="strip the codebook to names and definitions")
     ap.add_argument("--limit", type=int, help="a seeded sample of this many gold passages")
+    ap.add_argument(
+        "--sample-seed", type=int, help="draw --limit's sample with this seed: another study [default: the config's]"
+    )
     ap.add_argument("--model", default=Config().model)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -181,11 +184,16 @@ def main() -> None:
         ap.error("--finetune reads the codebook file as the page does: give a definitions-only codebook file instead")
     config = Config(model=args.model)
     codebook, items = load_gold(
-        args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed
+        args.gold,
+        args.codebook,
+        definitions_only=args.definitions_only,
+        limit=args.limit,
+        seed=config.seed if args.sample_seed is None else args.sample_seed,
     )
     embedder = build_embedder(config)
     units = embed_units(embedder, [i.text for i in items], config)
     result = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "passages": len(items)}
+    result["sample_seed"] = config.seed if args.sample_seed is None else args.sample_seed
     runs = [("static", None, False), ("live", args.relearn_every, False)]
     runs += [("live_finetune", args.relearn_every, True)] if args.finetune else []
     with tempfile.TemporaryDirectory(prefix="qcode-effort-") as root:
