@@ -183,17 +183,18 @@ def main() -> None:
     if args.finetune and args.definitions_only:
         ap.error("--finetune reads the codebook file as the page does: give a definitions-only codebook file instead")
     config = Config(model=args.model)
+    sample_seed = config.seed if args.sample_seed is None else args.sample_seed
     codebook, items = load_gold(
         args.gold,
         args.codebook,
         definitions_only=args.definitions_only,
         limit=args.limit,
-        seed=config.seed if args.sample_seed is None else args.sample_seed,
+        seed=sample_seed,
     )
     embedder = build_embedder(config)
     units = embed_units(embedder, [i.text for i in items], config)
     result = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "passages": len(items)}
-    result["sample_seed"] = config.seed if args.sample_seed is None else args.sample_seed
+    result["sample_seed"] = sample_seed
     runs = [("static", None, False), ("live", args.relearn_every, False)]
     runs += [("live_finetune", args.relearn_every, True)] if args.finetune else []
     with tempfile.TemporaryDirectory(prefix="qcode-effort-") as root:
