@@ -101,6 +101,24 @@ def test_diff_csv_names_cells_rows_and_columns():
     assert diff_csv("f.csv", a, a) == []
 
 
+def test_a_half_precision_run_reruns_in_fp32_only_where_no_gpu_is_used(monkeypatch):
+    from types import SimpleNamespace
+
+    from pipeline.embed import device
+    from pipeline.reproduce import _rerun_config
+
+    fp16 = SimpleNamespace(config=Config(backend="torch-fp16"))
+    monkeypatch.setattr(device, "cuda_available", lambda: False)
+    notes: list[str] = []
+    assert _rerun_config(fp16, "auto", notes).backend == "torch"
+    assert notes == ["torch-fp16 runs on a GPU only: rerun with --backend torch (fp32); codes and counts compared"]
+    assert _rerun_config(SimpleNamespace(config=Config(backend="torch-bf16")), "cpu", []).backend == "torch-bf16"
+    monkeypatch.setattr(device, "cuda_available", lambda: True)
+    assert _rerun_config(fp16, "auto", []).backend == "torch-fp16"  # a GPU here: rerun as it was
+    assert _rerun_config(fp16, "cuda", []).backend == "torch-fp16"
+    assert _rerun_config(fp16, "cpu", []).backend == "torch"  # --device cpu asked for
+
+
 @pytest.mark.slow
 def test_reproduce_demo_output_then_fail_after_an_edit(tmp_path, cache_dir):
     inputs = tmp_path / "inputs"
