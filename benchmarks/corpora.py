@@ -298,6 +298,25 @@ def talkmoves_gold(folder: Path, per_part: int, seed: int = 42) -> dict[str, lis
     }
 
 
+def talkmoves_lessons(folder: Path, lessons: int, seed: int = 42) -> dict[str, list[dict]]:
+    """{"student_dev_lessons": [...], ...}: every sentence of >= 3 words of `lessons` whole
+    lessons per role and part (seeded), in lesson and sentence order, so that a lesson's
+    sentences are each other's neighbours (benchmarks/first_documents.py)."""
+    pools: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for n, (lesson, role, text, code) in enumerate(talkmoves_rows(folder)):
+        if len(text.split()) >= 3:
+            split = part("talkmoves", lesson, 0.3)
+            item = {"id": f"tm-{n}", "text": text, "labels": [code] if code else [], "split": split, "source": lesson}
+            pools[f"{role}_{split}_lessons"][lesson].append(item)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for key, by_lesson in sorted(pools.items()):
+        names = sorted(by_lesson)
+        chosen = sorted(names[i] for i in rng.permutation(len(names))[:lessons])
+        out[key] = [item for name in chosen for item in by_lesson[name]]
+    return out
+
+
 def manual_examples(manual_text: str) -> dict[str, list[str]]:
     """Each talk move's example utterances from the manual (lines starting with a bullet
     under its heading; dialogue examples keep the coded turn only)."""
@@ -334,6 +353,9 @@ def main() -> None:
     ap.add_argument("--framework", type=Path, help="px: framework3.qmd of PatientExperience-QDC")
     ap.add_argument("--manual", type=Path, help="talkmoves: the coding manual as text (pdftotext -layout)")
     ap.add_argument("--per-part", type=int, default=2500, help="talkmoves: sentences sampled per role and part")
+    ap.add_argument(
+        "--whole-lessons", type=int, help="talkmoves: also write this many whole lessons per role and part (*_lessons)"
+    )
     args = ap.parse_args()
     if args.corpus == "talkmoves":
         convert_talkmoves(args)
@@ -385,7 +407,10 @@ def convert_px_framework(framework_path: Path, items: list[dict], kept: list[str
 def convert_talkmoves(args) -> None:
     import yaml
 
-    for name, items in talkmoves_gold(args.csv, args.per_part).items():
+    parts = talkmoves_gold(args.csv, args.per_part)
+    if args.whole_lessons:
+        parts.update(talkmoves_lessons(args.csv, args.whole_lessons))
+    for name, items in parts.items():
         write_jsonl(args.out / f"{name}.jsonl", items)
         print(f"{args.out / f'{name}.jsonl'}: {len(items)} sentences, {Counter(c for i in items for c in i['labels'])}")
     if args.manual:

@@ -7,8 +7,9 @@ and decides every passage as the gold file says.
 For each passage it counts whether the suggestion shown was wrong (its pre-selected codes
 are not the gold codes) and the keys pressed (one per code toggled, one to decide).
 `static` shows the batch run's suggestions throughout (codebook-only tagging adapted to
-the study, as `qcode code` writes them), in the page's queue order (most uncertain
-first). `live` relearns from every decision so far after every N new ones with the page's
+the study, as `qcode code` writes them; with `--labelled FILE`, a model learned from the
+passages coded before, as `qcode code --model` writes them), in the page's queue order
+(most uncertain first); live models then learn from FILE and the decisions together. `live` relearns from every decision so far after every N new ones with the page's
 own code (`live.pending_suggestions`: the learner of `qcode learn`, then whichever of the
 batch run, that learner and the decision model made the fewest wrong suggestions on the
 decided passages) and re-orders the queue. `live_finetune` also fine-tunes the embedding
@@ -39,15 +40,30 @@ from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
 from pipeline.review import uncertainty_of_scores  # noqa: E402
 from pipeline.reviewing import retune  # noqa: E402
-from pipeline.reviewing.live import Snapshot, pending_suggestions  # noqa: E402
+from pipeline.reviewing.live import Snapshot, pending_suggestions, read_prior, training_set  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
 
-def batch_suggestions(units, codebook, config, embedder) -> dict[int, tuple[list[str], float]]:
-    """passage -> (the batch run's codes, their uncertainty)."""
-    tagger = CodebookTagger(codebook, config=config).fit(embedder, units)
-    scored = tagger.suggest(units)
+def batch_suggestions(units, codebook, config, embedder, items, prior=()) -> dict[int, tuple[list[str], float]]:
+    """passage -> (the batch run's codes, their uncertainty): codebook-only, or with a
+    `prior` coding (gold lines) a model learned from it, as `qcode code --model` would."""
+    groups = [it.document for it in items]
+    if prior:
+        texts = [it.text for it in items] + [row["text"] for row in prior]
+        data = Labelled(
+            [row["id"] for row in prior],
+            [row["text"] for row in prior],
+            [row["labels"] for row in prior],
+            groups=[row.get("source") for row in prior],
+            study_groups=groups + [row.get("source") for row in prior],
+            where=list(range(len(items), len(texts))),
+        )
+        study = embed_units(embedder, texts, config)
+        tagger = LearnedTagger(codebook, config=config).fit(embedder, data, study=study)
+    else:
+        tagger = CodebookTagger(codebook, config=config).fit(embedder, units)
+    scored = tagger.suggest(units, groups)
     return {
         i: (codes, uncertainty_of_scores([(s.code, s.score) for s in sugg], config.threshold))
         for i, (sugg, codes) in enumerate(scored)
@@ -57,9 +73,10 @@ def batch_suggestions(units, codebook, config, embedder) -> dict[int, tuple[list
 class Study:
     """What the simulated page knows: the passages, the batch run, the decisions so far."""
 
-    def __init__(self, items, units, codebook, config, embedder):
+    def __init__(self, items, units, codebook, config, embedder, prior=()):
         self.items, self.units, self.codebook, self.config, self.embedder = items, units, codebook, config, embedder
-        self.batch = batch_suggestions(units, codebook, config, embedder)
+        self.prior = list(prior)
+        self.batch = batch_suggestions(units, codebook, config, embedder, items, self.prior)
         self.shown = dict(self.batch)
         self.decided: list[int] = []
 
@@ -71,14 +88,17 @@ class Study:
             [list(item.labels) if n in done else None for n, item in enumerate(self.items)],
             [self.batch[n][1] for n in range(len(self.items))],
             [self.batch[n][0] for n in range(len(self.items))],
+            [i.document for i in self.items],
         )
 
     def relearn(self) -> str:
-        """As the page: learn, choose, show the new suggestions (the batch run's where none)."""
-        chosen = [self.items[j] for j in self.decided]
-        data = Labelled([i.id for i in chosen], [i.text for i in chosen], [list(i.labels) for i in chosen])
-        tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=self.units)
-        suggestions, check, _ = pending_suggestions(tagger, self.units, self.snapshot(), self.config)
+        """As the page: learn (from the decisions and the prior coding), choose, show the
+        new suggestions (the batch run's where none)."""
+        snap = self.snapshot()
+        data, texts, _ = training_set(snap, self.prior)
+        units = self.units if len(texts) == len(self.items) else embed_units(self.embedder, texts, self.config)
+        tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=units)
+        suggestions, check, _ = pending_suggestions(tagger, units, snap, self.config, data)
         index = {item.id: n for n, item in enumerate(self.items)}
         done = set(self.decided)
         for n in range(len(self.items)):
@@ -178,6 +198,12 @@ def main() -> None:
         "--sample-seed", type=int, help="draw --limit's sample with this seed: another study [default: the config's]"
     )
     ap.add_argument("--model", default=Config().model)
+    ap.add_argument(
+        "--labelled",
+        type=Path,
+        help="gold lines coded before the review (the first documents, say): the batch run is a model learned from"
+        " them and live models learn from them too, as after `qcode import project` and `qcode learn`",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if args.finetune and args.definitions_only:
@@ -193,14 +219,16 @@ def main() -> None:
     )
     embedder = build_embedder(config)
     units = embed_units(embedder, [i.text for i in items], config)
+    prior = read_prior(str(args.labelled), set(codebook.code_ids)) if args.labelled else []
     result = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "passages": len(items)}
+    result["labelled"] = {"file": str(args.labelled), "passages": len(prior)} if args.labelled else None
     result["sample_seed"] = sample_seed
     runs = [("static", None, False), ("live", args.relearn_every, False)]
     runs += [("live_finetune", args.relearn_every, True)] if args.finetune else []
     with tempfile.TemporaryDirectory(prefix="qcode-effort-") as root:
         for name, every, tune in runs:
             settings = {"root": Path(root), "codebook_path": resolve_codebook(args.codebook), "device": args.device}
-            study = Study(items, units, codebook, config, embedder)
+            study = Study(items, units, codebook, config, embedder, prior)
             result[name] = simulate(study, relearn_every=every, finetune=settings if tune else None)
             report(name, result[name], len(items))
     for name in ("live", "live_finetune"):

@@ -1,7 +1,9 @@
 """Agreement between the tagger and a gold file: per-code P/R/F1/kappa, macro and micro.
 
-Gold format (JSONL): {"id": "...", "text": "...", "labels": ["code_id", ...]}. Each text is
-coded as one passage (scored by its units, like any passage).
+Gold format (JSONL): {"id": "...", "text": "...", "labels": ["code_id", ...]}, with an
+optional "source" (or "transcript") naming the document a row comes from. Each text is
+coded as one passage (scored by its units, like any passage); rows of one document, in
+file order, are each other's neighbours, as the passages of a coded transcript are.
 """
 
 from __future__ import annotations
@@ -122,5 +124,5 @@ def evaluate_file(
     units = embed_units(embedder, [it.text for it in items], tagger.config)
     if isinstance(tagger, CodebookTagger):
         tagger.adapt(units)
-    predicted = [codes for _, codes in tagger.suggest(units)]
+    predicted = [codes for _, codes in tagger.suggest(units, [it.document for it in items])]
     return score([it.labels for it in items], predicted, codebook.code_ids)

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,23 +55,35 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from .codebook import load_codebook
 from .config import Config
+from .decision import (
+    SOLVER,
+    DecisionModel,
+    codebook_logits,
+    kappa_gain_se,
+    mean_kappa,
+    neighbour_means,
+    passage_features,
+    passage_means,
+    passage_texts,
+)
 from .embed import Embedder, vector_space
 from .errors import InputError
 from .evaluate import label_matrix, read_gold
 from .io import atomic_write
 from .lexical import LexicalFeatures, from_sparse_rows, sparse_rows
-from .model_folder import MODEL_JSON, WEIGHTS, model_sha256
+from .model_folder import MODEL_JSON, TRAINING, WEIGHTS, model_sha256
 from .schemas import Codebook, final_codes
 from .store import read_excerpts
 from .tag import CodebookTagger, Tagger
 from .units import UnitVectors, embed_units
 
-STRATEGY = "learned-blend-v4"
+STRATEGY = "learned-blend-v5"
+READS = ("learned-blend-v4",)  # older models still read (v4: no model of whole decisions)
 N0 = 5.0  # reviewed examples (each way) at which a code's learned model weighs as much as the codebook
 # How much the codebook is trusted beside the reviews: (weight of the codebook's own rows
 # inside each learned model, N0 of the blend). The first trusts the codebook (it agrees
@@ -85,11 +98,9 @@ MIN_CHOICE = 40  # reviewed passages before the decision's shape is learned
 # at most the 90th percentile of codes per coded reviewed passage are applied.
 CODED_SHARE = 0.9
 C = 2.0  # as the codebook-only tagger
-# Newton-CG rather than sklearn's default L-BFGS for the per-code models (and the review
-# page's decision model, reviewing/choice.py): the same regularised loss, reached in a few
-# exact steps; 7.5 times as fast over 27 codes on 580 reviewed NHS comments (31 s -> 4 s a
-# relearn, the same trust and modes; docs/reviewing.md).
-SOLVER = "newton-cg"
+# SOLVER (decision.py): Newton-CG rather than sklearn's default L-BFGS for the per-code
+# models too: the same regularised loss, reached in a few exact steps; 7.5 times as fast
+# over 27 codes on 580 reviewed NHS comments (31 s -> 4 s a relearn; docs/reviewing.md).
 FOLDS = 5
 LARGE = 1000  # reviewed passages from which 3 folds estimate as well as 5 (and cost less)
 # Word features are tried once reviewers have coded at least LEXICAL_PASSAGES passages, for
@@ -98,6 +109,12 @@ LARGE = 1000  # reviewed passages from which 3 folds estimate as well as 5 (and 
 # 500 on (practitioner behaviour; client talk: no change); see docs/tagging.md.
 LEXICAL_PASSAGES = 500
 MIN_LEXICAL = 10
+# How passages are decided (`_fit_head`): by the per-code models, or by a model of whole
+# decisions without or with the passage's neighbours; each in turn replaces the one before
+# where it agrees better with the coders out of fold by more than a standard error, from
+# MIN_HEAD labelled passages.
+HEADS = ("codes", "decisions", "context")
+MIN_HEAD = 40
 
 
 @dataclass
@@ -106,9 +123,29 @@ class Labelled:
     texts: list[str]
     labels: list[list[str]]
     study: list[str] | None = None  # every passage of the files, reviewed or not (the study the codebook adapts to)
+    groups: list[str | None] | None = None  # each labelled passage's document (its neighbours are in it)
+    study_groups: list[str | None] | None = None  # each study passage's document, in document order
+    where: list[int] | None = None  # each labelled passage's index in the study
+    origins: list[str] | None = None  # the file each labelled passage's label came from
 
     def subset(self, index) -> Labelled:
-        return Labelled([self.ids[i] for i in index], [self.texts[i] for i in index], [self.labels[i] for i in index])
+        return Labelled(
+            [self.ids[i] for i in index],
+            [self.texts[i] for i in index],
+            [self.labels[i] for i in index],
+            groups=None if self.groups is None else [self.groups[i] for i in index],
+        )
+
+    def neighbours(self, study: UnitVectors | None, units: UnitVectors) -> np.ndarray | None:
+        """Each labelled passage's neighbour features (decision.neighbour_means): from the
+        `study` in document order where it comes with its documents, else from the labelled
+        passages' own `units` in their order; None where no document is known."""
+        if study is not None and self.where is not None and self.study_groups is not None:
+            if len(study) == len(self.study_groups) and any(g is not None for g in self.study_groups):
+                return neighbour_means(passage_means(study), self.study_groups)[self.where]
+        if self.groups is None or all(g is None for g in self.groups):
+            return None
+        return neighbour_means(passage_means(units), self.groups)
 
 
 def _is_gold_file(path: Path) -> bool:
@@ -123,18 +160,21 @@ def _is_gold_file(path: Path) -> bool:
 
 
 def load_labelled(files: list[Path], codebook: Codebook) -> Labelled:
-    """Reviewed excerpts and gold lines from `files`; a later file's label for an id wins."""
+    """Reviewed excerpts and gold lines from `files`, in document order (a gold row's
+    document is its `source` or `transcript`, an excerpt's its transcript); a later file's
+    label for an id wins. Every passage read is part of the study, labelled or not."""
     known = set(codebook.code_ids)
-    found: dict[str, tuple[str, list[str]]] = {}
-    study: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
+    origin: dict[str, str] = {}
+    study: dict[str, tuple[str, str | None]] = {}  # id -> (text, document), first-read order
     for path in files:
         if _is_gold_file(path):
             for item in read_gold(path, codebook):
-                found[item.id] = (item.text, sorted(item.labels))
-                study[item.id] = item.text
+                found[item.id], origin[item.id] = sorted(item.labels), str(path)
+                study[item.id] = (item.text, item.document)
             continue
         for excerpt in read_excerpts(path):  # with decisions still in its journal
-            study[excerpt.id] = excerpt.text
+            study[excerpt.id] = (excerpt.text, excerpt.transcript)
             codes = final_codes(excerpt)
             if codes is None or excerpt.disagreement:
                 continue
@@ -143,9 +183,19 @@ def load_labelled(files: list[Path], codebook: Codebook) -> Labelled:
                 raise InputError(
                     path, f"passage {excerpt.id}: unknown code(s) {unknown} not in codebook {codebook.name!r}"
                 )
-            found[excerpt.id] = (excerpt.text, sorted(codes))
-    ids = sorted(found)
-    return Labelled(ids, [found[i][0] for i in ids], [found[i][1] for i in ids], [study[i] for i in sorted(study)])
+            found[excerpt.id], origin[excerpt.id] = sorted(codes), str(path)
+    order = list(study)
+    where = [i for i, pid in enumerate(order) if pid in found]
+    return Labelled(
+        [order[i] for i in where],
+        [study[order[i]][0] for i in where],
+        [found[order[i]] for i in where],
+        [study[pid][0] for pid in order],
+        groups=[study[order[i]][1] for i in where],
+        study_groups=[study[pid][1] for pid in order],
+        where=where,
+        origins=[origin[order[i]] for i in where],
+    )
 
 
 def _f1(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -204,6 +254,17 @@ def decision_shape(labels: list[list[str]], max_codes: int) -> tuple[int, int]:
     return least, min(most, max_codes)
 
 
+def moved_by_threshold(best: set[int], marginals: np.ndarray, threshold: float) -> set[int]:
+    """A whole decision's codes as `--threshold` moves them: at 0.5 the most probable
+    decision as it is; above, only its codes at least that probable; below, any code
+    at least that probable is added."""
+    if threshold > 0.5:
+        return {k for k in best if marginals[k] >= threshold}
+    if threshold < 0.5:
+        return best | {int(k) for k in np.flatnonzero(marginals >= threshold)}
+    return best
+
+
 def blend_weight(positives: int, negatives: int, n0: float = N0) -> float:
     m = min(positives, negatives)
     return m / (m + n0)
@@ -251,6 +312,7 @@ class LearnedTagger(Tagger):
         self.report_: dict[str, dict] = {}
         self.n_train_ = len(data.texts)
         self.lexical_: LexicalFeatures | None = None
+        self._groups = data.groups if data.groups and any(g is not None for g in data.groups) else None
         lexical_rows: dict[int, tuple[np.ndarray, float]] = {}
         Y = label_matrix(data.labels, self.codebook.code_ids) if data.texts else np.zeros((0, n_codes), dtype=np.int8)
         if (
@@ -261,7 +323,7 @@ class LearnedTagger(Tagger):
             self.lexical_ = LexicalFeatures().fit(units.texts)
             words = self.lexical_.transform(units.vectors, units.texts)
         base_scores = base.score(units) if units is not None else None
-        self._oof: dict[tuple[int, tuple[float, float]], np.ndarray] = {}  # (code, trust) -> out-of-fold blended scores
+        self._oof: dict[tuple, np.ndarray] = {}  # (code, trust, by document) -> out-of-fold blended scores
         self.codebook_weight_, self.n0_ = self._choose_trust(units, Y, base_scores) if units is not None else TRUST[0]
         for k, code in enumerate(self.codebook.code_ids):
             if units is None:
@@ -275,8 +337,75 @@ class LearnedTagger(Tagger):
         self._keep_lexical(lexical_rows, units.vectors.shape[1] if units is not None else self.vectors_.shape[1])
         self.min_codes_, self.max_codes_ = decision_shape(data.labels, self.config.max_codes)
         self.cv_ = self._pooled_check(Y, base_scores) if units is not None else None
+        self._fit_head(units, data, base_scores, study)
         del self._oof
         return self
+
+    def _choose_head(self, labels: list[list[str]], oof: dict) -> tuple[str, dict]:
+        """(mode, check): each of HEADS in turn replaces the one chosen so far only where
+        its out-of-fold mean kappa is higher by more than the bootstrap standard error of
+        the difference (whole documents resampled where known): not on noise."""
+        ids = self.codebook.code_ids
+        Y = label_matrix(labels, ids)
+        P = {mode: label_matrix([list(d) for d in pred], ids) for mode, pred in oof.items()}
+        kappa = {mode: round(mean_kappa(Y, P[mode]), 4) for mode in P}
+        chosen, gains = "codes", {}
+        for mode in HEADS[1:]:
+            if mode in P:
+                se = kappa_gain_se(Y, P[mode], P[chosen], self._groups, self.config.seed)
+                gains[mode] = {"over": chosen, "gain": round(kappa[mode] - kappa[chosen], 4), "se": round(se, 4)}
+                if kappa[mode] - kappa[chosen] > se:
+                    chosen = mode
+        by_document = self._groups is not None and len(set(self._groups)) >= FOLDS
+        check = {
+            "mean_kappa_out_of_fold": kappa,
+            "gains": gains,
+            "chosen": chosen,
+            "passages": len(labels),
+            "folds": "documents" if by_document else "passages",
+        }
+        return chosen, check
+
+    def _codes_by_document(self, units: UnitVectors, labels: list[list[str]], base_scores: np.ndarray):
+        """The per-code models' decisions out of fold, whole documents per fold (as the
+        model of whole decisions is judged); shuffled passages where no document is known."""
+        if self._groups is None or len(set(self._groups)) < FOLDS:
+            return self.oof_codes_
+        Y = label_matrix(labels, self.codebook.code_ids)
+        owner = np.repeat(np.arange(len(units)), np.diff(units.bounds))
+        scores = base_scores.copy()
+        for k, mode in enumerate(self.modes_):
+            if mode == "learned" and (k, (self.codebook_weight_, self.n0_), False) in self._oof:
+                y = Y[:, k].astype(int)
+                scores[:, k] = self._oof_blend(
+                    k, units, owner, y, base_scores[:, k], (self.codebook_weight_, self.n0_), True
+                )
+        ids = self.codebook.code_ids
+        return [[ids[k] for k in row] for row in self.decide(scores)]
+
+    def _fit_head(self, units: UnitVectors | None, data: Labelled, base_scores, study: UnitVectors | None) -> None:
+        """Choose how passages are decided, out of fold on the labelled passages (mean
+        kappa over the codes they carry): by the per-code models, or by a model of whole
+        decisions on each passage (decision.py), with or without its neighbours. Folds
+        are whole documents where the documents are known."""
+        self.head_, self.head_mode_, self.head_scale_, self.head_check_ = None, "codes", 1.0, None
+        ids = self.codebook.code_ids
+        self.oof_codes_ = [[ids[k] for k in row] for row in self.decide(self.oof_scores_)] if units is not None else []
+        if units is None or len(data.texts) < MIN_HEAD:
+            return
+        decisions = [tuple(d) for d in data.labels]
+        self.head_scale_ = codebook_logits(base_scores)[1]
+        features = {"decisions": passage_features(units, base_scores, passage_texts(units), scale=self.head_scale_)}
+        neighbours = data.neighbours(study, units)
+        if neighbours is not None:
+            features["context"] = np.hstack([features["decisions"], neighbours])
+        oof = {"codes": [tuple(codes) for codes in self._codes_by_document(units, data.labels, base_scores)]}
+        for mode, X in features.items():
+            oof[mode] = DecisionModel(self.config.seed).out_of_fold(X, decisions, self._groups)
+        self.head_mode_, self.head_check_ = self._choose_head(data.labels, oof)
+        self.oof_codes_ = [list(d) for d in oof[self.head_mode_]]  # as this model decides, out of fold
+        if self.head_mode_ != "codes":
+            self.head_ = DecisionModel(self.config.seed).fit(features[self.head_mode_], decisions)
 
     def _pooled_check(self, Y: np.ndarray, base_scores: np.ndarray) -> dict:
         """Micro-F1 over codes on the reviewed passages: codebook-only decisions against the
@@ -288,13 +417,13 @@ class LearnedTagger(Tagger):
         learned = base.copy()
         checked = 0
         for k in range(Y.shape[1]):
-            oof = self._oof.get((k, (self.codebook_weight_, self.n0_)))
+            oof = self._oof.get((k, (self.codebook_weight_, self.n0_), False))
             if oof is not None and self.modes_[k] == "learned":
                 learned[:, k] = oof >= t
                 checked += 1
         self.oof_scores_ = base_scores.copy()  # out-of-fold where a code was learned (reviewing/choice.py)
         for k in range(Y.shape[1]):
-            oof = self._oof.get((k, (self.codebook_weight_, self.n0_)))
+            oof = self._oof.get((k, (self.codebook_weight_, self.n0_), False))
             if oof is not None and self.modes_[k] == "learned":
                 self.oof_scores_[:, k] = oof
         f1 = {}
@@ -413,12 +542,23 @@ class LearnedTagger(Tagger):
             )
         return out
 
-    def _folds(self, units: UnitVectors, owner: np.ndarray, y: np.ndarray):
-        """(train, test, fit_rows, test_rows, starts) per fold of the reviewed passages."""
+    def _folds(self, units: UnitVectors, owner: np.ndarray, y: np.ndarray, by_document: bool = False):
+        """(train, test, fit_rows, test_rows, starts) per fold of the reviewed passages;
+        with `by_document`, whole documents per fold where the passages' documents are known
+        (the per-code choices use shuffled passages: by document, on TalkMoves student dev
+        lessons, 5 coded lessons made 5 folds of one lesson each and cost 0.06 kappa)."""
         pos, neg = int(y.sum()), int(len(y) - y.sum())
         n_folds = min(3 if len(y) >= LARGE else FOLDS, pos, neg)
-        folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.config.seed)
-        for train, test in folds.split(np.zeros(len(y)), y):
+        groups = self._groups if by_document else None
+        if groups is not None and len(set(groups)) >= n_folds:
+            codes = np.unique(np.array([str(g) for g in groups]), return_inverse=True)[1]
+            split = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=self.config.seed)
+            pairs = split.split(np.zeros(len(y)), y, groups=codes)
+        else:
+            pairs = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=self.config.seed).split(
+                np.zeros(len(y)), y
+            )
+        for train, test in pairs:
             fit_rows, test_rows = np.isin(owner, train), np.isin(owner, test)
             yield (
                 train,
@@ -436,14 +576,15 @@ class LearnedTagger(Tagger):
         y: np.ndarray,
         base_scores: np.ndarray,
         trust: tuple[float, float],
+        by_document: bool = False,
     ) -> np.ndarray:
         """Out-of-fold blended scores of code k on the reviewed passages under `trust`
-        (codebook weight, N0), cached."""
-        key = (k, trust)
+        (codebook weight, N0), cached; with `by_document`, whole documents per fold."""
+        key = (k, trust, by_document)
         if key not in self._oof:
             learned = np.zeros(len(y))
             codebook_weight, n0 = trust
-            for train, test, fit_rows, test_rows, starts in self._folds(units, owner, y):
+            for train, test, fit_rows, test_rows, starts in self._folds(units, owner, y, by_document):
                 coef, intercept = self._code_model(k, units.vectors[fit_rows], y[owner[fit_rows]], codebook_weight)
                 w = blend_weight(int(y[train].sum()), int(len(train) - y[train].sum()), n0)
                 p = np.maximum.reduceat(expit(units.vectors[test_rows] @ coef + intercept), starts)
@@ -478,6 +619,39 @@ class LearnedTagger(Tagger):
             proba[:, self.lex_mask_] = expit(logits[:, self.lex_mask_])
         return proba
 
+    def scores_and_codes(self, units: UnitVectors, groups: list | None = None) -> tuple[np.ndarray, list[list[int]]]:
+        """As every tagger's, but where a model of whole decisions was chosen (`_fit_head`):
+        each code's probability of being in the decision, and the most probable decision
+        (its codes best first). Its neighbours come from `groups` (passages in document
+        order); without them a passage has none, as at a document's edge."""
+        if self.head_ is None:
+            return super().scores_and_codes(units, groups)
+        base = self.base_scores(units)
+        X = passage_features(units, base, passage_texts(units), scale=self.head_scale_)
+        if self.head_mode_ == "context":
+            X = np.hstack([X, neighbour_means(passage_means(units), groups)])
+        proba = np.round(self.head_.marginals(X, self.codebook.code_ids), 4)
+        index = {c: k for k, c in enumerate(self.codebook.code_ids)}
+        decided = []
+        for row, best in zip(proba, self.head_.best(X)):
+            codes = moved_by_threshold({index[c] for c in best}, row, self.config.threshold)
+            decided.append(sorted(codes, key=lambda k: (-row[k], k))[: self.config.max_codes])
+        return proba, decided
+
+    def _load_head(self, meta: dict, arrays: dict) -> None:
+        """The model of whole decisions as saved (none in a v4 model)."""
+        self.head_mode_ = meta.get("mode", "codes")
+        self.head_scale_ = float(meta.get("codebook_logit_scale", 1.0))
+        self.head_check_ = meta.get("check")
+        self.head_ = None
+        if self.head_mode_ != "codes":
+            self.head_ = DecisionModel.from_arrays(self.config.seed, meta["classes"], arrays)
+
+    def base_scores(self, units: UnitVectors) -> np.ndarray:
+        """(passages, K) codebook-only scores: each code's best unit."""
+        proba = expit(np.asarray(units.vectors, dtype=np.float64) @ self.base_coef_.T + self.base_intercept_)
+        return np.maximum.reduceat(proba, units.bounds[:-1], axis=0) if len(units) else proba[:0]
+
     # --- persistence ------------------------------------------------------------------
 
     def save(
@@ -498,6 +672,7 @@ class LearnedTagger(Tagger):
                 lex_intercept=self.lex_intercept_,
                 idf=idf,
                 **lexical,
+                **{f"head_{k}": v for k, v in (self.head_.arrays() if self.head_ is not None else {}).items()},
             )
         meta = {
             "strategy": self.strategy,
@@ -522,6 +697,12 @@ class LearnedTagger(Tagger):
                 "n0": self.n0_,
                 "codes_per_passage": {"least": self.min_codes_, "most": self.max_codes_},
             },
+            "decisions": {
+                "mode": self.head_mode_,
+                "classes": [list(c) for c in self.head_.classes_] if self.head_ is not None else [],
+                "codebook_logit_scale": self.head_scale_,
+                "check": self.head_check_,
+            },
             "training": {"passages": self.n_train_, "files": training, "ids": sorted(ids)},
             "cross_validated": self.report_,
             "weights_sha256": hashlib.sha256((out_dir / WEIGHTS).read_bytes()).hexdigest(),
@@ -538,7 +719,7 @@ class LearnedTagger(Tagger):
             meta = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise InputError(path, f"not a qcode model: {err}") from None
-        if meta.get("strategy") != STRATEGY:
+        if meta.get("strategy") not in (STRATEGY, *READS):
             raise InputError(path, f"made by {meta.get('strategy')!r}, an older learner: run `qcode learn` again")
         if meta.get("codebook", {}).get("sha256") != codebook_sha256:
             raise InputError(
@@ -560,6 +741,8 @@ class LearnedTagger(Tagger):
             tagger.lex_mask_, tagger.lex_intercept_ = w["lex_mask"].astype(bool), w["lex_intercept"]
             tagger.lex_coef_ = from_sparse_rows(w["lex_data"], w["lex_indices"], w["lex_indptr"], w["lex_shape"])
             tagger.lexical_ = LexicalFeatures(w["idf"]) if len(w["idf"]) else None
+            head = {k[len("head_") :]: w[k] for k in w.files if k.startswith("head_")}
+        tagger._load_head(meta.get("decisions") or {}, head)
         tagger.modes_ = [meta["modes"][c] for c in codebook.code_ids]
         tagger.codebook_weight_, tagger.n0_ = meta["learned"]["codebook_weight"], meta["learned"]["n0"]
         tagger.min_codes_, tagger.max_codes_ = (
@@ -587,14 +770,29 @@ def learn(
         raise InputError(files[0], "no reviewed or labelled passages to learn from")
     study = embed_units(embedder, data.study, config) if data.study else None
     tagger = LearnedTagger(codebook, config=config).fit(embedder, data, study=study)
+    origins = Counter(data.origins or [])
     tagger.save(
         out_dir,
         codebook_sha256=file_sha256(codebook_path),
         embedder=embedder,
-        training=[{"path": str(f), "sha256": file_sha256(f)} for f in files],
+        training=[{"path": str(f), "sha256": file_sha256(f), "passages": origins[str(f)]} for f in files],
         ids=data.ids,
     )
+    write_training(out_dir, data)
     return tagger
+
+
+def write_training(out_dir: Path, data: Labelled) -> None:
+    """MODEL_DIR/training.jsonl: the labelled passages the model learned from, one gold
+    line each (id, text, labels, source, origin) in document order, so that the review
+    page's live learner learns from them too (an imported coding, say) and the model can
+    be learned again from its own folder."""
+    groups = data.groups or [None] * len(data.ids)
+    origins = data.origins or [None] * len(data.ids)
+    with atomic_write(Path(out_dir) / TRAINING) as f:
+        for pid, text, labels, source, origin in zip(data.ids, data.texts, data.labels, groups, origins):
+            row = {"id": pid, "text": text, "labels": labels, "source": source, "origin": origin}
+            f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 def build_tagger(

@@ -2,6 +2,7 @@
 
     MODEL_DIR/model.json     what was learned, from what, and how (learn.py writes it)
     MODEL_DIR/weights.npz    the heads' weights (its sha256 is in model.json)
+    MODEL_DIR/training.jsonl the labelled passages it learned from (gold lines with their origin)
     MODEL_DIR/encoder/       with --finetune: the tuned embedding model (finetune.py)
 
 and what the rest of qcode asks of one: its identity, the passages it learned from, the
@@ -19,6 +20,7 @@ from .config import Config
 
 MODEL_JSON = "model.json"
 WEIGHTS = "weights.npz"
+TRAINING = "training.jsonl"
 ENCODER = "encoder"
 
 

@@ -284,7 +284,7 @@ def _embedded(setup: Setup, reading: Reading, timings: dict[str, float], tally: 
 def _tag_and_write(setup: Setup, reading: Reading, work, out, tally: Tally, timings: dict[str, float]) -> None:
     for passages, units in work:
         t = time.perf_counter()
-        tagged = setup.tagger.suggest(units)
+        tagged = setup.tagger.suggest(units, [p.transcript for p in passages])
         timings["tag"] = timings.get("tag", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
         for passage, (suggestions, codes) in zip(passages, tagged):

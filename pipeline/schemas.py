@@ -220,11 +220,25 @@ def final_codes(excerpt: Excerpt) -> list[str] | None:
 
 
 class GoldItem(BaseModel):
-    """One line of a gold file for `qcode evaluate` or `qcode learn`. Other keys (a
-    `sector`, a `source`) are allowed and ignored."""
+    """One line of a gold file for `qcode evaluate` or `qcode learn`. `source` (or
+    `transcript`) names the document a row comes from: rows of one document, in file
+    order, are each other's neighbours (the passages before and after). Other keys (a
+    `sector`) are allowed and ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
     text: str = Field(min_length=1)
     labels: list[str]
+    source: str | None = None
+    transcript: str | None = None
+
+    @field_validator("source", "transcript", mode="before")
+    @classmethod
+    def _as_text(cls, value):
+        return value if value is None or isinstance(value, str) else str(value)
+
+    @property
+    def document(self) -> str | None:
+        """The document this row belongs to (its `source`, else its `transcript`)."""
+        return self.source if self.source is not None else self.transcript

@@ -17,7 +17,7 @@ from .codebook import recorded_path
 from .config import Config
 from .errors import InputError
 from .manifest import LearnedModelRecord, Manifest, codebook_for
-from .model_folder import MODEL_JSON, WEIGHTS, encoder_of, learned_ids, model_sha256
+from .model_folder import MODEL_JSON, TRAINING, WEIGHTS, encoder_of, learned_ids, model_sha256
 from .outputs import MANIFEST, MODELS, output_folder_of
 
 
@@ -32,8 +32,9 @@ def keep_learned_model(model_dir: Path, out_dir: Path) -> LearnedModelRecord:
     if not ((target / MODEL_JSON).is_file() and model_sha256(target) == sha):
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{sha[:12]}.", dir=target.parent))
-        for name in (MODEL_JSON, WEIGHTS):
-            shutil.copy2(model_dir / name, staging / name)
+        for name in (MODEL_JSON, WEIGHTS, TRAINING):
+            if name != TRAINING or (model_dir / name).is_file():
+                shutil.copy2(model_dir / name, staging / name)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     encoder = encoder_of(model_dir)

@@ -177,17 +177,26 @@ class Tagger:
             text = text[: RATIONALE_CHARS - 1].rstrip() + "\u2026"
         return f"nearest {kind} (cosine {sim:.2f}): {text}"
 
-    def suggest(self, units: UnitVectors | np.ndarray) -> list[tuple[list[Suggestion], list[str]]]:
-        """Per passage: suggestions (applied codes plus the next best) and the applied code ids.
-        A plain array is one unit per passage."""
-        units = units if isinstance(units, UnitVectors) else UnitVectors.of_passages(units)
+    def scores_and_codes(self, units: UnitVectors, groups: list | None = None) -> tuple[np.ndarray, list[list[int]]]:
+        """(passages, K) scores as written (4 places) and the codes applied to each passage,
+        best first. `groups`: each passage's document, for taggers that read a passage's
+        neighbours (passages in document order); this one does not."""
         proba = np.round(self.score(units), 4)  # decide on the score that is written
+        return proba, self.decide(proba)
+
+    def suggest(
+        self, units: UnitVectors | np.ndarray, groups: list | None = None
+    ) -> list[tuple[list[Suggestion], list[str]]]:
+        """Per passage: suggestions (applied codes plus the next best) and the applied code ids.
+        A plain array is one unit per passage; `groups` as in `scores_and_codes`."""
+        units = units if isinstance(units, UnitVectors) else UnitVectors.of_passages(units)
+        proba, decided = self.scores_and_codes(units, groups)
         nearest, sims = self.nearest_positive(units)
         ids = self.codebook.code_ids
         results = []
-        for i, applied in enumerate(self.decide(proba)):
+        for i, applied in enumerate(decided):
             order = [int(k) for k in np.argsort(-proba[i], kind="stable")]
-            shown = order[: max(len(applied), self.config.top_suggestions)]
+            shown = (applied + [k for k in order if k not in applied])[: max(len(applied), self.config.top_suggestions)]
             suggestions = [
                 Suggestion(
                     code=ids[k],

@@ -9,7 +9,7 @@ import typer
 from ..embed import build_embedder
 from ..finetune import PAIRS_PER_TEXT, finetune_files
 from ..importing import import_folder_inputs
-from ..learn import learn
+from ..learn import MIN_HEAD, learn
 from ..model_folder import drop_encoder, with_encoder
 from ..outputs import LEARNED, excerpt_files
 from ..studyfolder import Study
@@ -75,8 +75,11 @@ def learn_cli(
     the reviewed passages, blended with codebook scoring by how many there are; from 40
     reviewed passages, how far the codebook is trusted and how many codes a passage gets
     are chosen by cross-validation on them. A code whose cross-validated F1 falls clearly
-    below codebook scoring keeps it. Use the embedding model and backend that `code` will
-    use: a model is refused with any other.
+    below codebook scoring keeps it. From 40 labelled passages, passages are decided by
+    whichever agrees best with the coders out of fold (whole documents per fold where rows
+    name their `source`): the per-code models, or one model of whole decisions, with or
+    without the passages just before and after. Use the embedding model and backend that
+    `code` will use: a model is refused with any other.
     """
     given = {k: v for k, v in dict(model=embedding_model, backend=backend, unit_words=unit_words).items() if v}
     files, codebook, out, config = _settings(files, codebook, out, given)
@@ -144,3 +147,21 @@ def print_report(tagger, out: Path) -> None:
                 change += f" -> with words {cv['lexical_f1']:.3f} (±{cv['lexical_gain_se']:.3f})"
         row = f"{code:<30} {entry['mode']:<9} {entry['positives']:>4} {entry['negatives']:>5} {entry['weight']:>6.2f}"
         typer.echo(f"{row}  {change}")
+    typer.echo(decided_by(tagger))
+
+
+HEAD_NAMES = {
+    "codes": "the per-code models above",
+    "decisions": "a model of whole decisions (which set of codes a passage gets)",
+    "context": "a model of whole decisions that also reads the passages before and after",
+}
+
+
+def decided_by(tagger) -> str:
+    """One line: how passages are decided, and the out-of-fold check that chose it."""
+    check = tagger.head_check_
+    if check is None:
+        return f"passages decided by {HEAD_NAMES['codes']} (fewer than {MIN_HEAD} labelled passages to choose)"
+    kappas = ", ".join(f"{mode} {k:.3f}" for mode, k in check["mean_kappa_out_of_fold"].items())
+    grouped = "whole documents per fold" if check.get("folds") == "documents" else "passages per fold"
+    return f"passages decided by {HEAD_NAMES[check['chosen']]}: mean kappa out of fold, {grouped}: {kappas}"

@@ -56,6 +56,7 @@ class Snapshot:
     labels: list[list[str] | None]  # None: pending
     batch_uncertainty: list[float] | None = None  # of the batch run's suggestions, per passage
     batch_codes: list[list[str]] | None = None  # the batch run's codes, per passage
+    groups: list[str] | None = None  # each passage's transcript (passages in file order)
 
     @property
     def decided(self) -> int:
@@ -87,6 +88,7 @@ class RelearnJob:
     snapshot: Snapshot
     cache_dir: str | None = None
     encoder: str | None = None  # a fine-tuned encoder in use (retune.py), else the run's model
+    prior: str | None = None  # training.jsonl of the model the batch run used (an imported coding, say)
 
 
 def next_version(root: Path) -> int:
@@ -115,6 +117,7 @@ class LiveLearner:
     on_model: Callable[[LiveModel], None] | None = None
     finetune: bool = False  # fine-tune the embedding model in the background too (retune.py)
     device: str = "cpu"
+    prior: Path | None = None  # the batch model's training.jsonl: live models learn from it too
     history: list[dict] = field(default_factory=list)
     latest: LiveModel | None = None  # the newest model made, used or not
     _since: int = 0
@@ -249,6 +252,7 @@ class LiveLearner:
             snap,
             str(self.cache_dir) if self.cache_dir else None,
             self.encoder,
+            str(self.prior) if self.prior else None,
         )
         self._settled.clear()
         self._future = self._pool.submit(relearn, job)
@@ -345,66 +349,133 @@ def _study_units(embedder, texts: list[str], config: Config, encoder: str | None
 
 
 def relearn(job: RelearnJob) -> LiveModel:
-    """Learn from the decided passages, score the pending ones, keep the model in
+    """Learn from the decided passages and the batch model's own training passages (the
+    page's decision wins for a passage in both), score the pending ones, keep the model in
     `live/vN` (complete or not at all)."""
     from ..codebook import load_codebook
     from ..io import file_sha256
-    from ..learn import Labelled, LearnedTagger
+    from ..learn import LearnedTagger
 
     started = time.perf_counter()
     snap = job.snapshot
     codebook = load_codebook(job.codebook_path)
     config = job.config if job.encoder is None else job.config.model_copy(update={"model": job.encoder})
     embedder = _embedder(config, job.cache_dir)
-    units = _study_units(embedder, snap.texts, config, job.encoder)
-    decided = [i for i, label in enumerate(snap.labels) if label is not None]
-    data = Labelled(
-        [snap.ids[i] for i in decided], [snap.texts[i] for i in decided], [list(snap.labels[i]) for i in decided]
-    )
+    data, texts, groups = training_set(snap, read_prior(job.prior, set(codebook.code_ids)))
+    units = _study_units(embedder, texts, config, job.encoder)
     tagger = LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units)
-    suggestions, check, chosen = pending_suggestions(tagger, units, snap, job.config)
+    suggestions, check, chosen = pending_suggestions(tagger, units, snap, job.config, data)
     seconds = time.perf_counter() - started
+    decided = snap.decided
     _keep(
         Path(job.root),
         job.version,
         tagger,
         codebook_sha256=file_sha256(job.codebook_path),
         embedder=embedder,
-        decisions=len(decided),
+        decisions=decided,
         seconds=seconds,
         encoder=job.encoder,
         choice=(check, chosen),
+        prior=len(data.ids) - decided,
     )
-    return LiveModel(job.version, len(decided), seconds, suggestions, check)
+    return LiveModel(job.version, decided, seconds, suggestions, check)
 
 
-def pending_suggestions(tagger, units, snap: Snapshot, config: Config):
+def read_prior(path: str | None, known: set[str]) -> list[dict]:
+    """The gold lines of a batch model's training.jsonl (none without one; lines naming a
+    code the codebook lacks are left out)."""
+    if not path or not Path(path).is_file():
+        return []
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if set(row["labels"]) <= known:
+                rows.append(row)
+    return rows
+
+
+def training_set(snap: Snapshot, prior: list[dict]):
+    """(Labelled: the page's decided passages first, then the prior's passages the page
+    has not decided; the study's texts: the page's passages, then the prior's passages
+    that are not on the page; their documents). A prior passage that is on the page keeps
+    its label until the page decides it."""
+    from ..learn import Labelled
+
+    on_page = {pid: i for i, pid in enumerate(snap.ids)}
+    groups = list(snap.groups) if snap.groups is not None else [None] * len(snap.ids)
+    texts = list(snap.texts)
+    decided = [i for i, label in enumerate(snap.labels) if label is not None]
+    rows = [(i, list(snap.labels[i])) for i in decided]
+    for row in prior:
+        i = on_page.get(row["id"])
+        if i is None:
+            i = len(texts)
+            texts.append(row["text"])
+            groups.append(row.get("source"))
+        elif snap.labels[i] is not None:
+            continue
+        rows.append((i, list(row["labels"])))
+    ids = snap.ids + [row["id"] for row in prior if row["id"] not in on_page]
+    data = Labelled(
+        [ids[i] for i, _ in rows],
+        [texts[i] for i, _ in rows],
+        [labels for _, labels in rows],
+        groups=[groups[i] for i, _ in rows],
+        study_groups=groups,
+        where=[i for i, _ in rows],
+    )
+    return data, texts, groups
+
+
+def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None):
     """(id -> (suggestions, codes, uncertainty) for the pending passages, the check that
-    chose them, the decision model): from whichever of the batch run, the per-code model
-    and the decision model made the fewest wrong suggestions on the decided passages
-    (choice.py). Empty when the batch run's suggestions are best."""
+    chose them, the decision model): from whichever of the batch run, the learned model
+    and the page's decision model made the fewest wrong suggestions on the decided
+    passages (choice.py), each judged out of fold on the page's decisions alone (a prior
+    coding is always learned from). Empty when the batch run's suggestions are best.
+    `units`: the study's (the page's passages first); `data`: what the tagger learned
+    from, the page's decided passages first (by default those alone)."""
+    from ..decision import codebook_logits, passage_features
     from ..review import uncertainty_of_scores
-    from .choice import choose, codebook_logits, passage_features
+    from .choice import choose
 
     decided = [i for i, label in enumerate(snap.labels) if label is not None]
     pending = [i for i, label in enumerate(snap.labels) if label is None]
+    where = data.where if data is not None and data.where is not None else decided
+    labels = data.labels if data is not None else [snap.labels[i] for i in decided]
     scores = tagger.base_.score(units)
-    features = passage_features(units, scores, snap.texts)
+    features = passage_features(units, scores, _passage_texts(snap, data, len(units)))
     batch = [snap.batch_codes[i] for i in decided] if snap.batch_codes is not None else None
-    chosen, wrong, model = choose(tagger, features[decided], [tuple(sorted(snap.labels[i])) for i in decided], batch)
+    trained = [tuple(sorted(codes)) for codes in labels]
+    chosen, wrong, model = choose(tagger, features[where], trained, batch, judged=len(decided))
     check = {"passages": len(decided), "wrong": wrong, "chosen": chosen, "better": chosen != "batch", "cv": tagger.cv_}
+    check["prior_passages"] = len(trained) - len(decided)
     check["codebook_logit_scale"] = codebook_logits(scores)[1]  # how the decision model's features were made
     if chosen == "batch" or not pending:
         return {}, check, model
     if chosen == "decisions":
         rows = model.suggestions(features[pending], tagger.codebook.code_ids, config.top_suggestions)
         return {snap.ids[i]: row for i, row in zip(pending, rows)}, check, model
+    page = units.take(range(len(snap.ids)))
+    scored = tagger.suggest(page, snap.groups)
     suggestions = {}
-    for i, (sugg, codes) in zip(pending, tagger.suggest(units.take(pending))):
+    for i in pending:
+        sugg, codes = scored[i]
         sure = uncertainty_of_scores([(s.code, s.score) for s in sugg], config.threshold)
         if not keeps_batch(tagger, sure, snap.batch_uncertainty[i] if snap.batch_uncertainty else None):
             suggestions[snap.ids[i]] = ([s.model_dump() for s in sugg], codes, sure)
     return suggestions, check, model
+
+
+def _passage_texts(snap: Snapshot, data, n: int) -> list[str]:
+    """The texts of the study's n passages: the page's, then the prior's (as in training_set)."""
+    texts = list(snap.texts)
+    if data is not None and data.where is not None:
+        extra = {w: t for w, t in zip(data.where, data.texts) if w >= len(texts)}
+        texts += [extra.get(i, "") for i in range(len(texts), n)]
+    return texts
 
 
 def keeps_batch(tagger, live_uncertainty: float, batch_uncertainty: float | None) -> bool:
@@ -429,6 +500,7 @@ def _keep(
     seconds: float,
     encoder: str | None = None,
     choice: tuple[dict, object] | None = None,
+    prior: int = 0,
 ) -> None:
     """Save the model to live/vN (with the fine-tuned encoder it learned on, linked, so
     `qcode code --model live/vN` embeds as it did) and name it in live/index.jsonl."""
@@ -443,7 +515,8 @@ def _keep(
         tmp,
         codebook_sha256=codebook_sha256,
         embedder=embedder,
-        training=[{"path": "(review page decisions)", "passages": decisions}],
+        training=[{"path": "(review page decisions)", "passages": decisions}]
+        + ([{"path": "(the batch model's training passages)", "passages": prior}] if prior else []),
     )
     if encoder is not None:
         link_tree(Path(encoder), tmp / ENCODER)

@@ -15,6 +15,7 @@ from ..codebook import load_codebook
 from ..config import Config
 from ..errors import InputError
 from ..manifest import Manifest, codebook_for
+from ..model_folder import TRAINING
 from ..outputs import EXCERPTS, MANIFEST, REVIEWER_NAME, output_folder_of, reviewer_copy
 from ..review import make_reviewer_copy
 from ..studyfolder import study_or_none
@@ -75,18 +76,29 @@ def live_learner(root: Path, codebook_path: Path, learning: Learning | None) -> 
     if learning is None:
         return None
     try:
-        config = Manifest.read(root / MANIFEST).config
+        manifest = Manifest.read(root / MANIFEST)
     except InputError:
-        config = Config()
+        manifest = None
     return LiveLearner(
         root,
         codebook_path,
-        config,
+        manifest.config if manifest else Config(),
         every=learning.every,
         cache_dir=learning.cache_dir,
         finetune=learning.finetune,
         device=learning.device,
+        prior=prior_coding(root, manifest),
     )
+
+
+def prior_coding(root: Path, manifest: Manifest | None) -> Path | None:
+    """The labelled passages of the learned model the batch run tagged with (its
+    training.jsonl in the study's models/ copy), which live models learn from too; None
+    for a codebook-only run or a model without one."""
+    if manifest is None or manifest.learned_model is None:
+        return None
+    path = Path(root) / manifest.learned_model.path / TRAINING
+    return path if path.is_file() else None
 
 
 def allowed_hosts(host: str, expose: bool) -> list[str] | None:

@@ -455,6 +455,7 @@ class ReviewSession:
                 [final_codes(e) for e in st.excerpts],
                 list(st.uncertainty),
                 [list(e.codes) for e in st.excerpts],
+                [e.transcript for e in st.excerpts],
             )
 
     def undo(self, tab: str = "") -> dict:

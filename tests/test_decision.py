@@ -1,0 +1,175 @@
+"""Whole decisions and a passage's neighbours: the features, the folds, the learner's
+choice between per-code models and a model of whole decisions, and persistence."""
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from pipeline import Codebook, Config
+from pipeline.cli import app
+from pipeline.decision import DecisionModel, folds, neighbour_means, passage_texts
+from pipeline.learn import Labelled, LearnedTagger, load_labelled, moved_by_threshold
+from pipeline.units import UnitVectors
+
+from .conftest import write
+
+
+def test_neighbours_stay_inside_their_document():
+    means = np.arange(10, dtype=float).reshape(5, 2)
+    got = neighbour_means(means, ["a", "a", "a", "b", "b"])
+    before, after = got[:, :2], got[:, 2:]
+    assert before[0].tolist() == [0, 0] and after[0].tolist() == [1.0, 1.5]  # 0.5 x passage 1
+    assert before[3].tolist() == [0, 0]  # first of document b: nothing before it
+    assert after[2].tolist() == [0, 0]  # last of document a: nothing after it
+    assert before[4].tolist() == [3.0, 3.5]
+    assert not neighbour_means(means, None).any()
+
+
+def test_folds_keep_whole_documents_together():
+    groups = [f"d{i // 7}" for i in range(70)]
+    for train, test in folds(70, groups, seed=42):
+        assert not {groups[i] for i in train} & {groups[i] for i in test}
+    assert len(folds(70, None, seed=42)) == 5
+
+
+def test_a_saved_decision_model_scores_as_the_fitted_one():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    decisions = [("a",) if x[0] > 0.3 else ("b",) if x[1] > 0 else () for x in X]
+    fitted = DecisionModel(42).fit(X, decisions)
+    again = DecisionModel.from_arrays(42, fitted.classes_, fitted.arrays())
+    assert np.allclose(fitted.proba(X), again.proba(X))
+    assert fitted.marginals(X, ["a", "b"]).shape == (60, 2)
+
+
+def test_the_threshold_moves_a_whole_decision_both_ways():
+    marginals = np.array([0.45, 0.3, 0.7])
+    assert moved_by_threshold({0}, marginals, 0.5) == {0}  # the decision as it is
+    assert moved_by_threshold({0, 2}, marginals, 0.6) == {2}  # stricter: only its surer codes
+    assert moved_by_threshold({0}, marginals, 0.25) == {0, 1, 2}  # looser: any likely code added
+
+
+def context_study(documents=12, per_document=12, seed=0):
+    """Passages whose code is set by the passage before them: a question `q{k}` is
+    answered by a passage of neutral words that takes code k; a passage alone cannot
+    show which code it has."""
+    codes = [
+        {"id": f"c{k}", "name": f"C{k}", "definition": f"about w{k}", "examples": [f"w{k} v{j}" for j in range(3)]}
+        for k in range(3)
+    ]
+    cb = Codebook.model_validate({"name": "ctx", "version": "1", "codes": codes})
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in range(documents):
+        k = None
+        for i in range(per_document):
+            if i % 2 == 0:
+                k = int(rng.integers(3))
+                rows.append({"id": f"d{d}-{i}", "text": f"q{k} r{rng.integers(40)}", "labels": [], "source": f"d{d}"})
+            else:
+                text = f"a{rng.integers(40)} b{rng.integers(40)}"
+                rows.append({"id": f"d{d}-{i}", "text": text, "labels": [f"c{k}"], "source": f"d{d}"})
+    return cb, rows
+
+
+def fit_rows(cb, rows, embedder):
+    data = Labelled(
+        [r["id"] for r in rows],
+        [r["text"] for r in rows],
+        [r["labels"] for r in rows],
+        groups=[r["source"] for r in rows],
+    )
+    return LearnedTagger(cb, config=Config()).fit(embedder, data)
+
+
+def units_of(embedder, rows):
+    texts = [r["text"] for r in rows]
+    return UnitVectors.of_passages(embedder.embed(texts), texts)
+
+
+def test_the_learner_reads_neighbours_where_they_pay(fake_embedder):
+    cb, rows = context_study()
+    tagger = fit_rows(cb, rows, fake_embedder)
+    kappa = tagger.head_check_["mean_kappa_out_of_fold"]
+    assert tagger.head_mode_ == "context" and tagger.head_check_["folds"] == "documents"
+    assert kappa["context"] > kappa["decisions"] + 0.3 and kappa["context"] > kappa["codes"] + 0.3
+    _, new = context_study(documents=4, seed=1)
+    got = [codes for _, codes in tagger.suggest(units_of(fake_embedder, new), [r["source"] for r in new])]
+    right = sum(g == r["labels"] for g, r in zip(got, new))
+    assert right >= 0.8 * len(new)
+    blind = [codes for _, codes in tagger.suggest(units_of(fake_embedder, new))]  # no documents: no neighbours
+    assert sum(g == r["labels"] for g, r in zip(blind, new)) < right
+
+
+def test_a_study_without_context_keeps_per_passage_decisions(fake_embedder):
+    cb, rows = context_study()
+    rng = np.random.default_rng(3)
+    for row in rows:  # each passage names its own code; its neighbours say nothing of it
+        k = int(rng.integers(3))
+        row["text"], row["labels"] = f"z{k} a{rng.integers(40)} b{rng.integers(40)}", [f"c{k}"]
+    tagger = fit_rows(cb, rows, fake_embedder)
+    assert tagger.head_mode_ in ("codes", "decisions")
+    assert tagger.head_check_["mean_kappa_out_of_fold"][tagger.head_mode_] > 0.9
+
+
+def test_a_model_that_reads_neighbours_is_saved_and_read_back(tmp_path, fake_embedder):
+    cb, rows = context_study()
+    tagger = fit_rows(cb, rows, fake_embedder)
+    tagger.save(tmp_path / "m", codebook_sha256="x", embedder=fake_embedder, training=[])
+    again = LearnedTagger.load(
+        tmp_path / "m", codebook=cb, codebook_sha256="x", config=Config(), embedder=fake_embedder
+    )
+    assert again.head_mode_ == "context"
+    units, groups = units_of(fake_embedder, rows), [r["source"] for r in rows]
+    assert tagger.suggest(units, groups) == again.suggest(units, groups)
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["decisions"]["mode"] == "context" and meta["strategy"] == "learned-blend-v5"
+
+
+def test_gold_rows_keep_document_order_and_their_documents(tmp_path):
+    cb, rows = context_study(documents=2, per_document=4)
+    rows[0]["source"], rows[0]["transcript"] = None, "d0"  # `transcript` stands in for `source`
+    gold = write(tmp_path / "g.jsonl", "".join(json.dumps(r) + "\n" for r in reversed(rows)))
+    data = load_labelled([gold], cb)
+    assert data.ids == [r["id"] for r in reversed(rows)]  # file order, not sorted ids
+    assert data.groups[-1] == "d0" and data.origins == [str(gold)] * len(rows)
+
+
+def test_learn_writes_its_training_set_and_says_how_it_decides(tmp_path, monkeypatch, fake_embedder):
+    import pipeline.cli.learn as learn_cli
+
+    cb, rows = context_study()
+    codebook = write(tmp_path / "cb.yaml", json.dumps(cb.model_dump(mode="json")))
+    gold = write(tmp_path / "g.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(learn_cli, "build_embedder", lambda *a, **k: fake_embedder)
+    result = CliRunner().invoke(app, ["learn", str(gold), "--out", str(tmp_path / "m"), "--codebook", str(codebook)])
+    assert result.exit_code == 0, result.output
+    assert "passages decided by a model of whole decisions that also reads the passages before and after" in (
+        result.output
+    )
+    training = [json.loads(line) for line in (tmp_path / "m" / "training.jsonl").read_text().splitlines()]
+    assert [t["id"] for t in training] == [r["id"] for r in rows]
+    assert {t["origin"] for t in training} == {str(gold)}
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["training"]["files"][0]["passages"] == len(rows)
+
+
+def test_passage_texts_join_their_units():
+    units = UnitVectors(np.zeros((3, 2)), np.array([0, 2, 3]), ["One.", "Two?", "Three"])
+    assert passage_texts(units) == ["One. Two?", "Three"]
+
+
+def test_mean_kappa_is_evaluate_s_and_its_gain_has_an_error():
+    from pipeline.decision import kappa_gain_se, mean_kappa
+    from pipeline.evaluate import label_matrix, score
+
+    rng = np.random.default_rng(5)
+    ids = ["a", "b", "c"]
+    gold = [[c for c in ids if rng.random() < 0.3] for _ in range(80)]
+    guess = [[c for c in ids if rng.random() < 0.3] if rng.random() < 0.5 else g for g in gold]
+    Y, P = label_matrix(gold, ids), label_matrix(guess, ids)
+    assert round(mean_kappa(Y, P), 4) == score(gold, guess, ids).mean_kappa
+    groups = [f"d{i // 8}" for i in range(80)]
+    assert kappa_gain_se(Y, P, P, groups, seed=1) == 0.0
+    assert kappa_gain_se(Y, Y, P, groups, seed=1) > 0.01
