@@ -7,14 +7,13 @@ and no timestamps or absolute paths, so the same inputs give byte-identical file
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
+from .cells import csv_text
 from .errors import InputError
 from .io import atomic_write
 from .outputs import excerpt_files
@@ -47,9 +46,7 @@ def collect(excerpts: list[Excerpt], source: str) -> Coded:
 
 
 def _csv(rows: list[list]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
+    return csv_text(rows)
 
 
 def pct(n: int, d: int) -> str:

@@ -324,6 +324,7 @@ class LearnedTagger(Tagger):
             words = self.lexical_.transform(units.vectors, units.texts)
         base_scores = base.score(units) if units is not None else None
         self._oof: dict[tuple, np.ndarray] = {}  # (code, trust, by document) -> out-of-fold blended scores
+        self._lexical_oof: dict[int, np.ndarray] = {}  # code -> the word model's held-out decisions
         self.codebook_weight_, self.n0_ = self._choose_trust(units, Y, base_scores) if units is not None else TRUST[0]
         for k, code in enumerate(self.codebook.code_ids):
             if units is None:
@@ -336,6 +337,7 @@ class LearnedTagger(Tagger):
             )
         self._keep_lexical(lexical_rows, units.vectors.shape[1] if units is not None else self.vectors_.shape[1])
         self.min_codes_, self.max_codes_ = decision_shape(data.labels, self.config.max_codes)
+        self.coded_only_ = bool(data.labels) and all(data.labels)
         self.cv_ = self._pooled_check(Y, base_scores) if units is not None else None
         self._fit_head(units, data, base_scores, study)
         del self._oof
@@ -373,7 +375,7 @@ class LearnedTagger(Tagger):
             return self.oof_codes_
         Y = label_matrix(labels, self.codebook.code_ids)
         owner = np.repeat(np.arange(len(units)), np.diff(units.bounds))
-        scores = base_scores.copy()
+        scores = self.oof_scores_.copy()
         for k, mode in enumerate(self.modes_):
             if mode == "learned" and (k, (self.codebook_weight_, self.n0_), False) in self._oof:
                 y = Y[:, k].astype(int)
@@ -414,18 +416,17 @@ class LearnedTagger(Tagger):
         agrees better with the reviewers, or no code could be checked yet."""
         t = self.config.threshold
         base = base_scores >= t
-        learned = base.copy()
         checked = 0
-        for k in range(Y.shape[1]):
-            oof = self._oof.get((k, (self.codebook_weight_, self.n0_), False))
-            if oof is not None and self.modes_[k] == "learned":
-                learned[:, k] = oof >= t
-                checked += 1
         self.oof_scores_ = base_scores.copy()  # out-of-fold where a code was learned (reviewing/choice.py)
         for k in range(Y.shape[1]):
             oof = self._oof.get((k, (self.codebook_weight_, self.n0_), False))
             if oof is not None and self.modes_[k] == "learned":
                 self.oof_scores_[:, k] = oof
+                checked += 1
+            elif self.modes_[k] == "lexical" and k in self._lexical_oof:
+                self.oof_scores_[:, k] = self._lexical_oof[k].astype(float)  # held-out decisions: 1 or 0
+                checked += 1
+        learned = self.oof_scores_ >= t
         f1 = {}
         for name, pred in (("codebook", base), ("learned", learned)):
             tp, fp, fn = int((pred & (Y == 1)).sum()), int((pred & (Y == 0)).sum()), int((~pred & (Y == 1)).sum())
@@ -526,6 +527,7 @@ class LearnedTagger(Tagger):
         if words is not None:
             cut = _best_cut(y, lexical)  # applied from now on; judged at held-out cuts
             held_out = _held_out_cut_predictions(y, lexical, self.config.seed)
+            self._lexical_oof[k] = held_out
             f1_lex = float(_f1(y, held_out))
             slope = (
                 LogisticRegression(C=1e6, max_iter=1000, random_state=self.config.seed)

@@ -13,8 +13,6 @@ end, so decisions made while the run was embedding are kept too.
 
 from __future__ import annotations
 
-import csv
-import io
 import shutil
 import tempfile
 import time
@@ -22,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cells import csv_text
 from .codebook import load_codebook, recorded_path, resolve_codebook
 from .config import Config
 from .embed import CachedEmbedder, Embedder, build_embedder, default_cache_dir
@@ -310,12 +309,9 @@ def _excerpt_line(passage, reading: Reading, suggestions, codes) -> str:
 
 def counts_csv(counts: dict[str, dict[str, int]], passages: dict[str, int], code_ids: list[str]) -> str:
     """Passages per code per transcript: one row per transcript (sorted), one column per code."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["transcript", "passages", *code_ids])
-    for t in sorted(counts):
-        w.writerow([t, passages[t], *(counts[t][c] for c in code_ids)])
-    return buf.getvalue()
+    rows = [["transcript", "passages", *code_ids]]
+    rows += [[t, passages[t], *(counts[t][c] for c in code_ids)] for t in sorted(counts)]
+    return csv_text(rows)
 
 
 def model_record(embedder: Embedder, config: Config, devices: set[str]) -> ModelRecord:

@@ -29,6 +29,7 @@ class FixedTagger:
         self.codebook = SimpleNamespace(code_ids=CODES)
         self.config = Config()
         self.cv_ = {"checked_codes": checked}
+        self.oof_codes_ = [[CODES[k] for k in row] for row in self.decide(oof)]
 
     def decide(self, proba):
         return [[k for k in range(len(CODES)) if p[k] >= 0.5] for p in proba]

@@ -2,18 +2,19 @@
 
 `.xlsx` gets both as sheets ("excerpts", "participants"); `.csv` writes the excerpts to
 FILE and the participant table beside it as FILE stem + `.participants.csv`. Zip entry
-dates and document properties are fixed, so reruns are byte-identical.
+dates and document properties are fixed, so reruns are byte-identical. A cell that a
+spreadsheet would run as a formula is written as text (cells.py).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
 import zipfile
 from pathlib import Path
 
+from ..cells import as_text_cells, csv_text
 from ..errors import InputError
 from ..io import atomic_write
 from ..review import codes_for
@@ -72,12 +73,6 @@ def participant_rows(excerpts: list[Excerpt], codebook: Codebook, source: str) -
     return rows
 
 
-def _csv(rows: list[list]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([["" if v is None else v for v in r] for r in rows])
-    return buf.getvalue()
-
-
 def _xlsx(sheets: dict[str, list[list]]) -> bytes:
     import openpyxl
 
@@ -87,6 +82,7 @@ def _xlsx(sheets: dict[str, list[list]]) -> bytes:
         sheet = book.create_sheet(name)
         for row in rows:
             sheet.append(row)
+        as_text_cells(sheet)  # a cell that begins with "=" is text, never a formula
         sheet.freeze_panes = "A2"
     book.properties.creator = "qcode"
     book.properties.created = book.properties.modified = FIXED_TIME
@@ -119,8 +115,8 @@ def export_table(out_dir: Path, target: Path, codebook: Codebook, source: str = 
     if suffix == ".csv":
         second = target.with_name(target.stem + ".participants.csv")
         with atomic_write(target) as f:
-            f.write(_csv(rows))
+            f.write(csv_text(rows))
         with atomic_write(second) as f:
-            f.write(_csv(people))
+            f.write(csv_text(people))
         return [target, second]
     raise InputError(target, "write .xlsx or .csv")

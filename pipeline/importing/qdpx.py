@@ -4,7 +4,10 @@ every text source, and every coded text selection with its coder.
 
 Sources are read from `plainTextPath` (`internal://` inside the zip, `relative://` or
 `absolute://` on disk) or inline `PlainTextContent`; offsets are code points into that
-text (REFI-QDA 1.0). Codings by qcode's own machine user are its suggestions, not
+text (REFI-QDA 1.0). A path on disk is read only inside the folder the project lies in,
+and no source over MAX_SOURCE_BYTES: a project file from someone else cannot make qcode
+import a file from elsewhere on the machine (a pseudonym key, say), nor unpack a zip bomb.
+Two sources of one name keep both: the second is renamed, with a problem line. Codings by qcode's own machine user are its suggestions, not
 decisions; `qcode review: {...}` lines in a selection's Description carry qcode's
 decisions exactly.
 """
@@ -23,6 +26,8 @@ from ..schemas import Review
 from .project import Document, ImportedProject, Selection
 
 IMPORTED = "imported"
+MAX_SOURCE_BYTES = 50 * 2**20  # one text source: about ten million words
+MAX_PROJECT_BYTES = 200 * 2**20  # project.qde itself
 
 
 class _Files:
@@ -35,7 +40,12 @@ class _Files:
             names = [n for n in self.zip.namelist() if n.lower().endswith(".qde")]
             if not names:
                 raise InputError(path, "no project.qde inside: not a REFI-QDA project")
-            self.xml = self.zip.read(names[0])
+            if self.zip.getinfo(names[0]).file_size > MAX_PROJECT_BYTES:
+                raise InputError(path, f"{names[0]} is over {MAX_PROJECT_BYTES // 2**20} MiB: refused")
+            with self.zip.open(names[0]) as f:
+                self.xml = f.read(MAX_PROJECT_BYTES + 1)
+            if len(self.xml) > MAX_PROJECT_BYTES:
+                raise InputError(path, f"{names[0]} is over {MAX_PROJECT_BYTES // 2**20} MiB: refused")
             self.entries = {n.lower(): n for n in self.zip.namelist()}
         else:
             self.zip = None
@@ -44,23 +54,39 @@ class _Files:
             except OSError as err:
                 raise InputError(path, f"cannot read: {err.strerror or err}") from None
 
-    def read(self, target: str) -> bytes | None:
-        """The bytes a plainTextPath names, or None where they are not there."""
+    def read(self, target: str) -> tuple[bytes | None, str | None]:
+        """(the bytes a plainTextPath names, None) or (None, why not): a source is read
+        only from inside the project file, or from the folder the project lies in, and
+        only up to MAX_SOURCE_BYTES (a zip's declared size and its real size alike)."""
         scheme, _, rest = target.partition("://")
-        if scheme == "internal":
-            if self.zip is not None:
-                for candidate in (f"sources/{rest}", rest):
-                    if candidate.lower() in self.entries:
-                        return self.zip.read(self.entries[candidate.lower()])
-                return None
-            local = self.path.parent / "sources" / rest
-        elif scheme == "relative":
-            local = self.path.parent / rest
-        elif scheme == "absolute":
-            local = Path(rest)
-        else:
-            local = self.path.parent / target
-        return local.read_bytes() if local.is_file() else None
+        if scheme == "internal" and self.zip is not None:
+            for candidate in (f"sources/{rest}", rest):
+                if candidate.lower() in self.entries:
+                    return self._entry(self.entries[candidate.lower()])
+            return None, "is missing"
+        base = self.path.parent
+        local = {"internal": base / "sources" / rest, "relative": base / rest, "absolute": Path(rest)}.get(
+            scheme, base / target
+        )
+        try:
+            inside = local.resolve().is_relative_to(base.resolve())
+        except (OSError, ValueError):
+            inside = False
+        if not inside:
+            return None, "lies outside the project's folder: refused"
+        if not local.is_file():
+            return None, "is missing"
+        if local.stat().st_size > MAX_SOURCE_BYTES:
+            return None, f"is too large (over {MAX_SOURCE_BYTES // 2**20} MiB): refused"
+        return local.read_bytes(), None
+
+    def _entry(self, name: str) -> tuple[bytes | None, str | None]:
+        too_large = f"is too large (over {MAX_SOURCE_BYTES // 2**20} MiB): refused"
+        if self.zip.getinfo(name).file_size > MAX_SOURCE_BYTES:
+            return None, too_large
+        with self.zip.open(name) as f:
+            data = f.read(MAX_SOURCE_BYTES + 1)  # a lying header cannot make it read more
+        return (None, too_large) if len(data) > MAX_SOURCE_BYTES else (data, None)
 
 
 def _decode(raw: bytes, name: str, problems: list[str]) -> str:
@@ -125,17 +151,29 @@ def _case_attributes(root: ET.Element, q) -> dict[str, dict[str, str]]:
     return out
 
 
+def _unique_name(name: str, project: ImportedProject) -> str:
+    """`name`, or where another source already has it, `name (2)`, `name (3)`...: two
+    sources of one name would overwrite each other's text and codes."""
+    taken = {d.name for d in project.documents}
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    project.problems.append(f"source {name[:200]!r}: another source has the same name: imported as {name[:200]} ({n})")
+    return f"{name} ({n})"
+
+
 def _read_source(source, q, files: _Files, project: ImportedProject, code_ids, names, machine, attributes) -> None:
-    name = source.get("name") or source.get("guid") or "source"
+    name = _unique_name(source.get("name") or source.get("guid") or "source", project)
     inline = source.find(q("PlainTextContent"))
     if inline is not None and inline.text is not None:
         text = inline.text
     elif source.get("plainTextPath"):
-        raw = files.read(source.get("plainTextPath"))
+        raw, why = files.read(source.get("plainTextPath"))
         if raw is None:
-            project.problems.append(
-                f"source {name!r}: its text {source.get('plainTextPath')} is missing: skipped, with its codings"
-            )
+            shown = source.get("plainTextPath")[:200]
+            project.problems.append(f"source {name!r}: its text {shown} {why}: skipped, with its codings")
             return
         text = _decode(raw, name, project.problems)
     else:

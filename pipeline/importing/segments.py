@@ -148,4 +148,4 @@ def read_segments(path: Path, codebook: dict | None = None, sheet: str | None = 
         )
     if not project.selections:
         raise InputError(path, "no coded segment with a code and a text")
-    return project
+    return project.model_copy(update={"codebook": book.book})  # with the themes its codes found

@@ -20,15 +20,14 @@ the labelled passages.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from ..cells import csv_text
 from ..codebook import load_codebook
 from ..config import Config
 from ..io import atomic_write, file_sha256
@@ -93,9 +92,7 @@ def write_transcripts(project: ImportedProject, folder: Path) -> None:
 
 
 def _csv(rows: list[list[str]]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
+    return csv_text(rows)
 
 
 def write_selections(project: ImportedProject, out_dir: Path) -> None:

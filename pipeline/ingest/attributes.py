@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from ..cells import unescape
 from ..errors import InputError
 from .decode import decode, read_bytes
 
@@ -28,7 +29,7 @@ class AttributeTable:
 
 
 def _from_csv(path: Path, text: str) -> AttributeTable:
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = [[unescape(cell) for cell in row] for row in csv.reader(io.StringIO(text))]
     header = [h.strip() for h in rows[0]]
     key = next((c for c in ID_COLUMNS if c in header), None)
     if key is None:

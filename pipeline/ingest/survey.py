@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cells import unescape
 from ..config import Config
 from ..errors import InputError
 from ..schemas import Transcript, Turn
@@ -37,7 +38,8 @@ def _rows_csv(path: Path, warnings: list[str]) -> tuple[Callable[[], Iterator[li
 
     def rows() -> Iterator[list[str]]:
         try:
-            yield from csv.reader(io.StringIO(text))
+            for row in csv.reader(io.StringIO(text)):
+                yield [unescape(cell) for cell in row]  # qcode's own CSVs escape formula cells
         except csv.Error as err:
             raise InputError(path, f"not valid CSV: {err}") from None
 

@@ -13,12 +13,11 @@
 from __future__ import annotations
 
 import bisect
-import csv
-import io
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 
+from ..cells import csv_text
 from ..ingest.text import ROLE_RE, SPEAKER_CODE_RE
 from ..schemas import Transcript
 from .names import by_context, by_first_name, by_rarity, first_names, lists, names_in_emails, ner, occurrences
@@ -181,8 +180,4 @@ class Pseudonymiser:
         return sorted(rows, key=lambda r: (order[r[1]], int(r[0].rsplit(" ", 1)[1].rstrip("]")), r[2]))
 
     def key_csv(self) -> str:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(KEY_HEADER)
-        w.writerows(self.key_rows())
-        return buf.getvalue()
+        return csv_text([KEY_HEADER, *self.key_rows()])

@@ -9,11 +9,11 @@ re-identifies, is written outside the folder to share.
 from __future__ import annotations
 
 import csv
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cells import csv_text
 from ..config import Config
 from ..errors import InputError
 from ..ingest import AttributeTable
@@ -100,12 +100,8 @@ def layout(transcript: Transcript) -> str:
 
 def participants_csv(transcripts: list[Transcript]) -> str:
     columns = sorted({k for t in transcripts for k in t.attributes})
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["file", *columns])
-    for t in transcripts:
-        w.writerow([text_file_name(t.id), *(t.attributes.get(c, "") for c in columns)])
-    return buf.getvalue()
+    rows = [[text_file_name(t.id), *(t.attributes.get(c, "") for c in columns)] for t in transcripts]
+    return csv_text([["file", *columns], *rows])
 
 
 @dataclass

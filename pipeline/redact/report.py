@@ -10,11 +10,10 @@ four or more digits that are not a year, an amount or a percentage.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 
+from ..cells import csv_text
 from ..schemas import Transcript
 from .names import CAPITALISED, keep_spans, lists, ner
 
@@ -121,8 +120,4 @@ def risks(transcripts: list[Transcript], keep: list[str] = ()) -> list[Risk]:
 
 
 def report_csv(found: list[Risk]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(REPORT_HEADER)
-    w.writerows([r.transcript, r.offset, r.why, r.term, r.context] for r in found)
-    return buf.getvalue()
+    return csv_text([REPORT_HEADER, *([r.transcript, r.offset, r.why, r.term, r.context] for r in found)])

@@ -19,6 +19,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cells import unescape
 from ..errors import InputError, InputErrors
 from ..schemas import Codebook, Excerpt, Review
 from ..store import locked, read_excerpts, record
@@ -55,7 +56,7 @@ def read_table(path: Path) -> list[dict[str, str]]:
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError(path, f"no column(s) {missing}: use the table `qcode export table` writes", 1)
-    return [{h: "" if v is None else str(v) for h, v in zip(header, row)} for row in grid[1:]]
+    return [{h: "" if v is None else unescape(str(v)) for h, v in zip(header, row)} for row in grid[1:]]
 
 
 def _xlsx_grid(path: Path) -> list[list]:

