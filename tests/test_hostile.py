@@ -137,3 +137,86 @@ def test_hierarchical_codes_in_a_segments_table_import_whole(tmp_path):
         assert [t.name for t in book.themes] == [theme] and len(book.codes) == 1
         assert result.labelled == 1
     print("segments table with 'A > B', 'A\\B', 'A/B' codes: themes written, codebook valid | exit 0")
+
+
+def test_a_killed_page_leaves_no_worker_behind(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = write(
+        tmp_path / "page.py",
+        "import os, time\n"
+        "from pipeline.reviewing.live import _worker_pool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = _worker_pool()\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    pool.submit(time.sleep, 120)\n"
+        "    time.sleep(120)\n",
+    )
+    page = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(page.stdout.readline())
+        os.kill(page.pid, signal.SIGKILL)
+        page.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(worker):
+            time.sleep(0.1)
+        assert not _alive(worker), "the relearn worker outlived its page"
+    finally:
+        page.kill()
+    print("review page killed with SIGKILL mid-relearn: its worker ends within a second | nothing left running")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_two_pages_on_one_folder_never_share_a_model_number(tmp_path, fake_embedder):
+    from pipeline.learn import Labelled, LearnedTagger
+    from pipeline.reviewing.live import _keep
+
+    data = Labelled(["a", "b", "c"], ["we trust", "money cut", "we trust them"], [["trust"], [], ["trust"]])
+    cb = load_codebook()
+    data.labels[0] = data.labels[2] = [cb.code_ids[0]]
+    tagger = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
+    kept = [
+        _keep(tmp_path, 2, tagger, codebook_sha256="x", embedder=fake_embedder, decisions=n, seconds=1.0)
+        for n in (59, 60)  # page A and page B both asked for live-2
+    ]
+    index = [json.loads(x) for x in (tmp_path / "live" / "index.jsonl").read_text().splitlines()]
+    assert kept == [2, 3] and [(i["model"], i["decisions"]) for i in index] == [("live-2", 59), ("live-3", 60)]
+    assert sorted(p.name for p in (tmp_path / "live").iterdir()) == ["index.jsonl", "v2", "v3"]
+    print("two review pages relearning on one folder: each model kept under its own number | both named")
+
+
+def test_a_hand_edited_model_name_does_not_break_the_page_s_stats(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from pipeline.reviewing.app import create_app
+    from pipeline.reviewing.session import ReviewSession, Served
+    from pipeline.schemas import Review
+
+    from .test_review import load, make_output, save
+    from .test_review_app import TOKEN, signed_in
+
+    _, path = make_output(tmp_path)
+    rows = load(path)
+    names = ["live-x", "batch", "live-10", "live-2"]
+    for i, name in enumerate(names):
+        review = Review(status="accepted", reviewer="ana", suggested_by=name, suggested=list(rows[i].codes))
+        rows[i] = rows[i].model_copy(update={"review": review})
+    save(path, rows)
+    assert runner.invoke(app, ["review", "check", str(path)]).exit_code == 0
+    session = ReviewSession(Served(tmp_path / "out", path, "ana", load_codebook(), 0.5))
+    c = TestClient(create_app(session, token=TOKEN), base_url="http://127.0.0.1:8765")
+    r = c.get("/api/stats", headers=signed_in(c))
+    assert r.status_code == 200, r.text
+    assert [m["model"] for m in r.json()["models"]] == ["batch", "live-2", "live-10", "live-x"]
+    print("review.suggested_by 'live-x' in a hand-edited file: stats answer 200, the name listed last | exit 0")

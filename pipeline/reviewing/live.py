@@ -96,12 +96,23 @@ def next_version(root: Path) -> int:
     return retune.next_version(root, "v")
 
 
-def _low_priority() -> None:
+def _low_priority(parent: int | None = None) -> None:
+    """A worker's start: low priority, and it ends itself once the page's process has
+    gone (killed, say), so that no worker lives on to write live/ for a dead page."""
     try:
         os.nice(10)
     except OSError:
         pass
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if parent is not None:
+        threading.Thread(target=_die_with, args=(parent,), daemon=True, name="qcode-parent-watch").start()
+
+
+def _die_with(parent: int, every: float = 0.5) -> None:
+    """End this process at once when its parent has ended (it is then re-parented)."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
 
 
 @dataclass
@@ -299,7 +310,9 @@ class LiveLearner:
 
 def _worker_pool() -> ProcessPoolExecutor:
     """One low-priority worker process (spawned: no state shared with the server)."""
-    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_low_priority)
+    return ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn"), initializer=_low_priority, initargs=(os.getpid(),)
+    )
 
 
 def name_in_manifest(root: Path) -> None:
@@ -367,7 +380,7 @@ def relearn(job: RelearnJob) -> LiveModel:
     suggestions, check, chosen = pending_suggestions(tagger, units, snap, job.config, data)
     seconds = time.perf_counter() - started
     decided = snap.decided
-    _keep(
+    version = _keep(
         Path(job.root),
         job.version,
         tagger,
@@ -379,7 +392,7 @@ def relearn(job: RelearnJob) -> LiveModel:
         choice=(check, chosen),
         prior=len(data.ids) - decided,
     )
-    return LiveModel(job.version, decided, seconds, suggestions, check)
+    return LiveModel(version, decided, seconds, suggestions, check)
 
 
 def read_prior(path: str | None, known: set[str]) -> list[dict]:
@@ -501,16 +514,18 @@ def _keep(
     encoder: str | None = None,
     choice: tuple[dict, object] | None = None,
     prior: int = 0,
-) -> None:
+) -> int:
     """Save the model to live/vN (with the fine-tuned encoder it learned on, linked, so
-    `qcode code --model live/vN` embeds as it did) and name it in live/index.jsonl."""
+    `qcode code --model live/vN` embeds as it did) and name it in live/index.jsonl. Where
+    another page on the same folder took vN first, the next free number: the version
+    kept, which this returns, is the one the page names."""
+    import tempfile
+
     from ..model_folder import ENCODER, model_sha256
 
     folder = root / LIVE
     folder.mkdir(exist_ok=True)
-    final = folder / f"v{version}"
-    tmp = folder / f".v{version}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".v{version}.", suffix=".tmp", dir=folder))
     tagger.save(
         tmp,
         codebook_sha256=codebook_sha256,
@@ -522,10 +537,7 @@ def _keep(
         link_tree(Path(encoder), tmp / ENCODER)
     if choice is not None:
         save_choice(tmp, *choice)
-    if final.exists():  # another page took this version first: keep theirs
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
-    os.replace(tmp, final)
+    version, final = _claim(tmp, folder, version)
     line = {
         "model": f"live-{version}",
         "path": f"{LIVE}/v{version}",
@@ -536,6 +548,21 @@ def _keep(
         **({"encoder": os.path.relpath(encoder, root)} if encoder else {}),
     }
     retune.append_index(folder, line)
+    return version
+
+
+def _claim(tmp: Path, folder: Path, version: int) -> tuple[int, Path]:
+    """Rename `tmp` to the first free vN from `version` on (a rename onto a folder that
+    exists fails, so two pages never take one number)."""
+    while True:
+        final = folder / f"v{version}"
+        try:
+            os.rename(tmp, final)
+            return version, final
+        except OSError:
+            if not final.exists():
+                raise
+            version += 1
 
 
 def link_tree(source: Path, target: Path) -> None:

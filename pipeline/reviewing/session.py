@@ -85,6 +85,15 @@ class _Loaded:
     journal_offset: int = 0  # bytes of the journal already applied
 
 
+def model_order(name: str) -> tuple[int, int, str]:
+    """The batch run first, then live-1, live-2, ... by number; any other name (a
+    hand-edited file's) after them, by name."""
+    if name == BATCH:
+        return 0, 0, ""
+    number = name.rpartition("-")[2]
+    return (1, int(number), "") if number.isdigit() else (2, 0, name)
+
+
 class ReviewSession:
     def __init__(self, served: Served, *, compact_after: float = 1.0):
         self.served = served
@@ -324,9 +333,7 @@ class ReviewSession:
             if e.review.suggested_by is not None and e.review.suggested is not None:
                 groups.setdefault(e.review.suggested_by, []).append(e)
         out = []
-        for model, items in sorted(
-            groups.items(), key=lambda kv: (kv[0] != BATCH, int(kv[0].split("-")[-1]) if kv[0] != BATCH else 0)
-        ):
+        for model, items in sorted(groups.items(), key=lambda kv: model_order(kv[0])):
             changed = sum(sorted(e.review.suggested) != sorted(final_codes(e) or []) for e in items)
             kappas = [
                 cohen_kappa(
