@@ -200,13 +200,25 @@ def decisions_of(excerpt: Excerpt, default_reviewer: str) -> list[Review]:
     A decision is made self-contained (accepted/rejected get their codes)."""
     if excerpt.reviews:
         merged = list(excerpt.reviews)
-        if excerpt.review in (Review(), consensus(excerpt, merged)):
+        newer = adjudication_of(excerpt, default_reviewer)
+        if newer is None:
             return merged
-        newer = _own_decision(excerpt, default_reviewer)
         return [r for r in merged if r.reviewer != newer.reviewer] + [newer]
     if excerpt.review == Review():
         return []
     return [_own_decision(excerpt, default_reviewer)]
+
+
+def adjudication_of(excerpt: Excerpt, default_reviewer: str) -> Review | None:
+    """A decision made on a merged line (its `review` is a person's decision, not the
+    merge's own consensus): it was made seeing every reviewer's, so it settles the line
+    through any later merge. None where the line holds none."""
+    if not excerpt.reviews or excerpt.review.status == "pending":
+        return None
+    undated = lambda r: r.model_copy(update={"reviewed_at": None})  # noqa: E731 (merges before 0.1 dated none)
+    if undated(excerpt.review) == undated(consensus(excerpt, list(excerpt.reviews))):
+        return None
+    return _own_decision(excerpt, default_reviewer)
 
 
 def _own_decision(excerpt: Excerpt, default_reviewer: str) -> Review:
@@ -221,29 +233,37 @@ def _own_decision(excerpt: Excerpt, default_reviewer: str) -> Review:
 def merge_reviews(files: list[Path]) -> list[Excerpt]:
     """One line per passage across reviewers' files, with everything reviewers wrote kept
     in `reviews`. Where all decisions give the same codes, `review` records that
-    consensus; where they differ, `disagreement` is true and `review` stays pending."""
+    consensus; where they differ, `disagreement` is true and `review` stays pending,
+    unless someone decided the merged line (an adjudication, `adjudication_of`): the
+    newest adjudication is the line's decision, in any order of files and re-merges."""
     by_id: dict[str, Excerpt] = {}
     entries: dict[str, list[Review]] = {}
+    settled: dict[str, list[Review]] = {}
     for path in files:
         for excerpt in read_excerpts(path):
             by_id.setdefault(excerpt.id, excerpt)
             for d in decisions_of(excerpt, default_reviewer=path.stem):
                 if d not in entries.setdefault(excerpt.id, []):
                     entries[excerpt.id].append(d)
-    merged = []
-    for pid in sorted(by_id):
-        base = by_id[pid]
-        ds = sorted(entries.get(pid, []), key=lambda r: (r.reviewer or "", r.model_dump_json()))
-        disagreement = len({tuple(sorted(d.codes or [])) for d in ds if d.status != "pending"}) > 1
-        merged.append(
-            base.model_copy(update={"review": consensus(base, ds), "reviews": ds, "disagreement": disagreement})
-        )
-    return merged
+            adjudication = adjudication_of(excerpt, default_reviewer=path.stem)
+            if adjudication is not None:
+                settled.setdefault(excerpt.id, []).append(adjudication)
+    return [_merged_line(by_id[pid], entries.get(pid, []), settled.get(pid, [])) for pid in sorted(by_id)]
+
+
+def _merged_line(base: Excerpt, decisions: list[Review], adjudications: list[Review]) -> Excerpt:
+    ds = sorted(decisions, key=lambda r: (r.reviewer or "", r.model_dump_json()))
+    if adjudications:
+        final = max(adjudications, key=lambda r: (r.reviewed_at or "", r.model_dump_json()))
+        return base.model_copy(update={"review": final, "reviews": ds, "disagreement": False})
+    disagreement = len({tuple(sorted(d.codes or [])) for d in ds if d.status != "pending"}) > 1
+    return base.model_copy(update={"review": consensus(base, ds), "reviews": ds, "disagreement": disagreement})
 
 
 def consensus(base: Excerpt, ds: list[Review]) -> Review:
-    """The `review` a merge writes for these decisions: their agreed codes, a pending
-    disagreement, or (none decided) the reviewers' notes."""
+    """The `review` a merge writes for these decisions: their agreed codes (dated by the
+    newest of them, so that an older sheet cannot overwrite it), a pending disagreement,
+    or (none decided) the reviewers' notes."""
     decided = [d for d in ds if d.status != "pending"]
     finals = {tuple(sorted(d.codes or [])) for d in decided}
     who = ", ".join(dict.fromkeys(d.reviewer or "?" for d in decided))
@@ -254,7 +274,14 @@ def consensus(base: Excerpt, ds: list[Review]) -> Review:
         detail = "; ".join(f"{d.reviewer}: {sorted(d.codes or [])}" for d in decided)
         return Review(status="pending", note=f"disagreement: {detail}")
     codes = sorted(finals.pop())
-    return Review(status=decision_status(codes, base.codes), codes=codes, reviewer=who, note=f"agreed by {who}")
+    newest = max((d.reviewed_at for d in decided if d.reviewed_at), default=None)
+    return Review(
+        status=decision_status(codes, base.codes),
+        codes=codes,
+        reviewer=who,
+        note=f"agreed by {who}",
+        reviewed_at=newest,
+    )
 
 
 # --- status and queue ---------------------------------------------------------------------

@@ -220,3 +220,53 @@ def test_a_hand_edited_model_name_does_not_break_the_page_s_stats(tmp_path):
     assert r.status_code == 200, r.text
     assert [m["model"] for m in r.json()["models"]] == ["batch", "live-2", "live-10", "live-x"]
     print("review.suggested_by 'live-x' in a hand-edited file: stats answer 200, the name listed last | exit 0")
+
+
+def test_a_merge_keeps_the_date_so_an_older_sheet_cannot_overwrite(tmp_path):
+    from pipeline.schemas import Review
+    from pipeline.store import record
+
+    from .test_review_import import edit_xlsx, export
+
+    path, table = export(tmp_path, ".xlsx")  # the sheet goes out first
+    rows = read_excerpts(path)
+    decided = Review(status="rejected", reviewer="ben", reviewed_at="2026-12-01T09:00:00+00:00")
+    record(path, {rows[0].id: decided})  # then the page decides P
+    assert runner.invoke(app, ["review", "merge", str(path), "-o", str(path)]).exit_code == 0
+    by_id = lambda: {e.id: e for e in read_excerpts(path)}  # noqa: E731
+    assert by_id()[rows[0].id].review.reviewed_at == decided.reviewed_at
+    edit_xlsx(table, {0: {"review status": "corrected", "codes": "conflict", "reviewer": "ana"}})
+    res = runner.invoke(app, ["review", "import", str(table), "--into", str(tmp_path / "out")])
+    assert res.exit_code == 1 and "was decided after this sheet was exported" in res.stderr
+    assert by_id()[rows[0].id].review.status == "rejected"
+    print(
+        "sheet exported, page decides, merge F -o F, older sheet imported: refused, the page's decision kept | exit 1"
+    )
+
+
+def test_an_adjudication_survives_every_re_merge(tmp_path):
+    from pipeline.schemas import Review
+
+    from .test_review import load, make_output, save
+
+    _, path = make_output(tmp_path)
+    rows = load(path)
+    pid = rows[0].id
+    for who, codes in (("ana", ["conflict"]), ("ben", ["power"])):
+        mine = [r.model_copy(update={"review": Review(status="corrected", codes=codes, reviewer=who)}) for r in rows]
+        save(tmp_path / f"{who}.jsonl", mine)
+    merged = tmp_path / "m.jsonl"
+    args = ["review", "merge", str(tmp_path / "ana.jsonl"), str(tmp_path / "ben.jsonl"), "-o", str(merged)]
+    assert runner.invoke(app, args).exit_code == 0
+    lines = load(merged)
+    at = next(i for i, e in enumerate(lines) if e.id == pid)
+    assert lines[at].disagreement and lines[at].review.status == "pending"
+    carl = Review(status="corrected", codes=["power"], reviewer="carl", reviewed_at="2026-12-05T10:00:00+00:00")
+    lines[at] = lines[at].model_copy(update={"review": carl})  # carl decides P on `review serve m.jsonl`
+    save(merged, lines)
+    for again in ([str(merged)], [str(tmp_path / "ana.jsonl"), str(tmp_path / "ben.jsonl"), str(merged)]):
+        assert runner.invoke(app, ["review", "merge", *again, "-o", str(merged)]).exit_code == 0
+        line = next(e for e in load(merged) if e.id == pid)
+        assert line.review == carl and not line.disagreement, line.review
+        assert {r.reviewer for r in line.reviews} == {"ana", "ben", "carl"}
+    print("ana and ben disagree, carl adjudicates the merged line, re-merged twice: carl's decision stays | exit 0")
