@@ -69,7 +69,11 @@ def read_table(path: Path, sheet: str | None = None) -> list[list[str]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
-    return [row for row in csv.reader(io.StringIO(text), dialect)]
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        return [row for row in reader]
+    except csv.Error as err:  # a cell over the csv module's field limit (131,072 characters), say
+        raise InputError(path, f"not a readable table: {err}", reader.line_num) from None
 
 
 def _read_xlsx(path: Path, sheet: str | None) -> list[list[str]]:

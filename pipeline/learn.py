@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -640,6 +641,19 @@ class LearnedTagger(Tagger):
             decided.append(sorted(codes, key=lambda k: (-row[k], k))[: self.config.max_codes])
         return proba, decided
 
+    @classmethod
+    def _read_weights(cls, weights_path: Path, codebook: Codebook, config: Config) -> tuple[LearnedTagger, dict]:
+        """A tagger with the saved arrays (never pickles: numpy refuses object arrays)."""
+        with np.load(weights_path, allow_pickle=False) as w:
+            tagger = cls(codebook, config=config)
+            tagger.base_coef_, tagger.base_intercept_ = w["base_coef"], w["base_intercept"]
+            tagger.coef_, tagger.intercept_, tagger.weight_ = w["coef"], w["intercept"], w["weight"]
+            tagger.lex_mask_, tagger.lex_intercept_ = w["lex_mask"].astype(bool), w["lex_intercept"]
+            tagger.lex_coef_ = from_sparse_rows(w["lex_data"], w["lex_indices"], w["lex_indptr"], w["lex_shape"])
+            tagger.lexical_ = LexicalFeatures(w["idf"]) if len(w["idf"]) else None
+            head = {k[len("head_") :]: w[k] for k in w.files if k.startswith("head_")}
+        return tagger, head
+
     def _load_head(self, meta: dict, arrays: dict) -> None:
         """The model of whole decisions as saved (none in a v4 model)."""
         self.head_mode_ = meta.get("mode", "codes")
@@ -736,14 +750,10 @@ class LearnedTagger(Tagger):
         weights_path = Path(model_dir) / WEIGHTS
         if hashlib.sha256(weights_path.read_bytes()).hexdigest() != meta.get("weights_sha256"):
             raise InputError(weights_path, "does not match the sha256 in model.json")
-        with np.load(weights_path) as w:
-            tagger = cls(codebook, config=config)
-            tagger.base_coef_, tagger.base_intercept_ = w["base_coef"], w["base_intercept"]
-            tagger.coef_, tagger.intercept_, tagger.weight_ = w["coef"], w["intercept"], w["weight"]
-            tagger.lex_mask_, tagger.lex_intercept_ = w["lex_mask"].astype(bool), w["lex_intercept"]
-            tagger.lex_coef_ = from_sparse_rows(w["lex_data"], w["lex_indices"], w["lex_indptr"], w["lex_shape"])
-            tagger.lexical_ = LexicalFeatures(w["idf"]) if len(w["idf"]) else None
-            head = {k[len("head_") :]: w[k] for k in w.files if k.startswith("head_")}
+        try:
+            tagger, head = cls._read_weights(weights_path, codebook, config)
+        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:  # pickled object arrays are refused
+            raise InputError(weights_path, f"not a qcode weights file: {str(err)[:300]}") from None
         tagger._load_head(meta.get("decisions") or {}, head)
         tagger.modes_ = [meta["modes"][c] for c in codebook.code_ids]
         tagger.codebook_weight_, tagger.n0_ = meta["learned"]["codebook_weight"], meta["learned"]["n0"]

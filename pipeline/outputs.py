@@ -65,11 +65,14 @@ def orphans_for(excerpts_file: Path) -> Path:
     return excerpts_file.parent / "orphaned" / excerpts_file.name
 
 
+MAX_NAME = 120  # characters of a transcript id kept in a file name (file systems allow 255 bytes)
+
+
 def text_file_name(transcript_id: str) -> str:
     """A safe, unique file name for a transcript's normalised text in sources/."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", transcript_id)
-    if safe != transcript_id or safe.startswith("."):
-        safe = f"{safe.lstrip('.')}-{hashlib.sha256(transcript_id.encode()).hexdigest()[:8]}"
+    if safe != transcript_id or safe.startswith(".") or len(safe) > MAX_NAME:
+        safe = f"{safe.lstrip('.')[:MAX_NAME]}-{hashlib.sha256(transcript_id.encode()).hexdigest()[:8]}"
     return f"{safe}.txt"
 
 

@@ -270,3 +270,48 @@ def test_an_adjudication_survives_every_re_merge(tmp_path):
         assert line.review == carl and not line.disagreement, line.review
         assert {r.reviewer for r in line.reviews} == {"ana", "ben", "carl"}
     print("ana and ben disagree, carl adjudicates the merged line, re-merged twice: carl's decision stays | exit 0")
+
+
+def test_a_huge_csv_cell_is_one_error_line(tmp_path):
+    table = write(tmp_path / "codes.csv", "name,definition\nTrust," + "x" * 140_000 + "\n")
+    res = runner.invoke(app, ["import", "codebook", str(table), "-o", str(tmp_path / "cb.yaml")])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert f"{table}:2: not a readable table" in res.stderr
+    segments = write(tmp_path / "seg.csv", "Document name,Code,Segment\ndoc1,Trust," + "y" * 140_000 + "\n")
+    res = runner.invoke(app, ["import", "project", str(segments), "-o", str(tmp_path / "imp")])
+    assert res.exit_code == 1 and f"{segments}:2: not a readable table" in res.stderr
+    print("a CSV cell of 140,000 characters (codebook and segments tables): one error line naming file:row | exit 1")
+
+
+def test_a_transcript_with_a_250_character_name_is_coded(tmp_path, fake_embedder):
+    name = "interview " + "x" * 240 + ".txt"  # a space: its copy gets a hash suffix
+    out = coded_folder(tmp_path, fake_embedder, {name: "Interviewer: Why?\nParticipant: We trusted them.\n"}, {})
+    assert len(read_excerpts(out / "excerpts.jsonl")) == 1
+    assert all(len(p.name) <= 255 for p in out.rglob("*"))
+    print("a transcript named with 250 characters: coded, its copy named within the file system's limit | exit 0")
+
+
+def test_a_pickled_weights_file_is_refused_without_running_it(tmp_path, fake_embedder):
+    import hashlib
+
+    import numpy as np
+
+    from pipeline.learn import Labelled, LearnedTagger
+    from pipeline.errors import InputError
+
+    cb = load_codebook()
+    data = Labelled(["a", "b"], ["we trust", "money cut"], [[cb.code_ids[0]], []])
+    LearnedTagger(cb, config=Config()).fit(fake_embedder, data).save(
+        tmp_path / "m", codebook_sha256="x", embedder=fake_embedder, training=[]
+    )
+    weights = tmp_path / "m" / "weights.npz"
+    np.savez(weights, base_coef=np.array([{"boom": 1}], dtype=object))  # a pickle inside
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()  # and a matching hash
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    try:
+        LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256="x", config=Config(), embedder=fake_embedder)
+        raise AssertionError("loaded a pickled weights file")
+    except InputError as err:
+        assert "weights.npz" in str(err) and "not a qcode weights file" in str(err)
+    print("weights.npz holding a pickle, with a matching sha256: refused, never unpickled | exit 1")

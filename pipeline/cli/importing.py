@@ -13,6 +13,11 @@ from ..importing import read_project, write_import
 from .common import backend_option, device_option, embedding_model_option, make_config, say
 
 
+def shorten(line: str, limit: int = 500) -> str:
+    """A problem line as printed: at most `limit` characters (a hostile name can be megabytes)."""
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+
+
 def _codebook(path: Path | None) -> dict | None:
     """A codebook to read a segments table's codes against (YAML, .qdc or a table)."""
     if path is None:
@@ -88,7 +93,7 @@ def import_project_cli(
         embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     result = write_import(project, path, out, config=config, embedder=embedder, whole_documents=whole_documents)
     for problem in project.problems + result.errors:
-        say(f"problem: {problem}")
+        say(f"problem: {shorten(problem)}")
     book = project.codebook
     say(
         f"imported from {project.origin}: {len(book['codes'])} codes, {len(book.get('themes', []))} themes,"

@@ -59,7 +59,13 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
 
             torch.manual_seed(self.seed)
-            self._model = SentenceTransformer(str(self.path), device=self.device, local_files_only=True)
+            try:
+                self._model = SentenceTransformer(str(self.path), device=self.device, local_files_only=True)
+            except Exception as err:  # a damaged or hostile folder: pickles refused, unreadable weights, ...
+                first = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+                raise InputError(
+                    self.path, f"cannot load this embedding model: {type(err).__name__}: {first}"
+                ) from None
             if self.backend == "torch-bf16":
                 self._model.to(torch.bfloat16)
             elif self.backend == "torch-fp16":
