@@ -296,8 +296,8 @@ def test_a_pickled_weights_file_is_refused_without_running_it(tmp_path, fake_emb
 
     import numpy as np
 
-    from pipeline.learn import Labelled, LearnedTagger
     from pipeline.errors import InputError
+    from pipeline.learn import Labelled, LearnedTagger
 
     cb = load_codebook()
     data = Labelled(["a", "b"], ["we trust", "money cut"], [[cb.code_ids[0]], []])
