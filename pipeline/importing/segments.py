@@ -89,16 +89,17 @@ class _Book:
         for code in self.book["codes"]:
             self.ids[code["name"].lower()] = self.ids[code["id"].lower()] = code["id"]
         self.themes = {t["name"]: t["id"] for t in self.book.get("themes", [])}
+        self.taken = {c["id"] for c in self.book["codes"]}
 
     def code_id(self, theme: str | None, name: str) -> str | None:
         known = self.ids.get(name.lower())
         if known or self.given is not None:
             return known
         code = {"id": _slug(name), "name": name, "definition": name}
-        taken = {c["id"] for c in self.book["codes"]}
         base, k = code["id"], 2
-        while code["id"] in taken:
+        while code["id"] in self.taken:
             code["id"], k = f"{base}_{k}", k + 1
+        self.taken.add(code["id"])
         if theme:
             if theme not in self.themes:
                 self.themes[theme] = _slug(theme)
