@@ -315,3 +315,34 @@ def test_a_pickled_weights_file_is_refused_without_running_it(tmp_path, fake_emb
     except InputError as err:
         assert "weights.npz" in str(err) and "not a qcode weights file" in str(err)
     print("weights.npz holding a pickle, with a matching sha256: refused, never unpickled | exit 1")
+
+
+def test_reference_numbers_by_more_cues_and_shapes_and_the_negatives_kept():
+    from pipeline.redact.patterns import find_patterns
+
+    def refs(text):
+        return [text[f.start : f.end] for f in find_patterns(text) if f.kind == "REFERENCE"]
+
+    found = {
+        "The crime number was 4411/22 and nobody called back.": "4411/22",
+        "I logged it on Datix, 1183204, that afternoon.": "1183204",
+        "His collar number is 5521, the sergeant said.": "5521",
+        "They gave me a job number, 55102, for the repair.": "55102",
+        "The form reference 2231-77 was on the letter.": "2231-77",
+        "Quote ticket #884412 when you ring.": "884412",
+        "It went in under HR/204/K last spring.": "HR/204/K",
+    }
+    for text, ref in found.items():
+        assert refs(text) == [ref], text
+    kept = [
+        "A report of 2000 people said the same.",
+        "We saw 1500 patients a week in 2023.",
+        "She is a Band 6 nurse on ward 7, bed number 12.",
+        "The call 999 campaign and the 111 service both ran.",
+        "We had a £25,000 budget for the form filling project.",
+        "COVID-19 changed the job for good.",
+        "The unit took 2000 calls over the winter.",
+    ]
+    for text in kept:
+        assert refs(text) == [], text
+    print("reference numbers after 20 more cues and a letter-digits-letter shape: found; 7 hard negatives kept")

@@ -66,11 +66,21 @@ DATE_OF_BIRTH = re.compile(
 # or more digits (C0098812), or eight or more digits in groups (4471 0923 5566)
 REFERENCE_CUE = (
     r"\b(?:references?|ref|case|claims?|account|accounts|record|records|hospital|staff|employee|payroll|client|patient"
-    r"|incident|log|mrn|id|membership|policy|tenancy|invoice|order|serial|registration)\b"
+    r"|incident|log|mrn|id|membership|policy|tenancy|invoice|order|serial|registration"
+    r"|crime|ticket|docket|datix|steis|cad|collar|badge|warrant|referral|complaint|foi|sar|licence|license|permit"
+    r"|passport|student|pupil|candidate|booking|tracking|parcel|pin|casefile|caseworker|safeguarding)\b"
+)
+# words that name a number only when "number", "no.", "ref" or "id" follows them ("job
+# number 55102", "the form reference 2231"), never alone ("a report of 2000 people")
+WEAK_CUE = (
+    r"\b(?:report|request|form|application|call|job|file|folder|matter|unit|vehicle|visit|appointment|bed|contract"
+    r"|certificate|document|letter|message|query|enquiry|inquiry|plan|assessment|benefit|council tax|housing)"
+    r"(?:[ ,:#]+(?:no\.?|number|num|reference|ref|id|code))+"
 )
 REF_TOKEN = r"(?:[A-Z]{1,4}[ -]?)?\d[\d/ -]*\d(?:[ /-]?[A-Z]{1,2}\b)?|[A-Z]{1,4}\d{4,}"
 REFERENCE_AFTER_CUE = re.compile(
-    rf"{REFERENCE_CUE}(?:[ ,:#]+(?:no\.?|number|numbers|num|reference|ref|is|was|as|of|straight away|quoted|id|code))*["
+    rf"(?:{REFERENCE_CUE}|{WEAK_CUE})"
+    rf"(?:[ ,:#]+(?:no\.?|number|numbers|num|reference|ref|is|was|as|of|straight away|quoted|id|code|it's|its))*["
     rf" ,:#]+(?P<ref>{REF_TOKEN})",
     re.IGNORECASE,
 )
@@ -118,6 +128,12 @@ def _amount_or_count(text: str, start: int, end: int) -> bool:
     )
 
 
+def _shape_digits(ref: str) -> int:
+    """Digits a shape needs to be a reference: three where capitals, digits and a letter
+    after a separator make it plainly a code (SG-771-B, HR/204/K), else four."""
+    return 3 if re.fullmatch(r"[A-Z]{1,5}[/-]\d{3,}[/-][A-Z]{1,2}", ref) else 4
+
+
 def _references(text: str) -> Iterator[Found]:
     for m in REFERENCE_AFTER_CUE.finditer(text):
         ref = m.group("ref").rstrip(" -/")
@@ -127,7 +143,11 @@ def _references(text: str) -> Iterator[Found]:
             yield Found(start, end, "REFERENCE")
     for m in REFERENCE_SHAPE.finditer(text):
         ref = m.group()
-        if _digits(ref) >= 4 and not NOT_REFERENCE.match(ref) and not _amount_or_count(text, m.start(), m.end()):
+        if (
+            _digits(ref) >= _shape_digits(ref)
+            and not NOT_REFERENCE.match(ref)
+            and not _amount_or_count(text, m.start(), m.end())
+        ):
             if not re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", ref):  # a date
                 yield Found(m.start(), m.end(), "REFERENCE")
 
