@@ -346,3 +346,35 @@ def test_reference_numbers_by_more_cues_and_shapes_and_the_negatives_kept():
     for text in kept:
         assert refs(text) == [], text
     print("reference numbers after 20 more cues and a letter-digits-letter shape: found; 7 hard negatives kept")
+
+
+def test_a_pickled_encoder_never_runs_and_is_one_error_line(tmp_path):
+    import pickle
+
+    from pipeline.embed.torch_backend import SentenceTransformerEmbedder
+    from pipeline.errors import InputError
+
+    marker = tmp_path / "ran"
+
+    class Boom:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    folder = tmp_path / "encoder"
+    folder.mkdir()
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    config = {"model_type": "bert", "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 1}
+    (folder / "config.json").write_text(json.dumps({**config, "intermediate_size": 8, "vocab_size": 10}))
+    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]) + "\n")
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps({"weight": Boom()}))
+    try:
+        SentenceTransformerEmbedder(str(folder)).embed(["a b"])
+        raise AssertionError("loaded a pickled encoder")
+    except InputError as err:
+        assert str(folder) in str(err) and "cannot load this embedding model" in str(err)
+        assert "\n" not in str(err)
+    assert not marker.exists()
+    print("an encoder folder whose pytorch_model.bin is a pickle: refused, never run, one error line | exit 1")
