@@ -102,7 +102,9 @@ def test_queue_order_filter_examples_and_stats(tmp_path):
     _, path = make_output(tmp_path, n=3)
     s = session(tmp_path / "out")
     rows = load(path)
-    assert s.queue() == [e.id for _, e in review_queue(rows, len(rows), 0.5)]
+    by_doubt = [e.id for _, e in review_queue(rows, len(rows), 0.5)]
+    assert sorted(s.queue()) == sorted(by_doubt) and s.queue() != by_doubt  # first, a queue that meets every code
+    assert s.stats()["kappa_on"]["queue_mode"].startswith("covering the codebook: 0 of")
     assert s.queue("file") == [r.id for r in rows]
     code = rows[0].suggestions[0].code
     assert s.queue("file", code) == [

@@ -38,7 +38,9 @@ from ..store import (
     set_aside,
     write_excerpts,
 )
+from . import first_queue
 from .decision import Action, make_review
+from .first_queue import UNCERTAIN, codes_met, review_order
 from .live import BATCH, LiveLearner, Snapshot
 
 Order = Literal["queue", "file"]
@@ -203,14 +205,33 @@ class ReviewSession:
                 if code in st.excerpts[i].codes or any(s.code == code for s in st.excerpts[i].suggestions)
             ]
         if order == "queue":
-            live = self._live_model()
-            sure = (
-                st.uncertainty
-                if live is None
-                else [live.suggestions.get(e.id, (None, None, u))[2] for e, u in zip(st.excerpts, st.uncertainty)]
-            )
-            pending.sort(key=lambda i: (-sure[i], st.excerpts[i].id))
+            pending = self._review_order(pending)
         return [st.excerpts[i].id for i in pending]
+
+    def _review_order(self, pending: list[int]) -> list[int]:
+        """The page's queue (first_queue.py): first one that meets every code, then the
+        most uncertain passages first, by the suggestions now shown. Ties: by id."""
+        st = self._state
+        live = self._live_model()
+        sure = (
+            st.uncertainty
+            if live is None
+            else [live.suggestions.get(e.id, (None, None, u))[2] for e, u in zip(st.excerpts, st.uncertainty)]
+        )
+        pending = sorted(pending, key=lambda i: st.excerpts[i].id)
+        decided = [e for e in st.excerpts if e.review.status != "pending"]
+        codes = self.served.codebook.code_ids
+        if len(decided) >= first_queue.ROUNDS * len(codes):  # past the covering phase: no need to look
+            self._queue_mode = UNCERTAIN
+            return sorted(pending, key=lambda i: -sure[i])  # stable: ties by id
+        met = codes_met(
+            [([s.code for s in e.suggestions] + list(e.review.suggested or []), final_codes(e) or []) for e in decided]
+        )
+        scores: list[dict] = [{}] * len(st.excerpts)
+        for i in pending:
+            scores[i] = {s["code"]: s["score"] for s in self.shown(st.excerpts[i])[1]}
+        ordered, self._queue_mode = review_order(pending, scores, sure, codes, met, len(decided))
+        return ordered
 
     def _live_model(self):
         return self.served.live.model() if self.served.live is not None else None
@@ -318,6 +339,7 @@ class ReviewSession:
                 "decided": len(held_out),
                 "left_out": len(decided) - len(held_out),
                 "order": self.served.order,
+                "queue_mode": getattr(self, "_queue_mode", UNCERTAIN),
             },
             "models": self._by_model(decided),
             "live": self._live_state(),

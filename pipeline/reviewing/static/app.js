@@ -234,7 +234,7 @@ function renderStats(stats) {
   const on = stats.kappa_on;
   $("kappa-on").textContent = "batch run's codes, on the " + on.decided + " decided passage(s)" +
     (on.left_out ? " (" + on.left_out + " its learned model was trained on left out)" : "") +
-    (on.order === "queue" ? ", most uncertain first" : "");
+    (on.order === "queue" ? ", queue: " + (on.queue_mode || "most uncertain first") : "");
   const body = $("kappa").tBodies[0];
   body.replaceChildren();
   for (const row of stats.per_code) {

@@ -1,0 +1,137 @@
+"""The first hour of review: a simulated reviewer makes N decisions in the page's order,
+with live learning, under the old queue (most uncertain first) and the new one (first a
+queue that meets every code, `pipeline/reviewing/first_queue.py`).
+
+    .venv/bin/python benchmarks/first_hour.py --gold G.jsonl --codebook C.yaml [--decisions 60] [--json OUT]
+
+The batch run is codebook-only (adapted to the study), as `qcode code` writes it; the
+page relearns every 20 decisions (`live.pending_suggestions`, as the page does). For each
+queue: the codes met in those decisions (suggested on a decided passage, or given to it)
+against the codes present in the study, the wrong pre-selections per 20 decisions, and
+mean Cohen's kappa on the passages not yet decided, of the suggestions the page then
+shows.
+
+JSON: {"decisions": N, "old": {"codes_met", "codes_present", "wrong_per_20", "kappa_rest"}, "new": {...}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gold import load_gold  # noqa: E402
+
+from pipeline import Config  # noqa: E402
+from pipeline.embed import build_embedder  # noqa: E402
+from pipeline.evaluate import score  # noqa: E402
+from pipeline.learn import LearnedTagger  # noqa: E402
+from pipeline.review import uncertainty_of_scores  # noqa: E402
+from pipeline.reviewing.first_queue import codes_met, review_order  # noqa: E402
+from pipeline.reviewing.live import Snapshot, pending_suggestions, training_set  # noqa: E402
+from pipeline.tag import CodebookTagger  # noqa: E402
+from pipeline.units import embed_units  # noqa: E402
+
+
+class Page:
+    """What the simulated page shows: per passage its suggested codes with their scores,
+    the pre-selected codes and their uncertainty."""
+
+    def __init__(self, items, units, codebook, config, embedder):
+        self.items, self.units, self.codebook, self.config, self.embedder = items, units, codebook, config, embedder
+        tagger = CodebookTagger(codebook, config=config).fit(embedder, units)
+        self.batch = []
+        for sugg, codes in tagger.suggest(units, [it.document for it in items]):
+            pairs = [(s.code, s.score) for s in sugg]
+            self.batch.append(({c: s for c, s in pairs}, list(codes), uncertainty_of_scores(pairs, config.threshold)))
+        self.shown = list(self.batch)
+        self.decided: list[int] = []
+
+    def snapshot(self) -> Snapshot:
+        done = set(self.decided)
+        return Snapshot(
+            [i.id for i in self.items],
+            [i.text for i in self.items],
+            [list(it.labels) if n in done else None for n, it in enumerate(self.items)],
+            [b[2] for b in self.batch],
+            [b[1] for b in self.batch],
+            [i.document for i in self.items],
+        )
+
+    def relearn(self) -> None:
+        snap = self.snapshot()
+        data, _, _ = training_set(snap, [])
+        tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=self.units)
+        suggestions, _, _ = pending_suggestions(tagger, self.units, snap, self.config, data)
+        index = {it.id: n for n, it in enumerate(self.items)}
+        done = set(self.decided)
+        self.shown = [self.batch[n] if n not in done else self.shown[n] for n in range(len(self.items))]
+        for pid, (rows, codes, sure) in suggestions.items():
+            self.shown[index[pid]] = ({r["code"]: r["score"] for r in rows}, list(codes), sure)
+
+    def next_passage(self, queue: str) -> int:
+        pending = [n for n in range(len(self.items)) if n not in set(self.decided)]
+        if queue == "old":
+            return min(pending, key=lambda n: (-self.shown[n][2], self.items[n].id))
+        met = codes_met([(list(self.shown[n][0]), self.items[n].labels) for n in self.decided])
+        order, _ = review_order(
+            pending,
+            [s[0] for s in self.shown],
+            [s[2] for s in self.shown],
+            self.codebook.code_ids,
+            met,
+            len(self.decided),
+        )
+        return order[0]
+
+
+def first_hour(page: Page, decisions: int, queue: str, relearn_every: int = 20) -> dict:
+    wrong = []
+    for _ in range(decisions):
+        n = page.next_passage(queue)
+        wrong.append(set(page.shown[n][1]) != set(page.items[n].labels))
+        page.decided.append(n)
+        if len(page.decided) % relearn_every == 0:
+            page.relearn()
+    met = codes_met([(list(page.shown[n][0]), page.items[n].labels) for n in page.decided])
+    present = {c for it in page.items for c in it.labels}
+    rest = [n for n in range(len(page.items)) if n not in set(page.decided)]
+    report = score([page.items[n].labels for n in rest], [page.shown[n][1] for n in rest], page.codebook.code_ids)
+    return {
+        "codes_met": len(present & set(met)),
+        "codes_present": len(present),
+        "wrong_per_20": [int(sum(wrong[s : s + 20])) for s in range(0, len(wrong), 20)],
+        "kappa_rest": report.mean_kappa,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gold", type=Path, required=True)
+    ap.add_argument("--codebook", type=Path)
+    ap.add_argument("--decisions", type=int, default=60)
+    ap.add_argument("--limit", type=int, help="a seeded sample of this many gold passages")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    config = Config()
+    codebook, items = load_gold(args.gold, args.codebook, limit=args.limit, seed=config.seed)
+    embedder = build_embedder(config)
+    units = embed_units(embedder, [it.text for it in items], config)
+    result = {"gold": str(args.gold), "codebook": codebook.name, "passages": len(items), "decisions": args.decisions}
+    for queue in ("old", "new"):
+        result[queue] = first_hour(Page(items, units, codebook, config, embedder), args.decisions, queue)
+        r = result[queue]
+        print(
+            f"{queue}: codes met {r['codes_met']} of {r['codes_present']}, wrong per 20 {r['wrong_per_20']},"
+            f" kappa on the rest {r['kappa_rest']:.3f}",
+            flush=True,
+        )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

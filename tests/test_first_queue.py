@@ -1,0 +1,49 @@
+"""The review queue's first phase: it meets every code, then hands over to most
+uncertain first."""
+
+from collections import Counter
+
+from pipeline.reviewing.first_queue import COVER, ROUNDS, UNCERTAIN, codes_met, review_order
+
+CODES = ["a", "b", "c", "d"]
+
+
+def study(n=40):
+    """Passages 0-29 suggest a (the most uncertain of all), 30-35 b, 36-39 c; d nowhere."""
+    scores, doubt = [], []
+    for i in range(n):
+        code = "a" if i < 30 else "b" if i < 36 else "c"
+        scores.append({code: 0.5 + 0.01 * (i % 7)})
+        doubt.append(0.9 if code == "a" else 0.2 + 0.01 * i)
+    return scores, doubt
+
+
+def test_the_first_decisions_meet_every_code_that_is_suggested():
+    scores, doubt = study()
+    pending, met, decided = list(range(40)), Counter(), []
+    plain = sorted(pending, key=lambda i: -doubt[i])[:6]
+    assert {next(iter(scores[i])) for i in plain} == {"a"}  # uncertain first meets one code only
+    for _ in range(6):
+        order, mode = review_order(pending, scores, doubt, CODES, met, len(decided))
+        assert mode.startswith("covering the codebook")
+        decided.append(order[0])
+        pending.remove(order[0])
+        met = codes_met([(list(scores[i]), []) for i in decided])
+    assert {c for c in CODES if met[c]} == {"a", "b", "c"}  # d is suggested nowhere: it cannot be offered
+
+
+def test_each_code_s_pick_is_its_likeliest_passage_and_uncertain_ones_are_mixed_in():
+    scores, doubt = study()
+    order, _ = review_order(list(range(40)), scores, doubt, CODES, Counter(), 0)
+    best_b = max(range(30, 36), key=lambda i: (scores[i]["b"], -i))
+    assert order[0] in range(30) and order[1] == max(range(30), key=lambda i: (doubt[i], -i))  # a's pick, then doubt
+    assert order[2] == best_b and len(order) == len(set(order)) == 40
+
+
+def test_most_uncertain_first_once_every_code_is_met_or_the_phase_is_over():
+    scores, doubt = study()
+    met = Counter({c: COVER for c in CODES})
+    order, mode = review_order(list(range(40)), scores, doubt, CODES, met, 12)
+    assert mode == UNCERTAIN and order == sorted(range(40), key=lambda i: (-doubt[i], i))
+    order, mode = review_order(list(range(40)), scores, doubt, CODES, Counter(), ROUNDS * len(CODES))
+    assert mode == UNCERTAIN
