@@ -47,3 +47,18 @@ def test_most_uncertain_first_once_every_code_is_met_or_the_phase_is_over():
     assert mode == UNCERTAIN and order == sorted(range(40), key=lambda i: (-doubt[i], i))
     order, mode = review_order(list(range(40)), scores, doubt, CODES, Counter(), ROUNDS * len(CODES))
     assert mode == UNCERTAIN
+
+
+def test_review_queue_lists_the_page_s_order_and_says_which(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    from .test_review import load, make_output
+
+    _, path = make_output(tmp_path, n=3)
+    res = CliRunner().invoke(app, ["review", "queue", str(tmp_path / "out"), "--n", "5"])
+    assert res.exit_code == 0, res.output
+    assert "queue: covering the codebook: 0 of 9 codes met" in res.stderr
+    listed = [line.split("\t")[1] for line in res.stdout.splitlines()[1:]]
+    assert len(listed) == 5 and set(listed) <= {e.id for e in load(path)}

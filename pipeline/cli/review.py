@@ -8,7 +8,7 @@ import typer
 
 from ..codebook import load_codebook
 from ..outputs import excerpt_files, output_folder_of
-from ..review import check_file, merge_reviews, most_uncertain_code, review_queue, status_counts
+from ..review import check_file, merge_reviews, most_uncertain_code, status_counts
 from ..store import locked, read_excerpts, write_excerpts
 from ..studyfolder import Study
 from .common import UsageError, command, device_option, say, study_codebook
@@ -112,15 +112,22 @@ def queue_cli(
         ),
     ),
 ) -> None:
-    """Pending passages most informative first (the current tagger's uncertainty).
+    """Pending passages in the review page's order: first a queue that meets every code
+    (each code's likeliest passage, mixed with uncertain ones, until every code has been
+    met twice or 3 x codes decisions are made), then most uncertain first.
 
     Example: qcode review queue out/ --n 30
     """
+    from ..codebook import load_codebook
+    from ..reviewing.first_queue import queue_of
     from ..reviewing.serve import threshold_for
 
     excerpts = _load(paths)
-    cut = threshold if threshold is not None else threshold_for(output_folder_of(excerpt_files(paths)[0]))
-    queue = review_queue(excerpts, n, cut)
+    folder = output_folder_of(excerpt_files(paths)[0])
+    cut = threshold if threshold is not None else threshold_for(folder)
+    queue, mode = queue_of(excerpts, load_codebook(study_codebook(folder)).code_ids, cut)
+    say(f"queue: {mode}")
+    queue = queue[:n]
     typer.echo("uncertainty\tid\tuncertain code\tbest suggestion\ttext")
     for u, e in queue:
         best = f"{e.suggestions[0].code} {e.suggestions[0].score:.3f}" if e.suggestions else "-"

@@ -80,3 +80,19 @@ def _best_for_each(codes: list[str], pending: Sequence[int], scores, position: d
             picks.append(ranked[0])
             taken.add(ranked[0])
     return picks
+
+
+def queue_of(excerpts: Sequence, code_ids: Sequence[str], threshold: float) -> tuple[list, str]:
+    """(pending excerpts in review order, which order it is) from an excerpts file's own
+    suggestions, as `qcode review queue` lists them (the page also weighs a live model's)."""
+    from ..review import uncertainty
+    from ..schemas import final_codes
+
+    rows = sorted(excerpts, key=lambda e: e.id)
+    pending = [i for i, e in enumerate(rows) if e.review.status == "pending"]
+    decided = [e for e in rows if e.review.status != "pending"]
+    met = codes_met([([s.code for s in e.suggestions], final_codes(e) or []) for e in decided])
+    scores = [{s.code: s.score for s in e.suggestions} for e in rows]
+    doubt = [uncertainty(e, threshold) for e in rows]
+    order, mode = review_order(pending, scores, doubt, list(code_ids), met, len(decided))
+    return [(doubt[i], rows[i]) for i in order], mode
