@@ -196,6 +196,7 @@ def build_report(
         f" {esc(source)} &middot; qcode {esc(__version__)}</p>",
     ]
     parts += [f"<h2>{esc(alt)}</h2>{_img(png, alt)}" for png, alt in figures.values()]
+    parts += [f"<p class='meta'>{esc(note)}</p>" for note in _missing_figures(excerpts, by)]
     parts += _agreement_section(excerpts, codebook, _learned_from(out_dir))
     parts += _top_excerpts(excerpts, codebook)
     parts.append("</body></html>\n")
@@ -219,6 +220,19 @@ def _figures(excerpts: list[Excerpt], codebook: Codebook, by: str, source: str) 
     figures["cooccurrence"] = (cooccurrence_png(excerpts, codebook, source), "Code co-occurrence within passages")
     figures["review_progress"] = (progress_png(excerpts), "Review progress")
     return figures
+
+
+def _missing_figures(excerpts: list[Excerpt], by: str) -> list[str]:
+    """Why a figure the report would show is not there (none when all are)."""
+    attributes = sorted({k for e in excerpts for k in e.attributes})
+    if not attributes:
+        return [
+            f"No figure by {by}: the transcripts have no attributes. Add a participants.csv (file, {by}, ...)"
+            " beside them and code them again (see docs/outputs.md)."
+        ]
+    if not any(by in e.attributes for e in excerpts):
+        return [f"No figure by {by}: no transcript has that attribute; shown by {attributes[0]} instead."]
+    return []
 
 
 def _agreement_section(excerpts: list[Excerpt], codebook: Codebook, learned: set[str]) -> list[str]:

@@ -106,3 +106,24 @@ def test_files_are_coders_reviewers_or_machine(tmp_path):
     assert one.exit_code == 0 and json.loads(one.stdout)["units"] == 4 and "machine vs reviewers on 4" in one.stderr
     bad = CliRunner().invoke(app, ["agreement", str(machine), str(reviewed), "--source", "nope"])
     assert bad.exit_code == 2
+
+
+def test_agreement_takes_the_study_s_codebook_whichever_place_the_folder_has(tmp_path, fake_embedder):
+    from pipeline import code_corpus
+
+    from .conftest import REPO
+
+    write(tmp_path / "in" / "t1.txt", "Interviewer: How was it?\nParticipant: The nurse was kind and quick.\n")
+    out = tmp_path / "out"
+    code_corpus(
+        [tmp_path / "in"],
+        out_dir=out,
+        codebook_path=REPO / "codebook" / "patient_feedback.yaml",
+        embedder=fake_embedder,
+    )
+    (passage,) = [json.loads(x) for x in (out / "excerpts.jsonl").read_text().splitlines()]
+    gold = write(tmp_path / "gold.jsonl", json.dumps({"id": passage["id"], "text": "t", "labels": ["staff_attitude"]}))
+    for order in ([str(gold), str(out)], [str(out), str(gold)]):
+        res = CliRunner().invoke(app, ["agreement", *order, "--source", "machine", "--json"])
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout)["units"] == 1

@@ -238,3 +238,13 @@ def test_report_figures_speak_the_codebook_s_words(tmp_path, fake_embedder):
     assert legend.x0 >= axes.x1  # beside the bars, never over them
     co = cooccurrence_figure(excerpts, cb, "machine").axes[0]
     assert [t.get_text().replace("\n", " ") for t in co.get_xticklabels()] == [c.name for c in cb.codes]
+
+
+def test_the_report_says_why_a_figure_is_missing(tmp_path, fake_embedder):
+    texts = {"t1.txt": "Interviewer: And?\nParticipant: Budget cuts and funding.\n"}
+    coded_folder(tmp_path, fake_embedder, texts, {}, Config(threshold=0.0))
+    res = runner.invoke(app, ["report", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.stderr
+    page = (tmp_path / "out" / "report" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert "No figure by sector: the transcripts have no attributes" in page

@@ -23,21 +23,24 @@ def test_the_first_decisions_meet_every_code_that_is_suggested():
     pending, met, decided = list(range(40)), Counter(), []
     plain = sorted(pending, key=lambda i: -doubt[i])[:6]
     assert {next(iter(scores[i])) for i in plain} == {"a"}  # uncertain first meets one code only
-    for _ in range(6):
+    while True:
         order, mode = review_order(pending, scores, doubt, CODES, met, len(decided))
+        if mode == UNCERTAIN:
+            break
         assert mode.startswith("covering the codebook")
         decided.append(order[0])
         pending.remove(order[0])
         met = codes_met([(list(scores[i]), []) for i in decided])
     assert {c for c in CODES if met[c]} == {"a", "b", "c"}  # d is suggested nowhere: it cannot be offered
+    assert len(decided) <= 2 * 3 and scores[decided[0]] == {"a": scores[decided[0]]["a"]}  # the uncertain one first
 
 
 def test_each_code_s_pick_is_its_likeliest_passage_and_uncertain_ones_are_mixed_in():
     scores, doubt = study()
     order, _ = review_order(list(range(40)), scores, doubt, CODES, Counter(), 0)
     best_b = max(range(30, 36), key=lambda i: (scores[i]["b"], -i))
-    assert order[0] in range(30) and order[1] == max(range(30), key=lambda i: (doubt[i], -i))  # a's pick, then doubt
-    assert order[2] == best_b and len(order) == len(set(order)) == 40
+    assert order[0] == max(range(30), key=lambda i: (doubt[i], -i)) and order[1] in range(30)  # doubt, then a's pick
+    assert order[3] == best_b and len(order) == len(set(order)) == 40
 
 
 def test_most_uncertain_first_once_every_code_is_met_or_the_phase_is_over():

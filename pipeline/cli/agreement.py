@@ -91,7 +91,7 @@ def agreement_cli(
     """
     if source not in AGREEMENT_SOURCES:
         raise UsageError(f"--source must be one of {', '.join(AGREEMENT_SOURCES)}")
-    study = Study.of(files[0])
+    study = next((found for f in files if (found := Study.of(f)) is not None), None)  # any order
     if study is not None:
         codebook = study.codebook(codebook)
         say(study.describe(None, codebook))

@@ -3,12 +3,14 @@ uncertain passages first.
 
 A live learner cannot learn a code the reviewer has never seen, and the most uncertain
 passages of a study are rarely spread over its codes: on a 22-code study the first 60
-uncertain-first decisions met 18 codes. So while some code has been met fewer than
-`COVER` times in the first `ROUNDS` x codes decisions (met: suggested on a decided
-passage, or given to it), the queue alternates: the pending passage most likely to carry
-the least-met code (its best suggestion score; each passage taken once, so the picks are
-as different as the codes), then the most uncertain passage. Past that, or once every
-code that any pending passage suggests has been met, it is most uncertain first.
+uncertain-first decisions met 18 codes. So while some code has not been met in the first
+`ROUNDS` x codes decisions (met: suggested on a decided passage, or given to it), the
+queue alternates the most uncertain passage with the pending passage most likely to
+carry a code not yet met (its best suggestion score; each passage taken once, so the
+picks are as different as the codes), the most uncertain first. Past that, or once every
+code that any pending passage suggests has been met, it is most uncertain first: where
+the uncertain passages meet every code by themselves (a codebook of a few codes), the
+queue is as it was.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-COVER = 2  # times a code is met before the queue stops seeking it
+COVER = 1  # times a code is met before the queue stops seeking it
 ROUNDS = 3  # the covering phase lasts at most ROUNDS x codes decisions
 COVERING = "covering the codebook"
 UNCERTAIN = "most uncertain first"
@@ -52,7 +54,7 @@ def review_order(
     order, taken = [], set()
     doubt = iter(by_doubt)
     for pick in picks:
-        pair = [pick, next(doubt, None)] if decided % 2 == 0 else [next(doubt, None), pick]
+        pair = [next(doubt, None), pick] if decided % 2 == 0 else [pick, next(doubt, None)]
         for i in pair:
             if i is not None and i not in taken:
                 order.append(i)
