@@ -77,7 +77,7 @@ from .errors import InputError
 from .evaluate import label_matrix, read_gold
 from .io import atomic_write
 from .lexical import LexicalFeatures, from_sparse_rows, sparse_rows
-from .model_folder import MODEL_JSON, TRAINING, WEIGHTS, model_sha256
+from .model_folder import CODEBOOK, MODEL_JSON, TRAINING, WEIGHTS, model_sha256
 from .schemas import Codebook, final_codes
 from .store import read_excerpts
 from .tag import CodebookTagger, Tagger
@@ -791,7 +791,17 @@ def learn(
         ids=data.ids,
     )
     write_training(out_dir, data)
+    keep_codebook(out_dir, codebook_path)
     return tagger
+
+
+def keep_codebook(out_dir: Path, codebook_path: Path) -> None:
+    """A byte copy of the codebook file beside the model (its sha256 is the one in
+    model.json), so `code --model` and `evaluate --model` need no --codebook."""
+    for old in Path(out_dir).glob(f"{CODEBOOK}.*"):
+        old.unlink()
+    with atomic_write(Path(out_dir) / f"{CODEBOOK}{Path(codebook_path).suffix}", "wb") as f:
+        f.write(Path(codebook_path).read_bytes())
 
 
 def write_training(out_dir: Path, data: Labelled) -> None:

@@ -3,6 +3,7 @@
     MODEL_DIR/model.json     what was learned, from what, and how (learn.py writes it)
     MODEL_DIR/weights.npz    the heads' weights (its sha256 is in model.json)
     MODEL_DIR/training.jsonl the labelled passages it learned from (gold lines with their origin)
+    MODEL_DIR/codebook.*     a copy of the codebook file it learned with (code and evaluate take it)
     MODEL_DIR/encoder/       with --finetune: the tuned embedding model (finetune.py)
 
 and what the rest of qcode asks of one: its identity, the passages it learned from, the
@@ -21,6 +22,7 @@ from .config import Config
 MODEL_JSON = "model.json"
 WEIGHTS = "weights.npz"
 TRAINING = "training.jsonl"
+CODEBOOK = "codebook"  # + the codebook file's own suffix
 ENCODER = "encoder"
 
 
@@ -28,6 +30,15 @@ def model_sha256(model_dir: Path) -> str:
     """A learned model's identity: sha256 of its model.json and weights together."""
     model_dir = Path(model_dir)
     return hashlib.sha256((model_dir / MODEL_JSON).read_bytes() + (model_dir / WEIGHTS).read_bytes()).hexdigest()
+
+
+def codebook_copy(model_dir: Path | None) -> Path | None:
+    """The copy of the codebook file a model learned with (`codebook.yaml`, `.csv`, ...),
+    or None (a model from before qcode kept one, or no model)."""
+    if model_dir is None:
+        return None
+    found = sorted(Path(model_dir).glob(f"{CODEBOOK}.*"))
+    return found[0] if found else None
 
 
 def learned_ids(model_dir: Path) -> set[str]:

@@ -17,7 +17,7 @@ from .codebook import recorded_path
 from .config import Config
 from .errors import InputError
 from .manifest import LearnedModelRecord, Manifest, codebook_for
-from .model_folder import MODEL_JSON, TRAINING, WEIGHTS, encoder_of, learned_ids, model_sha256
+from .model_folder import MODEL_JSON, TRAINING, WEIGHTS, codebook_copy, encoder_of, learned_ids, model_sha256
 from .outputs import MANIFEST, MODELS, output_folder_of
 
 
@@ -35,6 +35,9 @@ def keep_learned_model(model_dir: Path, out_dir: Path) -> LearnedModelRecord:
         for name in (MODEL_JSON, WEIGHTS, TRAINING):
             if name != TRAINING or (model_dir / name).is_file():
                 shutil.copy2(model_dir / name, staging / name)
+        kept = codebook_copy(model_dir)
+        if kept is not None:
+            shutil.copy2(kept, staging / kept.name)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     encoder = encoder_of(model_dir)

@@ -173,3 +173,23 @@ def test_mean_kappa_is_evaluate_s_and_its_gain_has_an_error():
     groups = [f"d{i // 8}" for i in range(80)]
     assert kappa_gain_se(Y, P, P, groups, seed=1) == 0.0
     assert kappa_gain_se(Y, Y, P, groups, seed=1) > 0.01
+
+
+def test_a_model_carries_its_codebook_so_code_and_evaluate_need_no_codebook(tmp_path, monkeypatch, fake_embedder):
+    import pipeline.cli.code as code_cli
+    import pipeline.cli.evaluate as evaluate_cli
+    import pipeline.cli.learn as learn_cli
+
+    cb, rows = context_study()
+    codebook = write(tmp_path / "cb.yaml", json.dumps(cb.model_dump(mode="json")))
+    gold = write(tmp_path / "g.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    for module in (learn_cli, evaluate_cli):
+        monkeypatch.setattr(module, "build_embedder", lambda *a, **k: fake_embedder)
+    model = tmp_path / "m"
+    assert CliRunner().invoke(app, ["learn", str(gold), "-o", str(model), "-c", str(codebook)]).exit_code == 0
+    assert (model / "codebook.yaml").read_bytes() == codebook.read_bytes()
+    res = CliRunner().invoke(app, ["evaluate", "--gold", str(gold), "--model", str(model), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["mean_kappa"] > 0.5  # the model's own codebook: no "another codebook" error
+    found, _, _ = code_cli.study_settings(None, {}, None, model)  # `qcode code NEW --out NEW_DIR --model m`
+    assert found == model / "codebook.yaml"

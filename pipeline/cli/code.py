@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..config import Config
 from ..errors import InputError
+from ..model_folder import codebook_copy
 from ..outputs import MANIFEST
 from ..run import Redacting, code_corpus
 from ..studyfolder import Study
@@ -43,11 +44,12 @@ def study_settings(
     study: Study | None, given: dict, codebook: Path | None, model: Path | None
 ) -> tuple[Path | None, Path | None, Config]:
     """The codebook, learned model and config for a run into `study`'s folder: what is
-    given, else what the study recorded (said in one line), else the defaults."""
+    given, else what the study recorded (said in one line), else the defaults (for a new
+    folder with a learned model, the model's own codebook)."""
     if study is None:
-        return codebook, model, make_config(**given)
+        return codebook or codebook_copy(model), model, make_config(**given)
     config = make_config(**{**study.config.model_dump(), **given})
-    codebook = study.codebook(codebook)
+    codebook = study.codebook(codebook)  # a study keeps its own codebook
     if model is None:
         model = study.learned_model()
     say(study.describe(config, codebook, model))

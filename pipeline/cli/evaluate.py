@@ -10,7 +10,7 @@ from ..codebook import load_codebook, resolve_codebook
 from ..embed import build_embedder
 from ..evaluate import EvalReport, evaluate_file
 from ..learn import build_tagger
-from ..model_folder import with_encoder
+from ..model_folder import codebook_copy, with_encoder
 from ..studyfolder import Study
 from . import common as opt
 from .code import study_settings
@@ -69,6 +69,7 @@ def evaluate_cli(
         codebook, model, config = study_settings(study, given, codebook, model)
     else:
         config = make_config(**given)
+        codebook = codebook or codebook_copy(model)  # the model's own codebook unless told
     config = with_encoder(config, model)
     codebook = resolve_codebook(codebook)
     cb = load_codebook(codebook)
