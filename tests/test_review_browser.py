@@ -302,3 +302,53 @@ def test_the_page_learns_while_reviewing_and_a_kill_mid_relearn_loses_nothing(co
     )
     for folder in (out / "live").glob("v*"):  # a model cut short is only ever a hidden .vN.tmp
         assert (folder / "model.json").is_file() and (folder / "weights.npz").is_file()
+
+
+EXTRA = [
+    "Budget pressure", "Data sharing", "Estates", "Digital tools", "Patient voice", "Carers", "Housing",
+    "Transport", "Primary care", "Mental health", "Social care market", "Workforce planning", "Training",
+    "Regulation", "Elections", "Media", "Faith groups", "Schools", "Police", "Volunteers", "Weather",
+]  # fmt: skip
+
+
+def test_a_30_code_codebook_is_reviewed_with_keys_only(tmp_path, cache_dir):
+    """Every code is reachable by key (`/` finds one by name), the definition box follows
+    the passage, and the model that suggested is named beside Accept."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    need_browser()
+    book = yaml.safe_load(default_codebook_path().read_text())
+    for n, name in enumerate(EXTRA):
+        book["codes"].append({"id": f"extra_{n}", "name": name, "definition": f"Talk about {name.lower()}."})
+    codebook = write(tmp_path / "codebook.yaml", yaml.safe_dump(book, sort_keys=False))
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SAMPLE / "icb_01.txt", inputs / "icb_01.txt")
+    out = tmp_path / "out"
+    run_qcode(["code", str(inputs), "--out", str(out), "-e", "minilm", "--codebook", str(codebook), "-q"], cache_dir)
+    target = f"extra_{EXTRA.index('Workforce planning')}"
+    server = Server([str(out), "--reviewer", "ana", "--no-learn"], cache_dir)
+    driver = chrome()
+    try:
+        open_page(driver, server)
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#codes button")) == 30
+        first = current(driver)
+        assert driver.find_element(By.ID, "suggested-by").text == "suggested by the batch run"
+        press(driver, "/")
+        wait(driver, "return document.activeElement.id === 'code-find'")
+        press(driver, "workforce")
+        wait(driver, f"return document.querySelector('#codes button[data-code={target}]').classList.contains('match')")
+        press(driver, Keys.ENTER)
+        wait(driver, f"return document.querySelector('#codes button[data-code={target}]').ariaPressed === 'true'")
+        decide_with_keys(driver, "a")
+        assert target in (final_codes(by_id(out / "excerpts.jsonl")[first]) or [])
+        second = current(driver)
+        shown = driver.execute_script("return document.querySelector('#definition strong').textContent")
+        top = by_id(out / "excerpts.jsonl")[second].suggestions[0].code
+        names = {c["id"]: c["name"] for c in book["codes"]}
+        assert shown == names[top] + ": "  # the box speaks of this passage's first suggestion
+        screenshot(driver, "review_30_codes.png")
+    finally:
+        driver.quit()
+        server.stop()

@@ -208,6 +208,13 @@ class ReviewSession:
             pending = self._review_order(pending)
         return [st.excerpts[i].id for i in pending]
 
+    def _queue_now(self) -> str:
+        """Which order the queue is in now (after the latest decision)."""
+        if self.served.order != "queue":
+            return "file order"
+        self._review_order([i for i, e in enumerate(self._state.excerpts) if e.review.status == "pending"])
+        return self._queue_mode
+
     def _review_order(self, pending: list[int]) -> list[int]:
         """The page's queue (first_queue.py): first one that meets every code, then the
         most uncertain passages first, by the suggestions now shown. Ties: by id."""
@@ -339,7 +346,7 @@ class ReviewSession:
                 "decided": len(held_out),
                 "left_out": len(decided) - len(held_out),
                 "order": self.served.order,
-                "queue_mode": getattr(self, "_queue_mode", UNCERTAIN),
+                "queue_mode": self._queue_now(),
             },
             "models": self._by_model(decided),
             "live": self._live_state(),

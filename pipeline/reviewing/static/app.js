@@ -57,7 +57,7 @@ function codeName(id) {
 
 function keyLabel(k) {
   const digit = String((k + 1) % 10);
-  return k < 10 ? digit : k < 20 ? "⇧" + digit : "";
+  return k < 10 ? digit : k < 20 ? "⇧" + digit : "/";
 }
 
 // --- loading -------------------------------------------------------------------------
@@ -173,7 +173,8 @@ function renderPassage() {
   $("transcript").hidden = !p;
   $("done-filter").textContent = S.filter ? " for " + codeName(S.filter) : "";
   if (!p) {
-    for (const id of ["where", "question", "before", "passage", "after", "note-shown", "model-line"]) $(id).textContent = "";
+    for (const id of ["where", "question", "before", "passage", "after", "note-shown", "model-line", "suggested-by"]) $(id).textContent = "";
+    $("definition").replaceChildren();
     $("suggestions").replaceChildren();
     return;
   }
@@ -188,6 +189,9 @@ function renderPassage() {
   $("after").textContent = p.after;
   $("note-shown").textContent = S.note ? "note: " + S.note : "";
   $("model-line").textContent = p.model === "batch" ? "(from the batch run)" : "(from " + p.model + ", learned while reviewing)";
+  $("suggested-by").textContent = "suggested by " + (p.model === "batch" ? "the batch run" : p.model);
+  const first = p.suggestions.length ? S.state.codes.find((c) => c.id === p.suggestions[0].code) : null;
+  if (first) define(first); else $("definition").replaceChildren(); // the box follows the passage
   document.body.dataset.model = p.model;
   const list = $("suggestions");
   list.replaceChildren();
@@ -413,8 +417,49 @@ function fail(err) {
 
 // --- keys ----------------------------------------------------------------------------
 
+// --- finding a code by name (any code, however many there are) ---------------------------
+
+function openFind() {
+  const box = $("code-find");
+  box.hidden = false;
+  box.value = "";
+  box.focus();
+  markMatches();
+}
+
+function closeFind() {
+  const box = $("code-find");
+  box.hidden = true;
+  box.value = "";
+  markMatches();
+  box.blur();
+}
+
+function matches() {
+  const text = $("code-find").value.trim().toLowerCase();
+  if (!text) return [];
+  return S.state.codes.map((c, k) => [c, k]).filter(([c]) => c.name.toLowerCase().includes(text) || c.id.includes(text));
+}
+
+function markMatches() {
+  const found = new Set(matches().map(([c]) => c.id));
+  for (const b of $("codes").children) b.classList.toggle("match", found.has(b.dataset.code));
+  const best = matches()[0];
+  if (best) define(best[0]);
+}
+
+function onFindKey(e) {
+  if (e.key === "Escape") { e.preventDefault(); closeFind(); return; }
+  if (e.key !== "Enter") return;
+  e.preventDefault();
+  const best = matches()[0];
+  closeFind();
+  if (best) enqueue(() => toggle(best[1]));
+}
+
 function onKey(e) {
   const target = e.target;
+  if (target === $("code-find")) { onFindKey(e); return; }
   if (target === $("note")) {
     if (e.key === "Enter") { e.preventDefault(); closeNote(true); }
     else if (e.key === "Escape") { e.preventDefault(); closeNote(false); }
@@ -431,6 +476,7 @@ function onKey(e) {
     enqueue(() => toggle(k));
     return;
   }
+  if (e.key === "/") { e.preventDefault(); openFind(); return; }
   const actions = { a: () => decide("accept"), Enter: () => decide("accept"), x: () => decide("reject"), " ": skip, Backspace: undo, n: openNote, "?": () => $("help").showModal() };
   const action = actions[e.key];
   if (action) {
@@ -446,6 +492,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("skip").addEventListener("click", () => enqueue(skip));
   $("undo").addEventListener("click", () => enqueue(undo));
   $("note-button").addEventListener("click", openNote);
+  $("code-find").addEventListener("input", markMatches);
   $("help-button").addEventListener("click", () => $("help").showModal());
   $("order").addEventListener("change", async () => { S.order = $("order").value; await loadQueue(); await showNext(); });
   $("filter").addEventListener("change", async () => { S.filter = $("filter").value; await loadQueue(); await showNext(); });
