@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -71,6 +72,30 @@ def test_taguette_highlights_import_and_learn(tmp_path, cache_dir):
     )
     qdc = runner.invoke(app, ["import", "codebook", str(exports / "codebook.qdc"), "-o", str(tmp_path / "cb.yaml")])
     assert qdc.exit_code == 0 and "5 codes" in qdc.stderr  # Taguette's REFI-QDA codebook too
+    # the newcomer's next step: code new sessions with --model alone (the model knows its codebook)
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "s6.txt").write_text((SAMPLE / "icb_01.txt").read_text())
+    model = tmp_path / "imp" / "learned"
+    res = runner.invoke(
+        app,
+        [
+            "code",
+            str(new),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(model),
+            "-e",
+            "minilm",
+            "-q",
+            "--cache-dir",
+            str(cache_dir),
+        ],
+    )
+    assert res.exit_code == 0, res.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["learned_model"] is not None and manifest["codebook"]["name"] == yaml.safe_load(book)["name"]
 
 
 @pytest.mark.slow
