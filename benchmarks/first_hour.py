@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gold import load_gold  # noqa: E402
+from review_effort import snapshot_of  # noqa: E402
 
 from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
@@ -31,7 +32,7 @@ from pipeline.evaluate import score  # noqa: E402
 from pipeline.learn import LearnedTagger  # noqa: E402
 from pipeline.review import uncertainty_of_scores  # noqa: E402
 from pipeline.reviewing.first_queue import codes_met, review_order  # noqa: E402
-from pipeline.reviewing.live import Snapshot, pending_suggestions, training_set  # noqa: E402
+from pipeline.reviewing.live import pending_suggestions, training_set  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
@@ -50,16 +51,8 @@ class Page:
         self.shown = list(self.batch)
         self.decided: list[int] = []
 
-    def snapshot(self) -> Snapshot:
-        done = set(self.decided)
-        return Snapshot(
-            [i.id for i in self.items],
-            [i.text for i in self.items],
-            [list(it.labels) if n in done else None for n, it in enumerate(self.items)],
-            [b[2] for b in self.batch],
-            [b[1] for b in self.batch],
-            [i.document for i in self.items],
-        )
+    def snapshot(self):
+        return snapshot_of(self.items, self.decided, [b[2] for b in self.batch], [b[1] for b in self.batch])
 
     def relearn(self) -> None:
         snap = self.snapshot()

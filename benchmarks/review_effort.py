@@ -70,6 +70,20 @@ def batch_suggestions(units, codebook, config, embedder, items, prior=()) -> dic
     }
 
 
+def snapshot_of(items, decided: list[int], uncertainty: list[float], codes: list[list[str]]) -> Snapshot:
+    """What the page hands a relearn: every passage, the decided ones' gold codes, the
+    batch run's uncertainty and codes, each passage's document."""
+    done = set(decided)
+    return Snapshot(
+        [i.id for i in items],
+        [i.text for i in items],
+        [list(item.labels) if n in done else None for n, item in enumerate(items)],
+        uncertainty,
+        codes,
+        [i.document for i in items],
+    )
+
+
 class Study:
     """What the simulated page knows: the passages, the batch run, the decisions so far."""
 
@@ -81,15 +95,8 @@ class Study:
         self.decided: list[int] = []
 
     def snapshot(self) -> Snapshot:
-        done = set(self.decided)
-        return Snapshot(
-            [i.id for i in self.items],
-            [i.text for i in self.items],
-            [list(item.labels) if n in done else None for n, item in enumerate(self.items)],
-            [self.batch[n][1] for n in range(len(self.items))],
-            [self.batch[n][0] for n in range(len(self.items))],
-            [i.document for i in self.items],
-        )
+        n = range(len(self.items))
+        return snapshot_of(self.items, self.decided, [self.batch[i][1] for i in n], [self.batch[i][0] for i in n])
 
     def relearn(self) -> str:
         """As the page: learn (from the decisions and the prior coding), choose, show the
