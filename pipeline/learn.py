@@ -341,7 +341,7 @@ class LearnedTagger(Tagger):
         self.coded_only_ = bool(data.labels) and all(data.labels)
         self.cv_ = self._pooled_check(Y, base_scores) if units is not None else None
         self._fit_head(units, data, base_scores, study)
-        del self._oof
+        del self._oof, self._lexical_oof
         return self
 
     def _choose_head(self, labels: list[list[str]], oof: dict) -> tuple[str, dict]:
