@@ -41,6 +41,12 @@ error. Its scores are mapped so that its threshold sits at 0.5, so `--threshold`
 every code alike. Everything is linear: a model is a few matrices saved with numpy; one
 seed drives every random state. (The choices, and what did not work, are in
 docs/tagging.md.)
+
+How passages are decided (v5, `_fit_head`, from MIN_HEAD labelled passages): by the
+per-code models above, or by one model of whole decisions (decision.py), with or without
+each passage's neighbours in its document; each replaces the one before only where its
+out-of-fold mean kappa is higher by more than the bootstrap standard error (whole
+documents per fold and per resample where the rows name their documents).
 """
 
 from __future__ import annotations
