@@ -20,12 +20,11 @@ from .agreement import agreement
 from .counts import collect
 from .io import atomic_write
 from .review import status_counts
-from .schemas import Codebook, Excerpt, final_codes
+from .schemas import STATUSES, Codebook, Excerpt, final_codes
 from .store import read_excerpts
 from .version import __version__
 
 TOP_EXCERPTS = 3
-STATUSES = ("pending", "accepted", "corrected", "rejected")
 A4_WIDTH = 6.7  # inches of text width on an A4 page with 2 cm margins
 LABEL_CHARS = 30  # code names wrap at this many characters
 

@@ -6,7 +6,7 @@ typo is an error, not silence. Records qcode produces are frozen.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -144,6 +144,7 @@ class Suggestion(_Record):
 
 
 ReviewStatus = Literal["pending", "accepted", "corrected", "rejected"]
+STATUSES: tuple[str, ...] = get_args(ReviewStatus)  # in this order wherever they are listed
 
 
 class Review(BaseModel):

@@ -30,7 +30,7 @@ from .schemas import Cue, Passage, Transcript
 from .sentences import SPACY_MODEL, Span, pack, sentence_pipeline, sentence_spans
 from .units import group_sentences
 
-__all__ = ["SPACY_MODEL", "Segment", "SegmentCache", "find_segments", "pack_sentences", "segment", "sentence_pipeline"]
+__all__ = ["Segment", "SegmentCache", "find_segments", "pack_sentences", "segment"]
 SEGMENTER_VERSION = 2  # bump when the way spans are found or packed changes (2: units from the same pass)
 CONTEXT_CHARS = 400
 

@@ -16,7 +16,6 @@ counts and the next append cuts off; a process killed mid-rewrite leaves the old
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -266,11 +265,3 @@ def record(path: Path, decisions: dict[str, Review]) -> None:
             raise InputError(path, f"no passage {unknown[0]!r}")
         append_decisions(path, [JournalEntry(id=i, review=r) for i, r in decisions.items()])
         compact(path)
-
-
-def json_line(excerpt: Excerpt) -> str:
-    return excerpt.model_dump_json()
-
-
-def excerpt_id(line: str) -> str:
-    return json.loads(line)["id"]

@@ -133,10 +133,3 @@ def study_or_none(path: Path | None) -> Study | None:
         return Study.of(path)
     except InputError:
         return None
-
-
-def merged_config(study: Study | None, given: dict) -> Config:
-    """The study's config with the options given on the command line over it (given: the
-    options that were set, by Config field name)."""
-    base = study.config.model_dump() if study is not None else {}
-    return Config(**{**base, **given})

@@ -9,6 +9,7 @@ import typer
 from ..codebook import load_codebook
 from ..outputs import excerpt_files, output_folder_of
 from ..review import check_file, merge_reviews, most_uncertain_code, status_counts
+from ..schemas import STATUSES
 from ..store import locked, read_excerpts, write_excerpts
 from ..studyfolder import Study
 from .common import UsageError, command, device_option, say, study_codebook
@@ -92,7 +93,7 @@ def status_cli(
     ):
         typer.echo(f"\nby {title}")
         items = counts[key].items()
-        order = ["pending", "accepted", "corrected", "rejected"] if key == "status" else sorted(counts[key])
+        order = list(STATUSES) if key == "status" else sorted(counts[key])
         for name in order:
             typer.echo(f"  {name:<32} {counts[key].get(name, 0):>6}")
         if not items:
@@ -219,7 +220,9 @@ def serve_cli(
 
     if order not in ("queue", "file"):
         raise UsageError("--order is queue or file")
-    if host not in ("127.0.0.1", "localhost", "::1") and expose:
+    from ..reviewing.app import LOOPBACK_HOSTS
+
+    if host not in LOOPBACK_HOSTS and expose:
         say(f"warning: serving on {host}: anyone who can reach this port and has the key can read these transcripts")
     serve(
         path,

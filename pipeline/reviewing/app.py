@@ -28,6 +28,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .session import ReviewError, ReviewSession
 
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]  # the Host names a loopback page answers to
+
 MAX_BODY = 64 * 1024
 COOKIE = "qcode_review"  # + "_PORT": each server its own cookie, so a second server never signs the first tab out
 HEADERS = {
@@ -156,7 +158,7 @@ def _guard(app: FastAPI, cookie: tuple[str, str], csrf: str, hosts: list[str] | 
     # the last added runs first: host check, then body size, then keys
     app.add_middleware(BaseHTTPMiddleware, dispatch=guard)
     app.add_middleware(BodyLimit)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or ["127.0.0.1", "localhost", "[::1]", "::1"])
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or LOOPBACK_HOSTS)
 
     @app.exception_handler(ReviewError)
     async def review_error(request: Request, err: ReviewError):

@@ -110,7 +110,9 @@ def allowed_hosts(host: str, expose: bool) -> list[str] | None:
     if host in ("0.0.0.0", "::", ""):
         return ["*"]
     shown = f"[{host}]" if ":" in host else host
-    return ["127.0.0.1", "localhost", "[::1]", "::1", host, shown]
+    from .app import LOOPBACK_HOSTS
+
+    return [*LOOPBACK_HOSTS, host, shown]
 
 
 def check_host(host: str, expose: bool) -> None:

@@ -21,11 +21,10 @@ from pathlib import Path
 
 from ..cells import unescape
 from ..errors import InputError, InputErrors
-from ..schemas import Codebook, Excerpt, Review
+from ..schemas import STATUSES, Codebook, Excerpt, Review
 from ..store import locked, read_excerpts, record
 from .decision import checked_codes, make_review, now
 
-STATUSES = ("pending", "accepted", "corrected", "rejected")
 REQUIRED = ("id", "review status")
 
 
