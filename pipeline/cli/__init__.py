@@ -63,8 +63,8 @@ app.command("redact")(boundary(redact_cmd.redact_cli))
 app.add_typer(codebook_cmd.app, name="codebook")
 app.add_typer(review_cmd.app, name="review")
 app.add_typer(export_cmd.export_app, name="export")
-export_cmd.import_app.command("project")(boundary(importing_cmd.import_project_cli))
-app.add_typer(export_cmd.import_app, name="import")
+importing_cmd.import_app.command("project")(boundary(importing_cmd.import_project_cli))
+app.add_typer(importing_cmd.import_app, name="import")
 
 
 def main() -> None:

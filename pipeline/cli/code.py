@@ -10,7 +10,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..config import Config
 from ..errors import InputError
-from ..model_folder import codebook_copy
 from ..outputs import MANIFEST
 from ..run import Redacting, code_corpus
 from ..studyfolder import Study
@@ -20,8 +19,8 @@ from .common import (
     config_option,
     device_option,
     embedding_model_option,
-    make_config,
     say,
+    study_settings,
     unit_words_option,
 )
 
@@ -38,22 +37,6 @@ def _study_at(out: Path) -> Study | None:
 
 def _still_there(record) -> Path | None:
     return Path(record.path) if record is not None and Path(record.path).is_file() else None
-
-
-def study_settings(
-    study: Study | None, given: dict, codebook: Path | None, model: Path | None
-) -> tuple[Path | None, Path | None, Config]:
-    """The codebook, learned model and config for a run into `study`'s folder: what is
-    given, else what the study recorded (said in one line), else the defaults (for a new
-    folder with a learned model, the model's own codebook)."""
-    if study is None:
-        return codebook or codebook_copy(model), model, make_config(**given)
-    config = make_config(**{**study.config.model_dump(), **given})
-    codebook = study.codebook(codebook)  # a study keeps its own codebook
-    if model is None:
-        model = study.learned_model()
-    say(study.describe(config, codebook, model))
-    return codebook, model, config
 
 
 def pace(passages: int, seconds: float) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 from pydantic import ValidationError
@@ -111,3 +112,21 @@ def study_codebook(folder, explicit=None):
     if explicit is None:
         say(f"settings from {folder / MANIFEST}: codebook {recorded_path(path)}")
     return path
+
+
+def study_settings(
+    study, given: dict, codebook: Path | None, model: Path | None
+) -> tuple[Path | None, Path | None, Config]:
+    """The codebook, learned model and config for a run into `study`'s folder: what is
+    given, else what the study recorded (said in one line), else the defaults (for a new
+    folder with a learned model, the model's own codebook)."""
+    from ..model_folder import codebook_copy
+
+    if study is None:
+        return codebook or codebook_copy(model), model, make_config(**given)
+    config = make_config(**{**study.config.model_dump(), **given})
+    codebook = study.codebook(codebook)  # a study keeps its own codebook
+    if model is None:
+        model = study.learned_model()
+    say(study.describe(config, codebook, model))
+    return codebook, model, config

@@ -13,8 +13,7 @@ from ..learn import build_tagger
 from ..model_folder import codebook_copy, with_encoder
 from ..studyfolder import Study
 from . import common as opt
-from .code import study_settings
-from .common import UsageError, make_config
+from .common import UsageError, make_config, study_settings
 
 
 def format_table(report: EvalReport) -> str:

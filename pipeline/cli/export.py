@@ -5,23 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-import yaml
 
-from ..codebook import codebook_problems, load_codebook
-from ..codebook_table import TABLE_SUFFIXES, table_codebook
-from ..errors import InputError, InputErrors
-from ..export.refi import codebook_qdc, import_qdc, project_qde, write_qdpx
+from ..codebook import load_codebook
+from ..export.refi import codebook_qdc, project_qde, write_qdpx
 from ..export.table import export_table
 from ..io import atomic_write
 from .common import SOURCE_HELP, UsageError, check_source, command, say, study_codebook
 
 export_app = typer.Typer(
     help="Export codebooks and results for NVivo, ATLAS.ti, MAXQDA, QualCoder, Excel.",
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-import_app = typer.Typer(
-    help="Import codebooks and coded projects made in other tools.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -80,50 +72,3 @@ def export_table_cli(
     cb = load_codebook(study_codebook(folder, codebook))
     written = export_table(out_dir, out, cb, source)
     say("wrote " + ", ".join(map(str, written)))
-
-
-def _column_options(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        field, sep, header = pair.partition("=")
-        if not sep or not field.strip() or not header.strip():
-            raise UsageError(f"--column {pair!r}: write FIELD=HEADER, e.g. --column definition=Meaning")
-        out[field.strip().lower()] = header.strip()
-    return out
-
-
-@command(import_app, "codebook")
-def import_codebook_cli(
-    path: Path = typer.Argument(..., help="A REFI-QDA .qdc codebook, or a CSV/XLSX table with one row per code."),
-    out: Path = typer.Option(..., "--out", "-o", help="The YAML codebook to write."),
-    column: list[str] = typer.Option(
-        [],
-        "--column",
-        help=(
-            "Tables: FIELD=HEADER, naming the column of a field (name, id, definition, include, exclude, examples,"
-            " counterexamples, keywords, theme) when its header is not recognised. Repeatable."
-        ),
-    ),
-    sheet: str = typer.Option(None, "--sheet", help="XLSX: the sheet to read [default: the first]."),
-) -> None:
-    """Turn a .qdc codebook (nested codes -> themes and codes) or a CSV/XLSX table of codes
-    into a qcode YAML codebook. Table headers are recognised without regard to case: code /
-    name / tag; definition / description / meaning; include / inclusion; exclude /
-    exclusion; example(s); theme / category / parent; other columns become notes. A table
-    can also be given straight to --codebook.
-
-    Example: qcode import codebook codes.xlsx --column definition="What it means" -o codebook/mine.yaml
-    """
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        book = table_codebook(path, columns=_column_options(column), sheet=sheet)
-        problems = codebook_problems(book)
-        if problems:
-            raise InputErrors([InputError(path, p) for p in problems])
-    else:
-        book = import_qdc(path)
-    with atomic_write(out) as f:
-        f.write(yaml.safe_dump(book, sort_keys=False, allow_unicode=True, width=100))
-    say(
-        f"wrote {out}: {len(book['codes'])} codes, {len(book.get('themes', []))} themes; check it with: qcode codebook"
-        f" check {out}"
-    )
