@@ -30,9 +30,9 @@ from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
 from pipeline.learn import LearnedTagger  # noqa: E402
-from pipeline.review import uncertainty_of_scores  # noqa: E402
 from pipeline.reviewing.first_queue import codes_met, review_order  # noqa: E402
 from pipeline.reviewing.live import pending_suggestions, training_set  # noqa: E402
+from pipeline.reviewing.reviews import uncertainty_of_scores  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 

@@ -38,9 +38,9 @@ from pipeline import Config  # noqa: E402
 from pipeline.codebook import resolve_codebook  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
-from pipeline.review import uncertainty_of_scores  # noqa: E402
 from pipeline.reviewing import retune  # noqa: E402
 from pipeline.reviewing.live import Snapshot, pending_suggestions, read_prior, training_set  # noqa: E402
+from pipeline.reviewing.reviews import uncertainty_of_scores  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 

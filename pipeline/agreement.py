@@ -21,7 +21,7 @@ from .errors import InputError
 from .evaluate import read_gold
 from .io import read_jsonl
 from .kappa import cohen_kappa
-from .review import SOURCES, codes_for
+from .reviewing.reviews import SOURCES, codes_for
 from .schemas import Codebook, GoldItem, final_codes
 from .store import read_excerpts
 

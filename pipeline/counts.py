@@ -17,7 +17,7 @@ from .cells import csv_text
 from .errors import InputError
 from .io import atomic_write
 from .outputs import excerpt_files
-from .review import codes_for
+from .reviewing.reviews import codes_for
 from .schemas import Codebook, Excerpt
 from .store import read_excerpts
 from .version import __version__

@@ -19,7 +19,7 @@ import numpy as np
 from .agreement import agreement
 from .counts import collect
 from .io import atomic_write
-from .review import status_counts
+from .reviewing.reviews import status_counts
 from .schemas import STATUSES, Codebook, Excerpt, final_codes
 from .store import read_excerpts
 from .version import __version__

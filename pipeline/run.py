@@ -44,13 +44,13 @@ from .manifest import (
 from .model_folder import with_encoder
 from .outputs import COUNTS, EXCERPTS, MANIFEST, SOURCES, text_file_name
 from .redact.corpus import Redaction, check_key_path, default_key_path, first_pass, read_list
-from .review import ReviewLedger, carry_reviews_into
+from .reviewing.reviews import ReviewLedger, carry_reviews_into
 from .schemas import Codebook, Excerpt, Transcript
 from .segment import SegmentCache
 from .sentences import SPACY_MODEL
-from .study import StudyStore
 from .studyfolder import keep_learned_model
 from .tag import CodebookTagger, Tagger
+from .unit_store import UnitStore
 from .version import __version__
 
 
@@ -247,13 +247,13 @@ def _timed(timings: dict[str, float], key: str, items: Iterator) -> Iterator:
 
 def code_passages(setup: Setup, reading: Reading, target: Path, timings: dict[str, float]) -> Tally:
     """Segment, embed, tag and write the machine's excerpts to `target`. A codebook-only
-    tagger first adapts to the whole study (every batch kept on disk, study.py); a learned
+    tagger first adapts to the whole study (every batch kept on disk, unit_store.py); a learned
     model tags each batch as it comes."""
     tally = Tally()
     worked = _embedded(setup, reading, timings, tally)
     with atomic_write(target) as out:
         if isinstance(setup.tagger, CodebookTagger):
-            with StudyStore(target.parent) as store:
+            with UnitStore(target.parent) as store:
                 for passages, units in worked:
                     store.add(passages, units)
                 t = time.perf_counter()

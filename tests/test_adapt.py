@@ -5,8 +5,8 @@ import numpy as np
 
 from pipeline import Codebook, Config
 from pipeline.schemas import Passage
-from pipeline.study import StudyStore
 from pipeline.tag import ADAPT_MIN, CodebookTagger, robust_z, study_examples
+from pipeline.unit_store import UnitStore
 from pipeline.units import UnitVectors
 
 THIN = Codebook.model_validate(
@@ -106,7 +106,7 @@ def test_study_store_gives_back_batches_in_order(tmp_path):
 
     rng = np.random.default_rng(3)
     added = []
-    with StudyStore(tmp_path) as store:
+    with UnitStore(tmp_path) as store:
         for n in (2, 3):
             vecs = rng.normal(size=(n + 1, 4)).astype(np.float32)
             units = UnitVectors(vecs, np.array([0, *range(2, n + 2)]))

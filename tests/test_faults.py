@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from pipeline import code_corpus
-from pipeline.review import decisions_of
+from pipeline.reviewing.reviews import decisions_of
 from pipeline.store import journal_path, read_excerpts
 
 from .browser import Server, qcode_env

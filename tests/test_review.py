@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from pipeline import Excerpt, Review, code_corpus, load_codebook
 from pipeline.cli import app
-from pipeline.review import check_file, merge_reviews, review_queue, status_counts
+from pipeline.reviewing.reviews import check_file, merge_reviews, review_queue, status_counts
 
 from .conftest import FakeEmbedder, write
 

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from pipeline import Config, code_corpus, load_codebook
-from pipeline.review import merge_reviews, review_queue
+from pipeline.reviewing.reviews import merge_reviews, review_queue
 from pipeline.reviewing.serve import resolve_target
 from pipeline.reviewing.session import ReviewError, ReviewSession, Served, rev
 from pipeline.schemas import final_codes
@@ -200,7 +200,7 @@ def test_merge_into_a_served_file_keeps_decisions_made_while_it_reads(tmp_path, 
     writing it; the merge now reads under F's lock, so the decision waits and is kept."""
     import threading
 
-    import pipeline.review as review_mod
+    import pipeline.reviewing.reviews as review_mod
     from pipeline.cli.review import merge_cli
 
     _, path = make_output(tmp_path)

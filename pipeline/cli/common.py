@@ -53,7 +53,7 @@ SOURCE_HELP = (
 
 def check_source(source: str) -> None:
     """`--source` of counts, report and the exports: a known one, else bad usage."""
-    from ..review import SOURCES
+    from ..reviewing.reviews import SOURCES
 
     if source not in SOURCES:
         raise UsageError(f"--source must be one of {', '.join(SOURCES)}")

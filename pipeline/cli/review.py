@@ -8,7 +8,7 @@ import typer
 
 from ..codebook import load_codebook
 from ..outputs import excerpt_files, output_folder_of
-from ..review import check_file, merge_reviews, most_uncertain_code, status_counts
+from ..reviewing.reviews import check_file, merge_reviews, most_uncertain_code, status_counts
 from ..schemas import STATUSES
 from ..store import locked, read_excerpts, write_excerpts
 from ..studyfolder import Study

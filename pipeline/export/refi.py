@@ -27,7 +27,7 @@ from xml.etree import ElementTree as ET
 from ..errors import InputError
 from ..ingest import SURVEY_SUFFIXES
 from ..outputs import text_file_name
-from ..review import codes_for, decisions_of
+from ..reviewing.reviews import codes_for, decisions_of
 from ..schemas import Codebook
 from ..store import read_excerpts
 from ..version import __version__

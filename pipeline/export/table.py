@@ -17,7 +17,7 @@ from pathlib import Path
 from ..cells import as_text_cells, csv_text
 from ..errors import InputError
 from ..io import atomic_write
-from ..review import codes_for
+from ..reviewing.reviews import codes_for
 from ..schemas import Codebook, Excerpt
 from ..store import read_excerpts
 

@@ -32,8 +32,8 @@ from ..codebook import load_codebook
 from ..config import Config
 from ..io import atomic_write, file_sha256
 from ..outputs import EXCERPTS, text_file_name
-from ..review import consensus
 from ..reviewing.decision import make_review
+from ..reviewing.reviews import consensus
 from ..schemas import Codebook, Excerpt, Review, final_codes
 from ..store import locked, read_excerpts, write_excerpts
 from .project import ImportedProject, Selection

@@ -87,8 +87,8 @@ def _best_for_each(codes: list[str], pending: Sequence[int], scores, position: d
 def queue_of(excerpts: Sequence, code_ids: Sequence[str], threshold: float) -> tuple[list, str]:
     """(pending excerpts in review order, which order it is) from an excerpts file's own
     suggestions, as `qcode review queue` lists them (the page also weighs a live model's)."""
-    from ..review import uncertainty
     from ..schemas import final_codes
+    from .reviews import uncertainty
 
     rows = sorted(excerpts, key=lambda e: e.id)
     pending = [i for i, e in enumerate(rows) if e.review.status == "pending"]

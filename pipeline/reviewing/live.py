@@ -451,8 +451,8 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     `units`: the study's (the page's passages first); `data`: what the tagger learned
     from, the page's decided passages first (by default those alone)."""
     from ..decision import codebook_logits, passage_features
-    from ..review import uncertainty_of_scores
     from .choice import choose
+    from .reviews import uncertainty_of_scores
 
     decided = [i for i, label in enumerate(snap.labels) if label is not None]
     pending = [i for i, label in enumerate(snap.labels) if label is None]

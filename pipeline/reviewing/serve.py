@@ -17,10 +17,10 @@ from ..errors import InputError
 from ..manifest import Manifest, codebook_for
 from ..model_folder import TRAINING
 from ..outputs import EXCERPTS, MANIFEST, REVIEWER_NAME, output_folder_of, reviewer_copy
-from ..review import make_reviewer_copy
 from ..studyfolder import study_or_none
 from . import retune
 from .live import Learning, LiveLearner
+from .reviews import make_reviewer_copy
 from .session import Order, ReviewSession, Served
 
 LOOPBACK_NAMES = {"localhost"}

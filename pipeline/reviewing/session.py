@@ -24,7 +24,6 @@ import numpy as np
 from ..errors import InputError
 from ..kappa import cohen_kappa
 from ..outputs import source_text_path
-from ..review import uncertainty
 from ..schemas import Codebook, Excerpt, Review, final_codes
 from ..store import (
     JournalEntry,
@@ -42,6 +41,7 @@ from . import first_queue
 from .decision import Action, make_review
 from .first_queue import UNCERTAIN, codes_met, review_order
 from .live import BATCH, LiveLearner, Snapshot
+from .reviews import uncertainty
 
 Order = Literal["queue", "file"]
 AROUND_CHARS = 600  # transcript shown before and after a passage

@@ -29,10 +29,10 @@ class StoredBatch:
     first_unit: int
 
 
-class StudyStore:
+class UnitStore:
     """Append batches of (passages, unit vectors); read them back in order.
 
-    >>> with StudyStore(out_dir) as store:  # doctest: +SKIP
+    >>> with UnitStore(out_dir) as store:  # doctest: +SKIP
     ...     store.add(passages, units)
     ...     tagger.adapt(store.vectors())
     ...     for passages, units in store.batches(): ...
@@ -46,7 +46,7 @@ class StudyStore:
         self.units = 0
         self.dim = 0
 
-    def __enter__(self) -> StudyStore:
+    def __enter__(self) -> UnitStore:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .errors import InputError, validation_messages
-from .io import atomic_write, read_jsonl
-from .outputs import EXCERPTS, orphans_for, reviewer_copies
-from .schemas import Codebook, Excerpt, Review, decision_status, final_codes
-from .store import locked, read_excerpts, write_excerpts
+from ..errors import InputError, validation_messages
+from ..io import atomic_write, read_jsonl
+from ..outputs import EXCERPTS, orphans_for, reviewer_copies
+from ..schemas import Codebook, Excerpt, Review, decision_status, final_codes
+from ..store import locked, read_excerpts, write_excerpts
 
 REVIEWER_FIELDS = ("review", "reviews", "disagreement")  # what a rerun carries over
 
