@@ -345,7 +345,9 @@ def test_reference_numbers_by_more_cues_and_shapes_and_the_negatives_kept():
     ]
     for text in kept:
         assert refs(text) == [], text
-    print("reference numbers after 20 more cues and a letter-digits-letter shape: found; 7 hard negatives kept")
+    print(
+        "reference numbers after more cues (crime, Datix, collar, ...) and a letter-digits-letter shape: found; 7 hard negatives kept"
+    )
 
 
 def test_a_pickled_encoder_never_runs_and_is_one_error_line(tmp_path):
