@@ -15,6 +15,7 @@ queue is as it was.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Sequence
 
@@ -73,14 +74,21 @@ def _wanted(pending, scores, code_ids, met: Counter, decided: int) -> list[str]:
 
 
 def _best_for_each(codes: list[str], pending: Sequence[int], scores, position: dict[int, int]) -> list[int]:
-    """Per code in turn, the pending passage with its highest score not taken already."""
+    """Per code in turn, the pending passage with its highest score not taken already
+    (one pass over the pending passages, then each code's few best)."""
+    wanted = set(codes)
+    ranked: dict[str, list] = {c: [] for c in codes}
+    for i in pending:
+        for code, score in scores[i].items():
+            if code in wanted:
+                ranked[code].append((-score, position[i], i))
     picks, taken = [], set()
     for code in codes:
-        candidates = (i for i in pending if code in scores[i] and i not in taken)
-        ranked = sorted(candidates, key=lambda i: (-scores[i][code], position[i]))
-        if ranked:
-            picks.append(ranked[0])
-            taken.add(ranked[0])
+        for _, _, i in heapq.nsmallest(len(codes), ranked[code]):
+            if i not in taken:
+                picks.append(i)
+                taken.add(i)
+                break
     return picks
 
 

@@ -83,6 +83,7 @@ class _Loaded:
     lines: list[str | None] = field(default_factory=list)  # the file's line, None once changed
     index: dict[str, int] = field(default_factory=dict)
     uncertainty: list[float] = field(default_factory=list)  # the machine's; fixed per load
+    scores: list[dict[str, float]] = field(default_factory=list)  # the machine's suggestions; fixed per load
     signature: Signature | None = None
     journal_offset: int = 0  # bytes of the journal already applied
 
@@ -118,7 +119,8 @@ class ReviewSession:
         """Read the file and its journal afresh (caller holds the locks)."""
         excerpts, lines = read_lines(self.served.path)
         sure = [uncertainty(e, self.served.threshold) for e in excerpts]
-        self._state = _Loaded(excerpts, lines, {e.id: i for i, e in enumerate(excerpts)}, sure)
+        scores = [{s.code: s.score for s in e.suggestions} for e in excerpts]
+        self._state = _Loaded(excerpts, lines, {e.id: i for i, e in enumerate(excerpts)}, sure, scores)
         self._apply_journal_from(0)
 
     def _apply_journal_from(self, offset: int) -> None:
@@ -234,9 +236,13 @@ class ReviewSession:
         met = codes_met(
             [([s.code for s in e.suggestions] + list(e.review.suggested or []), final_codes(e) or []) for e in decided]
         )
-        scores: list[dict] = [{}] * len(st.excerpts)
-        for i in pending:
-            scores[i] = {s["code"]: s["score"] for s in self.shown(st.excerpts[i])[1]}
+        scores = st.scores
+        if live is not None:  # the scores the page shows (as `shown`): the live model's where it made some
+            scores = list(scores)
+            for i in pending:
+                rows = live.suggestions.get(st.excerpts[i].id)
+                if rows:
+                    scores[i] = {r["code"]: r["score"] for r in rows[0]}
         ordered, self._queue_mode = review_order(pending, scores, sure, codes, met, len(decided))
         return ordered
 
