@@ -148,3 +148,20 @@ def test_agreement_per_suggesting_model(tmp_path):
     assert {c["code"]: c for c in got["batch"]["per_code"]}["conflict"]["percent"] == 0.0
     usage = CliRunner().invoke(app, ["agreement", str(path), str(path), "--by-model"])
     assert usage.exit_code == 2
+
+
+def test_a_relearn_embeds_on_the_device_the_page_was_started_with(tmp_path):
+    from concurrent.futures import Future
+
+    from pipeline import Config
+    from pipeline.reviewing.live import LiveLearner, Snapshot
+
+    class Pool:
+        def submit(self, fn, job):
+            self.job = job
+            return Future()
+
+    learner = LiveLearner(tmp_path, tmp_path / "codebook.yaml", Config(), device="cuda")
+    learner._pool = Pool()
+    learner._start(Snapshot(["a"], ["some text"], [["conflict"]]))
+    assert learner._pool.job.device == "cuda"  # was always "cpu": the worker embedded on the CPU

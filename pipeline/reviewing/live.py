@@ -89,6 +89,7 @@ class RelearnJob:
     cache_dir: str | None = None
     encoder: str | None = None  # a fine-tuned encoder in use (retune.py), else the run's model
     prior: str | None = None  # training.jsonl of the model the batch run used (an imported coding, say)
+    device: str = "cpu"  # where the relearn embeds: the page's --device (a GPU's vectors are cached apart)
 
 
 def next_version(root: Path) -> int:
@@ -264,6 +265,7 @@ class LiveLearner:
             str(self.cache_dir) if self.cache_dir else None,
             self.encoder,
             str(self.prior) if self.prior else None,
+            self.device,
         )
         self._settled.clear()
         self._future = self._pool.submit(relearn, job)
@@ -338,13 +340,13 @@ _EMBEDDERS: dict[tuple, object] = {}
 _STUDY: dict[tuple, object] = {}  # the study's units, embedded once per worker process
 
 
-def _embedder(config: Config, cache_dir: str | None):
-    """The worker's embedder for `config.model` (kept for the process's life)."""
+def _embedder(config: Config, cache_dir: str | None, device: str = "cpu"):
+    """The worker's embedder for `config.model` on `device` (kept for the process's life)."""
     from ..embed import build_embedder
 
-    key = (config.model, config.backend, cache_dir)
+    key = (config.model, config.backend, cache_dir, device)
     if key not in _EMBEDDERS:
-        _EMBEDDERS[key] = build_embedder(config, cache_dir=Path(cache_dir) if cache_dir else None, device="cpu")
+        _EMBEDDERS[key] = build_embedder(config, cache_dir=Path(cache_dir) if cache_dir else None, device=device)
     return _EMBEDDERS[key]
 
 
@@ -373,7 +375,7 @@ def relearn(job: RelearnJob) -> LiveModel:
     snap = job.snapshot
     codebook = load_codebook(job.codebook_path)
     config = job.config if job.encoder is None else job.config.model_copy(update={"model": job.encoder})
-    embedder = _embedder(config, job.cache_dir)
+    embedder = _embedder(config, job.cache_dir, job.device)
     data, texts, groups = training_set(snap, read_prior(job.prior, set(codebook.code_ids)))
     units = _study_units(embedder, texts, config, job.encoder)
     tagger = LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units)
