@@ -61,7 +61,16 @@ def review_order(
                 order.append(i)
                 taken.add(i)
     order += [i for i in by_doubt if i not in taken]
-    return order, f"{COVERING}: {sum(met[c] > 0 for c in code_ids)} of {len(code_ids)} codes met"
+    return order, _covering(code_ids, met)
+
+
+def queue_mode(pending: Sequence[int], scores, code_ids: Sequence[str], met: Counter, decided: int) -> str:
+    """Which order `review_order` gives, without ordering anything (for the page's stats)."""
+    return _covering(code_ids, met) if _wanted(pending, scores, code_ids, met, decided) else UNCERTAIN
+
+
+def _covering(code_ids: Sequence[str], met: Counter) -> str:
+    return f"{COVERING}: {sum(met[c] > 0 for c in code_ids)} of {len(code_ids)} codes met"
 
 
 def _wanted(pending, scores, code_ids, met: Counter, decided: int) -> list[str]:

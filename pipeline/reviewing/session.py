@@ -39,7 +39,7 @@ from ..store import (
 )
 from . import first_queue
 from .decision import Action, make_review
-from .first_queue import UNCERTAIN, codes_met, review_order
+from .first_queue import codes_met, queue_mode, review_order
 from .live import BATCH, LiveLearner, Snapshot
 from .reviews import uncertainty
 
@@ -214,12 +214,21 @@ class ReviewSession:
         """Which order the queue is in now (after the latest decision)."""
         if self.served.order != "queue":
             return "file order"
-        self._review_order([i for i, e in enumerate(self._state.excerpts) if e.review.status == "pending"])
-        return self._queue_mode
+        pending, scores, _, met, decided = self._queue_inputs(
+            [i for i, e in enumerate(self._state.excerpts) if e.review.status == "pending"]
+        )
+        return queue_mode(pending, scores, self.served.codebook.code_ids, met, decided)
 
     def _review_order(self, pending: list[int]) -> list[int]:
         """The page's queue (first_queue.py): first one that meets every code, then the
         most uncertain passages first, by the suggestions now shown. Ties: by id."""
+        pending, scores, sure, met, decided = self._queue_inputs(pending)
+        return review_order(pending, scores, sure, self.served.codebook.code_ids, met, decided)[0]
+
+    def _queue_inputs(self, pending: list[int]):
+        """(pending by id, each passage's shown scores, each one's uncertainty, codes met,
+        decided passages) as the queue reads them. Past the covering phase the scores
+        and codes met are not gathered: the queue does not read them then."""
         st = self._state
         live = self._live_model()
         sure = (
@@ -229,10 +238,8 @@ class ReviewSession:
         )
         pending = sorted(pending, key=lambda i: st.excerpts[i].id)
         decided = [e for e in st.excerpts if e.review.status != "pending"]
-        codes = self.served.codebook.code_ids
-        if len(decided) >= first_queue.ROUNDS * len(codes):  # past the covering phase: no need to look
-            self._queue_mode = UNCERTAIN
-            return sorted(pending, key=lambda i: -sure[i])  # stable: ties by id
+        if len(decided) >= first_queue.ROUNDS * len(self.served.codebook.code_ids):
+            return pending, st.scores, sure, Counter(), len(decided)
         met = codes_met(
             [([s.code for s in e.suggestions] + list(e.review.suggested or []), final_codes(e) or []) for e in decided]
         )
@@ -243,8 +250,7 @@ class ReviewSession:
                 rows = live.suggestions.get(st.excerpts[i].id)
                 if rows:
                     scores[i] = {r["code"]: r["score"] for r in rows[0]}
-        ordered, self._queue_mode = review_order(pending, scores, sure, codes, met, len(decided))
-        return ordered
+        return pending, scores, sure, met, len(decided)
 
     def _live_model(self):
         return self.served.live.model() if self.served.live is not None else None
