@@ -69,7 +69,7 @@ def agreement(model: str, backend: str, device: str, gold: list[tuple[str, str]]
     from pipeline import Config, load_codebook
     from pipeline.embed import build_embedder
     from pipeline.evaluate import evaluate_file
-    from pipeline.learn import build_tagger
+    from pipeline.run import build_tagger
 
     config = Config(model=model, backend=backend)
     out = {}

@@ -52,3 +52,7 @@ class InputErrors(Exception):
     def __init__(self, errors: list[InputError]):
         self.errors = errors
         super().__init__("\n".join(str(e) for e in errors))
+
+
+class UsageError(Exception):
+    """Bad usage (options that do not make sense together): the CLI exits 2."""

@@ -821,16 +821,3 @@ def write_training(out_dir: Path, data: Labelled) -> None:
         for pid, text, labels, source, origin in zip(data.ids, data.texts, data.labels, groups, origins):
             row = {"id": pid, "text": text, "labels": labels, "source": source, "origin": origin}
             f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-
-
-def build_tagger(
-    codebook: Codebook, *, codebook_path: Path, config: Config, embedder: Embedder, model_dir: Path | None = None
-) -> Tagger:
-    """The codebook-only tagger, or a learned one from `model_dir` (checked against the codebook)."""
-    from .io import file_sha256
-
-    if model_dir is None:
-        return CodebookTagger(codebook, config=config).fit(embedder)
-    return LearnedTagger.load(
-        model_dir, codebook=codebook, codebook_sha256=file_sha256(codebook_path), config=config, embedder=embedder
-    )

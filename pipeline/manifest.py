@@ -157,27 +157,3 @@ class Manifest(_Part):
                 except ValidationError:
                     continue  # a line cut short by a crash: that model is not named
         return self.model_copy(update={"live_models": records})
-
-
-def codebook_for(out_dir: Path, explicit: Path | None = None) -> Path:
-    """The codebook to read an output folder with: `explicit`, else the one its manifest
-    names (the packaged default, or a file that is still there unchanged)."""
-    from .codebook import default_codebook_path
-    from .io import file_sha256
-    from .outputs import MANIFEST
-
-    if explicit is not None:
-        return Path(explicit)
-    try:
-        recorded = Manifest.read(Path(out_dir) / MANIFEST).codebook
-    except InputError as err:
-        raise InputError(err.path, f"{err.message}; pass --codebook") from None
-    if recorded.path.startswith("(default)"):
-        return default_codebook_path()
-    path = Path(recorded.path)
-    if path.is_file() and file_sha256(path) == recorded.sha256:
-        return path
-    if file_sha256(default_codebook_path()) == recorded.sha256:
-        return default_codebook_path()
-    state = "has changed since" if path.is_file() else "is not here, as it was for"
-    raise InputError(Path(out_dir) / MANIFEST, f"codebook {recorded.path} {state} this run; pass --codebook")

@@ -8,7 +8,7 @@ OUT/manifest.json             what made these files (see manifest.py)
 OUT/sources/                  each transcript's normalised text: offsets index these
 OUT/reviews/NAME.jsonl        a reviewer's own copy (`qcode review serve --own-copy`)
 OUT/reviews/orphaned/NAME.jsonl  its orphaned reviews
-OUT/models/SHA12/             a copy of the learned model the run tagged with (studyfolder.py)
+OUT/models/SHA12/             a copy of the learned model the run tagged with (study.py)
 OUT/learned/                  where `qcode learn OUT` writes by default
 OUT/live/                     models the review page learned (reviewing/live.py)
 """

@@ -160,7 +160,7 @@ def _img(data: bytes, alt: str) -> str:
 
 
 def _learned_from(out_dir: Path) -> set[str]:
-    from .studyfolder import study_or_none
+    from .study import study_or_none
 
     study = study_or_none(out_dir)
     return study.learned_from() if study is not None else set()

@@ -99,7 +99,7 @@ def _checked_inputs(manifest: dict, inputs_dir: Path | None, notes: list[str]) -
 def _learned_model(manifest: Manifest, base: Path, explicit: Path | None, notes: list[str]) -> Path | None:
     """The learned model the run tagged with (the study's copy, or `explicit`); a changed
     one is the first note, a missing one an error naming it."""
-    from .studyfolder import learned_model_at
+    from .study import learned_model_at
 
     if manifest.learned_model is None:
         if explicit is not None:

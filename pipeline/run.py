@@ -29,7 +29,7 @@ from .errors import InputError
 from .ingest import SURVEY_SUFFIXES, AttributeTable, discover_inputs
 from .ingest.corpus import find_attributes, read_corpus, unknown_rows, with_attributes
 from .io import atomic_write, file_sha256, swap_in
-from .learn import build_tagger
+from .learn import LearnedTagger
 from .manifest import (
     CodebookRecord,
     ExportedModel,
@@ -48,7 +48,7 @@ from .reviewing.reviews import ReviewLedger, carry_reviews_into
 from .schemas import Codebook, Excerpt, Transcript
 from .segment import SegmentCache
 from .sentences import SPACY_MODEL
-from .studyfolder import keep_learned_model
+from .study import keep_learned_model
 from .tag import CodebookTagger, Tagger
 from .unit_store import UnitStore
 from .version import __version__
@@ -160,6 +160,17 @@ def prepare(
     )  # fmt: skip
     setup.engine = _engine(cluster, config, device, cache_dir, embedder, segments)
     return setup
+
+
+def build_tagger(
+    codebook: Codebook, *, codebook_path: Path, config: Config, embedder: Embedder, model_dir: Path | None = None
+) -> Tagger:
+    """The codebook-only tagger, or a learned one from `model_dir` (checked against the codebook)."""
+    if model_dir is None:
+        return CodebookTagger(codebook, config=config).fit(embedder)
+    return LearnedTagger.load(
+        model_dir, codebook=codebook, codebook_sha256=file_sha256(codebook_path), config=config, embedder=embedder
+    )
 
 
 def _first_pass(config: Config, files: list[Path], tables, redacting: Redacting | None, timings: dict[str, float]):

@@ -178,7 +178,7 @@ def test_mean_kappa_is_evaluate_s_and_its_gain_has_an_error():
 def test_a_model_carries_its_codebook_so_code_and_evaluate_need_no_codebook(tmp_path, monkeypatch, fake_embedder):
     import pipeline.cli.evaluate as evaluate_cli
     import pipeline.cli.learn as learn_cli
-    from pipeline.cli.common import study_settings
+    from pipeline.study import for_run
 
     cb, rows = context_study()
     codebook = write(tmp_path / "cb.yaml", json.dumps(cb.model_dump(mode="json")))
@@ -191,5 +191,5 @@ def test_a_model_carries_its_codebook_so_code_and_evaluate_need_no_codebook(tmp_
     res = CliRunner().invoke(app, ["evaluate", "--gold", str(gold), "--model", str(model), "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["mean_kappa"] > 0.5  # the model's own codebook: no "another codebook" error
-    found, _, _ = study_settings(None, {}, None, model)  # `qcode code NEW --out NEW_DIR --model m`
+    found = for_run(None, {}, None, model).codebook  # `qcode code NEW --out NEW_DIR --model m`
     assert found == model / "codebook.yaml"

@@ -16,7 +16,7 @@ from pipeline.store import read_excerpts
 from pipeline.units import UnitVectors
 
 from .conftest import SAMPLE
-from .test_studyfolder import CODEBOOK
+from .test_study import CODEBOOK
 
 CODES = ["a", "b", "c"]
 

@@ -11,8 +11,8 @@ from ..agreement import AGREEMENT_SOURCES, AgreementReport, agreement, coder_fro
 from ..codebook import load_codebook
 from ..errors import InputError
 from ..outputs import excerpt_files
-from ..studyfolder import Study
-from .common import UsageError, say
+from ..study import for_files
+from .common import UsageError, announce, say
 
 
 def _f(x: float | None) -> str:
@@ -91,17 +91,14 @@ def agreement_cli(
     """
     if source not in AGREEMENT_SOURCES:
         raise UsageError(f"--source must be one of {', '.join(AGREEMENT_SOURCES)}")
-    study = next((found for f in files if (found := Study.of(f)) is not None), None)  # any order
-    if study is not None:
-        codebook = study.codebook(codebook)
-        say(study.describe(None, codebook))
-    cb = load_codebook(codebook)
+    settings = announce(for_files(files, codebook))  # the study's, whichever file it is
+    cb = load_codebook(settings.codebook)
     if by_model:
         _by_model(files, cb, as_json)
         return
     paths = excerpt_files(files)
     if len(paths) == 1:
-        coders, note = machine_and_reviewers(paths[0], study)
+        coders, note = machine_and_reviewers(paths[0], settings.learned)
         say(note)
     else:
         coders = [coder_from_file(p, source, cb) for p in paths]
@@ -109,14 +106,13 @@ def agreement_cli(
     typer.echo(report.model_dump_json() if as_json else format_table(report))
 
 
-def machine_and_reviewers(path: Path, study: Study | None) -> tuple[list, str]:
+def machine_and_reviewers(path: Path, learned: frozenset[str]) -> tuple[list, str]:
     """One file: its machine codes and its reviewers' decisions, on the decided passages
     the run's learned model did not learn from."""
     _, decided = coder_from_file(path, "reviewed")
     _, machine = coder_from_file(path, "machine")
     if not decided:
         raise InputError(path, "no reviewer decisions to compare the machine's codes with; give two or more files")
-    learned = study.learned_from() if study is not None else set()
     held_out = {i: codes for i, codes in decided.items() if i not in learned}
     note = f"machine vs reviewers on {len(held_out)} decided passage(s)"
     if learned:

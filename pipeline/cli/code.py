@@ -8,35 +8,17 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..config import Config
-from ..errors import InputError
-from ..outputs import MANIFEST
 from ..run import Redacting, code_corpus
-from ..studyfolder import Study
+from ..study import for_run, redaction_lists, run_folder
 from .common import (
-    UsageError,
+    announce,
     backend_option,
     config_option,
     device_option,
     embedding_model_option,
     say,
-    study_settings,
     unit_words_option,
 )
-
-
-def _study_at(out: Path) -> Study | None:
-    if not (out / MANIFEST).is_file():
-        return None
-    try:
-        return Study.of(out)
-    except InputError as err:
-        say(f"warning: {err}: its settings are not used (the defaults and the options given are)")
-        return None
-
-
-def _still_there(record) -> Path | None:
-    return Path(record.path) if record is not None and Path(record.path).is_file() else None
 
 
 def pace(passages: int, seconds: float) -> str:
@@ -75,22 +57,6 @@ CACHE_DIR = typer.Option(
     None, "--cache-dir", envvar="QCODE_CACHE_DIR", help="Embedding cache folder [default: ~/.cache/qcode]."
 )
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
-# the options that set a Config field (by the field's name), unset unless given
-STUDY_SETTINGS = (
-    "text_column",
-    "id_column",
-    "split_answers",
-    "target_words",
-    "max_words",
-    "unit_words",
-    "threshold",
-    "max_codes",
-    "batch_size",
-    "backend",
-    "model",
-    "pseudonymise",
-    "interviewer_labels",
-)
 
 
 def code_cli(
@@ -133,11 +99,18 @@ def code_cli(
     in OUT/excerpts.jsonl are kept; those whose passage is gone move to
     OUT/orphaned_reviews.jsonl. Exit 1 if any input was bad (the others are still coded).
     """
-    options = {**locals(), "model": embedding_model}
-    given = {k: options[k] for k in STUDY_SETTINGS if options[k] not in (None, [])}
-    study = None if fresh else _study_at(out)
-    codebook, model, config = study_settings(study, given, codebook, model)
-    names, keep = _redaction_lists(study, config, names, keep, key)
+    given = {
+        "text_column": text_column, "id_column": id_column, "split_answers": split_answers,
+        "target_words": target_words, "max_words": max_words, "unit_words": unit_words, "threshold": threshold,
+        "max_codes": max_codes, "batch_size": batch_size, "backend": backend, "model": embedding_model,
+        "pseudonymise": pseudonymise, "interviewer_labels": interviewer_labels,
+    }  # fmt: skip
+    study, warning = run_folder(out, fresh)
+    if warning:
+        say(warning)
+    settings = announce(for_run(study, {k: v for k, v in given.items() if v not in (None, [])}, codebook, model))
+    codebook, model, config = settings.codebook, settings.model, settings.config
+    names, keep = redaction_lists(study, config, names, keep, key)
     with _progress(quiet) as advance:
         result = code_corpus(
             list(inputs), out_dir=out, codebook_path=codebook, config=config, attributes_path=attributes,
@@ -145,16 +118,6 @@ def code_cli(
             redacting=Redacting(names=names, keep=keep, key=key), device=device, cluster=cluster,
         )  # fmt: skip
     summarise(result, out)
-
-
-def _redaction_lists(study: Study | None, config: Config, names: Path | None, keep: Path | None, key: Path | None):
-    """--names and --keep: as given, else the study's (when it was pseudonymised and they
-    are still there); refused without --pseudonymise."""
-    if study is not None and study.manifest.redaction is not None and config.pseudonymise and not (names or keep):
-        names, keep = (_still_there(getattr(study.manifest.redaction, what)) for what in ("names", "keep"))
-    if (names or keep or key) and not config.pseudonymise:
-        raise UsageError("--names, --keep and --key go with --pseudonymise")
-    return names, keep
 
 
 @contextmanager

@@ -8,14 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 
 from ..config import Config
-from ..errors import InputError, InputErrors, validation_messages
+from ..errors import InputError, InputErrors, UsageError
+from ..study import Settings, for_reading, make_config
 
-
-class UsageError(Exception):
-    """Bad usage (options that do not make sense together): exit 2."""
+__all__ = ["UsageError", "make_config"]  # re-exported for the commands
 
 
 def boundary(fn: Callable) -> Callable:
@@ -59,14 +57,6 @@ def check_source(source: str) -> None:
         raise UsageError(f"--source must be one of {', '.join(SOURCES)}")
 
 
-def make_config(**settings) -> Config:
-    """A Config from command-line settings; an invalid one is bad usage."""
-    try:
-        return Config(**settings)
-    except ValidationError as err:
-        raise UsageError("; ".join(validation_messages(err))) from None
-
-
 DEVICE_HELP = "Where the embedding model runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda."
 
 
@@ -102,31 +92,13 @@ def say(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def study_codebook(folder, explicit=None):
-    """The codebook for a study folder: `explicit`, else the study's, said in one line."""
-    from ..codebook import recorded_path
-    from ..manifest import codebook_for
-    from ..outputs import MANIFEST
-
-    path = codebook_for(folder, explicit)
-    if explicit is None:
-        say(f"settings from {folder / MANIFEST}: codebook {recorded_path(path)}")
-    return path
+def announce(settings: Settings) -> Settings:
+    """Say in one line what a command took from a study (when it took anything)."""
+    if settings.said:
+        say(settings.said)
+    return settings
 
 
-def study_settings(
-    study, given: dict, codebook: Path | None, model: Path | None
-) -> tuple[Path | None, Path | None, Config]:
-    """The codebook, learned model and config for a run into `study`'s folder: what is
-    given, else what the study recorded (said in one line), else the defaults (for a new
-    folder with a learned model, the model's own codebook)."""
-    from ..model_folder import codebook_copy
-
-    if study is None:
-        return codebook or codebook_copy(model), model, make_config(**given)
-    config = make_config(**{**study.config.model_dump(), **given})
-    codebook = study.codebook(codebook)  # a study keeps its own codebook
-    if model is None:
-        model = study.learned_model()
-    say(study.describe(config, codebook, model))
-    return codebook, model, config
+def study_codebook(folder, explicit=None) -> Path:
+    """The codebook to read a study folder (or a file in one) with, said in one line."""
+    return announce(for_reading(folder, explicit)).codebook

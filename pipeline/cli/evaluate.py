@@ -6,14 +6,14 @@ from pathlib import Path
 
 import typer
 
-from ..codebook import load_codebook, resolve_codebook
+from ..codebook import load_codebook
 from ..embed import build_embedder
 from ..evaluate import EvalReport, evaluate_file
-from ..learn import build_tagger
-from ..model_folder import codebook_copy, with_encoder
-from ..studyfolder import Study
+from ..model_folder import with_encoder
+from ..run import build_tagger
+from ..study import Study, for_run
 from . import common as opt
-from .common import UsageError, make_config, study_settings
+from .common import UsageError, announce
 
 
 def format_table(report: EvalReport) -> str:
@@ -61,16 +61,11 @@ def evaluate_cli(
         for k, v in dict(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model).items()
         if v is not None
     }
-    if study_dir is not None:
-        study = Study.of(study_dir)
-        if study is None:
-            raise UsageError(f"--study {study_dir}: no manifest.json there")
-        codebook, model, config = study_settings(study, given, codebook, model)
-    else:
-        config = make_config(**given)
-        codebook = codebook or codebook_copy(model)  # the model's own codebook unless told
-    config = with_encoder(config, model)
-    codebook = resolve_codebook(codebook)
+    study = Study.of(study_dir) if study_dir is not None else None
+    if study_dir is not None and study is None:
+        raise UsageError(f"--study {study_dir}: no manifest.json there")
+    settings = announce(for_run(study, given, codebook, model))  # a model's own codebook unless told
+    codebook, model, config = settings.codebook, settings.model, with_encoder(settings.config, model)
     cb = load_codebook(codebook)
     embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     tagger = build_tagger(cb, codebook_path=codebook, config=config, embedder=embedder, model_dir=model)

@@ -8,20 +8,10 @@ import typer
 
 from ..embed import build_embedder
 from ..finetune import PAIRS_PER_TEXT, finetune_files
-from ..importing import import_folder_inputs
 from ..learn import MIN_HEAD, learn
 from ..model_folder import drop_encoder, with_encoder
-from ..outputs import LEARNED, excerpt_files
-from ..studyfolder import Study
-from .common import (
-    UsageError,
-    backend_option,
-    device_option,
-    embedding_model_option,
-    make_config,
-    say,
-    unit_words_option,
-)
+from ..study import for_learning
+from .common import announce, backend_option, device_option, embedding_model_option, say, unit_words_option
 
 FILES = typer.Argument(
     ..., metavar="FILE", help="Reviewed excerpts JSONL (or output folders) and/or labelled JSONL {id, text, labels}."
@@ -82,8 +72,8 @@ def learn_cli(
     `code` will use: a model is refused with any other.
     """
     given = {k: v for k, v in dict(model=embedding_model, backend=backend, unit_words=unit_words).items() if v}
-    files, codebook, out, config = _settings(files, codebook, out, given)
-    files = excerpt_files(files)
+    settings = announce(for_learning(files, given, codebook, out))
+    files, codebook, out, config = list(settings.files), settings.codebook, settings.out, settings.config
     if finetune:
         tuned = finetune_files(
             files,
@@ -104,26 +94,6 @@ def learn_cli(
     embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     tagger = learn(files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder)
     print_report(tagger, out)
-
-
-def _settings(files: list[Path], codebook: Path | None, out: Path | None, given: dict):
-    """The files, codebook, model folder and config to learn with: an imported project's
-    or a study's own where not given (said in one line)."""
-    imported = import_folder_inputs(files[0]) if len(files) == 1 else None
-    if imported is not None:  # a folder `qcode import project` wrote: its study or labelled passages
-        files, found = imported
-        codebook = codebook or found
-        out = out or files[0].parent / LEARNED if files[0].name == "labelled.jsonl" else out
-        say(f"imported project: learning from {files[0]} with the codebook {codebook}")
-    study = Study.of(files[0])
-    if study is None:
-        if out is None:
-            raise UsageError("--out is needed when FILE is not a study folder")
-        return files, codebook, out, make_config(**given)
-    config = make_config(**{**{k: getattr(study.config, k) for k in ("model", "backend", "unit_words")}, **given})
-    codebook = study.codebook(codebook)
-    say(study.describe(config, codebook, None))
-    return files, codebook, out or study.folder / LEARNED, config
 
 
 def print_report(tagger, out: Path) -> None:

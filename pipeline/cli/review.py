@@ -11,8 +11,8 @@ from ..outputs import excerpt_files, output_folder_of
 from ..reviewing.reviews import check_file, merge_reviews, most_uncertain_code, status_counts
 from ..schemas import STATUSES
 from ..store import locked, read_excerpts, write_excerpts
-from ..studyfolder import Study
-from .common import UsageError, command, device_option, say, study_codebook
+from ..study import for_files
+from .common import UsageError, announce, command, device_option, say, study_codebook
 
 app = typer.Typer(
     help="Check, merge and track reviewers' decisions.",
@@ -43,8 +43,7 @@ def check_cli(
 
     Example: qcode review check out/excerpts.jsonl reviews/ana.jsonl
     """
-    study = Study.of(files[0])
-    cb = load_codebook(study_codebook(study.folder, codebook) if study is not None else codebook)
+    cb = load_codebook(announce(for_files(files[:1], codebook)).codebook)
     failed = False
     for path in excerpt_files(files):
         problems, lines, reviewed = check_file(path, cb)
@@ -119,14 +118,13 @@ def queue_cli(
 
     Example: qcode review queue out/ --n 30
     """
-    from ..codebook import load_codebook
     from ..reviewing.first_queue import queue_of
-    from ..reviewing.serve import threshold_for
+    from ..study import for_reading
 
     excerpts = _load(paths)
-    folder = output_folder_of(excerpt_files(paths)[0])
-    cut = threshold if threshold is not None else threshold_for(folder)
-    queue, mode = queue_of(excerpts, load_codebook(study_codebook(folder)).code_ids, cut)
+    settings = announce(for_reading(excerpt_files(paths)[0]))
+    cut = threshold if threshold is not None else settings.config.threshold
+    queue, mode = queue_of(excerpts, load_codebook(settings.codebook).code_ids, cut)
     say(f"queue: {mode}")
     queue = queue[:n]
     typer.echo("uncertainty\tid\tuncertain code\tbest suggestion\ttext")

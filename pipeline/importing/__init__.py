@@ -19,7 +19,6 @@ __all__ = [
     "ImportResult",
     "ImportedProject",
     "Selection",
-    "import_folder_inputs",
     "read_project",
     "write_import",
 ]
@@ -31,13 +30,3 @@ def read_project(path: Path, codebook: dict | None = None, sheet: str | None = N
     if path.suffix.lower() in TABLE_SUFFIXES:
         return read_segments(path, codebook, sheet)
     return read_qdpx(path)
-
-
-def import_folder_inputs(path: Path) -> tuple[list[Path], Path] | None:
-    """For a folder `qcode import project` wrote: what `learn` reads (its study, else its
-    labelled passages) and its codebook; None for any other path."""
-    path = Path(path)
-    if not (path / "import.json").is_file():
-        return None
-    study = path / "study"
-    return ([study] if (study / "excerpts.jsonl").is_file() else [path / "labelled.jsonl"]), path / "codebook.yaml"

@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..codebook import load_codebook
-from ..config import Config
 from ..errors import InputError
-from ..manifest import Manifest, codebook_for
-from ..model_folder import TRAINING
-from ..outputs import EXCERPTS, MANIFEST, REVIEWER_NAME, output_folder_of, reviewer_copy
-from ..studyfolder import study_or_none
+from ..outputs import EXCERPTS, REVIEWER_NAME, output_folder_of, reviewer_copy
+from ..study import Settings, for_reading
 from . import retune
 from .live import Learning, LiveLearner
 from .reviews import make_reviewer_copy
@@ -63,42 +60,21 @@ def resolve_target(path: Path, *, reviewer: str, own_copy: bool) -> Target:
     return Target(output_folder_of(path), path)
 
 
-def threshold_for(root: Path) -> float:
-    """The decision threshold of the run that made the file, for ordering by uncertainty
-    (a folder without a readable manifest: the default threshold)."""
-    study = study_or_none(root)
-    return study.config.threshold if study is not None else Config().threshold
-
-
-def live_learner(root: Path, codebook_path: Path, learning: Learning | None) -> LiveLearner | None:
-    """The background learner, with the settings of the run that made the folder (its
-    manifest's config; the defaults without one). None when `learning` is None."""
+def live_learner(root: Path, settings: Settings, learning: Learning | None) -> LiveLearner | None:
+    """The background learner, with the settings of the run that made the folder, learning
+    from its learned model's labelled passages too. None when `learning` is None."""
     if learning is None:
         return None
-    try:
-        manifest = Manifest.read(root / MANIFEST)
-    except InputError:
-        manifest = None
     return LiveLearner(
         root,
-        codebook_path,
-        manifest.config if manifest else Config(),
+        settings.codebook,
+        settings.config,
         every=learning.every,
         cache_dir=learning.cache_dir,
         finetune=learning.finetune,
         device=learning.device,
-        prior=prior_coding(root, manifest),
+        prior=settings.prior,
     )
-
-
-def prior_coding(root: Path, manifest: Manifest | None) -> Path | None:
-    """The labelled passages of the learned model the batch run tagged with (its
-    training.jsonl in the study's models/ copy), which live models learn from too; None
-    for a codebook-only run or a model without one."""
-    if manifest is None or manifest.learned_model is None:
-        return None
-    path = Path(root) / manifest.learned_model.path / TRAINING
-    return path if path.is_file() else None
 
 
 def allowed_hosts(host: str, expose: bool) -> list[str] | None:
@@ -200,13 +176,12 @@ def open_session(
 ) -> ReviewSession:
     """The session a page serves: the study's codebook, threshold, live learner and the
     passages its batch model learned from."""
-    codebook_file = codebook_for(target.root, codebook_path)
-    codebook = load_codebook(codebook_file)
-    live = live_learner(target.root, codebook_file, learning)
-    study = study_or_none(target.root)  # its threshold, and the passages its model learned from
-    threshold = study.config.threshold if study is not None else Config().threshold
-    learned = frozenset(study.learned_from()) if study is not None else frozenset()
-    served = Served(target.root, target.path, reviewer, codebook, threshold, order, live, learned)
+    settings = for_reading(target.root, codebook_path)
+    codebook = load_codebook(settings.codebook)
+    live = live_learner(target.root, settings, learning)
+    served = Served(
+        target.root, target.path, reviewer, codebook, settings.config.threshold, order, live, settings.learned
+    )
     return ReviewSession(served)
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.manifest import Manifest
-from pipeline.studyfolder import Study, keep_learned_model
+from pipeline.study import Study, keep_learned_model
 
 from .conftest import SAMPLE, write
 
