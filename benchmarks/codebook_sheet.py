@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.codebook_table import table_codebook
+from pipeline.codebook.table import table_codebook
 
 
 def sheet(path: Path, rows: int) -> Path:

@@ -16,10 +16,10 @@ from pathlib import Path
 from .cells import csv_text
 from .errors import InputError
 from .io import atomic_write
-from .outputs import excerpt_files
 from .reviewing.reviews import codes_for
 from .schemas import Codebook, Excerpt
 from .store import read_excerpts
+from .study import excerpt_files
 from .version import __version__
 
 COUNTS_MANIFEST = "counts_manifest.json"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 EXCERPTS = "excerpts.jsonl"
@@ -33,11 +32,6 @@ LEARNED = "learned"  # `qcode learn STUDY` writes here unless told --out
 REVIEWER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-def excerpt_files(paths: Iterable[str | Path]) -> list[Path]:
-    """A folder stands for its excerpts.jsonl."""
-    return [Path(p) / EXCERPTS if Path(p).is_dir() else Path(p) for p in paths]
-
-
 def reviewer_copy(out_dir: Path, reviewer: str) -> Path:
     """A reviewer's own copy of the excerpts, for independent double coding."""
     if not REVIEWER_NAME.match(reviewer):
@@ -48,14 +42,6 @@ def reviewer_copy(out_dir: Path, reviewer: str) -> Path:
 def reviewer_copies(out_dir: Path) -> list[Path]:
     folder = out_dir / REVIEWS
     return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
-
-
-def output_folder_of(excerpts_file: Path) -> Path:
-    """The output folder an excerpts file belongs to (a reviewer's copy: the one above)."""
-    parent = excerpts_file.parent
-    if parent.name == REVIEWS and (parent.parent / EXCERPTS).is_file():
-        return parent.parent
-    return parent
 
 
 def orphans_for(excerpts_file: Path) -> Path:

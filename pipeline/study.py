@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from .errors import InputError, UsageError, validation_messages
 from .io import file_sha256
 from .manifest import LearnedModelRecord, Manifest
 from .model_folder import MODEL_JSON, TRAINING, WEIGHTS, codebook_copy, encoder_of, learned_ids, model_sha256
-from .outputs import EXCERPTS, LEARNED, MANIFEST, MODELS, excerpt_files, output_folder_of
+from .outputs import EXCERPTS, LEARNED, MANIFEST, MODELS, REVIEWS
 
 IMPORT_RECORD = "import.json"  # what marks a folder `qcode import project` wrote
 
@@ -55,6 +56,19 @@ def make_config(**settings) -> Config:
         return Config(**settings)
     except ValidationError as err:
         raise UsageError("; ".join(validation_messages(err))) from None
+
+
+def excerpt_files(paths: Iterable[str | Path]) -> list[Path]:
+    """A folder stands for its excerpts.jsonl."""
+    return [Path(p) / EXCERPTS if Path(p).is_dir() else Path(p) for p in paths]
+
+
+def output_folder_of(excerpts_file: Path) -> Path:
+    """The output folder an excerpts file belongs to (a reviewer's copy: the one above)."""
+    parent = excerpts_file.parent
+    if parent.name == REVIEWS and (parent.parent / EXCERPTS).is_file():
+        return parent.parent
+    return parent
 
 
 def keep_learned_model(model_dir: Path, out_dir: Path) -> LearnedModelRecord:
@@ -272,10 +286,11 @@ def for_learning(files: list[Path], given: dict, codebook: Path | None, out: Pat
     folder (STUDY/learned by default)."""
     said = None
     imported = imported_inputs(files[0]) if len(files) == 1 else None
+    imported_folder = files[0]
     if imported is not None:
         files, found = imported
         codebook = codebook or found
-        out = out or (files[0].parent / LEARNED if files[0].name == "labelled.jsonl" else None)
+        out = out or Path(imported_folder) / LEARNED  # IMPORT/learned, whatever it learns from
         said = f"imported project: learning from {files[0]} with the codebook {codebook}"
     files = excerpt_files(files)
     study = Study.of(files[0])

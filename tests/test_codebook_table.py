@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from pipeline import InputError, load_codebook
 from pipeline.cli import app
-from pipeline.codebook_table import table_codebook
+from pipeline.codebook.table import table_codebook
 
 from .conftest import write
 

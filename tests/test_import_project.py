@@ -61,6 +61,11 @@ def test_taguette_highlights_import_and_learn(tmp_path, cache_dir):
     assert len(labelled) == 6 and {"money", "conflict"} == set(
         next(r["labels"] for r in labelled if r["text"].startswith("The hard part"))
     )
+    # a table is imported as a project is: its documents made from its highlights, in order, and coded
+    sources = [r["source"] for r in labelled]
+    assert sources[0].startswith("ICB_director") and sources == [sources[0]] * 3 + [sources[3]] * 3, sources
+    study = read_excerpts(tmp_path / "imp" / "study" / "excerpts.jsonl")
+    assert [e.text for e in study] == [r["text"] for r in labelled] and all(e.review.status != "pending" for e in study)
     book = (tmp_path / "imp" / "codebook.yaml").read_text()
     assert "People feel safe to speak openly" in book  # Taguette's tag descriptions became definitions
     res = runner.invoke(app, ["learn", str(tmp_path / "imp"), "-e", "minilm", "--cache-dir", str(cache_dir)])

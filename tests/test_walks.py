@@ -23,13 +23,13 @@ RESOLVERS = {"Study", "for_reading", "for_files", "for_run", "for_learning", "ru
 
 
 def test_a_walk_counts_the_modules_handed_the_thing_and_stops(tmp_path):
-    from pipeline import outputs
+    from pipeline import study
 
     seen = same_path(tmp_path)
-    assert walk(lambda: outputs.excerpt_files([tmp_path]), seen, ("pipeline.outputs", "excerpt_files")) == [
-        "pipeline.outputs"
+    assert walk(lambda: study.excerpt_files([tmp_path]), seen, ("pipeline.study", "excerpt_files")) == [
+        "pipeline.study"
     ]
-    assert walk(lambda: outputs.excerpt_files([tmp_path / "x"]), seen, ("pipeline.outputs", "excerpt_files")) == []
+    assert walk(lambda: study.excerpt_files([tmp_path / "x"]), seen, ("pipeline.study", "excerpt_files")) == []
     assert rooms_of(["pipeline.cli.learn", "pipeline.cli.common", "pipeline.study"]) == ["cli", "study"]
 
 

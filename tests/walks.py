@@ -1,6 +1,7 @@
 """Walks through the code, traced while it runs: which modules (rooms) a thing passes
 through on its way. A room is a pipeline module one of whose functions is handed the
-thing (or a container holding it) as an argument; the walk ends when `stop` returns."""
+thing (or a container holding it) as an argument; a method of the thing itself (its
+`self`) is the thing, not a room. The walk ends when `stop` returns."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ def walk(run: Callable[[], object], tracked: Callable[[object], bool], stop: tup
         module = frame.f_globals.get("__name__", "")
         if event == "call" and module.startswith("pipeline") and module not in rooms:
             code = frame.f_code
-            names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+            names = [
+                n for n in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount] if n not in ("self", "cls")
+            ]
             if any(_holds(frame.f_locals.get(n), tracked) for n in names):
                 rooms.append(module)
         if event == "return" and (module, frame.f_code.co_name) == stop:

@@ -10,8 +10,7 @@ import typer
 from ..agreement import AGREEMENT_SOURCES, AgreementReport, agreement, coder_from_file, coders_by_model
 from ..codebook import load_codebook
 from ..errors import InputError
-from ..outputs import excerpt_files
-from ..study import for_files
+from ..study import excerpt_files, for_files
 from .common import UsageError, announce, say
 
 

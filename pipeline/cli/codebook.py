@@ -6,9 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..codebook import codebook_problems, parse_codebook, thin_codes
-from ..errors import InputError
-from ..schemas import Codebook
+from ..codebook import read_codebook, thin_codes
 from .common import command, say
 
 app = typer.Typer(
@@ -32,16 +30,12 @@ def check_cli(path: Path = typer.Argument(..., help="A codebook: YAML, or a CSV/
 
     Example: qcode codebook check codebook/kings_fund_2023.yaml
     """
-    data = parse_codebook(path)
-    if not isinstance(data, dict):
-        raise InputError(path, "a codebook is a YAML mapping with name, version and codes")
-    problems = codebook_problems(data)
+    cb, problems = read_codebook(path)
     if problems:
         for p in problems:
             say(f"{path}: {p}")
         say(f"{len(problems)} problem(s) in {path}")
         raise typer.Exit(1)
-    cb = Codebook.model_validate(data)
     examples = sum(len(c.examples) for c in cb.codes)
     typer.echo(
         f"{path}: ok: {cb.name} v{cb.version}: {len(cb.codes)} codes, {len(cb.themes)} themes, {examples} examples"

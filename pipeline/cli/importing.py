@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 import yaml
 
-from ..codebook import codebook_problems
-from ..codebook_table import TABLE_SUFFIXES, table_codebook
+from ..codebook import codebook_problems, load_codebook
+from ..codebook.table import TABLE_SUFFIXES, table_codebook
 from ..embed import build_embedder
 from ..errors import InputError, InputErrors
 from ..export.refi import import_qdc
@@ -32,13 +32,9 @@ def _codebook(path: Path | None) -> dict | None:
     """A codebook to read a segments table's codes against (YAML, .qdc or a table)."""
     if path is None:
         return None
-    import yaml
-
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        return table_codebook(path)
     if path.suffix.lower() == ".qdc":
         return import_qdc(path)
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_codebook(path).model_dump(mode="json", exclude_none=True)
 
 
 PATH = typer.Argument(
@@ -92,9 +88,10 @@ def import_project_cli(
     The documents are coded with qcode (into DIR/study) and every coded selection becomes
     its coder's decision on the qcode passages it covers (at least half of the passage, or
     the passage at least half of the selection); the exact selections stay in
-    selections.jsonl. A coded-segments table has no documents: its segments become the
-    labelled passages. Each problem (unknown code, selection outside its source, missing
-    source, duplicate GUID) is one line; the rest is imported. Exit 1 if any.
+    selections.jsonl. A coded-segments table has no documents: each document's segments,
+    in order, become its text (one turn each), coded and decided the same way. Each
+    problem (unknown code, selection outside its source, missing source, duplicate GUID)
+    is one line; the rest is imported. Exit 1 if any.
     """
     config = make_config(model=embedding_model, backend=backend)
     project = read_project(path, _codebook(codebook), sheet)

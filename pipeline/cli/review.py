@@ -7,11 +7,10 @@ from pathlib import Path
 import typer
 
 from ..codebook import load_codebook
-from ..outputs import excerpt_files, output_folder_of
 from ..reviewing.reviews import check_file, merge_reviews, most_uncertain_code, status_counts
 from ..schemas import STATUSES
 from ..store import locked, read_excerpts, write_excerpts
-from ..study import for_files
+from ..study import excerpt_files, for_files, output_folder_of
 from .common import UsageError, announce, command, device_option, say, study_codebook
 
 app = typer.Typer(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..codebook_table import TABLE_SUFFIXES
+from ..codebook.table import TABLE_SUFFIXES
 from .project import Document, ImportedProject, Selection
 from .qdpx import read_qdpx
 from .segments import read_segments

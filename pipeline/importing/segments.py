@@ -14,6 +14,12 @@ A code written as a path (`Barriers\\Money`, `Barriers > Money`, `Barriers/Money
 code `Money` under the theme `Barriers`; several codes in one cell are separated by new
 lines or `;`. Without `--codebook`, every code gets its name as its definition (a thin
 codebook: add definitions, then `qcode codebook check`).
+
+A table has no documents, so `with_documents` makes them: each document's distinct
+segments in table order, one participant turn each (`P: ...`, a blank line between), and
+each segment's selection placed on its turn. The import then codes them as it codes a
+project's documents: a study whose passages are the segments (split where one is longer
+than a passage), in their documents and order, decided by the table's codes.
 """
 
 from __future__ import annotations
@@ -21,9 +27,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..codebook_table import _key, _slug, read_table
+from ..codebook.table import _key, _slug, read_table
 from ..errors import InputError
-from .project import ImportedProject, Selection
+from .project import Document, ImportedProject, Selection
 
 ROLES = {
     "text": (
@@ -149,4 +155,26 @@ def read_segments(path: Path, codebook: dict | None = None, sheet: str | None = 
         )
     if not project.selections:
         raise InputError(path, "no coded segment with a code and a text")
-    return project.model_copy(update={"codebook": book.book})  # with the themes its codes found
+    return with_documents(project.model_copy(update={"codebook": book.book}))  # with the themes its codes found
+
+
+SEGMENT_LABEL = "P: "  # a participant's turn (ingest/text.py): one per segment
+
+
+def with_documents(project: ImportedProject) -> ImportedProject:
+    """The project with a document per table document (see the module note) and every
+    selection placed on its segment's turn; a segment's own line breaks become spaces."""
+    spans: dict[str, dict[str, tuple[int, int]]] = {}
+    texts: dict[str, str] = {}
+    for s in project.selections:
+        seen = spans.setdefault(s.document, {})
+        if s.text not in seen:
+            before = texts.get(s.document, "")
+            before += "\n\n" if before else ""
+            flat = " ".join(s.text.split())
+            start = len(before) + len(SEGMENT_LABEL)
+            texts[s.document] = before + SEGMENT_LABEL + flat + "\n"
+            seen[s.text] = (start, start + len(flat))
+    placed = [s.model_copy(update=dict(zip(("start", "end"), spans[s.document][s.text]))) for s in project.selections]
+    documents = [Document(name=name, text=text) for name, text in texts.items()]
+    return project.model_copy(update={"documents": documents, "selections": placed})

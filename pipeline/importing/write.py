@@ -14,13 +14,12 @@ selection covers at least half of the passage, or the passage at least half of t
 selection (overlap >= 0.5 x the shorter of the two). A passage no coder's selection
 touches stays pending, unless `whole_documents` says the coders coded every document
 they touched throughout (then its decision is "no code"). qcode's own exports carry
-their decisions exactly. A table of coded segments has no documents: its segments are
-the labelled passages.
+their decisions exactly. A table of coded segments has no documents: they are made from
+its segments (`segments.with_documents`), one turn each.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,23 +160,10 @@ def record_decisions(path: Path, found: dict[str, list[Review]]) -> int:
 
 def labelled_from_study(path: Path) -> list[dict]:
     return [
-        {"id": e.id, "text": e.text, "labels": final_codes(e)}
+        {"id": e.id, "text": e.text, "labels": final_codes(e), "source": e.transcript}
         for e in read_excerpts(path)
         if final_codes(e) is not None
     ]
-
-
-def labelled_from_selections(project: ImportedProject) -> list[dict]:
-    """Segments without documents: each distinct (document, text) one labelled passage."""
-    grouped: dict[tuple[str, str], set[str]] = {}
-    for s in project.selections:
-        if not s.machine:
-            grouped.setdefault((s.document, s.text), set()).update(s.codes)
-    out = []
-    for (doc, text), codes in grouped.items():
-        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        out.append({"id": f"{doc}:{digest}", "text": text, "labels": sorted(codes)})
-    return out
 
 
 def write_labelled(rows: list[dict], out_dir: Path) -> int:
@@ -206,7 +192,8 @@ def write_import(
     codebook_path = write_codebook(project, out_dir)
     codebook = load_codebook(codebook_path)
     write_selections(project, out_dir)
-    if project.documents:
+    rows: list[dict] = []
+    if project.documents:  # a segments table's are made from its segments
         write_transcripts(project, out_dir / "transcripts")
         result.study = out_dir / "study"
         run = code_corpus(
@@ -221,8 +208,6 @@ def write_import(
         found = decisions(read_excerpts(result.study / EXCERPTS), project, codebook, whole_documents)
         result.decided = record_decisions(result.study / EXCERPTS, found)
         rows = labelled_from_study(result.study / EXCERPTS)
-    else:
-        rows = labelled_from_selections(project)
     result.labelled = write_labelled(rows, out_dir)
     _write_record(result, source, whole_documents)
     return result

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..codebook import load_codebook
 from ..errors import InputError
-from ..outputs import EXCERPTS, REVIEWER_NAME, output_folder_of, reviewer_copy
-from ..study import Settings, for_reading
+from ..outputs import EXCERPTS, REVIEWER_NAME, reviewer_copy
+from ..study import Settings, for_reading, output_folder_of
 from . import retune
 from .live import Learning, LiveLearner
 from .reviews import make_reviewer_copy

@@ -8,16 +8,16 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .codebook_table import TABLE_SUFFIXES, table_codebook
-from .errors import InputError, validation_messages
-from .schemas import Codebook
+from ..errors import InputError, validation_messages
+from ..schemas import Codebook
+from .table import TABLE_SUFFIXES, table_codebook
 
 DEFAULT_CODEBOOK_NAME = "kings_fund_2023.yaml"
 
 
 def default_codebook_path() -> Path:
     """The codebook shipped inside the package (also at `codebook/` in the repository)."""
-    return Path(str(resources.files("pipeline") / "codebooks" / DEFAULT_CODEBOOK_NAME))
+    return Path(str(resources.files("pipeline.codebook") / DEFAULT_CODEBOOK_NAME))
 
 
 def resolve_codebook(path: str | Path | None) -> Path:
@@ -52,7 +52,7 @@ def parse_yaml(path: Path) -> object:
 
 
 def parse_codebook(path: Path) -> object:
-    """A codebook file's data: YAML, or a CSV/XLSX table of codes (`codebook_table.py`)."""
+    """A codebook file's data: YAML, or a CSV/XLSX table of codes (`codebook/table.py`)."""
     if path.suffix.lower() in TABLE_SUFFIXES:
         return table_codebook(path)
     return parse_yaml(path)
@@ -66,13 +66,20 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
     ['safe_environment', 'healthy_relationships']
     """
     path = resolve_codebook(path)
-    data = parse_codebook(path)
+    codebook, problems = read_codebook(path)
+    if problems:
+        raise InputError(path, "; ".join(problems))
+    return codebook
+
+
+def read_codebook(path: Path) -> tuple[Codebook | None, list[str]]:
+    """The one codebook reader: a YAML file or a table of codes as a `Codebook`, or None
+    and every problem in it as `location: message` (an unreadable file raises)."""
+    data = parse_codebook(Path(path))
     if not isinstance(data, dict):
         raise InputError(path, "a codebook is a YAML mapping with name, version and codes")
     problems = codebook_problems(data)
-    if problems:
-        raise InputError(path, "; ".join(problems))
-    return Codebook.model_validate(data)
+    return (None, problems) if problems else (Codebook.model_validate(data), [])
 
 
 def thin_codes(codebook: Codebook) -> list[str]:

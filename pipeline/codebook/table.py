@@ -30,7 +30,7 @@ import io
 import re
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
 FIELDS: dict[str, tuple[str, ...]] = {
