@@ -5,7 +5,7 @@ queue that meets every code, `pipeline/reviewing/first_queue.py`).
     .venv/bin/python benchmarks/first_hour.py --gold G.jsonl --codebook C.yaml [--decisions 60] [--json OUT]
 
 The batch run is codebook-only (adapted to the study), as `qcode code` writes it; the
-page relearns every 20 decisions (`live.pending_suggestions`, as the page does). For each
+page relearns every 20 decisions (`relearn.pending_suggestions`, as the page does). For each
 queue: the codes met in those decisions (suggested on a decided passage, or given to it)
 against the codes present in the study, the wrong pre-selections per 20 decisions, and
 mean Cohen's kappa on the passages not yet decided, of the suggestions the page then
@@ -31,7 +31,7 @@ from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
 from pipeline.learn import LearnedTagger  # noqa: E402
 from pipeline.reviewing.first_queue import codes_met, review_order  # noqa: E402
-from pipeline.reviewing.live import pending_suggestions, training_set  # noqa: E402
+from pipeline.reviewing.relearn import pending_suggestions, training_set  # noqa: E402
 from pipeline.reviewing.reviews import uncertainty_of_scores  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402

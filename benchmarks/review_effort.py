@@ -10,7 +10,7 @@ are not the gold codes) and the keys pressed (one per code toggled, one to decid
 the study, as `qcode code` writes them; with `--labelled FILE`, a model learned from the
 passages coded before, as `qcode code --model` writes them), in the page's queue order
 (most uncertain first); live models then learn from FILE and the decisions together. `live` relearns from every decision so far after every N new ones with the page's
-own code (`live.pending_suggestions`: the learner of `qcode learn`, then whichever of the
+own code (`relearn.pending_suggestions`: the learner of `qcode learn`, then whichever of the
 batch run, that learner and the decision model made the fewest wrong suggestions on the
 decided passages) and re-orders the queue. `live_finetune` also fine-tunes the embedding
 model as the page does with --finetune (`retune.retune`: after 50 decisions, then every
@@ -39,7 +39,7 @@ from pipeline.codebook import resolve_codebook  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
 from pipeline.reviewing import retune  # noqa: E402
-from pipeline.reviewing.live import Snapshot, pending_suggestions, read_prior, training_set  # noqa: E402
+from pipeline.reviewing.relearn import Snapshot, pending_suggestions, read_prior, training_set  # noqa: E402
 from pipeline.reviewing.reviews import uncertainty_of_scores  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402

@@ -5,7 +5,8 @@ import pytest
 
 from pipeline import Config, code_corpus, load_codebook
 from pipeline.codebook import default_codebook_path
-from pipeline.reviewing.live import BATCH, LiveLearner, LiveModel, Snapshot, next_version
+from pipeline.reviewing.live import LiveLearner
+from pipeline.reviewing.relearn import BATCH, LiveModel, Snapshot, next_version
 from pipeline.reviewing.session import ReviewSession, Served
 from pipeline.schemas import Suggestion
 from pipeline.store import read_excerpts
@@ -99,7 +100,7 @@ def test_a_live_relearn_writes_a_model_and_no_excerpt(tmp_path, real_embedder, c
             learner.error
         )
         pending = [pid for pid in s.queue() if pid not in decided]
-        for pid in pending:  # the live model's suggestion where it is surer than the batch run's (live.keeps_batch)
+        for pid in pending:  # the live model's suggestion where it is surer than the batch run's (relearn.keeps_batch)
             assert s.passage(pid)["model"] == (model.name if pid in model.suggestions else BATCH)
         assert (out / "live" / f"v{model.version}" / "model.json").is_file()
         assert '"decisions": 4' in (out / "live" / "index.jsonl").read_text()
@@ -154,7 +155,8 @@ def test_a_relearn_embeds_on_the_device_the_page_was_started_with(tmp_path):
     from concurrent.futures import Future
 
     from pipeline import Config
-    from pipeline.reviewing.live import LiveLearner, Snapshot
+    from pipeline.reviewing.live import LiveLearner
+    from pipeline.reviewing.relearn import Snapshot
 
     class Pool:
         def submit(self, fn, job):

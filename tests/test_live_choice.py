@@ -11,7 +11,7 @@ from pipeline import Config, code_corpus
 from pipeline.decision import DecisionModel, codebook_logits, form_features, passage_features
 from pipeline.reviewing import retune
 from pipeline.reviewing.choice import choose
-from pipeline.reviewing.live import RelearnJob, Snapshot, relearn
+from pipeline.reviewing.relearn import RelearnJob, Snapshot, relearn
 from pipeline.store import read_excerpts
 from pipeline.units import UnitVectors
 

@@ -1,20 +1,14 @@
-"""A reviewer's session over one excerpts file: what the review page shows and records.
-
-The file (with its journal) stays the one source of truth. The session keeps a copy in
-memory for speed, and before every read or write that matters it checks the file's
-signature: if another process changed it (a `qcode code` rerun, a merge, a second page),
-it reloads (or, when only the journal grew, applies just the new decisions). Decisions
-are appended to the journal under the file's lock and folded into the file a moment
-later (`compact`), and on shutdown.
+"""A reviewer's session over one excerpts file: what the review page shows and records
+(the queue, a passage with its transcript around it, statistics, recent decisions, undo,
+bulk accept, live learning). The file itself, kept in step with the disk, is a
+`ReviewedFile` (reviewed_file.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import sys
-import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -26,35 +20,18 @@ from ..kappa import cohen_kappa
 from ..outputs import source_text_path
 from ..schemas import Codebook, Excerpt, Review, final_codes
 from ..store import (
-    JournalEntry,
-    NotSaved,
-    Signature,
-    append_decisions,
-    journal_path,
     locked,
-    parse_journal,
-    read_lines,
-    set_aside,
-    write_excerpts,
 )
 from . import first_queue
 from .decision import Action, make_review
 from .first_queue import codes_met, queue_mode, review_order
-from .live import BATCH, LiveLearner, Snapshot
-from .reviews import uncertainty
+from .live import LiveLearner
+from .relearn import BATCH, Snapshot
+from .reviewed_file import ReviewedFile, ReviewError
 
 Order = Literal["queue", "file"]
 AROUND_CHARS = 600  # transcript shown before and after a passage
 RECENT = 12
-
-
-class ReviewError(Exception):
-    """A request the session cannot honour; `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str, **extra):
-        super().__init__(message)
-        self.status = status
-        self.extra = extra
 
 
 def rev(review: Review) -> str:
@@ -77,17 +54,6 @@ class Served:
     learned_from: frozenset[str] = frozenset()  # passages the batch run's learned model was trained on
 
 
-@dataclass
-class _Loaded:
-    excerpts: list[Excerpt] = field(default_factory=list)
-    lines: list[str | None] = field(default_factory=list)  # the file's line, None once changed
-    index: dict[str, int] = field(default_factory=dict)
-    uncertainty: list[float] = field(default_factory=list)  # the machine's; fixed per load
-    scores: list[dict[str, float]] = field(default_factory=list)  # the machine's suggestions; fixed per load
-    signature: Signature | None = None
-    journal_offset: int = 0  # bytes of the journal already applied
-
-
 def model_order(name: str) -> tuple[int, int, str]:
     """The batch run first, then live-1, live-2, ... by number; any other name (a
     hand-edited file's) after them, by name."""
@@ -100,74 +66,26 @@ def model_order(name: str) -> tuple[int, int, str]:
 class ReviewSession:
     def __init__(self, served: Served, *, compact_after: float = 1.0):
         self.served = served
-        self.compact_after = compact_after
-        self._mutex = threading.RLock()
-        self._timer: threading.Timer | None = None
-        self._state = _Loaded()
+        self.file = ReviewedFile(served.path, served.threshold, compact_after=compact_after)
         self._undo: dict[
             str, list[list[tuple[str, Review, Review]]]
         ] = {}  # per tab, per step: (passage, review replaced, review written)
         self._recent: list[str] = []
-        self._warned: set[str] = set()  # journal problems already named on stderr
-        with self._mutex, locked(served.path):
-            self._reload()
-            self._seed_recent()
+        self._seed_recent()
 
-    # --- keeping in step with the file ------------------------------------------------
+    @property
+    def _state(self):
+        return self.file.state
 
-    def _reload(self) -> None:
-        """Read the file and its journal afresh (caller holds the locks)."""
-        excerpts, lines = read_lines(self.served.path)
-        sure = [uncertainty(e, self.served.threshold) for e in excerpts]
-        scores = [{s.code: s.score for s in e.suggestions} for e in excerpts]
-        self._state = _Loaded(excerpts, lines, {e.id: i for i, e in enumerate(excerpts)}, sure, scores)
-        self._apply_journal_from(0)
-
-    def _apply_journal_from(self, offset: int) -> None:
-        """Apply the journal's complete lines from byte `offset` on (0: all of it). Lines
-        that are not decisions for this file are named once on stderr and kept aside at
-        compaction (`excerpts.jsonl.journal.rejected`); the page goes on working."""
-        jpath = journal_path(self.served.path)
-        try:
-            raw = jpath.read_bytes() if jpath.exists() else b""
-        except OSError as err:
-            raise ReviewError(
-                503, f"{jpath}: cannot read the journal: {err.strerror or err}; nothing was changed"
-            ) from None
-        end = raw.rfind(b"\n") + 1  # a torn last line is not a decision
-        entries, bad = parse_journal(raw[offset:end], raw[:offset].count(b"\n") + 1)
-        for line in bad:
-            self._warn(f"{jpath}:{line.line}: not a decision, kept aside at the next fold: {line.message}")
-        for entry in entries:
-            i = self._state.index.get(entry.id)
-            if i is not None:
-                self._set_review(i, entry.review)
-            else:
-                self._warn(
-                    f"{jpath}: a decision for {entry.id!r}, which is not in {self.served.path.name}: kept aside at the"
-                    " next fold"
-                )
-        self._state.journal_offset = end
-        self._state.signature = Signature.of(self.served.path)
+    @property
+    def _mutex(self):
+        return self.file.mutex
 
     def sync(self) -> None:
-        """Catch up with changes other processes made (caller holds the locks)."""
-        now = Signature.of(self.served.path)
-        before = self._state.signature
-        if now == before:
-            return
-        grew = (
-            before is not None
-            and now.file == before.file
-            and now.journal is not None
-            and before.journal is not None
-            and now.journal[0] == before.journal[0]
-            and now.journal[1] >= before.journal[1]
-        )
-        if grew:
-            self._apply_journal_from(self._state.journal_offset)
-        else:
-            self._reload()
+        self.file.sync()
+
+    def compact(self) -> None:
+        self.file.compact()
 
     def _seed_recent(self) -> None:
         mine = [
@@ -415,25 +333,6 @@ class ReviewSession:
 
     # --- recording --------------------------------------------------------------------
 
-    def _record(self, changes: list[tuple[str, Review]]) -> None:
-        """Journal the new reviews (caller holds the locks and has synced); a decision
-        that cannot be made durable is answered 507 and not applied."""
-        try:
-            append_decisions(self.served.path, [JournalEntry(id=i, review=r) for i, r in changes])
-        except NotSaved as err:
-            raise ReviewError(
-                507, f"{err}; the decision is kept on the page: free some space and press the key again"
-            ) from None
-        for pid, review in changes:
-            self._set_review(self._state.index[pid], review)
-        self._state.journal_offset = journal_path(self.served.path).stat().st_size  # ends with our newline
-        self._state.signature = Signature.of(self.served.path)
-        self._schedule_compaction()
-
-    def _set_review(self, i: int, review: Review) -> None:
-        self._state.excerpts[i] = self._state.excerpts[i].model_copy(update={"review": review})
-        self._state.lines[i] = None
-
     def _remember(self, pids: list[str]) -> None:
         for pid in pids:
             if pid in self._recent:
@@ -476,7 +375,7 @@ class ReviewSession:
                 )
             except InputError as err:
                 raise ReviewError(422, err.message) from None
-            self._record([(pid, review)])
+            self.file.record([(pid, review)])
             self._undo.setdefault(tab, []).append([(pid, e.review, review)])
             self._remember([pid])
             out = {
@@ -525,7 +424,7 @@ class ReviewSession:
                 )
             last = [(pid, old) for pid, old, _ in step if pid in self._state.index]
             try:
-                self._record(last)
+                self.file.record(last)
             except ReviewError:
                 stack.append(step)
                 raise
@@ -581,7 +480,7 @@ class ReviewSession:
                     )
                 )
             if changes:
-                self._record(changes)
+                self.file.record(changes)
                 self._undo.setdefault(tab, []).append(
                     [(e.id, e.review, review) for e, (_, review) in zip(targets, changes)]
                 )
@@ -589,54 +488,10 @@ class ReviewSession:
         self._learn(len(changes))
         return {"accepted": len(changes)}
 
-    # --- folding the journal into the file --------------------------------------------
-
-    def _schedule_compaction(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = threading.Timer(self.compact_after, self.compact)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _warn(self, message: str) -> None:
-        if message not in self._warned:
-            self._warned.add(message)
-            print(f"warning: {message}", file=sys.stderr, flush=True)
-
-    def _set_aside_journal(self) -> None:
-        """Keep the journal's lines that fold into nothing (not decisions, or for passages
-        not in the file) in the rejected file before the journal is dropped."""
-        raw = journal_path(self.served.path).read_bytes()
-        entries, bad = parse_journal(raw[: raw.rfind(b"\n") + 1])
-        stray = [e.model_dump_json().encode() for e in entries if e.id not in self._state.index]
-        set_aside(self.served.path, [b.raw for b in bad] + stray)
-
-    def compact(self) -> None:
-        """Fold the journal into the file; if that cannot be done now (a full disk, an
-        unreadable journal), the decisions stay in the journal and it is said on stderr."""
-        try:
-            self._compact()
-        except (OSError, ReviewError, InputError) as err:
-            self._warn(f"{self.served.path}: decisions not folded in yet, they stay in the journal: {err}")
-
-    def _compact(self) -> None:
-        with self._mutex, locked(self.served.path):
-            self.sync()
-            if not journal_path(self.served.path).exists():
-                return
-            self._set_aside_journal()
-            st = self._state
-            st.lines = [line if line is not None else e.model_dump_json() for e, line in zip(st.excerpts, st.lines)]
-            write_excerpts(self.served.path, st.lines)
-            st.journal_offset = 0
-            self._state.signature = Signature.of(self.served.path)
-
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
         if self.served.live is not None:
             self.served.live.close()
-        self.compact()
+        self.file.close()
 
 
 def _source_text(path: Path, root: Path) -> str | None:

@@ -1,0 +1,351 @@
+"""The review page's relearn worker, run in its own low-priority process (`live.py`
+starts it): learn with `qcode learn`'s learner from every decision so far and the batch
+model's own training passages, rescore the pending passages, keep the model in `live/`
+(complete or not at all), and say which suggestions the page should show.
+
+Nothing here writes the excerpts file. The worker ends itself once the page's process
+has gone, so that no worker lives on to write live/ for a dead page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Config
+from ..outputs import LIVE
+from . import retune
+
+BATCH = "batch"  # what `suggested_by` says of the suggestions `qcode code` wrote
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a relearn needs: every passage of the file, and the decided ones' codes."""
+
+    ids: list[str]
+    texts: list[str]
+    labels: list[list[str] | None]  # None: pending
+    batch_uncertainty: list[float] | None = None  # of the batch run's suggestions, per passage
+    batch_codes: list[list[str]] | None = None  # the batch run's codes, per passage
+    groups: list[str] | None = None  # each passage's transcript (passages in file order)
+
+    @property
+    def decided(self) -> int:
+        return sum(label is not None for label in self.labels)
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    """One relearned model's suggestions for the passages that were pending (none when,
+    cross-validated on the decisions, it does not beat the batch run's suggestions)."""
+
+    version: int
+    decisions: int  # decided passages it learned from
+    seconds: float
+    suggestions: dict[str, tuple[list[dict], list[str], float]]  # id -> (suggestions, codes, uncertainty)
+    check: dict | None = None  # wrong suggestions on the decided passages of each choice (choice.py)
+
+    @property
+    def name(self) -> str:
+        return f"live-{self.version}"
+
+
+@dataclass(frozen=True)
+class RelearnJob:
+    root: str  # the study folder (live/ goes here)
+    codebook_path: str
+    config: Config
+    version: int
+    snapshot: Snapshot
+    cache_dir: str | None = None
+    encoder: str | None = None  # a fine-tuned encoder in use (retune.py), else the run's model
+    prior: str | None = None  # training.jsonl of the model the batch run used (an imported coding, say)
+    device: str = "cpu"  # where the relearn embeds: the page's --device (a GPU's vectors are cached apart)
+
+
+def next_version(root: Path) -> int:
+    """One more than the highest model version kept in the study's live/ folder."""
+    return retune.next_version(root, "v")
+
+
+def low_priority(parent: int | None = None) -> None:
+    """A worker's start: low priority, and it ends itself once the page's process has
+    gone (killed, say), so that no worker lives on to write live/ for a dead page."""
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if parent is not None:
+        threading.Thread(target=_die_with, args=(parent,), daemon=True, name="qcode-parent-watch").start()
+
+
+def _die_with(parent: int, every: float = 0.5) -> None:
+    """End this process at once when its parent has ended (it is then re-parented)."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
+
+
+# --- the worker process -------------------------------------------------------------------
+
+_EMBEDDERS: dict[tuple, object] = {}
+_STUDY: dict[tuple, object] = {}  # the study's units, embedded once per worker process
+
+
+def _embedder(config: Config, cache_dir: str | None, device: str = "cpu"):
+    """The worker's embedder for `config.model` on `device` (kept for the process's life)."""
+    from ..embed import build_embedder
+
+    key = (config.model, config.backend, cache_dir, device)
+    if key not in _EMBEDDERS:
+        _EMBEDDERS[key] = build_embedder(config, cache_dir=Path(cache_dir) if cache_dir else None, device=device)
+    return _EMBEDDERS[key]
+
+
+def _study_units(embedder, texts: list[str], config: Config, encoder: str | None):
+    """The study's unit vectors, embedded once per worker process and encoder (a
+    fine-tune's are read from beside its encoder)."""
+    from ..units import embed_units
+
+    key = (config.model, config.unit_words, hash(tuple(texts)))
+    if key not in _STUDY:
+        _STUDY.clear()
+        kept = retune.study_vectors(encoder, texts, config) if encoder else None
+        _STUDY[key] = kept if kept is not None else embed_units(embedder, texts, config)
+    return _STUDY[key]
+
+
+def relearn(job: RelearnJob) -> LiveModel:
+    """Learn from the decided passages and the batch model's own training passages (the
+    page's decision wins for a passage in both), score the pending ones, keep the model in
+    `live/vN` (complete or not at all)."""
+    from ..codebook import load_codebook
+    from ..io import file_sha256
+    from ..learn import LearnedTagger
+
+    started = time.perf_counter()
+    snap = job.snapshot
+    codebook = load_codebook(job.codebook_path)
+    config = job.config if job.encoder is None else job.config.model_copy(update={"model": job.encoder})
+    embedder = _embedder(config, job.cache_dir, job.device)
+    data, texts, groups = training_set(snap, read_prior(job.prior, set(codebook.code_ids)))
+    units = _study_units(embedder, texts, config, job.encoder)
+    tagger = LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units)
+    suggestions, check, chosen = pending_suggestions(tagger, units, snap, job.config, data)
+    seconds = time.perf_counter() - started
+    decided = snap.decided
+    version = _keep(
+        Path(job.root),
+        job.version,
+        tagger,
+        codebook_sha256=file_sha256(job.codebook_path),
+        embedder=embedder,
+        decisions=decided,
+        seconds=seconds,
+        encoder=job.encoder,
+        choice=(check, chosen),
+        prior=len(data.ids) - decided,
+    )
+    return LiveModel(version, decided, seconds, suggestions, check)
+
+
+def read_prior(path: str | None, known: set[str]) -> list[dict]:
+    """The gold lines of a batch model's training.jsonl (none without one; lines naming a
+    code the codebook lacks are left out)."""
+    if not path or not Path(path).is_file():
+        return []
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if set(row["labels"]) <= known:
+                rows.append(row)
+    return rows
+
+
+def training_set(snap: Snapshot, prior: list[dict]):
+    """(Labelled: the page's decided passages first, then the prior's passages the page
+    has not decided; the study's texts: the page's passages, then the prior's passages
+    that are not on the page; their documents). A prior passage that is on the page keeps
+    its label until the page decides it."""
+    from ..learn import Labelled
+
+    on_page = {pid: i for i, pid in enumerate(snap.ids)}
+    groups = list(snap.groups) if snap.groups is not None else [None] * len(snap.ids)
+    texts = list(snap.texts)
+    decided = [i for i, label in enumerate(snap.labels) if label is not None]
+    rows = [(i, list(snap.labels[i])) for i in decided]
+    for row in prior:
+        i = on_page.get(row["id"])
+        if i is None:
+            i = len(texts)
+            texts.append(row["text"])
+            groups.append(row.get("source"))
+        elif snap.labels[i] is not None:
+            continue
+        rows.append((i, list(row["labels"])))
+    ids = snap.ids + [row["id"] for row in prior if row["id"] not in on_page]
+    data = Labelled(
+        [ids[i] for i, _ in rows],
+        [texts[i] for i, _ in rows],
+        [labels for _, labels in rows],
+        groups=[groups[i] for i, _ in rows],
+        study_groups=groups,
+        where=[i for i, _ in rows],
+    )
+    return data, texts, groups
+
+
+def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None):
+    """(id -> (suggestions, codes, uncertainty) for the pending passages, the check that
+    chose them, the decision model): from whichever of the batch run, the learned model
+    and the page's decision model made the fewest wrong suggestions on the decided
+    passages (choice.py), each judged out of fold on the page's decisions alone (a prior
+    coding is always learned from). Empty when the batch run's suggestions are best.
+    `units`: the study's (the page's passages first); `data`: what the tagger learned
+    from, the page's decided passages first (by default those alone)."""
+    from ..decision import codebook_logits, passage_features
+    from .choice import choose
+    from .reviews import uncertainty_of_scores
+
+    decided = [i for i, label in enumerate(snap.labels) if label is not None]
+    pending = [i for i, label in enumerate(snap.labels) if label is None]
+    where = data.where if data is not None and data.where is not None else decided
+    labels = data.labels if data is not None else [snap.labels[i] for i in decided]
+    scores = tagger.base_.score(units)
+    features = passage_features(units, scores, _passage_texts(snap, data, len(units)))
+    batch = [snap.batch_codes[i] for i in decided] if snap.batch_codes is not None else None
+    trained = [tuple(sorted(codes)) for codes in labels]
+    chosen, wrong, model = choose(tagger, features[where], trained, batch, judged=len(decided))
+    check = {"passages": len(decided), "wrong": wrong, "chosen": chosen, "better": chosen != "batch", "cv": tagger.cv_}
+    check["prior_passages"] = len(trained) - len(decided)
+    check["codebook_logit_scale"] = codebook_logits(scores)[1]  # how the decision model's features were made
+    if chosen == "batch" or not pending:
+        return {}, check, model
+    if chosen == "decisions":
+        rows = model.suggestions(features[pending], tagger.codebook.code_ids, config.top_suggestions)
+        return {snap.ids[i]: row for i, row in zip(pending, rows)}, check, model
+    page = units.take(range(len(snap.ids)))
+    scored = tagger.suggest(page, snap.groups)
+    suggestions = {}
+    for i in pending:
+        sugg, codes = scored[i]
+        sure = uncertainty_of_scores([(s.code, s.score) for s in sugg], config.threshold)
+        if not keeps_batch(tagger, sure, snap.batch_uncertainty[i] if snap.batch_uncertainty else None):
+            suggestions[snap.ids[i]] = ([s.model_dump() for s in sugg], codes, sure)
+    return suggestions, check, model
+
+
+def _passage_texts(snap: Snapshot, data, n: int) -> list[str]:
+    """The texts of the study's n passages: the page's, then the prior's (as in training_set)."""
+    texts = list(snap.texts)
+    if data is not None and data.where is not None:
+        extra = {w: t for w, t in zip(data.where, data.texts) if w >= len(texts)}
+        texts += [extra.get(i, "") for i in range(len(texts), n)]
+    return texts
+
+
+def keeps_batch(tagger, live_uncertainty: float, batch_uncertainty: float | None) -> bool:
+    """Whether a passage keeps the batch run's suggestion: while the reviews say the
+    codebook is to be trusted (its rows weigh fully), wherever the codebook is surer of
+    the passage than the new model. (Reviewers decide the most uncertain passages first,
+    so a model learned from them is surest there, and a rich codebook where it is
+    confident: on our interview set, taking the live model everywhere made 26% more
+    suggestions wrong; on thin codebooks, keeping the codebook's confident ones made three
+    times as many wrong as taking the live model.)"""
+    return batch_uncertainty is not None and tagger.codebook_weight_ == 1.0 and batch_uncertainty < live_uncertainty
+
+
+def _keep(
+    root: Path,
+    version: int,
+    tagger,
+    *,
+    codebook_sha256: str,
+    embedder,
+    decisions: int,
+    seconds: float,
+    encoder: str | None = None,
+    choice: tuple[dict, object] | None = None,
+    prior: int = 0,
+) -> int:
+    """Save the model to live/vN (with the fine-tuned encoder it learned on, linked, so
+    `qcode code --model live/vN` embeds as it did) and name it in live/index.jsonl. Where
+    another page on the same folder took vN first, the next free number: the version
+    kept, which this returns, is the one the page names."""
+    import tempfile
+
+    from ..model_folder import ENCODER, model_sha256
+
+    folder = root / LIVE
+    folder.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".v{version}.", suffix=".tmp", dir=folder))
+    tagger.save(
+        tmp,
+        codebook_sha256=codebook_sha256,
+        embedder=embedder,
+        training=[{"path": "(review page decisions)", "passages": decisions}]
+        + ([{"path": "(the batch model's training passages)", "passages": prior}] if prior else []),
+    )
+    if encoder is not None:
+        link_tree(Path(encoder), tmp / ENCODER)
+    if choice is not None:
+        save_choice(tmp, *choice)
+    version, final = _claim(tmp, folder, version)
+    line = {
+        "model": f"live-{version}",
+        "path": f"{LIVE}/v{version}",
+        "decisions": decisions,
+        "seconds": round(seconds, 2),
+        "sha256": model_sha256(final),
+        **({"chosen": choice[0]["chosen"]} if choice else {}),
+        **({"encoder": os.path.relpath(encoder, root)} if encoder else {}),
+    }
+    retune.append_index(folder, line)
+    return version
+
+
+def _claim(tmp: Path, folder: Path, version: int) -> tuple[int, Path]:
+    """Rename `tmp` to the first free vN from `version` on (a rename onto a folder that
+    exists fails, so two pages never take one number)."""
+    while True:
+        final = folder / f"v{version}"
+        try:
+            os.rename(tmp, final)
+            return version, final
+        except OSError:
+            if not final.exists():
+                raise
+            version += 1
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """`target` as a copy of the folder `source` made of hard links (no space taken; a
+    copy where links cannot be made)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link)
+
+
+def save_choice(folder: Path, check: dict, model) -> None:
+    """`choice.json` (which suggestions the page used and why) and, when fitted, the
+    decision model's weights (`decisions.npz`; its classes are in choice.json)."""
+    meta = {"check": check, "decisions": [list(d) for d in model.classes_ or []]}
+    if model.model_ is not None:
+        np.savez(folder / "decisions.npz", coef=model.model_.coef_, intercept=model.model_.intercept_)
+        meta["classes_fitted"] = [int(c) for c in model.model_.classes_]
+    (folder / "choice.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
