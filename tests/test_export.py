@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from pipeline import Review, load_codebook
 from pipeline.cli import app
 from pipeline.codebook import default_codebook_path
-from pipeline.export.refi import PROJECT_NS, codebook_qdc, import_qdc
+from pipeline.codebook.qdc import import_qdc
+from pipeline.export.refi import PROJECT_NS, codebook_qdc
 from pipeline.schemas import Excerpt
 
 from .conftest import REPO, coded_folder, write
@@ -74,7 +75,7 @@ def test_import_foreign_qdc_with_nesting_and_duplicate_names(tmp_path):
         ("trust", None, "Trust"),
     ]
     out = write(tmp_path / "n.yaml", yaml.safe_dump(book))
-    load_codebook(out)
+    assert load_codebook(out).code_ids == load_codebook(path).code_ids  # the one reader takes a .qdc as it is
     bad = write(tmp_path / "bad.qdc", "<nope/>")
     assert runner.invoke(app, ["import", "codebook", str(bad), "-o", str(tmp_path / "x.yaml")]).exit_code == 1
 

@@ -8,10 +8,10 @@ import typer
 import yaml
 
 from ..codebook import codebook_problems, load_codebook
+from ..codebook.qdc import import_qdc
 from ..codebook.table import TABLE_SUFFIXES, table_codebook
 from ..embed import build_embedder
 from ..errors import InputError, InputErrors
-from ..export.refi import import_qdc
 from ..importing import read_project, write_import
 from ..io import atomic_write
 from .common import UsageError, backend_option, command, device_option, embedding_model_option, make_config, say
@@ -30,11 +30,7 @@ def shorten(line: str, limit: int = 500) -> str:
 
 def _codebook(path: Path | None) -> dict | None:
     """A codebook to read a segments table's codes against (YAML, .qdc or a table)."""
-    if path is None:
-        return None
-    if path.suffix.lower() == ".qdc":
-        return import_qdc(path)
-    return load_codebook(path).model_dump(mode="json", exclude_none=True)
+    return None if path is None else load_codebook(path).model_dump(mode="json", exclude_none=True)
 
 
 PATH = typer.Argument(

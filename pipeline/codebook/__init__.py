@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from ..errors import InputError, validation_messages
 from ..schemas import Codebook
+from .qdc import import_qdc
 from .table import TABLE_SUFFIXES, table_codebook
 
 DEFAULT_CODEBOOK_NAME = "kings_fund_2023.yaml"
@@ -52,9 +53,12 @@ def parse_yaml(path: Path) -> object:
 
 
 def parse_codebook(path: Path) -> object:
-    """A codebook file's data: YAML, or a CSV/XLSX table of codes (`codebook/table.py`)."""
+    """A codebook file's data: YAML, a CSV/XLSX table of codes (`table.py`) or a REFI-QDA
+    `.qdc` (`qdc.py`)."""
     if path.suffix.lower() in TABLE_SUFFIXES:
         return table_codebook(path)
+    if path.suffix.lower() == ".qdc":
+        return import_qdc(path)
     return parse_yaml(path)
 
 

@@ -20,8 +20,9 @@ from collections import Counter
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from ..codebook.qdc import codes_to_book, namespace
 from ..errors import InputError
-from ..export.refi import REVIEW_PREFIX, _namespace, codes_to_book
+from ..export.refi import REVIEW_PREFIX
 from ..schemas import Review
 from .project import Document, ImportedProject, Selection
 
@@ -106,7 +107,7 @@ def read_qdpx(path: Path) -> ImportedProject:
         root = ET.fromstring(files.xml)
     except ET.ParseError as err:
         raise InputError(path, f"project.qde is not readable XML: {err}") from None
-    ns = _namespace(root)
+    ns = namespace(root)
     q = lambda tag: f"{{{ns}}}{tag}"  # noqa: E731
     if root.tag != q("Project"):
         raise InputError(path, f"root element is {root.tag}, not a REFI-QDA Project")
