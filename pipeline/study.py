@@ -281,9 +281,11 @@ LEARN_SETTINGS = ("model", "backend", "unit_words")  # what a study's model must
 
 def for_learning(files: list[Path], given: dict, codebook: Path | None, out: Path | None) -> Settings:
     """What `learn` reads and writes: the labelled files (a folder `qcode import project`
-    wrote stands for its study, else its labelled passages; a folder for its excerpts),
-    the codebook and config (the import's or the study's where not given) and the model
-    folder (STUDY/learned by default)."""
+    wrote stands for its study, else its labelled passages; a folder for its excerpts;
+    a study alone brings the labelled passages its learned model learned from, an
+    imported coding say, before its own decisions, which win), the codebook and config
+    (the import's or the study's where not given) and the model folder (STUDY/learned,
+    IMPORT/learned by default)."""
     said = None
     imported = imported_inputs(files[0]) if len(files) == 1 else None
     imported_folder = files[0]
@@ -301,6 +303,10 @@ def for_learning(files: list[Path], given: dict, codebook: Path | None, out: Pat
     config = make_config(**{**{k: getattr(study.config, k) for k in LEARN_SETTINGS}, **given})
     codebook = study.codebook(codebook)
     said = "; ".join(filter(None, [said, study.describe(config, codebook, None)]))
+    prior = study.prior() if len(files) == 1 else None
+    if prior is not None:  # first, so that the study's own decisions win
+        files = [prior, *files]
+        said += f"; and the labelled passages its learned model learned from ({prior})"
     return Settings(codebook, config, files=tuple(files), out=out or study.folder / LEARNED, said=said)
 
 

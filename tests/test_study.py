@@ -135,3 +135,38 @@ def test_a_folder_without_a_manifest_is_no_study(tmp_path):
     write(tmp_path / "manifest.json", "{}")
     with pytest.raises(Exception, match="manifest"):
         Study.of(tmp_path)
+
+
+def test_learning_a_study_brings_what_its_model_learned_from(tmp_path, monkeypatch, fake_embedder):
+    """An imported coding (here a gold file) taught the model a study was coded with:
+    `qcode learn STUDY` learns from it too, before the study's own decisions (which win)."""
+    import pipeline.cli.learn as learn_cli
+    import pipeline.run as run
+    from pipeline.study import for_learning
+
+    for module in (learn_cli, run):
+        monkeypatch.setattr(module, "build_embedder", lambda *a, **k: fake_embedder)
+    codebook = write(tmp_path / "cb.yaml", CODEBOOK)
+    texts = ["We trust each other in that room.", "The budget was cut again.", "Our shared aim is the estate."]
+    rows = [
+        {"id": f"old:{i}", "text": t, "labels": [c], "source": "old"}
+        for i, (t, c) in enumerate(zip(texts * 10, ["trust", "money", "purpose"] * 10))
+    ]  # noqa: E501
+    gold = write(
+        tmp_path / "imported.jsonl",
+        "".join(json.dumps({**r, "id": f"{r['id']}-{n}"}) + "\n" for n, r in enumerate(rows)),
+    )  # noqa: E501
+    assert runner.invoke(app, ["learn", str(gold), "-o", str(tmp_path / "m"), "-c", str(codebook)]).exit_code == 0
+    study = tmp_path / "study"
+    res = runner.invoke(app, ["code", str(SAMPLE), "-o", str(study), "--model", str(tmp_path / "m"), "-q"])
+    assert res.exit_code == 0, res.stderr
+    decided = _decide(study, 4)
+    settings = for_learning([study], {}, None, None)
+    prior = Study.of(study).prior()
+    assert prior is not None and settings.files == (prior, study / "excerpts.jsonl"), settings.files
+    assert "learned model learned from" in settings.said
+    res = runner.invoke(app, ["learn", str(study)])
+    assert res.exit_code == 0, res.stderr
+    learned = json.loads((study / "learned" / "model.json").read_text())["training"]
+    assert [f["passages"] for f in learned["files"]] == [len(rows), len(decided)]
+    assert set(learned["ids"]) == {f"{r['id']}-{n}" for n, r in enumerate(rows)} | set(decided)

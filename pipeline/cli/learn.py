@@ -60,7 +60,8 @@ def learn_cli(
 
     Given a study folder (or a file in one, or a folder `qcode import project` wrote), the
     codebook, embedding model, backend and unit size are the study's (said in one line)
-    unless given. accepted -> the machine's codes; corrected -> review.codes; rejected ->
+    unless given; a study coded with a learned model also brings the labelled passages
+    that model learned from (an imported coding, say), and the study's decisions win. accepted -> the machine's codes; corrected -> review.codes; rejected ->
     no code. Every code reviewers have seen both ways is learned from the codebook plus
     the reviewed passages, blended with codebook scoring by how many there are; from 40
     reviewed passages, how far the codebook is trusted and how many codes a passage gets
