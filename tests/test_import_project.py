@@ -249,5 +249,10 @@ def test_a_segments_table_in_other_tools_layouts(tmp_path):
         ("trust", "practices"),
     ]
     assert [s.coder for s in project.selections] == ["ana", "ben"] and any(":4: no code" in p for p in project.problems)
+    # documents made from the segments, in order, one participant turn each; each selection on its turn
+    assert [d.name for d in project.documents] == ["int01"]
+    text = project.documents[0].text
+    assert text == "P: The budget moved.\n\nP: We say what we think.\n"
+    assert [text[s.start : s.end] for s in project.selections] == ["The budget moved.", "We say what we think."]
     with pytest.raises(Exception, match="no text column"):
         read_project(write(tmp_path / "bad.csv", "document,tag\na,b\n"))

@@ -170,7 +170,7 @@ def with_documents(project: ImportedProject) -> ImportedProject:
         seen = spans.setdefault(s.document, {})
         if s.text not in seen:
             before = texts.get(s.document, "")
-            before += "\n\n" if before else ""
+            before += "\n" if before else ""
             flat = " ".join(s.text.split())
             start = len(before) + len(SEGMENT_LABEL)
             texts[s.document] = before + SEGMENT_LABEL + flat + "\n"
