@@ -9,9 +9,10 @@ learned model and the labelled files to learn from, with one line saying what ca
 where. An option given on the command line always wins; then the study's record; then a
 learned model's own codebook copy; then the defaults.
 
-    for_reading(folder, codebook)              review, export, counts, agreement, the page
-    for_run(folder, given, codebook, model)    code (OUT), evaluate --study / --model
-    for_learning(files, given, codebook, out)  learn
+    for_reading(folder, codebook)              review, export, counts, the page
+    for_files(files, codebook)                 agreement, review check (the study among them)
+    for_run(study, given, codebook, model)     code (OUT, see run_folder), evaluate --study / --model
+    for_learning(files, given, codebook, out)  learn (an import, a study, labelled files)
 """
 
 from __future__ import annotations
