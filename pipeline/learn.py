@@ -17,7 +17,8 @@ half, 45 nine tenths learned. How far the codebook is trusted is chosen from the
 (`TRUST`, from 40 reviewed passages): the codebook's rows weigh 1 and N0 is 5, or they
 weigh 0.3 and N0 is 2, whichever agrees better with the reviewers out of fold, pooled
 over codes (a codebook of bare definitions is often a poor guide to a study's coding, a
-rich one a good one).
+rich one a good one). Below 40, a codebook whose every code is a bare definition is
+trusted less, any other fully.
 Nothing waits for a minimum count, so the first reviews already move the scores, and a
 code reviewers have not yet seen both ways is scored exactly as before.
 
@@ -65,7 +66,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.svm import LinearSVC
 
-from .codebook import load_codebook
+from .codebook import load_codebook, thin_codes
 from .config import Config
 from .decision import (
     SOLVER,
@@ -448,9 +449,11 @@ class LearnedTagger(Tagger):
 
     def _choose_trust(self, units: UnitVectors, Y: np.ndarray, base_scores: np.ndarray) -> tuple[float, float]:
         """The (codebook weight, N0) of TRUST whose blended out-of-fold decisions agree best
-        with the reviewers, pooled over codes (micro-F1); the first with few reviews."""
+        with the reviewers, pooled over codes (micro-F1). With fewer than MIN_TRUST reviews
+        there is nothing to choose on: a codebook of bare definitions (every code thin) is
+        trusted less, any other as much as TRUST[0] says."""
         if len(Y) < MIN_TRUST:
-            return TRUST[0]
+            return TRUST[1] if len(thin_codes(self.codebook)) == len(self.codebook.codes) else TRUST[0]
         owner = np.repeat(np.arange(len(units)), np.diff(units.bounds))
         best = (-1.0, TRUST[0])
         for trust in TRUST:

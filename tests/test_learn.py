@@ -280,3 +280,13 @@ def test_every_coded_study_gets_its_best_code(fake_embedder):
     decided = tagger.decide(np.array([[0.1, 0.2, 0.05, 0.0], [0.9, 0.8, 0.1, 0.0]]))
     assert decided[0] == [1] and decided[1] == [0]  # nothing at 0.5: the best code; one code at most
     assert (tagger.codebook_weight_, tagger.n0_) in TRUST
+
+
+def test_with_few_reviews_a_codebook_of_bare_definitions_is_trusted_less(fake_embedder):
+    rich, data = synthetic(per_code=8)  # 32 reviewed passages: too few to choose the trust on
+    bare = Codebook.model_validate(
+        {**rich.model_dump(mode="json"), "codes": [{**c.model_dump(mode="json"), "examples": []} for c in rich.codes]}
+    )
+    kept = LearnedTagger(rich, config=Config()).fit(fake_embedder, data)
+    doubted = LearnedTagger(bare, config=Config()).fit(fake_embedder, data)
+    assert (kept.codebook_weight_, kept.n0_) == TRUST[0] and (doubted.codebook_weight_, doubted.n0_) == TRUST[1]
