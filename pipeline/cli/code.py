@@ -32,7 +32,10 @@ INPUTS = typer.Argument(
     ..., metavar="INPUT", help="Transcript files or folders (.txt .md .docx .vtt .srt, survey .csv .xlsx)."
 )
 CODEBOOK = typer.Option(
-    None, "--codebook", "-c", help="Codebook (YAML, a table or a REFI-QDA .qdc) [default: the study's, else King's Fund 2023]."
+    None,
+    "--codebook",
+    "-c",
+    help="Codebook (YAML, a table or a REFI-QDA .qdc) [default: the study's, else King's Fund 2023].",
 )
 OUT = typer.Option(Path("out"), "--out", "-o", help="Output folder (a study folder: see below).")
 ATTRIBUTES = typer.Option(None, "--attributes", help="participants.csv to use [default: one beside the inputs].")

@@ -24,7 +24,9 @@ THIN_COST = (
 
 
 @command(app, "check")
-def check_cli(path: Path = typer.Argument(..., help="A codebook: YAML, a CSV/XLSX table of codes, or a REFI-QDA .qdc.")) -> None:
+def check_cli(
+    path: Path = typer.Argument(..., help="A codebook: YAML, a CSV/XLSX table of codes, or a REFI-QDA .qdc."),
+) -> None:
     """Validate a codebook: every problem with its location, exit 1; or a summary, and which
     codes are thin (a definition and nothing else), exit 0.
 
