@@ -46,9 +46,18 @@ class Settings:
     model: Path | None = None
     files: tuple[Path, ...] = ()  # learn: the labelled files (excerpts or gold lines)
     out: Path | None = None  # learn: the model folder to write
-    learned: frozenset[str] = frozenset()  # passages the study's learned model learned from
-    prior: Path | None = None  # its labelled passages (training.jsonl), which live models learn from too
+    study: Study | None = None  # the study they came from (for_reading, for_files)
     said: str | None = None
+
+    @property
+    def learned(self) -> frozenset[str]:
+        """Passages the study's learned model learned from (read when asked)."""
+        return frozenset(self.study.learned_from()) if self.study is not None else frozenset()
+
+    @property
+    def prior(self) -> Path | None:
+        """Its labelled passages (training.jsonl), which live models learn from too."""
+        return self.study.prior() if self.study is not None else None
 
 
 def make_config(**settings) -> Config:
@@ -211,32 +220,31 @@ def study_or_none(path: Path | None) -> Study | None:
 
 def for_reading(path: Path, codebook: Path | None = None) -> Settings:
     """The codebook to read a study's files with (review, export, counts, agreement, the
-    page), the study's config and the passages its learned model learned from:
-    `codebook`, else the one the study's manifest names (said in one line); a folder
-    without a readable manifest needs --codebook."""
+    page) and the study's config: `codebook`, else the one the study's manifest names
+    (said in one line); a folder without a readable manifest needs --codebook."""
     path = Path(path)
     folder = path if path.is_dir() else output_folder_of(path)
     if codebook is not None:
-        study = study_or_none(folder)
-    else:
-        try:
-            study = Study(folder, Manifest.read(folder / MANIFEST))
-        except InputError as err:
-            raise InputError(err.path, f"{err.message}; pass --codebook", err.line) from None
-    if study is None:
-        return Settings(Path(codebook), Config())
-    found = study.codebook(codebook)
-    said = None if codebook is not None else study.describe(None, found)
-    return Settings(found, study.config, learned=frozenset(study.learned_from()), prior=study.prior(), said=said)
+        return _reading(study_or_none(folder), codebook)
+    try:
+        return _reading(Study(folder, Manifest.read(folder / MANIFEST)), None)
+    except InputError as err:
+        raise InputError(err.path, f"{err.message}; pass --codebook", err.line) from None
 
 
 def for_files(files: list[Path], codebook: Path | None = None) -> Settings:
     """`for_reading` of the first of `files` that belongs to a study (any order), else
     `codebook` or the default."""
-    found = next((f for f in files if Study.of(f) is not None), None)
-    if found is None:
+    study = next((found for f in files if (found := Study.of(f)) is not None), None)
+    return _reading(study, codebook)
+
+
+def _reading(study: Study | None, codebook: Path | None) -> Settings:
+    if study is None:
         return Settings(resolve_codebook(codebook), Config())
-    return for_reading(found, codebook)
+    found = study.codebook(codebook)
+    said = None if codebook is not None else study.describe(None, found)
+    return Settings(found, study.config, study=study, said=said)
 
 
 def for_run(study: Study | None, given: dict, codebook: Path | None, model: Path | None) -> Settings:
