@@ -11,9 +11,7 @@ import typer
 
 from ..config import Config
 from ..errors import InputError, InputErrors, UsageError
-from ..study import Settings, for_reading, make_config
-
-__all__ = ["UsageError", "make_config"]  # re-exported for the commands
+from ..study import Settings, for_reading
 
 
 def boundary(fn: Callable) -> Callable:

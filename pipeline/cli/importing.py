@@ -14,7 +14,8 @@ from ..embed import build_embedder
 from ..errors import InputError, InputErrors
 from ..importing import read_project, write_import
 from ..io import atomic_write
-from .common import UsageError, backend_option, command, device_option, embedding_model_option, make_config, say
+from ..study import make_config
+from .common import UsageError, backend_option, command, device_option, embedding_model_option, say
 
 import_app = typer.Typer(
     help="Import codebooks and coded projects made in other tools.",

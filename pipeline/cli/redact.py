@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from ..redact.corpus import redact_corpus
-from .common import make_config, say
+from ..study import make_config
+from .common import say
 
 OUT = typer.Option(..., "--out", "-o", help="Folder for the pseudonymised transcripts (.txt) to share or code.")
 KEY = typer.Option(
