@@ -1,7 +1,7 @@
 """Ideas for adapting a bare codebook without inventing prevalence (issue 36), measured
 codebook-only on the real sets; none is in qcode (docs/tagging.md says why).
 
-    .venv/bin/python benchmarks/adaptation_ideas.py --idea names|blend|tail [--amount A] \
+    .venv/bin/python benchmarks/adaptation_ideas.py --idea names|blend|tail|negatives|bare [--amount A] \
         --set NAME GOLD CODEBOOK [--set ...]
 
 Each idea subclasses the codebook-only tagger (`pipeline.tag.CodebookTagger`):
@@ -11,7 +11,11 @@ Each idea subclasses the codebook-only tagger (`pipeline.tag.CodebookTagger`):
   first by cosine to the code's name alone (phrasings that must agree);
 - `blend`: an adapted code's logit is A x adapted + (1 - A) x codebook-only (A: --amount);
 - `tail`: a code is adapted only where at least A of the study's units score it at robust
-  z >= 3 before adapting (a heavy tail as evidence that the code is there).
+  z >= 3 before adapting (a heavy tail as evidence that the code is there);
+- `negatives`: the study units that typify the codes the codebook already finds are kept
+  too, as negatives of the adapted codes (so that an adapted code learns the study's
+  language against the study's other talk, not against the codebook's sentences alone);
+- `bare`: only codes whose entry has no examples are adapted.
 
 Per set it prints mean kappa, macro-F1 and, for each code given to 1-3 rows, (rows given,
 rows applied, kappa).
@@ -42,7 +46,9 @@ class Idea(tag.CodebookTagger):
     def adapt(self, study):
         vectors = np.asarray(study.vectors if hasattr(study, "vectors") else study, dtype=np.float64)
         before = self.coef_.copy(), self.intercept_.copy()
-        if self.idea == "names":
+        if self.idea in ("negatives", "bare"):
+            self._adapt_selectively(vectors)
+        elif self.idea == "names":
             names = np.asarray(self.embedder_.embed([c.name for c in self.codebook.codes]), dtype=np.float64)
             self.agree_ = tag.robust_z(vectors @ names.T).argmax(axis=1)
             original, tag.study_examples = tag.study_examples, self._agreeing_examples
@@ -59,6 +65,30 @@ class Idea(tag.CodebookTagger):
             weak = self.adapted_mask_ & (share < self.amount)
             self.coef_[weak], self.intercept_[weak] = before[0][weak], before[1][weak]
         return self
+
+    def _adapt_selectively(self, vectors):
+        """`tag.CodebookTagger.adapt` with the `negatives` or `bare` change."""
+        n_codes = len(self.codebook.codes)
+        per_code = min(tag.ADAPT_PER_CODE, len(vectors) // (2 * n_codes))
+        self.adapted_ = {"units": int(len(vectors)), "per_code": int(per_code), "examples": {}}
+        if per_code < tag.ADAPT_MIN:
+            return
+        logits = tag._logits(vectors, self.coef_, self.intercept_)
+        applied = (logits >= np.log(self.config.threshold / (1 - self.config.threshold))).sum(axis=0)
+        adapt = applied < tag.ADAPT_SHARE * len(vectors) / n_codes
+        if self.idea == "bare":
+            adapt &= np.array([not c.examples for c in self.codebook.codes])
+        if not adapt.any():
+            return
+        rows, codes = tag.study_examples(vectors, logits, self._positive_vectors(), per_code)
+        keep = adapt[codes] if self.idea == "bare" else np.ones(len(codes), dtype=bool)
+        rows, codes = rows[keep], codes[keep]
+        self.study_vectors_ = np.asarray(vectors[np.sort(rows)], dtype=np.float32)
+        self.study_codes_ = codes[np.argsort(rows, kind="stable")]
+        self.adapted_["examples"] = {
+            c: int((self.study_codes_ == k).sum()) for k, c in enumerate(self.codebook.code_ids) if adapt[k]
+        }
+        self._fit_heads(only=np.flatnonzero(adapt))
 
     def _agreeing_examples(self, vectors, logits, positives, per_code):
         """`tag.study_examples`, counting only units whose best code by name agrees."""
@@ -85,7 +115,7 @@ class Idea(tag.CodebookTagger):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--idea", choices=("base", "names", "blend", "tail"), default="base")
+    ap.add_argument("--idea", choices=("base", "names", "blend", "tail", "negatives", "bare"), default="base")
     ap.add_argument("--amount", type=float, default=0.5)
     ap.add_argument("--set", nargs=3, action="append", metavar=("NAME", "GOLD", "CODEBOOK"), required=True)
     args = ap.parse_args()

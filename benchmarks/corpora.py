@@ -27,7 +27,8 @@ The data are not in this repository (their licences are theirs; see docs/evaluat
   (name + description: the authors' codebook as most researchers keep one) and
   `codebook_full.yaml` (with the framework's examples), for the 26 categories named alike
   in the data and the framework; `dev_framework.jsonl`/`test_framework.jsonl` hold those
-  labels alone.
+  labels alone; `survey0..5.jsonl`/`.yaml` are six small survey-shaped draws from the dev
+  part (125 comments, 11 categories with 1-3 examples each; `survey_draws`).
 - TalkMoves (Suresh et al., AAAI 2019; Jacobs et al. 2022), github.com/SumnerLab/TalkMoves,
   CC BY-NC-SA 4.0: 567 K-12 mathematics lesson transcripts, every sentence coded by the
   authors with their own talk-move codebook ("Coding Manual.pdf"): six teacher moves and
@@ -402,6 +403,31 @@ def convert_px_framework(framework_path: Path, items: list[dict], kept: list[str
         f"framework: {len(shared)} categories with the authors' descriptions -> {out}/codebook_definitions.yaml,"
         " codebook_full.yaml"
     )
+    survey_draws(full, [i for i in items if i["split"] == "dev"], out)
+
+
+SURVEY_DRAWS, SURVEY_CODES, SURVEY_ANSWERS = 6, 11, 125
+
+
+def survey_draws(full: dict, dev: list[dict], out: Path) -> None:
+    """Small studies shaped like a user's survey (issue 36): in each of SURVEY_DRAWS draws,
+    SURVEY_CODES categories at random, each with the first 1-3 of the framework's examples,
+    and SURVEY_ANSWERS dev comments of at least 4 words, labelled with those categories
+    alone (`survey{N}.jsonl`, `survey{N}.yaml`)."""
+    import random
+
+    import yaml
+
+    codes = [{**c, "examples": (c.get("examples") or [])[: 1 + k % 3]} for k, c in enumerate(full["codes"])]
+    answers = [i for i in dev if len(i["text"].split()) >= 4]
+    for n in range(SURVEY_DRAWS):
+        rng = random.Random(100 + n)
+        chosen = rng.sample(codes, SURVEY_CODES)
+        ids = {c["id"] for c in chosen}
+        sample = [{**i, "labels": [c for c in i["labels"] if c in ids]} for i in rng.sample(answers, SURVEY_ANSWERS)]
+        write_jsonl(out / f"survey{n}.jsonl", sample)
+        book = {**full, "name": f"{full['name']} ({SURVEY_CODES} categories, draw {n})", "codes": chosen}
+        (out / f"survey{n}.yaml").write_text(yaml.safe_dump(book, sort_keys=False, allow_unicode=True))
 
 
 def convert_talkmoves(args) -> None:

@@ -680,7 +680,14 @@ class LearnedTagger(Tagger):
     # --- persistence ------------------------------------------------------------------
 
     def save(
-        self, out_dir: Path, *, codebook_sha256: str, embedder: Embedder, training: list[dict], ids: list[str] = ()
+        self,
+        out_dir: Path,
+        *,
+        codebook_sha256: str,
+        embedder: Embedder,
+        training: list[dict],
+        ids: list[str] = (),
+        encoder: dict | None = None,
     ) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(out_dir / WEIGHTS, "wb") as f:
@@ -706,17 +713,7 @@ class LearnedTagger(Tagger):
             "modes": dict(zip(self.codebook.code_ids, self.modes_)),
             "embedding_model": vector_space(embedder.fingerprint),
             "config": self.config.model_dump(mode="json"),
-            "settings": {
-                "C": C,
-                "n0": N0,
-                "folds": FOLDS,
-                "lexical_passages": LEXICAL_PASSAGES,
-                "min_lexical": MIN_LEXICAL,
-                "trust": [list(t) for t in TRUST],
-                "min_trust": MIN_TRUST,
-                "min_choice": MIN_CHOICE,
-                "coded_share": CODED_SHARE,
-            },
+            "settings": learner_settings(),
             "learned": {
                 "codebook_weight": self.codebook_weight_,
                 "n0": self.n0_,
@@ -729,6 +726,7 @@ class LearnedTagger(Tagger):
                 "check": self.head_check_,
             },
             "training": {"passages": self.n_train_, "files": training, "ids": sorted(ids)},
+            "encoder_tuning": encoder,
             "cross_validated": self.report_,
             "weights_sha256": hashlib.sha256((out_dir / WEIGHTS).read_bytes()).hexdigest(),
         }
@@ -777,10 +775,32 @@ class LearnedTagger(Tagger):
         return tagger
 
 
+def learner_settings() -> dict:
+    """The learner's fixed settings, as model.json records them."""
+    return {
+        "C": C,
+        "n0": N0,
+        "folds": FOLDS,
+        "lexical_passages": LEXICAL_PASSAGES,
+        "min_lexical": MIN_LEXICAL,
+        "trust": [list(t) for t in TRUST],
+        "min_trust": MIN_TRUST,
+        "min_choice": MIN_CHOICE,
+        "coded_share": CODED_SHARE,
+    }
+
+
 def learn(
-    files: list[Path], *, out_dir: Path, codebook_path: Path | None, config: Config, embedder: Embedder
+    files: list[Path],
+    *,
+    out_dir: Path,
+    codebook_path: Path | None,
+    config: Config,
+    embedder: Embedder,
+    encoder: dict | None = None,
 ) -> LearnedTagger:
-    """Train on reviewed/labelled files and write MODEL_DIR/model.json + weights.npz."""
+    """Train on reviewed/labelled files and write MODEL_DIR/model.json + weights.npz
+    (`encoder`: whether the encoder was tuned and why, recorded in model.json)."""
     from .codebook import resolve_codebook
     from .io import file_sha256
 
@@ -798,6 +818,7 @@ def learn(
         embedder=embedder,
         training=[{"path": str(f), "sha256": file_sha256(f), "passages": origins[str(f)]} for f in files],
         ids=data.ids,
+        encoder=encoder,
     )
     write_training(out_dir, data)
     keep_codebook(out_dir, codebook_path)

@@ -188,6 +188,24 @@ def test_the_page_starts_a_fine_tune_when_due_and_takes_snapshots_only_then(tmp_
     assert started == [50, 150] and taken[-1] == 150 and len(taken) == 3
 
 
+def test_by_default_the_page_tunes_from_as_many_decisions_as_learn_checks(tmp_path):
+    from pipeline import tune_choice
+    from pipeline.reviewing.live import Learning
+    from pipeline.reviewing.serve import live_learner
+    from pipeline.study import Settings
+
+    assert retune.FIRST_BY_DEFAULT == tune_choice.MIN_PASSAGES > retune.FIRST
+    first = retune.FIRST_BY_DEFAULT
+    assert not retune.due(first - 1, None, first) and retune.due(first, None, first)
+    assert retune.due(first + retune.EVERY, first, first) and not retune.due(first + retune.EVERY - 1, first, first)
+    settings = Settings(codebook=tmp_path / "codebook.yaml", config=Config())
+    made = {flag: live_learner(tmp_path, settings, Learning(finetune=flag)) for flag in (None, True, False)}
+    assert (made[None].finetune, made[None].tune_from) == (True, first)
+    assert (made[True].finetune, made[True].tune_from) == (True, retune.FIRST)
+    assert made[False].finetune is False
+    assert made[None].finetune_state()["first"] == first
+
+
 def test_an_index_line_after_one_cut_short_starts_on_its_own_line(tmp_path):
     (tmp_path / "index.jsonl").write_text('{"model": "live-1", "pa')  # a worker killed mid-write
     retune.append_index(tmp_path, {"model": "live-2"})

@@ -11,6 +11,9 @@ from ..finetune import PAIRS_PER_TEXT, finetune_files
 from ..learn import MIN_HEAD, learn
 from ..model_folder import drop_encoder, with_encoder
 from ..study import for_learning
+from ..tune_choice import MIN_PASSAGES, TuneChoice, choose
+from ..tune_choice import PAIRS as CHECK_PAIRS
+from ..tune_choice import TOP_LAYERS as CHECK_TOP_LAYERS
 from .common import announce, backend_option, device_option, embedding_model_option, say, unit_words_option
 
 FILES = typer.Argument(
@@ -21,10 +24,12 @@ OUT = typer.Option(
 )
 CODEBOOK = typer.Option(None, "--codebook", "-c", help="Codebook [default: the study's, else King's Fund 2023].")
 FINETUNE = typer.Option(
-    False,
-    "--finetune",
-    help="First fine-tune the embedding model on the codebook and these passages (SetFit-style; seconds on a GPU,"
-    " minutes to an hour on a CPU); it is saved as OUT/encoder and used by code/evaluate --model OUT.",
+    None,
+    "--finetune/--no-finetune",
+    help="Fine-tune the embedding model on the codebook and these passages first (SetFit-style; seconds on a GPU,"
+    " minutes on a CPU); it is saved as OUT/encoder and used by code/evaluate --model OUT."
+    f" [default: from {MIN_PASSAGES} labelled passages, tune the top {CHECK_TOP_LAYERS} layers where an out-of-fold"
+    " check on a fifth of the documents says it pays; never below]",
 )
 PAIRS = typer.Option(
     PAIRS_PER_TEXT, "--finetune-pairs", min=1, help="With --finetune: pairs of each kind drawn per coded text."
@@ -49,7 +54,7 @@ def learn_cli(
     backend: str = backend_option(study=True),
     device: str = device_option(),
     unit_words: int = unit_words_option(study=True),
-    finetune: bool = FINETUNE,
+    finetune: bool | None = FINETUNE,
     pairs: int = PAIRS,
     top_layers: int = TOP_LAYERS,
     cache_dir: Path = CACHE_DIR,
@@ -75,6 +80,10 @@ def learn_cli(
     given = {k: v for k, v in dict(model=embedding_model, backend=backend, unit_words=unit_words).items() if v}
     settings = announce(for_learning(files, given, codebook, out))
     files, codebook, out, config = list(settings.files), settings.codebook, settings.out, settings.config
+    choice = None
+    if finetune is None:
+        choice = choose_tuning(files, codebook, config, device)
+        finetune, pairs, top_layers = choice.tune, CHECK_PAIRS, CHECK_TOP_LAYERS
     if finetune:
         tuned = finetune_files(
             files,
@@ -93,8 +102,24 @@ def learn_cli(
     else:
         drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
     embedder = build_embedder(config, cache_dir=cache_dir, device=device)
-    tagger = learn(files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder)
+    encoder = choice.record() if choice else {"tune": finetune, "why": "forced by --finetune/--no-finetune"}
+    tagger = learn(files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder, encoder=encoder)
     print_report(tagger, out)
+
+
+def choose_tuning(files: list[Path], codebook_path: Path | None, config, device: str) -> TuneChoice:
+    """The out-of-fold check of whether tuning the encoder pays (tune_choice.py), said in one line."""
+    from ..codebook import load_codebook, resolve_codebook
+    from ..learn import load_labelled
+
+    codebook = load_codebook(resolve_codebook(codebook_path))
+    data = load_labelled(files, codebook)
+    if len(data.texts) >= MIN_PASSAGES:
+        say(f"checking whether tuning the encoder pays ({len(data.texts)} labelled passages; minutes on a CPU)")
+    choice = choose(codebook, data, config=config, device=device)
+    took = f" ({choice.seconds:.0f}s)" if choice.seconds else ""
+    say(f"encoder: {'tuned' if choice.tune else 'as it is'}: {choice.why}{took}")
+    return choice
 
 
 def print_report(tagger, out: Path) -> None:

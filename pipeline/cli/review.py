@@ -170,11 +170,12 @@ SERVE_NO_LEARN = typer.Option(
     False, "--no-learn", help="Keep the batch run's suggestions; learn nothing while reviewing."
 )
 SERVE_FINETUNE = typer.Option(
-    False,
-    "--finetune",
+    None,
+    "--finetune/--no-finetune",
     help=(
-        "Also fine-tune the embedding model's top layers in the background (after 50 decisions, then every 100 more);"
+        "Fine-tune the embedding model's top layers in the background from 50 decisions, then every 100 more;"
         " used only when it beats the one in use on held-out decisions. Minutes per round on a CPU."
+        " [default: from 300 decisions; --no-finetune: never]"
     ),
 )
 SERVE_CACHE_DIR = typer.Option(
@@ -194,7 +195,7 @@ def serve_cli(
     expose: bool = SERVE_EXPOSE,
     relearn_every: int = SERVE_RELEARN_EVERY,
     no_learn: bool = SERVE_NO_LEARN,
-    finetune: bool = SERVE_FINETUNE,
+    finetune: bool | None = SERVE_FINETUNE,
     device: str = device_option(),
     cache_dir: Path = SERVE_CACHE_DIR,
 ) -> None:
@@ -210,7 +211,8 @@ def serve_cli(
     code` reruns, `review merge` and other pages respect. Ctrl+C stops the server.
     Every --relearn-every decisions a background process relearns (as `qcode learn`) and
     re-suggests the pending passages; the page says which model made each suggestion.
-    With --finetune a second background process tunes the embedding model (on --device).
+    From 300 decisions (50 with --finetune) a second background process tunes the
+    embedding model (on --device), kept only where it beats the one in use.
     """
     from ..reviewing.live import Learning
     from ..reviewing.serve import serve

@@ -33,13 +33,19 @@ RELEARN_EVERY = 20
 
 @dataclass(frozen=True)
 class Learning:
-    """How the page learns: a relearn every `every` decisions; with `finetune`, the
-    embedding model tuned in the background too (retune.py), on `device`."""
+    """How the page learns: a relearn every `every` decisions; the embedding model tuned in
+    the background too (retune.py), on `device`: from `retune.FIRST_BY_DEFAULT` decisions
+    when `finetune` is None, from `retune.FIRST` when True, never when False."""
 
     every: int = RELEARN_EVERY
     cache_dir: Path | None = None
-    finetune: bool = False
+    finetune: bool | None = False
     device: str = "cpu"
+
+    @property
+    def tune_from(self) -> int:
+        """Decided passages before the first fine-tune."""
+        return retune.FIRST if self.finetune else retune.FIRST_BY_DEFAULT
 
 
 @dataclass
@@ -54,6 +60,7 @@ class LiveLearner:
     cache_dir: Path | None = None
     on_model: Callable[[LiveModel], None] | None = None
     finetune: bool = False  # fine-tune the embedding model in the background too (retune.py)
+    tune_from: int = retune.FIRST  # ... once this many passages are decided
     device: str = "cpu"
     prior: Path | None = None  # the batch model's training.jsonl: live models learn from it too
     history: list[dict] = field(default_factory=list)
@@ -103,11 +110,11 @@ class LiveLearner:
             self._decided = snap.decided
         else:
             self._decided += decisions
-        if self.tuning or not retune.due(self._decided, self._tuned_at):
+        if self.tuning or not retune.due(self._decided, self._tuned_at, self.tune_from):
             return snap
         snap = snap or snapshot()
         self._decided = snap.decided  # the true count (undos, other pages)
-        if retune.due(snap.decided, self._tuned_at):
+        if retune.due(snap.decided, self._tuned_at, self.tune_from):
             self._tuned_at = snap.decided
             self._start_tune(snap)
         return snap
@@ -121,7 +128,7 @@ class LiveLearner:
             "encoder": self.tuned.name if self.tuned else None,
             "tuned_from": self.tuned.decisions if self.tuned else 0,
             "tuning": self.tuning,
-            "first": retune.FIRST,
+            "first": self.tune_from,
             "every": retune.EVERY,
             "last": {"name": last.name, "used": last.encoder is not None, "check": last.check} if last else None,
         }

@@ -32,9 +32,11 @@ import numpy as np
 
 from ..config import Config
 from ..outputs import LIVE, LIVE_INDEX
+from ..tune_choice import MIN_PASSAGES
 from .choice import beats
 
-FIRST = 50  # decided passages before the first fine-tune
+FIRST = 50  # decided passages before the first fine-tune (with --finetune)
+FIRST_BY_DEFAULT = MIN_PASSAGES  # ... without it: where tuning began to pay in `learn` (tune_choice.py)
 EVERY = 100  # more decided passages before the next
 TOP_LAYERS = 4  # chosen on AnnoMI practitioner dev (docs/tagging.md): 87% of a full fine-tune's gain
 HOLDOUT = 0.2  # of the decided passages, held out to judge a tuned encoder
@@ -42,9 +44,10 @@ STUDY_VECTORS = "study.npz"
 CHECK = "check.json"
 
 
-def due(decided: int, last: int | None) -> bool:
-    """Whether a fine-tune is due with `decided` passages decided, the last one made at `last`."""
-    return decided >= FIRST if last is None else decided >= last + EVERY
+def due(decided: int, last: int | None, first: int = FIRST) -> bool:
+    """Whether a fine-tune is due with `decided` passages decided, the last one made at
+    `last` (the first one at `first`)."""
+    return decided >= first if last is None else decided >= last + EVERY
 
 
 @dataclass(frozen=True)

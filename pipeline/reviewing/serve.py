@@ -71,7 +71,8 @@ def live_learner(root: Path, settings: Settings, learning: Learning | None) -> L
         settings.config,
         every=learning.every,
         cache_dir=learning.cache_dir,
-        finetune=learning.finetune,
+        finetune=learning.finetune is not False,
+        tune_from=learning.tune_from,
         device=learning.device,
         prior=settings.prior,
     )
@@ -205,7 +206,7 @@ def _announce_start(announce, target: Target, reviewer: str, url: str, exposed_h
         )
         if live.finetune:
             announce(
-                f"fine-tuning the embedding model in the background after {retune.FIRST} decisions, then every"
+                f"fine-tuning the embedding model in the background after {live.tune_from} decisions, then every"
                 f" {retune.EVERY} more (used only when it beats the one in use on decisions it did not learn from)"
             )
 

@@ -1,0 +1,83 @@
+"""Whether `qcode learn` tunes the encoder: the held-back split, the floor, and a real
+(small) out-of-fold check with the packaged MiniLM."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline import load_codebook
+from pipeline import tune_choice as tc
+from pipeline.cli import app
+from pipeline.codebook import default_codebook_path
+from pipeline.config import Config
+from pipeline.learn import Labelled
+
+from .conftest import REPO, write
+
+runner = CliRunner()
+
+
+def gold_passages(n: int, per_document: int = 4) -> Labelled:
+    rows = [json.loads(line) for line in (REPO / "eval" / "dev_gold.jsonl").read_text().splitlines()[:n]]
+    return Labelled(
+        [r["id"] for r in rows],
+        [r["text"] for r in rows],
+        [r["labels"] for r in rows],
+        groups=[f"doc{i // per_document}" for i in range(len(rows))],
+    )
+
+
+def test_each_passage_is_held_back_once_with_its_whole_document():
+    data = gold_passages(60)
+    folds = tc.check_folds(data, seed=42)
+    assert len(folds) == tc.FOLDS
+    assert sorted(i for _, check in folds for i in check) == list(range(60))
+    for train, check in folds:
+        assert not {data.groups[i] for i in check} & {data.groups[i] for i in train}
+    data.groups = None  # no documents known: passages
+    assert sorted(i for _, check in tc.check_folds(data, seed=42) for i in check) == list(range(60))
+
+
+def test_below_the_floor_nothing_is_checked_or_tuned():
+    choice = tc.choose(load_codebook(default_codebook_path()), gold_passages(30), config=Config())
+    assert not choice.tune and f"fewer than {tc.MIN_PASSAGES}" in choice.why
+    assert choice.frozen_kappa is None and "seconds" not in choice.record()
+
+
+@pytest.mark.slow
+def test_the_check_tunes_on_the_rest_and_scores_the_held_back_documents(monkeypatch):
+    monkeypatch.setattr(tc, "MIN_PASSAGES", 40)
+    monkeypatch.setattr(tc, "PAIRS", 1)
+    config = Config(model="sentence-transformers/all-MiniLM-L6-v2", batch_size=32, seed=42)
+    left_before = set(Path(tempfile.gettempdir()).glob("qcode-tune-check-*"))
+    choice = tc.choose(load_codebook(default_codebook_path()), gold_passages(60), config=config, device="cpu")
+    assert choice.seconds > 0
+    assert -1 <= choice.frozen_kappa <= 1 and -1 <= choice.tuned_kappa <= 1 and choice.se >= 0
+    assert choice.frozen_kappa != choice.tuned_kappa  # the tuned encoder really coded the held-back part
+    assert choice.tune == (choice.tuned_kappa - choice.frozen_kappa > choice.se)
+    assert f"out of fold ({tc.FOLDS} folds)" in choice.why and "pays" in choice.why
+    assert set(Path(tempfile.gettempdir()).glob("qcode-tune-check-*")) == left_before  # its encoder is gone
+
+
+def test_learn_records_why_the_encoder_was_or_was_not_tuned(tmp_path, cache_dir):
+    gold = write(
+        tmp_path / "labelled.jsonl",
+        "".join((REPO / "eval" / "dev_gold.jsonl").read_text().splitlines(keepends=True)[:20]),
+    )
+    cache = ["--cache-dir", str(cache_dir)]
+    said = {}
+    for flag, why in (([], f"fewer than {tc.MIN_PASSAGES}"), (["--no-finetune"], "forced")):
+        out = tmp_path / f"model{len(flag)}"
+        res = runner.invoke(app, ["learn", str(gold), "--out", str(out), "-e", "minilm", *flag, *cache])
+        assert res.exit_code == 0, res.stdout + res.stderr
+        tuning = json.loads((out / "model.json").read_text())["encoder_tuning"]
+        assert tuning["tune"] is False and why in tuning["why"]
+        assert not (out / "encoder").exists()
+        said[bool(flag)] = res.stderr
+    assert f"encoder: as it is: 20 labelled passages, fewer than {tc.MIN_PASSAGES}" in said[False]
+    assert "encoder:" not in said[True]
