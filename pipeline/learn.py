@@ -284,6 +284,10 @@ class LearnedTagger(Tagger):
     the decision threshold is the config's, so `--threshold` applies."""
 
     strategy = STRATEGY
+    # How passages are decided, chosen elsewhere (`_fit_head`'s check, made with the encoder
+    # before it was tuned on these passages: a check on vectors tuned on the very passages
+    # checked favours whatever fits them best); None: chosen here.
+    fixed_head: dict | None = None
 
     def decision_shape(self) -> tuple[int, int]:
         return self.min_codes_, min(self.max_codes_, self.config.max_codes)
@@ -413,6 +417,11 @@ class LearnedTagger(Tagger):
         for mode, X in features.items():
             oof[mode] = DecisionModel(self.config.seed).out_of_fold(X, decisions, self._groups)
         self.head_mode_, self.head_check_ = self._choose_head(data.labels, oof)
+        if self.fixed_head is not None:  # chosen before the encoder was tuned on these passages
+            self.head_mode_, self.head_check_ = (
+                self.fixed_head["chosen"],
+                {**self.fixed_head, "encoder": "before tuning"},
+            )
         self.oof_codes_ = [list(d) for d in oof[self.head_mode_]]  # as this model decides, out of fold
         if self.head_mode_ != "codes":
             self.head_ = DecisionModel(self.config.seed).fit(features[self.head_mode_], decisions)
@@ -790,6 +799,24 @@ def learner_settings() -> dict:
     }
 
 
+def fit_files(
+    files: list[Path], *, codebook_path: Path | None, config: Config, embedder: Embedder, head: dict | None = None
+) -> tuple[LearnedTagger, Labelled, Path]:
+    """(the learner fitted on reviewed/labelled files, what it learned from, the codebook's
+    path); `head`: how passages are decided, chosen before (`LearnedTagger.fixed_head`)."""
+    from .codebook import resolve_codebook
+
+    codebook_path = resolve_codebook(codebook_path)
+    codebook = load_codebook(codebook_path)
+    data = load_labelled(files, codebook)
+    if not data.texts:
+        raise InputError(files[0], "no reviewed or labelled passages to learn from")
+    study = embed_units(embedder, data.study, config) if data.study else None
+    tagger = LearnedTagger(codebook, config=config)
+    tagger.fixed_head = head
+    return tagger.fit(embedder, data, study=study), data, codebook_path
+
+
 def learn(
     files: list[Path],
     *,
@@ -798,19 +825,16 @@ def learn(
     config: Config,
     embedder: Embedder,
     encoder: dict | None = None,
+    head: dict | None = None,
 ) -> LearnedTagger:
     """Train on reviewed/labelled files and write MODEL_DIR/model.json + weights.npz
-    (`encoder`: whether the encoder was tuned and why, recorded in model.json)."""
-    from .codebook import resolve_codebook
+    (`encoder`: whether the encoder was tuned and why, recorded in model.json; `head`:
+    how passages are decided, chosen before the encoder was tuned)."""
     from .io import file_sha256
 
-    codebook_path = resolve_codebook(codebook_path)
-    codebook = load_codebook(codebook_path)
-    data = load_labelled(files, codebook)
-    if not data.texts:
-        raise InputError(files[0], "no reviewed or labelled passages to learn from")
-    study = embed_units(embedder, data.study, config) if data.study else None
-    tagger = LearnedTagger(codebook, config=config).fit(embedder, data, study=study)
+    tagger, data, codebook_path = fit_files(
+        files, codebook_path=codebook_path, config=config, embedder=embedder, head=head
+    )
     origins = Counter(data.origins or [])
     tagger.save(
         out_dir,

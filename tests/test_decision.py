@@ -102,6 +102,30 @@ def test_the_learner_reads_neighbours_where_they_pay(fake_embedder):
     assert sum(g == r["labels"] for g, r in zip(blind, new)) < right
 
 
+def test_a_head_chosen_before_tuning_is_kept_and_said(fake_embedder):
+    """After the encoder is tuned on the labelled passages, how they are decided is the
+    choice made with the encoder before (a check on vectors tuned on the very passages
+    checked favours whatever fits them best)."""
+    from pipeline.cli.learn import decided_by
+
+    cb, rows = context_study()
+    chosen_before = fit_rows(cb, rows, fake_embedder).head_check_
+    assert chosen_before["chosen"] == "context"
+    before = {**chosen_before, "chosen": "decisions"}  # as if the untuned encoder had chosen whole decisions
+    data = Labelled(
+        [r["id"] for r in rows],
+        [r["text"] for r in rows],
+        [r["labels"] for r in rows],
+        groups=[r["source"] for r in rows],
+    )
+    tagger = LearnedTagger(cb, config=Config())
+    tagger.fixed_head = before
+    tagger.fit(fake_embedder, data)
+    assert tagger.head_mode_ == "decisions" and tagger.head_check_["encoder"] == "before tuning"
+    assert tagger.head_.classes_ and "chosen with the encoder before it was tuned" in decided_by(tagger)
+    assert "before it was tuned" not in decided_by(fit_rows(cb, rows, fake_embedder))
+
+
 def test_a_study_without_context_keeps_per_passage_decisions(fake_embedder):
     cb, rows = context_study()
     rng = np.random.default_rng(3)

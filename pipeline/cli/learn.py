@@ -8,7 +8,7 @@ import typer
 
 from ..embed import build_embedder
 from ..finetune import PAIRS_PER_TEXT, finetune_files
-from ..learn import MIN_HEAD, learn
+from ..learn import MIN_HEAD, fit_files, learn
 from ..model_folder import drop_encoder, with_encoder
 from ..study import for_learning
 from ..tune_choice import MIN_PASSAGES, TuneChoice, choose
@@ -84,27 +84,32 @@ def learn_cli(
     if finetune is None:
         choice = choose_tuning(files, codebook, config, device)
         finetune, pairs, top_layers = choice.tune, CHECK_PAIRS, CHECK_TOP_LAYERS
-    if finetune:
-        tuned = finetune_files(
-            files,
-            codebook_path=codebook,
-            config=config,
-            out_dir=out,
-            device=device,
-            per_text=pairs,
-            top_layers=top_layers,
-        )
-        say(
-            f"fine-tuned {config.model} on {tuned.pairs} pairs in {tuned.seconds:.0f}s ({tuned.device}, {tuned.precision})"
-            f" -> {tuned.folder}"
-        )
-        config = with_encoder(config, out)
+    head = None
+    if finetune:  # how passages are decided is chosen first, on vectors not tuned on these passages
+        frozen = build_embedder(config, cache_dir=cache_dir, device=device)
+        head = fit_files(files, codebook_path=codebook, config=config, embedder=frozen)[0].head_check_
+        config = tune(files, codebook, config, out, device, pairs, top_layers)
     else:
         drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
     embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     encoder = choice.record() if choice else {"tune": finetune, "why": "forced by --finetune/--no-finetune"}
-    tagger = learn(files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder, encoder=encoder)
+    tagger = learn(
+        files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder, encoder=encoder, head=head
+    )
     print_report(tagger, out)
+
+
+def tune(files: list[Path], codebook: Path | None, config, out: Path, device: str, pairs: int, top_layers):
+    """Tune the encoder on the labelled passages into OUT/encoder, say so, and return the
+    config that embeds with it."""
+    tuned = finetune_files(
+        files, codebook_path=codebook, config=config, out_dir=out, device=device, per_text=pairs, top_layers=top_layers
+    )
+    say(
+        f"fine-tuned {config.model} on {tuned.pairs} pairs in {tuned.seconds:.0f}s ({tuned.device}, {tuned.precision})"
+        f" -> {tuned.folder}"
+    )
+    return with_encoder(config, out)
 
 
 def choose_tuning(files: list[Path], codebook_path: Path | None, config, device: str) -> TuneChoice:
@@ -165,4 +170,5 @@ def decided_by(tagger) -> str:
         return f"passages decided by {HEAD_NAMES['codes']} (fewer than {MIN_HEAD} labelled passages to choose)"
     kappas = ", ".join(f"{mode} {k:.3f}" for mode, k in check["mean_kappa_out_of_fold"].items())
     grouped = "whole documents per fold" if check.get("folds") == "documents" else "passages per fold"
-    return f"passages decided by {HEAD_NAMES[check['chosen']]}: mean kappa out of fold, {grouped}: {kappas}"
+    before = " (chosen with the encoder before it was tuned on them)" if check.get("encoder") == "before tuning" else ""
+    return f"passages decided by {HEAD_NAMES[check['chosen']]}: mean kappa out of fold, {grouped}: {kappas}{before}"
