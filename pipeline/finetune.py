@@ -138,24 +138,3 @@ def _train(model, pairs: list[tuple[str, str, float]], device: str, epochs: int)
             loss.backward()
             optimiser.step()
     model.eval()
-
-
-def finetune_files(
-    files: list[Path],
-    *,
-    codebook_path: Path | None,
-    config: Config,
-    out_dir: Path,
-    device: str = "auto",
-    per_text: int = PAIRS_PER_TEXT,
-    top_layers: int | None = None,
-) -> Tuned:
-    """`finetune` on the reviewed and labelled passages of `files`."""
-    from .codebook import load_codebook, resolve_codebook
-    from .learn import load_labelled
-
-    codebook = load_codebook(resolve_codebook(codebook_path))
-    data = load_labelled(files, codebook)
-    return finetune(
-        codebook, data, config=config, out_dir=out_dir, device=device, per_text=per_text, top_layers=top_layers
-    )

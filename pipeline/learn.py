@@ -799,11 +799,20 @@ def learner_settings() -> dict:
     }
 
 
-def fit_files(
-    files: list[Path], *, codebook_path: Path | None, config: Config, embedder: Embedder, head: dict | None = None
-) -> tuple[LearnedTagger, Labelled, Path]:
-    """(the learner fitted on reviewed/labelled files, what it learned from, the codebook's
-    path); `head`: how passages are decided, chosen before (`LearnedTagger.fixed_head`)."""
+def fit_labelled(
+    codebook: Codebook, data: Labelled, *, config: Config, embedder: Embedder, head: dict | None = None
+) -> LearnedTagger:
+    """The learner fitted on labelled passages (and adapted to their whole study); `head`:
+    how passages are decided, chosen before (`LearnedTagger.fixed_head`)."""
+    study = embed_units(embedder, data.study, config) if data.study else None
+    tagger = LearnedTagger(codebook, config=config)
+    tagger.fixed_head = head
+    return tagger.fit(embedder, data, study=study)
+
+
+def read_labelled(files: list[Path], codebook_path: Path | None) -> tuple[Codebook, Labelled, Path]:
+    """(the codebook, the reviewed/labelled passages of `files`, the codebook's path); an
+    error naming the first file when there is nothing to learn from."""
     from .codebook import resolve_codebook
 
     codebook_path = resolve_codebook(codebook_path)
@@ -811,10 +820,7 @@ def fit_files(
     data = load_labelled(files, codebook)
     if not data.texts:
         raise InputError(files[0], "no reviewed or labelled passages to learn from")
-    study = embed_units(embedder, data.study, config) if data.study else None
-    tagger = LearnedTagger(codebook, config=config)
-    tagger.fixed_head = head
-    return tagger.fit(embedder, data, study=study), data, codebook_path
+    return codebook, data, codebook_path
 
 
 def learn(
@@ -832,9 +838,8 @@ def learn(
     how passages are decided, chosen before the encoder was tuned)."""
     from .io import file_sha256
 
-    tagger, data, codebook_path = fit_files(
-        files, codebook_path=codebook_path, config=config, embedder=embedder, head=head
-    )
+    codebook, data, codebook_path = read_labelled(files, codebook_path)
+    tagger = fit_labelled(codebook, data, config=config, embedder=embedder, head=head)
     origins = Counter(data.origins or [])
     tagger.save(
         out_dir,

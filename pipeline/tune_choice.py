@@ -85,14 +85,15 @@ def tuned_codes(codebook: Codebook, data: Labelled, train, check, config: Config
         return held_back_codes(codebook, data, train, check, config, embedder)
 
 
-def choose(codebook: Codebook, data: Labelled, *, config: Config, device: str = "auto") -> TuneChoice:
-    """Tune or not, and why (see the module doc)."""
+def choose(codebook: Codebook, data: Labelled, *, config: Config, device: str = "auto", embedder=None) -> TuneChoice:
+    """Tune or not, and why (see the module doc). `embedder`: the encoder as it is (built
+    from `config` when not given)."""
     if len(data.texts) < MIN_PASSAGES:
         return TuneChoice(False, f"{len(data.texts)} labelled passages, fewer than {MIN_PASSAGES}")
     from .embed import build_embedder
 
     started = time.perf_counter()
-    frozen_embedder = build_embedder(config, device=device)
+    frozen_embedder = embedder or build_embedder(config, device=device)
     frozen, tuned = [None] * len(data.texts), [None] * len(data.texts)
     for train, check in check_folds(data, config.seed):
         for i, codes in zip(check, held_back_codes(codebook, data, train, check, config, frozen_embedder)):

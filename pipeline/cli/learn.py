@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from ..embed import build_embedder
-from ..finetune import PAIRS_PER_TEXT, finetune_files
-from ..learn import MIN_HEAD, fit_files, learn
+from ..finetune import PAIRS_PER_TEXT, finetune
+from ..learn import MIN_HEAD, fit_labelled, learn, read_labelled
 from ..model_folder import drop_encoder, with_encoder
 from ..study import for_learning
 from ..tune_choice import MIN_PASSAGES, TuneChoice, choose
@@ -28,8 +28,8 @@ FINETUNE = typer.Option(
     "--finetune/--no-finetune",
     help="Fine-tune the embedding model on the codebook and these passages first (SetFit-style; seconds on a GPU,"
     " minutes on a CPU); it is saved as OUT/encoder and used by code/evaluate --model OUT."
-    f" [default: from {MIN_PASSAGES} labelled passages, tune the top {CHECK_TOP_LAYERS} layers where an out-of-fold"
-    " check on a fifth of the documents says it pays; never below]",
+    f" [default: from {MIN_PASSAGES} labelled passages, tune the top {CHECK_TOP_LAYERS} layers where a 3-fold"
+    " out-of-fold check (whole documents) says it pays; never below]",
 )
 PAIRS = typer.Option(
     PAIRS_PER_TEXT, "--finetune-pairs", min=1, help="With --finetune: pairs of each kind drawn per coded text."
@@ -81,14 +81,16 @@ def learn_cli(
     settings = announce(for_learning(files, given, codebook, out))
     files, codebook, out, config = list(settings.files), settings.codebook, settings.out, settings.config
     choice = None
+    if finetune is not False:
+        book, data, _ = read_labelled(files, codebook)
+        frozen = build_embedder(config, cache_dir=cache_dir, device=device)
     if finetune is None:
-        choice = choose_tuning(files, codebook, config, device)
+        choice = choose_tuning(book, data, config, device, frozen)
         finetune, pairs, top_layers = choice.tune, CHECK_PAIRS, CHECK_TOP_LAYERS
     head = None
     if finetune:  # how passages are decided is chosen first, on vectors not tuned on these passages
-        frozen = build_embedder(config, cache_dir=cache_dir, device=device)
-        head = fit_files(files, codebook_path=codebook, config=config, embedder=frozen)[0].head_check_
-        config = tune(files, codebook, config, out, device, pairs, top_layers)
+        head = fit_labelled(book, data, config=config, embedder=frozen).head_check_
+        config = tune(book, data, config, out, device, pairs, top_layers)
     else:
         drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
     embedder = build_embedder(config, cache_dir=cache_dir, device=device)
@@ -99,12 +101,10 @@ def learn_cli(
     print_report(tagger, out)
 
 
-def tune(files: list[Path], codebook: Path | None, config, out: Path, device: str, pairs: int, top_layers):
+def tune(codebook, data, config, out: Path, device: str, pairs: int, top_layers):
     """Tune the encoder on the labelled passages into OUT/encoder, say so, and return the
     config that embeds with it."""
-    tuned = finetune_files(
-        files, codebook_path=codebook, config=config, out_dir=out, device=device, per_text=pairs, top_layers=top_layers
-    )
+    tuned = finetune(codebook, data, config=config, out_dir=out, device=device, per_text=pairs, top_layers=top_layers)
     say(
         f"fine-tuned {config.model} on {tuned.pairs} pairs in {tuned.seconds:.0f}s ({tuned.device}, {tuned.precision})"
         f" -> {tuned.folder}"
@@ -112,16 +112,11 @@ def tune(files: list[Path], codebook: Path | None, config, out: Path, device: st
     return with_encoder(config, out)
 
 
-def choose_tuning(files: list[Path], codebook_path: Path | None, config, device: str) -> TuneChoice:
+def choose_tuning(codebook, data, config, device: str, embedder) -> TuneChoice:
     """The out-of-fold check of whether tuning the encoder pays (tune_choice.py), said in one line."""
-    from ..codebook import load_codebook, resolve_codebook
-    from ..learn import load_labelled
-
-    codebook = load_codebook(resolve_codebook(codebook_path))
-    data = load_labelled(files, codebook)
     if len(data.texts) >= MIN_PASSAGES:
         say(f"checking whether tuning the encoder pays ({len(data.texts)} labelled passages; minutes on a CPU)")
-    choice = choose(codebook, data, config=config, device=device)
+    choice = choose(codebook, data, config=config, device=device, embedder=embedder)
     took = f" ({choice.seconds:.0f}s)" if choice.seconds else ""
     say(f"encoder: {'tuned' if choice.tune else 'as it is'}: {choice.why}{took}")
     return choice

@@ -11,6 +11,7 @@ from ..reviewing.reviews import check_file, merge_reviews, most_uncertain_code, 
 from ..schemas import STATUSES
 from ..store import locked, read_excerpts, write_excerpts
 from ..study import excerpt_files, for_files, output_folder_of
+from ..tune_choice import MIN_PASSAGES
 from .common import UsageError, announce, command, device_option, say, study_codebook
 
 app = typer.Typer(
@@ -175,7 +176,7 @@ SERVE_FINETUNE = typer.Option(
     help=(
         "Fine-tune the embedding model's top layers in the background from 50 decisions, then every 100 more;"
         " used only when it beats the one in use on held-out decisions. Minutes per round on a CPU."
-        " [default: from 300 decisions; --no-finetune: never]"
+        f" [default: from {MIN_PASSAGES} decisions, where qcode learn starts checking; --no-finetune: never]"
     ),
 )
 SERVE_CACHE_DIR = typer.Option(
@@ -211,7 +212,7 @@ def serve_cli(
     code` reruns, `review merge` and other pages respect. Ctrl+C stops the server.
     Every --relearn-every decisions a background process relearns (as `qcode learn`) and
     re-suggests the pending passages; the page says which model made each suggestion.
-    From 300 decisions (50 with --finetune) a second background process tunes the
+    From 450 decisions (50 with --finetune) a second background process tunes the
     embedding model (on --device), kept only where it beats the one in use.
     """
     from ..reviewing.live import Learning
