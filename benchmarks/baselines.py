@@ -1,6 +1,7 @@
 """Learners qcode is compared with, kept here so every benchmark scores them on the same
 folds: the previous `qcode learn` (learned-logreg-v2, replaced by learned-blend-v3) and a
-supervised TF-IDF + LinearSVC trained on the same reviewed passages."""
+supervised TF-IDF + LinearSVC trained on the same reviewed passages; and a plain logistic
+regression on the same frozen vectors, one code per passage (the floor issue 35 sets)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
+from pipeline.decision import neighbour_means, passage_means
 from pipeline.evaluate import label_matrix
 from pipeline.learn import Labelled, _f1, _paired_f1_se
 from pipeline.tag import CodebookTagger
@@ -111,3 +113,18 @@ class TfidfSvc:
             axis=1,
         )
         return [[self.codebook.code_ids[k] for k in np.flatnonzero(row)] for row in on]
+
+
+NONE = "(none)"
+
+
+def logreg_top1(items, units, train, test, *, neighbours: bool, seed: int) -> list[list[str]]:
+    """One code per passage (its first label, or none) from a plain logistic regression."""
+    X = passage_means(units)
+    if neighbours:
+        X = np.hstack([X, neighbour_means(X, [it.document for it in items])])
+    y = [items[i].labels[0] if items[i].labels else NONE for i in train]
+    if len(set(y)) < 2:
+        return [[] if y[0] == NONE else [y[0]] for _ in test]
+    clf = LogisticRegression(C=4.0, max_iter=3000, random_state=seed).fit(X[train], y)
+    return [[] if p == NONE else [p] for p in clf.predict(X[test])]

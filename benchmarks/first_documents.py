@@ -27,15 +27,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from sklearn.linear_model import LogisticRegression
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from baselines import logreg_top1  # noqa: E402
 from gold import load_gold  # noqa: E402
 
 from pipeline import Config  # noqa: E402
-from pipeline.decision import neighbour_means, passage_means  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
@@ -43,7 +40,6 @@ from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
 LEARNERS = ("codebook", "qcode", "logreg-top1", "logreg-top1+nb")
-NONE = "(none)"
 
 
 def split(items, fraction: float) -> tuple[list[int], list[int]]:
@@ -54,18 +50,6 @@ def split(items, fraction: float) -> tuple[list[int], list[int]]:
     first = set(docs[: max(1, math.ceil(fraction * len(docs)))])
     train = [i for i, it in enumerate(items) if it.document in first]
     return train, [i for i, it in enumerate(items) if it.document not in first]
-
-
-def logreg_top1(items, units, train, test, *, neighbours: bool, seed: int) -> list[list[str]]:
-    """One code per passage (its first label, or none) from a plain logistic regression."""
-    X = passage_means(units)
-    if neighbours:
-        X = np.hstack([X, neighbour_means(X, [it.document for it in items])])
-    y = [items[i].labels[0] if items[i].labels else NONE for i in train]
-    if len(set(y)) < 2:
-        return [[] if y[0] == NONE else [y[0]] for _ in test]
-    clf = LogisticRegression(C=4.0, max_iter=3000, random_state=seed).fit(X[train], y)
-    return [[] if p == NONE else [p] for p in clf.predict(X[test])]
 
 
 def qcode(items, units, train, test, codebook, config, embedder) -> list[list[str]]:

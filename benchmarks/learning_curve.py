@@ -1,6 +1,7 @@
 """How much reviewing pays: mean kappa and macro/micro-F1 after learning from 0, 25, 50,
 100, 200 and all labelled passages, always scored on held-out folds, for qcode's learner,
-the previous one, and TF-IDF + LinearSVC trained on the same reviewed passages.
+the previous one, TF-IDF + LinearSVC trained on the same reviewed passages, and a plain
+logistic regression on the same frozen vectors, one code per passage (`logreg-top1`).
 
     .venv/bin/python benchmarks/learning_curve.py --gold G.jsonl --codebook C.yaml [--reps 3] [--json OUT]
 
@@ -23,7 +24,7 @@ from sklearn.model_selection import KFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baselines import PreviousLearner, TfidfSvc  # noqa: E402
+from baselines import PreviousLearner, TfidfSvc, logreg_top1  # noqa: E402
 from gold import load_gold  # noqa: E402
 
 from pipeline import Config  # noqa: E402
@@ -34,7 +35,7 @@ from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
 SIZES = (0, 25, 50, 100, 200, None)  # None = all
-LEARNERS = ("qcode", "previous", "tfidf-svc")
+LEARNERS = ("qcode", "previous", "tfidf-svc", "logreg-top1")
 
 
 def predict(learner, items, train, test, units, codebook, config, embedder, base):
@@ -51,6 +52,8 @@ def predict(learner, items, train, test, units, codebook, config, embedder, base
                 LearnedTagger(codebook, config=config).fit(embedder, data, study=units).suggest(units.take(test))
             )
         ]
+    if learner == "logreg-top1":
+        return logreg_top1(items, units, train, test, neighbours=False, seed=config.seed)
     if learner == "previous":
         return PreviousLearner(codebook, config).fit(embedder, data).predict(units.take(test))
     return TfidfSvc(codebook, config.seed).fit(data.texts, data.labels).predict([items[i].text for i in test])

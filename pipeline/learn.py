@@ -284,10 +284,11 @@ class LearnedTagger(Tagger):
     the decision threshold is the config's, so `--threshold` applies."""
 
     strategy = STRATEGY
-    # How passages are decided, chosen elsewhere (`_fit_head`'s check, made with the encoder
-    # before it was tuned on these passages: a check on vectors tuned on the very passages
-    # checked favours whatever fits them best); None: chosen here.
-    fixed_head: dict | None = None
+    # The choices made with the encoder before it was tuned on these passages (`choices()`
+    # of that fit: how far the codebook is trusted, each code's mode with the check that
+    # chose it, how passages are decided): a check on vectors tuned on the very passages
+    # checked favours whatever fits them best. None: chosen here.
+    fixed: dict | None = None
 
     def decision_shape(self) -> tuple[int, int]:
         return self.min_codes_, min(self.max_codes_, self.config.max_codes)
@@ -337,7 +338,7 @@ class LearnedTagger(Tagger):
         base_scores = base.score(units) if units is not None else None
         self._oof: dict[tuple, np.ndarray] = {}  # (code, trust, by document) -> out-of-fold blended scores
         self._lexical_oof: dict[int, np.ndarray] = {}  # code -> the word model's held-out decisions
-        self.codebook_weight_, self.n0_ = self._choose_trust(units, Y, base_scores) if units is not None else TRUST[0]
+        self.codebook_weight_, self.n0_ = self._trust(units, Y, base_scores)
         for k, code in enumerate(self.codebook.code_ids):
             if units is None:
                 self.report_[code] = {"positives": 0, "negatives": 0, "mode": "codebook", "weight": 0.0}
@@ -347,6 +348,8 @@ class LearnedTagger(Tagger):
             self.report_[code] = self._fit_code(
                 k, units, y, base_scores[:, k], words if use_words else None, lexical_rows
             )
+            if self.fixed is not None and "cv" in self.fixed["report"][code]:  # the check that chose its mode
+                self.report_[code]["cv"] = self.fixed["report"][code]["cv"]
         self._keep_lexical(lexical_rows, units.vectors.shape[1] if units is not None else self.vectors_.shape[1])
         self.min_codes_, self.max_codes_ = decision_shape(data.labels, self.config.max_codes)
         self.coded_only_ = bool(data.labels) and all(data.labels)
@@ -354,6 +357,22 @@ class LearnedTagger(Tagger):
         self._fit_head(units, data, base_scores, study)
         del self._oof, self._lexical_oof
         return self
+
+    def choices(self) -> dict:
+        """What this fit chose, to be kept when the encoder is then tuned on the same
+        passages (`fixed`): trust, each code's mode and its check, how passages are decided."""
+        return {
+            "trust": [self.codebook_weight_, self.n0_],
+            "modes": dict(zip(self.codebook.code_ids, self.modes_)),
+            "report": self.report_,
+            "head": self.head_check_,
+        }
+
+    def _trust(self, units: UnitVectors | None, Y: np.ndarray, base_scores) -> tuple[float, float]:
+        """(codebook weight, N0): as chosen before tuning, else chosen here."""
+        if self.fixed is not None:
+            return tuple(self.fixed["trust"])
+        return self._choose_trust(units, Y, base_scores) if units is not None else TRUST[0]
 
     def _choose_head(self, labels: list[list[str]], oof: dict) -> tuple[str, dict]:
         """(mode, check): each of HEADS in turn replaces the one chosen so far only where
@@ -417,11 +436,9 @@ class LearnedTagger(Tagger):
         for mode, X in features.items():
             oof[mode] = DecisionModel(self.config.seed).out_of_fold(X, decisions, self._groups)
         self.head_mode_, self.head_check_ = self._choose_head(data.labels, oof)
-        if self.fixed_head is not None:  # chosen before the encoder was tuned on these passages
-            self.head_mode_, self.head_check_ = (
-                self.fixed_head["chosen"],
-                {**self.fixed_head, "encoder": "before tuning"},
-            )
+        before = (self.fixed or {}).get("head")
+        if before is not None:  # chosen before the encoder was tuned on these passages
+            self.head_mode_, self.head_check_ = before["chosen"], {**before, "encoder": "before tuning"}
         self.oof_codes_ = [list(d) for d in oof[self.head_mode_]]  # as this model decides, out of fold
         if self.head_mode_ != "codes":
             self.head_ = DecisionModel(self.config.seed).fit(features[self.head_mode_], decisions)
@@ -493,13 +510,14 @@ class LearnedTagger(Tagger):
         check = self._cross_check(k, units, owner, y, base_scores, words)
         if check is not None:
             entry["cv"] = check
-            if words is not None and check["lexical_gain"] > check["lexical_gain_se"]:
-                lexical_rows[k] = self._lexical_model(words, y[owner], check)
-                self.modes_[k] = "lexical"
-                entry.update(mode="lexical", weight=1.0)
-                return entry
-            if check["gain"] < -check["gain_se"]:
-                return entry  # clearly worse on the reviewers' own passages
+        mode = self.fixed["modes"][self.codebook.code_ids[k]] if self.fixed is not None else _mode(check, words)
+        if mode == "lexical" and check is not None and "lexical_cut" in check:
+            lexical_rows[k] = self._lexical_model(words, y[owner], check)
+            self.modes_[k] = "lexical"
+            entry.update(mode="lexical", weight=1.0)
+            return entry
+        if mode == "codebook":
+            return entry
         coef, intercept = self._code_model(k, units.vectors, y[owner])
         self.coef_[k], self.intercept_[k] = coef, intercept
         self.weight_[k] = blend_weight(pos, neg, self.n0_)
@@ -727,6 +745,7 @@ class LearnedTagger(Tagger):
                 "codebook_weight": self.codebook_weight_,
                 "n0": self.n0_,
                 "codes_per_passage": {"least": self.min_codes_, "most": self.max_codes_},
+                **({"chosen": "with the encoder before it was tuned"} if self.fixed is not None else {}),
             },
             "decisions": {
                 "mode": self.head_mode_,
@@ -784,6 +803,17 @@ class LearnedTagger(Tagger):
         return tagger
 
 
+def _mode(check: dict | None, words) -> str:
+    """A code's mode by its cross-check: the word model where it gains more than a
+    standard error over the blend, codebook scoring where the blend is clearly worse on
+    the reviewers' own passages, else the blend ("learned")."""
+    if check is None:
+        return "learned"
+    if words is not None and check["lexical_gain"] > check["lexical_gain_se"]:
+        return "lexical"
+    return "codebook" if check["gain"] < -check["gain_se"] else "learned"
+
+
 def learner_settings() -> dict:
     """The learner's fixed settings, as model.json records them."""
     return {
@@ -800,13 +830,13 @@ def learner_settings() -> dict:
 
 
 def fit_labelled(
-    codebook: Codebook, data: Labelled, *, config: Config, embedder: Embedder, head: dict | None = None
+    codebook: Codebook, data: Labelled, *, config: Config, embedder: Embedder, fixed: dict | None = None
 ) -> LearnedTagger:
-    """The learner fitted on labelled passages (and adapted to their whole study); `head`:
-    how passages are decided, chosen before (`LearnedTagger.fixed_head`)."""
+    """The learner fitted on labelled passages (and adapted to their whole study); `fixed`:
+    its choices made before the encoder was tuned (`LearnedTagger.fixed`)."""
     study = embed_units(embedder, data.study, config) if data.study else None
     tagger = LearnedTagger(codebook, config=config)
-    tagger.fixed_head = head
+    tagger.fixed = fixed
     return tagger.fit(embedder, data, study=study)
 
 
@@ -831,15 +861,15 @@ def learn(
     config: Config,
     embedder: Embedder,
     encoder: dict | None = None,
-    head: dict | None = None,
+    fixed: dict | None = None,
 ) -> LearnedTagger:
     """Train on reviewed/labelled files and write MODEL_DIR/model.json + weights.npz
-    (`encoder`: whether the encoder was tuned and why, recorded in model.json; `head`:
-    how passages are decided, chosen before the encoder was tuned)."""
+    (`encoder`: whether the encoder was tuned and why, recorded in model.json; `fixed`:
+    the learner's choices made before the encoder was tuned)."""
     from .io import file_sha256
 
     codebook, data, codebook_path = read_labelled(files, codebook_path)
-    tagger = fit_labelled(codebook, data, config=config, embedder=embedder, head=head)
+    tagger = fit_labelled(codebook, data, config=config, embedder=embedder, fixed=fixed)
     origins = Counter(data.origins or [])
     tagger.save(
         out_dir,

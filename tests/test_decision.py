@@ -119,11 +119,33 @@ def test_a_head_chosen_before_tuning_is_kept_and_said(fake_embedder):
         groups=[r["source"] for r in rows],
     )
     tagger = LearnedTagger(cb, config=Config())
-    tagger.fixed_head = before
+    tagger.fixed = {**fit_rows(cb, rows, fake_embedder).choices(), "head": before}
     tagger.fit(fake_embedder, data)
     assert tagger.head_mode_ == "decisions" and tagger.head_check_["encoder"] == "before tuning"
     assert tagger.head_.classes_ and "chosen with the encoder before it was tuned" in decided_by(tagger)
     assert "before it was tuned" not in decided_by(fit_rows(cb, rows, fake_embedder))
+
+
+def test_trust_and_modes_chosen_before_tuning_are_kept(fake_embedder):
+    """The codebook's trust and each code's mode are the choices made before tuning too,
+    with the check that made them, whatever a check on the tuned vectors would say."""
+    cb, rows = context_study()
+    free = fit_rows(cb, rows, fake_embedder)
+    assert free.modes_.count("codebook") < 3
+    before = free.choices()
+    other = [t for t in ((1.0, 5.0), (0.3, 2.0)) if t != (free.codebook_weight_, free.n0_)][0]
+    report = {c: {**e, "cv": {**e.get("cv", {}), "note": "before"}} for c, e in before["report"].items()}
+    modes = {"c0": "codebook", "c1": "learned", "c2": "learned"}
+    tagger = LearnedTagger(cb, config=Config())
+    tagger.fixed = {**before, "trust": list(other), "modes": modes, "report": report}
+    ids, texts, labels = [r["id"] for r in rows], [r["text"] for r in rows], [r["labels"] for r in rows]
+    tagger.fit(fake_embedder, Labelled(ids, texts, labels, groups=[r["source"] for r in rows]))
+    assert (tagger.codebook_weight_, tagger.n0_) == other
+    assert tagger.modes_ == ["codebook", "learned", "learned"]
+    assert tagger.weight_[0] == 0 and tagger.weight_[1] > 0
+    assert np.allclose(tagger.coef_[0], tagger.base_coef_[0]) and not np.allclose(tagger.coef_[1], tagger.base_coef_[1])
+    assert tagger.report_["c1"]["cv"]["note"] == "before"
+    assert tagger.head_check_["encoder"] == "before tuning"
 
 
 def test_a_study_without_context_keeps_per_passage_decisions(fake_embedder):

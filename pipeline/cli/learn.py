@@ -87,16 +87,16 @@ def learn_cli(
     if finetune is None:
         choice = choose_tuning(book, data, config, device, frozen)
         finetune, pairs, top_layers = choice.tune, CHECK_PAIRS, CHECK_TOP_LAYERS
-    head = None
-    if finetune:  # how passages are decided is chosen first, on vectors not tuned on these passages
-        head = fit_labelled(book, data, config=config, embedder=frozen).head_check_
+    fixed = None
+    if finetune:  # the learner's choices are made first, on vectors not tuned on these passages
+        fixed = fit_labelled(book, data, config=config, embedder=frozen).choices()
         config = tune(book, data, config, out, device, pairs, top_layers)
     else:
         drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
     embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     encoder = choice.record() if choice else {"tune": finetune, "why": "forced by --finetune/--no-finetune"}
     tagger = learn(
-        files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder, encoder=encoder, head=head
+        files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder, encoder=encoder, fixed=fixed
     )
     print_report(tagger, out)
 
@@ -132,7 +132,10 @@ def print_report(tagger, out: Path) -> None:
         if tagger.codebook_weight_ == 1.0
         else f"trusted less (its rows weigh {tagger.codebook_weight_:g}, N0 {tagger.n0_:g})"
     )
+    before = getattr(tagger, "fixed", None) is not None
     typer.echo(f"codebook {trust}; codes per passage: at least {least}, at most {most}")
+    if before:
+        typer.echo("the trust, each code's mode and its check below: chosen with the encoder before it was tuned")
     typer.echo(f"{'code':<30} {'mode':<9} {'pos':>4} {'neg':>5} {'weight':>6}  cross-validated F1 on these passages")
     for code, entry in tagger.report_.items():
         cv = entry.get("cv")
