@@ -160,6 +160,11 @@ def test_a_fine_tune_is_kept_only_when_it_wins_and_later_relearns_embed_with_it(
     assert embedded_with.startswith("local-model@") and "MiniLM" not in embedded_with  # the tuned encoder's
     assert json.loads((out / "live" / "index.jsonl").read_text().splitlines()[-1])["encoder"] == "live/ft2/encoder"
     assert model.check["chosen"] in ("batch", "codes", "decisions")
+    # its choices were made on the run's own vectors, which never learned from the decisions
+    assert model.check["chosen_with"] == "the encoder before it was tuned"
+    assert (
+        json.loads((folder / "model.json").read_text())["learned"]["chosen"] == "with the encoder before it was tuned"
+    )
     from pipeline.manifest import Manifest
 
     named = {m.model: m for m in Manifest.read(out / "manifest.json").with_live_models(out).live_models}

@@ -98,7 +98,7 @@ def _die_with(parent: int, every: float = 0.5) -> None:
 # --- the worker process -------------------------------------------------------------------
 
 _EMBEDDERS: dict[tuple, object] = {}
-_STUDY: dict[tuple, object] = {}  # the study's units, embedded once per worker process
+_STUDY: dict[tuple, object] = {}  # the study's units, embedded once per worker process and encoder
 
 
 def _embedder(config: Config, cache_dir: str | None, device: str = "cpu"):
@@ -118,7 +118,8 @@ def _study_units(embedder, texts: list[str], config: Config, encoder: str | None
 
     key = (config.model, config.unit_words, hash(tuple(texts)))
     if key not in _STUDY:
-        _STUDY.clear()
+        while len(_STUDY) >= 2:  # the run's encoder and a tuned one (relearn: _before_tuning)
+            _STUDY.pop(next(iter(_STUDY)))
         kept = retune.study_vectors(encoder, texts, config) if encoder else None
         _STUDY[key] = kept if kept is not None else embed_units(embedder, texts, config)
     return _STUDY[key]
@@ -139,8 +140,11 @@ def relearn(job: RelearnJob) -> LiveModel:
     embedder = _embedder(config, job.cache_dir, job.device)
     data, texts, groups = training_set(snap, read_prior(job.prior, set(codebook.code_ids)))
     units = _study_units(embedder, texts, config, job.encoder)
-    tagger = LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units)
-    suggestions, check, chosen = pending_suggestions(tagger, units, snap, job.config, data)
+    before = _before_tuning(job, codebook, data, texts) if job.encoder is not None else None
+    tagger = LearnedTagger(codebook, config=job.config)
+    tagger.fixed = before[0].choices() if before is not None else None
+    tagger.fit(embedder, data, study=units)
+    suggestions, check, chosen = pending_suggestions(tagger, units, snap, job.config, data, before=before)
     seconds = time.perf_counter() - started
     decided = snap.decided
     version = _keep(
@@ -156,6 +160,17 @@ def relearn(job: RelearnJob) -> LiveModel:
         prior=len(data.ids) - decided,
     )
     return LiveModel(version, decided, seconds, suggestions, check)
+
+
+def _before_tuning(job: RelearnJob, codebook, data, texts: list[str]):
+    """(the learner fitted with the run's own encoder, the study's units with it): where a
+    tuned encoder is in use, its choices, and the page's choice of suggestions, are made
+    on these vectors, which never learned from the decisions (as `qcode learn` does)."""
+    from ..learn import LearnedTagger
+
+    embedder = _embedder(job.config, job.cache_dir, job.device)
+    units = _study_units(embedder, texts, job.config, None)
+    return LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units), units
 
 
 def read_prior(path: str | None, known: set[str]) -> list[dict]:
@@ -205,15 +220,16 @@ def training_set(snap: Snapshot, prior: list[dict]):
     return data, texts, groups
 
 
-def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None):
+def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None, before=None):
     """(id -> (suggestions, codes, uncertainty) for the pending passages, the check that
     chose them, the decision model): from whichever of the batch run, the learned model
     and the page's decision model made the fewest wrong suggestions on the decided
     passages (choice.py), each judged out of fold on the page's decisions alone (a prior
     coding is always learned from). Empty when the batch run's suggestions are best.
     `units`: the study's (the page's passages first); `data`: what the tagger learned
-    from, the page's decided passages first (by default those alone)."""
-    from ..decision import codebook_logits, passage_features
+    from, the page's decided passages first (by default those alone); `before`: (tagger,
+    units) with the encoder before it was tuned on the decisions, which then choose."""
+    from ..decision import DecisionModel, codebook_logits, passage_features
     from .choice import choose
     from .reviews import uncertainty_of_scores
 
@@ -221,12 +237,20 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     pending = [i for i, label in enumerate(snap.labels) if label is None]
     where = data.where if data is not None and data.where is not None else decided
     labels = data.labels if data is not None else [snap.labels[i] for i in decided]
+    texts = _passage_texts(snap, data, len(units))
     scores = tagger.base_.score(units)
-    features = passage_features(units, scores, _passage_texts(snap, data, len(units)))
+    features = passage_features(units, scores, texts)
+    judge, judged_on = before if before is not None else (tagger, features)
+    if before is not None:
+        judged_on = passage_features(judged_on, judge.base_.score(judged_on), texts)
     batch = [snap.batch_codes[i] for i in decided] if snap.batch_codes is not None else None
     trained = [tuple(sorted(codes)) for codes in labels]
-    chosen, wrong, model = choose(tagger, features[where], trained, batch, judged=len(decided))
-    check = {"passages": len(decided), "wrong": wrong, "chosen": chosen, "better": chosen != "batch", "cv": tagger.cv_}
+    chosen, wrong, model = choose(judge, judged_on[where], trained, batch, judged=len(decided))
+    if before is not None:  # chosen before tuning; the model that suggests reads the tuned vectors
+        model = DecisionModel(config.seed).fit(features[where], trained)
+    check = {"passages": len(decided), "wrong": wrong, "chosen": chosen, "better": chosen != "batch", "cv": judge.cv_}
+    if before is not None:
+        check["chosen_with"] = "the encoder before it was tuned"
     check["prior_passages"] = len(trained) - len(decided)
     check["codebook_logit_scale"] = codebook_logits(scores)[1]  # how the decision model's features were made
     if chosen == "batch" or not pending:
