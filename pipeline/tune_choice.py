@@ -7,7 +7,8 @@ about 195 passages: 0.529 -> 0.498; the first 25%, 484 passages: 0.547 -> 0.575)
 `MIN_PASSAGES` labelled passages `learn` checks it out of fold: in each of `FOLDS` folds
 (whole documents where the passages name theirs) it tunes the top `TOP_LAYERS` layers on
 the other folds and learns on them twice, with the encoder as it is and with the tuned
-one, and both code the held-back fold. It tunes on every passage only where the tuned
+one (keeping the choices the first made, as `learn` does after a tuning), and both code
+the held-back fold. It tunes on every passage only where the tuned
 learner agrees better with the coders over all the held-back passages by more than the
 bootstrap standard error of the difference (whole documents resampled), as `learn`
 chooses everything else. Below `MIN_PASSAGES` it does not tune; `--finetune` and
@@ -60,18 +61,26 @@ def check_folds(data: Labelled, seed: int) -> list[tuple[np.ndarray, np.ndarray]
     return list(KFold(FOLDS, shuffle=True, random_state=seed).split(np.zeros(n)))
 
 
-def held_back_codes(codebook: Codebook, data: Labelled, train, check, config: Config, embedder) -> list[list[str]]:
-    """The learner's codes for the held-back passages, learned from the `train` rows."""
+def held_back_codes(
+    codebook: Codebook, data: Labelled, train, check, config: Config, embedder, fixed: dict | None = None
+) -> tuple[list[list[str]], dict]:
+    """(the learner's codes for the held-back passages, learned from the `train` rows; its
+    choices). `fixed`: choices made before tuning, kept as `learn` keeps them."""
     from .units import embed_units
 
-    tagger = LearnedTagger(codebook, config=config).fit(embedder, data.subset(train))
+    tagger = LearnedTagger(codebook, config=config)
+    tagger.fixed = fixed
+    tagger.fit(embedder, data.subset(train))
     held = data.subset(check)
     units = embed_units(embedder, held.texts, config)
-    return [codes for _, codes in tagger.suggest(units, held.groups)]
+    return [codes for _, codes in tagger.suggest(units, held.groups)], tagger.choices()
 
 
-def tuned_codes(codebook: Codebook, data: Labelled, train, check, config: Config, device: str) -> list[list[str]]:
-    """`held_back_codes` with the encoder's top layers tuned on the `train` rows first."""
+def tuned_codes(
+    codebook: Codebook, data: Labelled, train, check, config: Config, device: str, fixed: dict
+) -> list[list[str]]:
+    """`held_back_codes` with the encoder's top layers tuned on the `train` rows first, and
+    the learner's choices made before (`fixed`), as `learn` makes them."""
     from .embed import build_embedder
     from .finetune import finetune
     from .model_folder import with_encoder
@@ -82,7 +91,7 @@ def tuned_codes(codebook: Codebook, data: Labelled, train, check, config: Config
             per_text=PAIRS, top_layers=TOP_LAYERS,
         )  # fmt: skip
         embedder = build_embedder(with_encoder(config, Path(work)), device=device)
-        return held_back_codes(codebook, data, train, check, config, embedder)
+        return held_back_codes(codebook, data, train, check, config, embedder, fixed)[0]
 
 
 def choose(codebook: Codebook, data: Labelled, *, config: Config, device: str = "auto", embedder=None) -> TuneChoice:
@@ -96,9 +105,10 @@ def choose(codebook: Codebook, data: Labelled, *, config: Config, device: str = 
     frozen_embedder = embedder or build_embedder(config, device=device)
     frozen, tuned = [None] * len(data.texts), [None] * len(data.texts)
     for train, check in check_folds(data, config.seed):
-        for i, codes in zip(check, held_back_codes(codebook, data, train, check, config, frozen_embedder)):
+        codes_as_it_is, choices = held_back_codes(codebook, data, train, check, config, frozen_embedder)
+        for i, codes in zip(check, codes_as_it_is):
             frozen[i] = codes
-        for i, codes in zip(check, tuned_codes(codebook, data, train, check, config, device)):
+        for i, codes in zip(check, tuned_codes(codebook, data, train, check, config, device, choices)):
             tuned[i] = codes
     truth, frozen_m, tuned_m = (label_matrix(p, codebook.code_ids) for p in (data.labels, frozen, tuned))
     k_frozen, k_tuned = mean_kappa(truth, frozen_m), mean_kappa(truth, tuned_m)

@@ -55,12 +55,22 @@ def test_the_check_tunes_on_the_rest_and_scores_the_held_back_documents(monkeypa
     monkeypatch.setattr(tc, "PAIRS", 1)
     config = Config(model="sentence-transformers/all-MiniLM-L6-v2", batch_size=32, seed=42)
     left_before = set(Path(tempfile.gettempdir()).glob("qcode-tune-check-*"))
+    fixed, fit = [], tc.held_back_codes
+
+    def spy(*args, **kwargs):
+        fixed.append(args[6] if len(args) > 6 else kwargs.get("fixed"))
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(tc, "held_back_codes", spy)
     choice = tc.choose(load_codebook(default_codebook_path()), gold_passages(60), config=config, device="cpu")
+    # per fold: the learner as it is, then the tuned one keeping the choices the first made
+    assert len(fixed) == 2 * tc.FOLDS and fixed[0::2] == [None] * tc.FOLDS
+    assert all({"trust", "modes", "head"} <= set(f) for f in fixed[1::2])
     assert choice.seconds > 0
     assert -1 <= choice.frozen_kappa <= 1 and -1 <= choice.tuned_kappa <= 1 and choice.se >= 0
     assert choice.frozen_kappa != choice.tuned_kappa  # the tuned encoder really coded the held-back part
     assert choice.tune == (choice.tuned_kappa - choice.frozen_kappa > choice.se)
-    assert f"out of fold ({tc.FOLDS} folds)" in choice.why and "pays" in choice.why
+    assert f"tuning {'pays' if choice.tune else 'does not pay'} out of fold ({tc.FOLDS} folds)" in choice.why
     assert set(Path(tempfile.gettempdir()).glob("qcode-tune-check-*")) == left_before  # its encoder is gone
 
 
