@@ -140,8 +140,10 @@ def test_a_fine_tune_is_kept_only_when_it_wins_and_later_relearns_embed_with_it(
     assert (out / "live" / "ft1").is_dir() == done.check["better"] == (done.encoder is not None)
     assert not list((out / "live").glob(".ft*"))
     calls = iter([np.ones(8, bool), np.zeros(8, bool)])  # the encoder in use misses all, the tuned one none
-    monkeypatch.setattr(retune, "held_out_misses", lambda *a, **k: next(calls))
+    kept = []  # the choices each encoder's learner keeps: made with the run's own encoder
+    monkeypatch.setattr(retune, "held_out_misses", lambda *a, **k: (kept.append(a[7]), next(calls))[1])
     won = retune.retune(job.__class__(**{**job.__dict__, "version": 2}))
+    assert len(kept) == 2 and kept[0] is kept[1] and {"trust", "modes", "head"} <= set(kept[0])
     assert won.encoder is not None and (out / "live" / "ft2" / "encoder" / "modules.json").is_file()
     kept = retune.study_vectors(won.encoder, job.texts, config)
     assert (

@@ -6,7 +6,8 @@ process tunes the top TOP_LAYERS layers of the embedding model (finetune_top.py)
 codebook and the decisions so far. It is swapped in only when it beats the encoder in use
 on decisions it did not learn from: the decided passages are split once, by the seed,
 HOLDOUT of them held out; the tuned encoder learns from the rest, and `qcode learn`'s
-learner, fitted on the same rest with each encoder, is scored on the held-out ones
+learner, fitted on the same rest with each encoder (keeping the choices it makes with the
+run's own encoder, as a relearn does), is scored on the held-out ones
 (passages whose pre-selected codes are not the reviewer's), and it must miss fewer by more
 than one standard error of the paired difference (choice.beats). When it wins, the whole
 study is embedded with it and kept beside it, and every later relearn learns on those
@@ -88,15 +89,32 @@ def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def held_out_misses(codebook, config: Config, embedder, texts, labels, learn_at, held_at) -> np.ndarray:
-    """Per held-out passage: whether the learner (fitted on `learn_at`, on this
-    embedder's vectors) pre-selects codes that are not the reviewer's."""
+def _fitted(codebook, config: Config, embedder, texts, labels, learn_at, fixed: dict | None = None):
+    """(the learner fitted on the `learn_at` decisions on this embedder's vectors, keeping
+    `fixed` choices; the units of every decided passage)."""
     from ..learn import Labelled, LearnedTagger
     from ..units import embed_units
 
     units = embed_units(embedder, texts, config)
     data = Labelled([str(i) for i in learn_at], [texts[i] for i in learn_at], [labels[i] for i in learn_at])
-    tagger = LearnedTagger(codebook, config=config).fit(embedder, data, study=units.take(list(learn_at)))
+    tagger = LearnedTagger(codebook, config=config)
+    tagger.fixed = fixed
+    return tagger.fit(embedder, data, study=units.take(list(learn_at))), units
+
+
+def choices_before(codebook, config: Config, embedder, texts, labels, learn_at) -> dict:
+    """The learner's choices on the `learn_at` decisions with the run's own encoder, which
+    a relearn on a tuned one keeps (relearn._before_tuning): each encoder is judged as it
+    would be used."""
+    return _fitted(codebook, config, embedder, texts, labels, learn_at)[0].choices()
+
+
+def held_out_misses(
+    codebook, config: Config, embedder, texts, labels, learn_at, held_at, fixed: dict | None = None
+) -> np.ndarray:
+    """Per held-out passage: whether the learner (fitted on `learn_at`, on this
+    embedder's vectors, keeping `fixed` choices) pre-selects codes that are not the reviewer's."""
+    tagger, units = _fitted(codebook, config, embedder, texts, labels, learn_at, fixed)
     scored = tagger.suggest(units.take(held_at))
     return np.array([set(codes) != set(labels[i]) for i, (_, codes) in zip(held_at, scored)], dtype=bool)
 
@@ -126,8 +144,10 @@ def retune(job: RetuneJob) -> Retuned:
     current = build_embedder(
         job.config if job.current is None else job.config.model_copy(update={"model": job.current}), device=job.device
     )
-    was = held_out_misses(codebook, job.config, current, texts, labels, learn_at, held_at)
-    now = held_out_misses(codebook, job.config, tuned, texts, labels, learn_at, held_at)
+    original = current if job.current is None else build_embedder(job.config, device=job.device)
+    fixed = choices_before(codebook, job.config, original, texts, labels, learn_at)
+    was = held_out_misses(codebook, job.config, current, texts, labels, learn_at, held_at, fixed)
+    now = held_out_misses(codebook, job.config, tuned, texts, labels, learn_at, held_at, fixed)
     check = {
         "held_out": len(held_at),
         "learned_from": len(learn_at),
