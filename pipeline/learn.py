@@ -432,14 +432,15 @@ class LearnedTagger(Tagger):
         neighbours = data.neighbours(study, units)
         if neighbours is not None:
             features["context"] = np.hstack([features["decisions"], neighbours])
-        oof = {"codes": [tuple(codes) for codes in self._codes_by_document(units, data.labels, base_scores)]}
-        for mode, X in features.items():
-            oof[mode] = DecisionModel(self.config.seed).out_of_fold(X, decisions, self._groups)
-        self.head_mode_, self.head_check_ = self._choose_head(data.labels, oof)
         before = (self.fixed or {}).get("head")
-        if before is not None:  # chosen before the encoder was tuned on these passages
+        if before is not None:  # chosen before the encoder was tuned on these passages: no check here
             self.head_mode_, self.head_check_ = before["chosen"], {**before, "encoder": "before tuning"}
-        self.oof_codes_ = [list(d) for d in oof[self.head_mode_]]  # as this model decides, out of fold
+        else:
+            oof = {"codes": [tuple(codes) for codes in self._codes_by_document(units, data.labels, base_scores)]}
+            for mode, X in features.items():
+                oof[mode] = DecisionModel(self.config.seed).out_of_fold(X, decisions, self._groups)
+            self.head_mode_, self.head_check_ = self._choose_head(data.labels, oof)
+            self.oof_codes_ = [list(d) for d in oof[self.head_mode_]]  # as this model decides, out of fold
         if self.head_mode_ != "codes":
             self.head_ = DecisionModel(self.config.seed).fit(features[self.head_mode_], decisions)
 
@@ -862,13 +863,15 @@ def learn(
     embedder: Embedder,
     encoder: dict | None = None,
     fixed: dict | None = None,
+    read: tuple[Codebook, Labelled, Path] | None = None,
 ) -> LearnedTagger:
     """Train on reviewed/labelled files and write MODEL_DIR/model.json + weights.npz
     (`encoder`: whether the encoder was tuned and why, recorded in model.json; `fixed`:
-    the learner's choices made before the encoder was tuned)."""
+    the learner's choices made before the encoder was tuned; `read`: what
+    `read_labelled(files, codebook_path)` gave, where the caller has read them already)."""
     from .io import file_sha256
 
-    codebook, data, codebook_path = read_labelled(files, codebook_path)
+    codebook, data, codebook_path = read or read_labelled(files, codebook_path)
     tagger = fit_labelled(codebook, data, config=config, embedder=embedder, fixed=fixed)
     origins = Counter(data.origins or [])
     tagger.save(

@@ -80,9 +80,30 @@ def learn_cli(
     given = {k: v for k, v in dict(model=embedding_model, backend=backend, unit_words=unit_words).items() if v}
     settings = announce(for_learning(files, given, codebook, out))
     files, codebook, out, config = list(settings.files), settings.codebook, settings.out, settings.config
-    choice = None
+    config, embedder, encoder, fixed, read = encoder_for(
+        files, codebook, config, out, (finetune, pairs, top_layers), device, cache_dir
+    )
+    tagger = learn(
+        files,
+        out_dir=out,
+        codebook_path=codebook,
+        config=config,
+        embedder=embedder,
+        encoder=encoder,
+        fixed=fixed,
+        read=read,
+    )
+    print_report(tagger, out)
+
+
+def encoder_for(files, codebook, config, out: Path, tuning: tuple, device: str, cache_dir):
+    """(the config and embedder to learn with, model.json's `encoder_tuning`, the learner's
+    choices made before a tuning, the labelled files as read): the encoder tuned or not,
+    by the out-of-fold check unless `tuning` (--finetune/--no-finetune, pairs, layers) forces it."""
+    finetune, pairs, top_layers = tuning
+    choice, read = None, None
     if finetune is not False:
-        book, data, _ = read_labelled(files, codebook)
+        read = book, data, _ = read_labelled(files, codebook)
         frozen = build_embedder(config, cache_dir=cache_dir, device=device)
     if finetune is None:
         choice = choose_tuning(book, data, config, device, frozen)
@@ -93,12 +114,11 @@ def learn_cli(
         config = tune(book, data, config, out, device, pairs, top_layers)
     else:
         drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
-    embedder = build_embedder(config, cache_dir=cache_dir, device=device)
-    encoder = choice.record() if choice else {"tune": finetune, "why": "forced by --finetune/--no-finetune"}
-    tagger = learn(
-        files, out_dir=out, codebook_path=codebook, config=config, embedder=embedder, encoder=encoder, fixed=fixed
+    embedder = (
+        frozen if read is not None and not finetune else build_embedder(config, cache_dir=cache_dir, device=device)
     )
-    print_report(tagger, out)
+    encoder = choice.record() if choice else {"tune": finetune, "why": "forced by --finetune/--no-finetune"}
+    return config, embedder, encoder, fixed, read
 
 
 def tune(codebook, data, config, out: Path, device: str, pairs: int, top_layers):

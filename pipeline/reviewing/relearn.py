@@ -240,9 +240,8 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     texts = _passage_texts(snap, data, len(units))
     scores = tagger.base_.score(units)
     features = passage_features(units, scores, texts)
-    judge, judged_on = before if before is not None else (tagger, features)
-    if before is not None:
-        judged_on = passage_features(judged_on, judge.base_.score(judged_on), texts)
+    judge, judge_units = before if before is not None else (tagger, units)
+    judged_on = features if before is None else passage_features(judge_units, judge.base_.score(judge_units), texts)
     batch = [snap.batch_codes[i] for i in decided] if snap.batch_codes is not None else None
     trained = [tuple(sorted(codes)) for codes in labels]
     chosen, wrong, model = choose(judge, judged_on[where], trained, batch, judged=len(decided))
