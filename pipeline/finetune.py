@@ -88,11 +88,13 @@ def finetune(
     top_layers: int | None = None,
     top_lr: float | None = None,
     precision: str = "auto",
+    lower: dict | None = None,
 ) -> Tuned:
     """Tune `config.model` on pairs from the codebook and `data`; save it to OUT/encoder.
     `top_layers`: train only that many top layers, on cached lower-layer states
     (finetune_top.py: minutes instead of a quarter of an hour on a CPU), in bf16 where
-    `precision` is "auto" and the device has it natively."""
+    `precision` is "auto" and the device has it natively; `lower`: their states kept
+    between tunings of `config.model` in one run (`train_top`)."""
     import torch
 
     from .embed import SentenceTransformerEmbedder, resolve_device
@@ -108,7 +110,8 @@ def finetune(
         from .finetune_top import resolve_precision, train_top
 
         used = resolve_precision(precision, device)
-        train_top(model, pairs, device, epochs, top_layers, **({"lr": top_lr} if top_lr else {}), precision=used)
+        extra = {"lr": top_lr} if top_lr else {}
+        train_top(model, pairs, device, epochs, top_layers, **extra, precision=used, lower=lower)
     else:
         _train(model, pairs, device, epochs)
     seconds = time.perf_counter() - started

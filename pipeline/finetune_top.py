@@ -2,7 +2,8 @@
 the affordable form of `qcode learn --finetune` on a CPU (issue #22).
 
 The lower layers are frozen, so each training text goes through them once (no gradient)
-and its hidden states are kept; every training step then runs only the top
+and its hidden states are kept (in `qcode learn`, once for the check's folds and the
+tuning after them: `lower`); every training step then runs only the top
 `top_layers` transformer layers, the pooling and the cosine loss, on the batch's texts in
 groups of like length (padding to the longest text of a batch of talk more than triples
 the work). With mpnet (12 layers) and 2 of them trained, a step costs about a sixth of a
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import numpy as np
 import torch
 
 BATCH = 16
@@ -49,8 +51,10 @@ def _run_layers(auto, layers, hidden: torch.Tensor, mask: torch.Tensor) -> torch
 
 @torch.no_grad()
 def lower_states(model, texts: list[str], bottom: int, device: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Each text's hidden states after the bottom `bottom` layers, and its mask (unpadded)."""
+    """Each text's hidden states after the bottom `bottom` layers, and its mask (unpadded);
+    in batches of like length (batched in any other order, most of the work is padding)."""
     auto, layers, _ = _parts(model)
+    texts = sorted(set(texts), key=lambda t: (len(t), t))
     out = {}
     for i in range(0, len(texts), 32):
         batch = texts[i : i + 32]
@@ -88,6 +92,31 @@ def _embed_grouped(model, cache, texts: list[str], bottom: int) -> torch.Tensor:
     return torch.cat(parts)[[at[t] for t in texts]]
 
 
+class KeptStatesEmbedder:
+    """A model tuned by `train_top` that embeds by running only its top layers on the
+    frozen layers' kept states (the same vectors up to float rounding:
+    tests/test_finetune.py). `qcode learn`'s check embeds every passage of the study with
+    each fold's tuned encoder, and the layers below never change."""
+
+    def __init__(self, model, lower: dict, top_layers: int, device: str, fingerprint: str):
+        _, layers, _ = _parts(model)
+        self.model, self.device = model, device
+        self.bottom = max(0, len(layers) - top_layers)
+        self.states = lower.setdefault(self.bottom, {})
+        self.model_id = self.fingerprint = fingerprint
+
+    @torch.no_grad()
+    def embed(self, texts) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.model.get_embedding_dimension()), dtype=np.float32)
+        self.states.update(lower_states(self.model, list(set(texts) - self.states.keys()), self.bottom, self.device))
+        parts = [
+            _embed_grouped(self.model, self.states, texts[i : i + 512], self.bottom) for i in range(0, len(texts), 512)
+        ]
+        return np.ascontiguousarray(torch.cat(parts).float().cpu().numpy(), dtype=np.float32)
+
+
 def native_bf16(device: str) -> bool:
     """Whether `device` computes bfloat16 natively (else bf16 autocast is slower than fp32)."""
     if device.startswith("cuda"):
@@ -120,9 +149,13 @@ def train_top(
     top_layers: int,
     lr: float = LEARNING_RATE,
     precision: str = "fp32",
+    lower: dict | None = None,
 ) -> None:
     """Cosine-similarity loss (as finetune._train) on the top `top_layers` layers only;
-    `precision` "bf16": the steps under bf16 autocast (resolve_precision chooses)."""
+    `precision` "bf16": the steps under bf16 autocast (resolve_precision chooses).
+    `lower`: lower-layer states kept between tunings of the same untuned model in one run
+    (`qcode learn`'s check tunes it once per fold, then on every passage): each text goes
+    through the frozen layers once."""
     auto, layers, _ = _parts(model)
     bottom = max(0, len(layers) - top_layers)
     for p in model.parameters():
@@ -131,7 +164,8 @@ def train_top(
     for p in trainable:
         p.requires_grad_(True)
     model.eval()  # the frozen part's dropout off while its states are cached
-    cache = lower_states(model, sorted({t for a, b, _ in pairs for t in (a, b)}), bottom, device)
+    cache = {} if lower is None else lower.setdefault(bottom, {})
+    cache.update(lower_states(model, list({t for a, b, _ in pairs for t in (a, b)} - cache.keys()), bottom, device))
     optimiser = torch.optim.AdamW(trainable, lr=lr)
     for layer in layers[bottom:]:
         layer.train()

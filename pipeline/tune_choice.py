@@ -77,26 +77,40 @@ def held_back_codes(
 
 
 def tuned_codes(
-    codebook: Codebook, data: Labelled, train, check, config: Config, device: str, fixed: dict
+    codebook: Codebook, data: Labelled, train, check, config: Config, device: str, fixed: dict, lower: dict
 ) -> list[list[str]]:
     """`held_back_codes` with the encoder's top layers tuned on the `train` rows first, and
-    the learner's choices made before (`fixed`), as `learn` makes them."""
+    the learner's choices made before (`fixed`), as `learn` makes them; `lower`: the
+    frozen layers' states, kept between the folds (finetune_top.train_top)."""
     from .embed import build_embedder
     from .finetune import finetune
+    from .finetune_top import KeptStatesEmbedder
     from .model_folder import with_encoder
 
     with tempfile.TemporaryDirectory(prefix="qcode-tune-check-") as work:
         finetune(
             codebook, data.subset(train), config=config, out_dir=Path(work), device=device,
-            per_text=PAIRS, top_layers=TOP_LAYERS,
+            per_text=PAIRS, top_layers=TOP_LAYERS, lower=lower,
         )  # fmt: skip
         embedder = build_embedder(with_encoder(config, Path(work)), device=device)
+        if config.backend == "torch":  # the study through the tuned top layers only, on the kept states
+            model = embedder.inner.model
+            embedder = KeptStatesEmbedder(model, lower, TOP_LAYERS, model.device.type, embedder.fingerprint)
         return held_back_codes(codebook, data, train, check, config, embedder, fixed)[0]
 
 
-def choose(codebook: Codebook, data: Labelled, *, config: Config, device: str = "auto", embedder=None) -> TuneChoice:
+def choose(
+    codebook: Codebook,
+    data: Labelled,
+    *,
+    config: Config,
+    device: str = "auto",
+    embedder=None,
+    lower: dict | None = None,
+) -> TuneChoice:
     """Tune or not, and why (see the module doc). `embedder`: the encoder as it is (built
-    from `config` when not given)."""
+    from `config` when not given); `lower`: where the frozen layers' states of the texts
+    are kept, for the folds and for a tuning on every passage after it."""
     if len(data.texts) < MIN_PASSAGES:
         return TuneChoice(False, f"{len(data.texts)} labelled passages, fewer than {MIN_PASSAGES}")
     from .embed import build_embedder
@@ -104,11 +118,12 @@ def choose(codebook: Codebook, data: Labelled, *, config: Config, device: str = 
     started = time.perf_counter()
     frozen_embedder = embedder or build_embedder(config, device=device)
     frozen, tuned = [None] * len(data.texts), [None] * len(data.texts)
+    lower = {} if lower is None else lower
     for train, check in check_folds(data, config.seed):
         codes_as_it_is, choices = held_back_codes(codebook, data, train, check, config, frozen_embedder)
         for i, codes in zip(check, codes_as_it_is):
             frozen[i] = codes
-        for i, codes in zip(check, tuned_codes(codebook, data, train, check, config, device, choices)):
+        for i, codes in zip(check, tuned_codes(codebook, data, train, check, config, device, choices, lower)):
             tuned[i] = codes
     truth, frozen_m, tuned_m = (label_matrix(p, codebook.code_ids) for p in (data.labels, frozen, tuned))
     k_frozen, k_tuned = mean_kappa(truth, frozen_m), mean_kappa(truth, tuned_m)

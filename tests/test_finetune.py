@@ -88,7 +88,7 @@ def test_top_layers_on_cached_states_embed_as_the_whole_model_then_learn(model_i
     import torch
 
     from pipeline.embed import SentenceTransformerEmbedder
-    from pipeline.finetune_top import GROUP, _embed, _embed_grouped, lower_states, train_top
+    from pipeline.finetune_top import GROUP, KeptStatesEmbedder, _embed, _embed_grouped, lower_states, train_top
 
     model = SentenceTransformerEmbedder(model_id, seed=42, device="cpu").model
     texts = ["We trust each other at the board now.", "Money moved, and the council lost two posts this year."]
@@ -102,11 +102,48 @@ def test_top_layers_on_cached_states_embed_as_the_whole_model_then_learn(model_i
         grouped = _embed_grouped(model, cache, asked, len(layers) - 2).numpy()
     assert np.allclose(whole, split, atol=1e-5)
     assert np.allclose(model.encode(asked, normalize_embeddings=True), grouped, atol=1e-5)
+    lower = {len(layers) - 2: dict(cache)}
+    kept = KeptStatesEmbedder(model, lower, 2, "cpu", "tuned@test").embed(asked + ["A passage not kept before."])
+    assert np.allclose(model.encode(asked + ["A passage not kept before."], normalize_embeddings=True), kept, atol=1e-5)
+    assert "A passage not kept before." in lower[len(layers) - 2]
     bottom_before = [p.detach().clone() for p in layers[0].parameters()]
     top_before = [p.detach().clone() for p in layers[-1].parameters()]
     train_top(model, [(texts[0], texts[1], 0.0)] * 4, "cpu", 1, top_layers=2)
     assert all(torch.equal(a, b) for a, b in zip(bottom_before, layers[0].parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(top_before, layers[-1].parameters()))
+
+
+@pytest.mark.slow
+def test_tunings_in_one_run_send_each_text_through_the_frozen_layers_once(monkeypatch):
+    """`qcode learn`'s check tunes the same untuned model once per fold and then on every
+    passage: the frozen layers' states are kept between tunings, and a tuning on kept
+    states learns what one computing its own does."""
+    import torch
+
+    from pipeline import finetune_top
+    from pipeline.embed import SentenceTransformerEmbedder
+
+    seen: list[str] = []
+    real = finetune_top.lower_states
+    monkeypatch.setattr(finetune_top, "lower_states", lambda m, t, b, d: seen.extend(t) or real(m, t, b, d))
+    texts = ["We trust each other at the board now.", "Money moved, and the council lost two posts.", "Fine."]
+    texts += ["The partnership met again and again, " * n + "with everyone there." for n in range(1, 5)]
+    folds = [[(texts[i], texts[i + 1], float(i % 2)) for i in range(k, k + 4)] for k in (0, 2)]
+
+    def top_after(pairs, lower):
+        torch.manual_seed(42)
+        model = SentenceTransformerEmbedder("minilm", seed=42, device="cpu").model
+        train_top(model, pairs, "cpu", 1, top_layers=2, lower=lower)
+        return [p.detach().clone() for p in model[0].auto_model.encoder.layer[-1].parameters()]
+
+    from pipeline.finetune_top import train_top
+
+    lower: dict = {}
+    top_after(folds[0], lower)
+    kept = top_after(folds[1], lower)
+    assert sorted(seen) == sorted(set(texts[:7])) and len(seen) == len(set(seen))
+    own = top_after(folds[1], None)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(kept, own))
 
 
 @pytest.mark.slow

@@ -55,10 +55,11 @@ def test_the_check_tunes_on_the_rest_and_scores_the_held_back_documents(monkeypa
     monkeypatch.setattr(tc, "PAIRS", 1)
     config = Config(model="sentence-transformers/all-MiniLM-L6-v2", batch_size=32, seed=42)
     left_before = set(Path(tempfile.gettempdir()).glob("qcode-tune-check-*"))
-    fixed, fit = [], tc.held_back_codes
+    fixed, embedders, fit = [], [], tc.held_back_codes
 
     def spy(*args, **kwargs):
         fixed.append(args[6] if len(args) > 6 else kwargs.get("fixed"))
+        embedders.append(type(args[5]).__name__)
         return fit(*args, **kwargs)
 
     monkeypatch.setattr(tc, "held_back_codes", spy)
@@ -66,6 +67,8 @@ def test_the_check_tunes_on_the_rest_and_scores_the_held_back_documents(monkeypa
     # per fold: the learner as it is, then the tuned one keeping the choices the first made
     assert len(fixed) == 2 * tc.FOLDS and fixed[0::2] == [None] * tc.FOLDS
     assert all({"trust", "modes", "head"} <= set(f) for f in fixed[1::2])
+    # the tuned encoders run only their top layers, on the frozen layers' states kept between folds
+    assert embedders[1::2] == ["KeptStatesEmbedder"] * tc.FOLDS
     assert choice.seconds > 0
     assert -1 <= choice.frozen_kappa <= 1 and -1 <= choice.tuned_kappa <= 1 and choice.se >= 0
     assert choice.frozen_kappa != choice.tuned_kappa  # the tuned encoder really coded the held-back part

@@ -102,16 +102,17 @@ def encoder_for(files, codebook, config, out: Path, tuning: tuple, device: str, 
     by the out-of-fold check unless `tuning` (--finetune/--no-finetune, pairs, layers) forces it."""
     finetune, pairs, top_layers = tuning
     choice, read = None, None
+    lower: dict = {}  # the frozen layers' states: each passage through them once, for the check and the tuning
     if finetune is not False:
         read = book, data, _ = read_labelled(files, codebook)
         frozen = build_embedder(config, cache_dir=cache_dir, device=device)
     if finetune is None:
-        choice = choose_tuning(book, data, config, device, frozen)
+        choice = choose_tuning(book, data, config, device, frozen, lower)
         finetune, pairs, top_layers = choice.tune, CHECK_PAIRS, CHECK_TOP_LAYERS
     fixed = None
     if finetune:  # the learner's choices are made first, on vectors not tuned on these passages
         fixed = fit_labelled(book, data, config=config, embedder=frozen).choices()
-        config = tune(book, data, config, out, device, pairs, top_layers)
+        config = tune(book, data, config, out, device, pairs, top_layers, lower)
     else:
         drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
     embedder = (
@@ -121,10 +122,12 @@ def encoder_for(files, codebook, config, out: Path, tuning: tuple, device: str, 
     return config, embedder, encoder, fixed, read
 
 
-def tune(codebook, data, config, out: Path, device: str, pairs: int, top_layers):
+def tune(codebook, data, config, out: Path, device: str, pairs: int, top_layers, lower: dict | None = None):
     """Tune the encoder on the labelled passages into OUT/encoder, say so, and return the
-    config that embeds with it."""
-    tuned = finetune(codebook, data, config=config, out_dir=out, device=device, per_text=pairs, top_layers=top_layers)
+    config that embeds with it (`lower`: finetune_top.train_top)."""
+    tuned = finetune(
+        codebook, data, config=config, out_dir=out, device=device, per_text=pairs, top_layers=top_layers, lower=lower
+    )
     say(
         f"fine-tuned {config.model} on {tuned.pairs} pairs in {tuned.seconds:.0f}s ({tuned.device}, {tuned.precision})"
         f" -> {tuned.folder}"
@@ -132,11 +135,11 @@ def tune(codebook, data, config, out: Path, device: str, pairs: int, top_layers)
     return with_encoder(config, out)
 
 
-def choose_tuning(codebook, data, config, device: str, embedder) -> TuneChoice:
+def choose_tuning(codebook, data, config, device: str, embedder, lower: dict | None = None) -> TuneChoice:
     """The out-of-fold check of whether tuning the encoder pays (tune_choice.py), said in one line."""
     if len(data.texts) >= MIN_PASSAGES:
         say(f"checking whether tuning the encoder pays ({len(data.texts)} labelled passages; minutes on a CPU)")
-    choice = choose(codebook, data, config=config, device=device, embedder=embedder)
+    choice = choose(codebook, data, config=config, device=device, embedder=embedder, lower=lower)
     took = f" ({choice.seconds:.0f}s)" if choice.seconds else ""
     say(f"encoder: {'tuned' if choice.tune else 'as it is'}: {choice.why}{took}")
     return choice
