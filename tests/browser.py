@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -70,15 +71,28 @@ class Server:
             raise AssertionError("the server printed no address:\n" + "".join(self.output))
         self.base = self.url.split("/?")[0]
         self.key = self.url.split("key=")[1]
+        # read the rest as it comes: a full pipe would block the server mid-write
+        self._reader = threading.Thread(target=lambda: self.output.extend(self.proc.stdout), daemon=True)
+        self._reader.start()
 
-    def stop(self) -> int:
+    def stop(self, grace: float = 60) -> int:
+        """SIGTERM, then SIGKILL (-9) if it has not ended within `grace` seconds (a shared
+        2-core CI machine can be slow to start and stop it); what it printed goes to
+        stderr then, for the failure's report."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(20)
+                self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                print("the server did not stop on SIGTERM; it printed:\n" + "".join(self.output), file=sys.stderr)
         return self.proc.wait()
+
+    def printed(self, timeout: float) -> str:
+        """Everything it printed, once it has ended (within `timeout` seconds)."""
+        self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return "".join(self.output)
 
     def kill(self) -> None:
         self.proc.kill()

@@ -192,7 +192,7 @@ def test_sigterm_mid_review_prints_the_stop_line_and_folds_the_journal(tmp_path,
     client = sign_in(server)
     acknowledged, _ = decide_all(client, ids[:15])
     server.proc.send_signal(signal.SIGTERM)
-    out, _ = server.proc.communicate(timeout=30)
+    out = server.printed(timeout=30)
     assert server.proc.returncode == 0 and f"stopped; decisions are in {path}" in out
     assert not journal_path(path).exists()
     check("SIGTERM", path, acknowledged)
