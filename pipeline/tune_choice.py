@@ -82,7 +82,7 @@ def tuned_codes(
     """`held_back_codes` with the encoder's top layers tuned on the `train` rows first, and
     the learner's choices made before (`fixed`), as `learn` makes them; `lower`: the
     frozen layers' states, kept between the folds (finetune_top.train_top)."""
-    from .embed import build_embedder
+    from .embed import build_embedder, make_embedder
     from .finetune import finetune
     from .finetune_top import KeptStatesEmbedder
     from .model_folder import with_encoder
@@ -92,10 +92,12 @@ def tuned_codes(
             codebook, data.subset(train), config=config, out_dir=Path(work), device=device,
             per_text=PAIRS, top_layers=TOP_LAYERS, lower=lower,
         )  # fmt: skip
-        embedder = build_embedder(with_encoder(config, Path(work)), device=device)
+        tuned = with_encoder(config, Path(work))
         if config.backend == "torch":  # the study through the tuned top layers only, on the kept states
-            model = embedder.inner.model
-            embedder = KeptStatesEmbedder(model, lower, TOP_LAYERS, model.device.type, embedder.fingerprint)
+            inner = make_embedder(tuned.model, seed=config.seed, device=device)
+            embedder = KeptStatesEmbedder(inner.model, lower, TOP_LAYERS, inner.device, inner.fingerprint)
+        else:
+            embedder = build_embedder(tuned, device=device)
         return held_back_codes(codebook, data, train, check, config, embedder, fixed)[0]
 
 
