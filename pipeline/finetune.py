@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .config import Config
 from .learn import Labelled
 from .model_folder import ENCODER
@@ -54,26 +56,43 @@ def labelled_texts(codebook: Codebook, data: Labelled) -> tuple[list[str], list[
 
 
 def training_pairs(
-    texts: list[str], labels: list[frozenset[str]], *, seed: int, per_text: int = PAIRS_PER_TEXT
+    texts: list[str],
+    labels: list[frozenset[str]],
+    *,
+    seed: int,
+    per_text: int = PAIRS_PER_TEXT,
+    most: int | None = None,
 ) -> list[tuple[str, str, float]]:
     """For each text with a code, `per_text` pairs with a text sharing a code (1.0) and as
-    many with one sharing none (0.0), shuffled; deterministic for a seed."""
+    many with one sharing none (0.0), shuffled; deterministic for a seed. `most`: at most
+    that many pairs: as few per text as still reach it (never fewer than one of each
+    kind), then the first `most` of the shuffled pairs."""
     rng = random.Random(seed)
-    by_code: dict[str, list[int]] = {}
+    names = sorted({c for codes in labels for c in codes})
+    has = np.zeros((len(labels), len(names)), dtype=bool)  # text x code
     for i, codes in enumerate(labels):
-        for c in codes:
-            by_code.setdefault(c, []).append(i)
-    pairs = []
+        has[i, [names.index(c) for c in codes]] = True
+    sharing: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}  # texts sharing a code, and none
+    anchors = []
     for a, codes in enumerate(labels):
         if not codes:
             continue
-        same = sorted({i for c in codes for i in by_code[c]} - {a})
-        other = [i for i, cs in enumerate(labels) if not cs & codes]
-        for _ in range(per_text if same and other else 0):
+        if codes not in sharing:
+            shares = has[:, [names.index(c) for c in codes]].any(axis=1)
+            sharing[codes] = (np.flatnonzero(shares), np.flatnonzero(~shares))
+        same, other = sharing[codes]
+        same = same[same != a]
+        if len(same) and len(other):
+            anchors.append((a, same, other))
+    if most is not None:
+        per_text = min(per_text, max(1, -(-most // (2 * max(1, len(anchors))))))  # then cut to `most`
+    pairs = []
+    for a, same, other in anchors:
+        for _ in range(per_text):
             pairs.append((texts[a], texts[rng.choice(same)], 1.0))
             pairs.append((texts[a], texts[rng.choice(other)], 0.0))
     rng.shuffle(pairs)
-    return pairs
+    return pairs if most is None else pairs[:most]
 
 
 def finetune(
@@ -89,12 +108,14 @@ def finetune(
     top_lr: float | None = None,
     precision: str = "auto",
     lower: dict | None = None,
+    most_pairs: int | None = None,
 ) -> Tuned:
     """Tune `config.model` on pairs from the codebook and `data`; save it to OUT/encoder.
     `top_layers`: train only that many top layers, on cached lower-layer states
     (finetune_top.py: minutes instead of a quarter of an hour on a CPU), in bf16 where
     `precision` is "auto" and the device has it natively; `lower`: their states kept
-    between tunings of `config.model` in one run (`train_top`)."""
+    between tunings of `config.model` in one run (`train_top`); `most_pairs`: at most
+    that many pairs (`training_pairs`), so that a tuning's time stops growing with the study."""
     import torch
 
     from .embed import SentenceTransformerEmbedder, resolve_device
@@ -102,7 +123,7 @@ def finetune(
 
     device = resolve_device(device, "torch")
     torch.manual_seed(config.seed)
-    pairs = training_pairs(*labelled_texts(codebook, data), seed=config.seed, per_text=per_text)
+    pairs = training_pairs(*labelled_texts(codebook, data), seed=config.seed, per_text=per_text, most=most_pairs)
     model = SentenceTransformerEmbedder(config.model, seed=config.seed, device=device).model
     started = time.perf_counter()
     used = "fp32"

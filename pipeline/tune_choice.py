@@ -35,6 +35,10 @@ MIN_PASSAGES = 450  # labelled passages before tuning is considered: each fold o
 FOLDS = 3  # each passage is held back once; a fold tunes on the other two thirds
 TOP_LAYERS = 2  # layers tuned when `learn` chooses to tune (and in the check)
 PAIRS = 4  # pairs of each kind per coded passage, likewise
+# at most this many pairs a tuning (fewer per passage above about 500 coded ones): about
+# 2.5 minutes of training with mpnet on 2 CPU cores, so that the check and the tuning stay
+# near 10 minutes however many passages are labelled (docs/tagging.md)
+MOST_PAIRS = 4000
 
 
 @dataclass
@@ -90,7 +94,7 @@ def tuned_codes(
     with tempfile.TemporaryDirectory(prefix="qcode-tune-check-") as work:
         finetune(
             codebook, data.subset(train), config=config, out_dir=Path(work), device=device,
-            per_text=PAIRS, top_layers=TOP_LAYERS, lower=lower,
+            per_text=PAIRS, top_layers=TOP_LAYERS, lower=lower, most_pairs=MOST_PAIRS,
         )  # fmt: skip
         tuned = with_encoder(config, Path(work))
         if config.backend == "torch":  # the study through the tuned top layers only, on the kept states

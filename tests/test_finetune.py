@@ -34,6 +34,20 @@ def test_pairs_share_a_code_or_share_none_and_are_deterministic():
     assert pairs != training_pairs(texts, labels, seed=8, per_text=3)
 
 
+def test_a_cap_on_pairs_draws_fewer_per_text_first_and_never_passes_the_cap():
+    texts = [f"t{i}" for i in range(60)]
+    labels = [frozenset(["a" if i % 3 else "b"]) for i in range(60)]
+    assert len(training_pairs(texts, labels, seed=7, per_text=4)) == 60 * 4 * 2
+    assert training_pairs(texts, labels, seed=7, per_text=4, most=480) == training_pairs(
+        texts, labels, seed=7, per_text=4
+    )  # a cap above what is drawn changes nothing
+    fewer = training_pairs(texts, labels, seed=7, per_text=4, most=250)
+    assert len(fewer) == 250  # three of each kind per text (360), then cut to the cap
+    assert {a for a, _, _ in fewer} == set(texts)
+    tight = training_pairs(texts, labels, seed=7, per_text=4, most=50)
+    assert len(tight) == 50 and sum(t for *_, t in tight) in range(15, 36)  # one of each kind, then cut
+
+
 def test_codebook_positives_carry_their_code_and_background_none():
     cb = load_codebook(default_codebook_path())
     texts, labels = labelled_texts(cb, Labelled(["p1"], ["We never agreed."], [["conflict"]]))

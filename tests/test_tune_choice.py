@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import pipeline.finetune
 from pipeline import load_codebook
 from pipeline import tune_choice as tc
 from pipeline.cli import app
@@ -53,6 +54,9 @@ def test_below_the_floor_nothing_is_checked_or_tuned():
 def test_the_check_tunes_on_the_rest_and_scores_the_held_back_documents(monkeypatch):
     monkeypatch.setattr(tc, "MIN_PASSAGES", 40)
     monkeypatch.setattr(tc, "PAIRS", 1)
+    monkeypatch.setattr(tc, "MOST_PAIRS", 30)
+    drawn, draw = [], pipeline.finetune.training_pairs
+    monkeypatch.setattr(pipeline.finetune, "training_pairs", lambda *a, **k: drawn.append(draw(*a, **k)) or drawn[-1])
     config = Config(model="sentence-transformers/all-MiniLM-L6-v2", batch_size=32, seed=42)
     left_before = set(Path(tempfile.gettempdir()).glob("qcode-tune-check-*"))
     fixed, embedders, fit = [], [], tc.held_back_codes
@@ -70,6 +74,7 @@ def test_the_check_tunes_on_the_rest_and_scores_the_held_back_documents(monkeypa
     # the tuned encoders run only their top layers, on the frozen layers' states kept between folds
     assert embedders[1::2] == ["KeptStatesEmbedder"] * tc.FOLDS
     assert choice.seconds > 0
+    assert [len(pairs) for pairs in drawn] == [30] * tc.FOLDS  # each fold's tuning stops at the cap
     assert -1 <= choice.frozen_kappa <= 1 and -1 <= choice.tuned_kappa <= 1 and choice.se >= 0
     assert choice.frozen_kappa != choice.tuned_kappa  # the tuned encoder really coded the held-back part
     assert choice.tune == (choice.tuned_kappa - choice.frozen_kappa > choice.se)

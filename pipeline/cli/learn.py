@@ -11,7 +11,7 @@ from ..finetune import PAIRS_PER_TEXT, finetune
 from ..learn import MIN_HEAD, fit_labelled, learn, read_labelled
 from ..model_folder import drop_encoder, with_encoder
 from ..study import for_learning
-from ..tune_choice import MIN_PASSAGES, TuneChoice, choose
+from ..tune_choice import MIN_PASSAGES, MOST_PAIRS, TuneChoice, choose
 from ..tune_choice import PAIRS as CHECK_PAIRS
 from ..tune_choice import TOP_LAYERS as CHECK_TOP_LAYERS
 from .common import announce, backend_option, device_option, embedding_model_option, say, unit_words_option
@@ -101,18 +101,18 @@ def encoder_for(files, codebook, config, out: Path, tuning: tuple, device: str, 
     choices made before a tuning, the labelled files as read): the encoder tuned or not,
     by the out-of-fold check unless `tuning` (--finetune/--no-finetune, pairs, layers) forces it."""
     finetune, pairs, top_layers = tuning
-    choice, read = None, None
+    choice, read, most = None, None, None
     lower: dict = {}  # the frozen layers' states: each passage through them once, for the check and the tuning
     if finetune is not False:
         read = book, data, _ = read_labelled(files, codebook)
         frozen = build_embedder(config, cache_dir=cache_dir, device=device)
     if finetune is None:
         choice = choose_tuning(book, data, config, device, frozen, lower)
-        finetune, pairs, top_layers = choice.tune, CHECK_PAIRS, CHECK_TOP_LAYERS
+        finetune, pairs, top_layers, most = choice.tune, CHECK_PAIRS, CHECK_TOP_LAYERS, MOST_PAIRS
     fixed = None
     if finetune:  # the learner's choices are made first, on vectors not tuned on these passages
         fixed = fit_labelled(book, data, config=config, embedder=frozen).choices()
-        config = tune(book, data, config, out, device, pairs, top_layers, lower)
+        config = tune(book, data, config, out, device, (pairs, most), top_layers, lower)
     else:
         drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
     embedder = (
@@ -122,12 +122,15 @@ def encoder_for(files, codebook, config, out: Path, tuning: tuple, device: str, 
     return config, embedder, encoder, fixed, read
 
 
-def tune(codebook, data, config, out: Path, device: str, pairs: int, top_layers, lower: dict | None = None):
+def tune(codebook, data, config, out: Path, device: str, pairs: tuple, top_layers, lower: dict | None = None):
     """Tune the encoder on the labelled passages into OUT/encoder, say so, and return the
-    config that embeds with it (`lower`: finetune_top.train_top)."""
+    config that embeds with it (`pairs`: per coded passage, and at most in all or None;
+    `lower`: finetune_top.train_top)."""
+    per_text, most = pairs
     tuned = finetune(
-        codebook, data, config=config, out_dir=out, device=device, per_text=pairs, top_layers=top_layers, lower=lower
-    )
+        codebook, data, config=config, out_dir=out, device=device, per_text=per_text, top_layers=top_layers,
+        lower=lower, most_pairs=most,
+    )  # fmt: skip
     say(
         f"fine-tuned {config.model} on {tuned.pairs} pairs in {tuned.seconds:.0f}s ({tuned.device}, {tuned.precision})"
         f" -> {tuned.folder}"

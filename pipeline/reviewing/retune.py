@@ -33,7 +33,7 @@ import numpy as np
 
 from ..config import Config
 from ..outputs import LIVE, LIVE_INDEX
-from ..tune_choice import MIN_PASSAGES
+from ..tune_choice import MIN_PASSAGES, MOST_PAIRS
 from .choice import beats
 
 FIRST = 50  # decided passages before the first fine-tune (with --finetune)
@@ -139,7 +139,10 @@ def retune(job: RetuneJob) -> Retuned:
     data = Labelled(
         [job.ids[decided[i]] for i in learn_at], [texts[i] for i in learn_at], [labels[i] for i in learn_at]
     )
-    trained = finetune(codebook, data, config=job.config, out_dir=tmp, device=job.device, top_layers=job.top_layers)
+    trained = finetune(
+        codebook, data, config=job.config, out_dir=tmp, device=job.device, top_layers=job.top_layers,
+        most_pairs=MOST_PAIRS,
+    )  # fmt: skip
     tuned = build_embedder(job.config.model_copy(update={"model": str(tmp / ENCODER)}), device=job.device)
     current = build_embedder(
         job.config if job.current is None else job.config.model_copy(update={"model": job.current}), device=job.device
