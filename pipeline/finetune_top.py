@@ -21,6 +21,7 @@ the weights and their updates stay fp32 (`precision`: "auto", "bf16" or "fp32").
 from __future__ import annotations
 
 import contextlib
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,13 @@ class KeptStatesEmbedder:
             _embed_grouped(self.model, self.states, texts[i : i + 512], self.bottom) for i in range(0, len(texts), 512)
         ]
         return np.ascontiguousarray(torch.cat(parts).float().cpu().numpy(), dtype=np.float32)
+
+
+def release_memory() -> None:
+    """Collect the models a finished tuning leaves in reference cycles, so that tunings one
+    after another in a run do not pile up memory (`learn` on 1,085 passages: peak 5.3 ->
+    3.9 GB; docs/tagging.md)."""
+    gc.collect()
 
 
 def native_bf16(device: str) -> bool:

@@ -86,9 +86,8 @@ def tuned_codes(
     """`held_back_codes` with the encoder's top layers tuned on the `train` rows first, and
     the learner's choices made before (`fixed`), as `learn` makes them; `lower`: the
     frozen layers' states, kept between the folds (finetune_top.train_top)."""
-    from .embed import build_embedder, make_embedder
     from .finetune import finetune
-    from .finetune_top import KeptStatesEmbedder
+    from .finetune_top import release_memory
     from .model_folder import with_encoder
 
     with tempfile.TemporaryDirectory(prefix="qcode-tune-check-") as work:
@@ -96,13 +95,22 @@ def tuned_codes(
             codebook, data.subset(train), config=config, out_dir=Path(work), device=device,
             per_text=PAIRS, top_layers=TOP_LAYERS, lower=lower, most_pairs=MOST_PAIRS,
         )  # fmt: skip
-        tuned = with_encoder(config, Path(work))
-        if config.backend == "torch":  # the study through the tuned top layers only, on the kept states
-            inner = make_embedder(tuned.model, seed=config.seed, device=device)
-            embedder = KeptStatesEmbedder(inner.model, lower, TOP_LAYERS, inner.device, inner.fingerprint)
-        else:
-            embedder = build_embedder(tuned, device=device)
-        return held_back_codes(codebook, data, train, check, config, embedder, fixed)[0]
+        embedder = tuned_embedder(with_encoder(config, Path(work)), device, lower)
+        codes = held_back_codes(codebook, data, train, check, config, embedder, fixed)[0]
+    del embedder
+    release_memory()  # this fold's tuned model, before the next fold loads its own
+    return codes
+
+
+def tuned_embedder(tuned: Config, device: str, lower: dict):
+    """The fold's tuned encoder: on torch, its top layers only, on the kept states."""
+    from .embed import build_embedder, make_embedder
+    from .finetune_top import KeptStatesEmbedder
+
+    if tuned.backend != "torch":
+        return build_embedder(tuned, device=device)
+    inner = make_embedder(tuned.model, seed=tuned.seed, device=device)
+    return KeptStatesEmbedder(inner.model, lower, TOP_LAYERS, inner.device, inner.fingerprint)
 
 
 def choose(

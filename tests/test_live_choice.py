@@ -251,3 +251,20 @@ def test_a_learned_model_replaces_the_batch_run_only_beyond_noise():
     assert not beats(one_fewer, batch)
     clearly = np.array([False] * 20)
     assert beats(clearly, batch)  # 10 fewer, 10 differ: 10 > sqrt(10)
+
+
+def test_the_pages_tuning_process_frees_each_rounds_models_even_when_a_round_fails(monkeypatch):
+    import pipeline.finetune_top
+
+    freed = []
+    monkeypatch.setattr(pipeline.finetune_top, "release_memory", lambda: freed.append(1))
+    monkeypatch.setattr(retune, "retune", lambda job: ("done", job))
+    assert retune.in_worker("job") == ("done", "job") and freed == [1]
+
+    def fails(job):
+        raise RuntimeError("round failed")
+
+    monkeypatch.setattr(retune, "retune", fails)
+    with pytest.raises(RuntimeError):
+        retune.in_worker("job")
+    assert freed == [1, 1]

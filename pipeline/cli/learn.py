@@ -126,11 +126,14 @@ def tune(codebook, data, config, out: Path, device: str, pairs: tuple, top_layer
     """Tune the encoder on the labelled passages into OUT/encoder, say so, and return the
     config that embeds with it (`pairs`: per coded passage, and at most in all or None;
     `lower`: finetune_top.train_top)."""
+    from ..finetune_top import release_memory
+
     per_text, most = pairs
     tuned = finetune(
         codebook, data, config=config, out_dir=out, device=device, per_text=per_text, top_layers=top_layers,
         lower=lower, most_pairs=most,
     )  # fmt: skip
+    release_memory()  # the model it trained, before the study is embedded with the saved one
     say(
         f"fine-tuned {config.model} on {tuned.pairs} pairs in {tuned.seconds:.0f}s ({tuned.device}, {tuned.precision})"
         f" -> {tuned.folder}"

@@ -151,7 +151,7 @@ class LiveLearner:
             current=self.encoder,
             device=self.device,
         )
-        self._tuning = self._tune_pool.submit(retune.retune, job)
+        self._tuning = self._tune_pool.submit(retune.in_worker, job)
         self._tuning.add_done_callback(self._tuned)
 
     def _tuned(self, future: Future) -> None:

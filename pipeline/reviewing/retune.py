@@ -119,6 +119,17 @@ def held_out_misses(
     return np.array([set(codes) != set(labels[i]) for i, (_, codes) in zip(held_at, scored)], dtype=bool)
 
 
+def in_worker(job: RetuneJob) -> Retuned:
+    """`retune` as the page's tuning process runs it, round after round: each round's
+    models are freed before the next (finetune_top.release_memory)."""
+    from ..finetune_top import release_memory
+
+    try:
+        return retune(job)
+    finally:
+        release_memory()
+
+
 def retune(job: RetuneJob) -> Retuned:
     """Tune, judge on held-out decisions, keep the winner in live/ftN (complete or not at all)."""
     from ..codebook import load_codebook
