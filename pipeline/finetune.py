@@ -68,17 +68,17 @@ def training_pairs(
     that many pairs: as few per text as still reach it (never fewer than one of each
     kind), then the first `most` of the shuffled pairs."""
     rng = random.Random(seed)
-    names = sorted({c for codes in labels for c in codes})
-    has = np.zeros((len(labels), len(names)), dtype=bool)  # text x code
+    column = {c: k for k, c in enumerate(sorted({c for codes in labels for c in codes}))}
+    has = np.zeros((len(labels), len(column)), dtype=bool)  # text x code
     for i, codes in enumerate(labels):
-        has[i, [names.index(c) for c in codes]] = True
+        has[i, [column[c] for c in codes]] = True
     sharing: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}  # texts sharing a code, and none
     anchors = []
     for a, codes in enumerate(labels):
         if not codes:
             continue
         if codes not in sharing:
-            shares = has[:, [names.index(c) for c in codes]].any(axis=1)
+            shares = has[:, [column[c] for c in codes]].any(axis=1)
             sharing[codes] = (np.flatnonzero(shares), np.flatnonzero(~shares))
         same, other = sharing[codes]
         same = same[same != a]

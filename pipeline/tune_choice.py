@@ -87,7 +87,6 @@ def tuned_codes(
     the learner's choices made before (`fixed`), as `learn` makes them; `lower`: the
     frozen layers' states, kept between the folds (finetune_top.train_top)."""
     from .finetune import finetune
-    from .finetune_top import release_memory
     from .model_folder import with_encoder
 
     with tempfile.TemporaryDirectory(prefix="qcode-tune-check-") as work:
@@ -96,10 +95,7 @@ def tuned_codes(
             per_text=PAIRS, top_layers=TOP_LAYERS, lower=lower, most_pairs=MOST_PAIRS,
         )  # fmt: skip
         embedder = tuned_embedder(with_encoder(config, Path(work)), device, lower)
-        codes = held_back_codes(codebook, data, train, check, config, embedder, fixed)[0]
-    del embedder
-    release_memory()  # this fold's tuned model, before the next fold loads its own
-    return codes
+        return held_back_codes(codebook, data, train, check, config, embedder, fixed)[0]
 
 
 def tuned_embedder(tuned: Config, device: str, lower: dict):
@@ -128,6 +124,7 @@ def choose(
     if len(data.texts) < MIN_PASSAGES:
         return TuneChoice(False, f"{len(data.texts)} labelled passages, fewer than {MIN_PASSAGES}")
     from .embed import build_embedder
+    from .finetune_top import release_memory
 
     started = time.perf_counter()
     frozen_embedder = embedder or build_embedder(config, device=device)
@@ -139,6 +136,7 @@ def choose(
             frozen[i] = codes
         for i, codes in zip(check, tuned_codes(codebook, data, train, check, config, device, choices, lower)):
             tuned[i] = codes
+        release_memory()  # this fold's tuned model, before the next fold loads its own
     truth, frozen_m, tuned_m = (label_matrix(p, codebook.code_ids) for p in (data.labels, frozen, tuned))
     k_frozen, k_tuned = mean_kappa(truth, frozen_m), mean_kappa(truth, tuned_m)
     se = kappa_gain_se(truth, tuned_m, frozen_m, data.groups, config.seed)

@@ -112,7 +112,7 @@ def encoder_for(files, codebook, config, out: Path, tuning: tuple, device: str, 
     fixed = None
     if finetune:  # the learner's choices are made first, on vectors not tuned on these passages
         fixed = fit_labelled(book, data, config=config, embedder=frozen).choices()
-        config = tune(book, data, config, out, device, (pairs, most), top_layers, lower)
+        config = tune(book, data, config, out, device, pairs, top_layers, lower, most)
     else:
         drop_encoder(out)  # an encoder from an earlier --finetune no longer belongs here
     embedder = (
@@ -122,15 +122,14 @@ def encoder_for(files, codebook, config, out: Path, tuning: tuple, device: str, 
     return config, embedder, encoder, fixed, read
 
 
-def tune(codebook, data, config, out: Path, device: str, pairs: tuple, top_layers, lower: dict | None = None):
+def tune(codebook, data, config, out: Path, device: str, pairs: int, top_layers, lower=None, most=None):
     """Tune the encoder on the labelled passages into OUT/encoder, say so, and return the
-    config that embeds with it (`pairs`: per coded passage, and at most in all or None;
+    config that embeds with it (`pairs` per coded passage, at `most` in all;
     `lower`: finetune_top.train_top)."""
     from ..finetune_top import release_memory
 
-    per_text, most = pairs
     tuned = finetune(
-        codebook, data, config=config, out_dir=out, device=device, per_text=per_text, top_layers=top_layers,
+        codebook, data, config=config, out_dir=out, device=device, per_text=pairs, top_layers=top_layers,
         lower=lower, most_pairs=most,
     )  # fmt: skip
     release_memory()  # the model it trained, before the study is embedded with the saved one
