@@ -38,8 +38,9 @@ from pipeline import Config  # noqa: E402
 from pipeline.codebook import resolve_codebook  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
+from pipeline.model_folder import training_rows  # noqa: E402
 from pipeline.reviewing import retune  # noqa: E402
-from pipeline.reviewing.relearn import Snapshot, pending_suggestions, read_prior, training_set  # noqa: E402
+from pipeline.reviewing.relearn import Snapshot, pending_suggestions, training_set  # noqa: E402
 from pipeline.reviewing.reviews import uncertainty_of_scores  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
@@ -116,9 +117,11 @@ class Study:
         return check["chosen"]
 
 
-def finetune_round(study: Study, root: Path, codebook_path: Path, encoder: str | None, device: str) -> dict:
-    """One background fine-tune as the page runs it; swaps the study's embedder and units
-    when the tuned encoder wins."""
+def finetune_round(
+    study: Study, root: Path, codebook_path: Path, encoder: str | None, device: str, prior: Path | None = None
+) -> dict:
+    """One background fine-tune as the page runs it (on the decisions and the imported
+    coding `prior`); swaps the study's embedder and units when the tuned encoder wins."""
     snap = study.snapshot()
     job = retune.RetuneJob(
         str(root),
@@ -130,6 +133,7 @@ def finetune_round(study: Study, root: Path, codebook_path: Path, encoder: str |
         snap.labels,
         current=encoder,
         device=device,
+        prior=str(prior) if prior else None,
     )
     done = retune.retune(job)
     if done.encoder is not None:
@@ -157,7 +161,9 @@ def simulate(study: Study, *, relearn_every: int | None, finetune: dict | None =
         study.decided.append(i)
         if len(study.decided) == n:
             break
-        if finetune and retune.due(len(study.decided), tunes[-1]["decisions"] if tunes else None):
+        if finetune and retune.due(
+            len(study.decided), tunes[-1]["decisions"] if tunes else None, prior=len(study.prior)
+        ):
             tunes.append(finetune_round(study, **finetune, encoder=encoder))
             encoder = tunes[-1]["encoder"] or encoder
         if relearn_every and len(study.decided) % relearn_every == 0:
@@ -226,7 +232,7 @@ def main() -> None:
     )
     embedder = build_embedder(config)
     units = embed_units(embedder, [i.text for i in items], config)
-    prior = read_prior(str(args.labelled), set(codebook.code_ids)) if args.labelled else []
+    prior = training_rows(str(args.labelled), set(codebook.code_ids)) if args.labelled else []
     result = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "passages": len(items)}
     result["labelled"] = {"file": str(args.labelled), "passages": len(prior)} if args.labelled else None
     result["sample_seed"] = sample_seed
@@ -235,6 +241,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qcode-effort-") as root:
         for name, every, tune in runs:
             settings = {"root": Path(root), "codebook_path": resolve_codebook(args.codebook), "device": args.device}
+            settings["prior"] = args.labelled
             study = Study(items, units, codebook, config, embedder, prior)
             result[name] = simulate(study, relearn_every=every, finetune=settings if tune else None)
             report(name, result[name], len(items))

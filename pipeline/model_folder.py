@@ -49,6 +49,20 @@ def learned_ids(model_dir: Path) -> set[str]:
         return set()
 
 
+def training_rows(path: str | Path | None, known: set[str] | None = None) -> list[dict]:
+    """The gold lines of a model's training.jsonl (none without one); with `known`, lines
+    naming a code outside it are left out."""
+    if not path or not Path(path).is_file():
+        return []
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if known is None or set(row["labels"]) <= known:
+                rows.append(row)
+    return rows
+
+
 def encoder_of(model_dir: Path | None) -> Path | None:
     """MODEL_DIR/encoder when `qcode learn --finetune` wrote one, else None."""
     if model_dir is None:

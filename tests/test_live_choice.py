@@ -125,6 +125,13 @@ def test_a_fine_tune_is_kept_only_when_it_wins_and_later_relearns_embed_with_it(
     )
     rows = read_excerpts(out / "excerpts.jsonl")
     labels = [list(r.codes) if i % 3 else [] for i, r in enumerate(rows)]  # a reviewer who drops every third
+    imported = tmp_path / "training.jsonl"  # a coding imported before: three passages not on the page
+    imported.write_text(
+        "".join(
+            json.dumps({"id": f"imp-{i}", "text": r.text + " Again.", "labels": list(r.codes)}) + "\n"
+            for i, r in enumerate(rows[:3])
+        )
+    )
     job = retune.RetuneJob(
         str(out),
         str(codebook),
@@ -134,14 +141,15 @@ def test_a_fine_tune_is_kept_only_when_it_wins_and_later_relearns_embed_with_it(
         [r.text for r in rows],
         labels,
         top_layers=2,
+        prior=str(imported),
     )
     done = retune.retune(job)  # real check
-    assert done.check["held_out"] + done.check["learned_from"] == len(rows)
+    assert done.check["prior"] == 3 and done.check["held_out"] + done.check["learned_from"] == len(rows) + 3
     assert (out / "live" / "ft1").is_dir() == done.check["better"] == (done.encoder is not None)
     assert not list((out / "live").glob(".ft*"))
     calls = iter([np.ones(8, bool), np.zeros(8, bool)])  # the encoder in use misses all, the tuned one none
     kept = []  # the choices each encoder's learner keeps: made with the run's own encoder
-    monkeypatch.setattr(retune, "held_out_misses", lambda *a, **k: (kept.append(a[7]), next(calls))[1])
+    monkeypatch.setattr(retune, "held_out_misses", lambda *a, **k: (kept.append(a[5]), next(calls))[1])
     won = retune.retune(job.__class__(**{**job.__dict__, "version": 2}))
     assert len(kept) == 2 and kept[0] is kept[1] and {"trust", "modes", "head"} <= set(kept[0])
     assert won.encoder is not None and (out / "live" / "ft2" / "encoder" / "modules.json").is_file()
@@ -211,6 +219,42 @@ def test_by_default_the_page_tunes_from_as_many_decisions_as_learn_checks(tmp_pa
     assert (made[True].finetune, made[True].tune_from) == (True, retune.FIRST)
     assert made[False].finetune is False
     assert made[None].finetune_state()["first"] == first
+
+
+def test_after_an_import_the_first_fine_tune_counts_the_imported_passages_but_waits_for_fifty_decisions(tmp_path):
+    from pipeline.reviewing.live import LiveLearner
+
+    first = retune.FIRST_BY_DEFAULT
+    assert not retune.due(retune.FIRST - 1, None, first, prior=1000)  # too few decisions to judge it on
+    assert retune.due(retune.FIRST, None, first, prior=first - retune.FIRST)
+    assert not retune.due(retune.FIRST, None, first, prior=first - retune.FIRST - 1)
+    assert retune.due(retune.FIRST + retune.EVERY, retune.FIRST, first, prior=1000)
+    assert not retune.due(retune.FIRST + retune.EVERY - 1, retune.FIRST, first, prior=1000)
+    prior = tmp_path / "training.jsonl"
+    prior.write_text("".join(json.dumps({"id": f"p{i}", "text": "t", "labels": []}) + "\n" for i in range(300)))
+    learner = LiveLearner(tmp_path, tmp_path / "codebook.yaml", Config(), finetune=True, tune_from=first, prior=prior)
+    assert learner.prior_passages == 300 and learner.first_tune_at == first - 300
+    assert learner.finetune_state()["first"] == first - 300
+
+
+def test_a_fine_tune_learns_from_the_import_and_the_decisions_and_holds_out_a_fifth_of_both(tmp_path):
+    prior = tmp_path / "training.jsonl"
+    rows = [("i1", ["a"]), ("i2", []), ("p3", ["b"]), ("p4", ["a"]), ("i5", ["zz"])]  # p3: decided on the page
+    prior.write_text("".join(json.dumps({"id": i, "text": f"{i} text", "labels": lab}) + "\n" for i, lab in rows))
+    ids = [f"p{i}" for i in range(60)]
+    labels = [["c"] if i < 50 else None for i in range(60)]  # p0..p49 decided; p50.. pending
+    labels[4] = None  # p4 is pending: its imported label stands until the page decides it
+    job = retune.RetuneJob(str(tmp_path), "cb", Config(), 1, ids, [f"{i} page" for i in ids], labels, prior=str(prior))
+    learn, held = retune.tuning_sets(job, {"a", "b", "c"})
+    decided = {f"p{i}" for i in range(50)} - {"p4"}
+    assert len(held.ids) == 10 and not set(held.ids) & set(learn.ids)
+    assert set(held.ids) | set(learn.ids) == decided | {"i1", "i2", "p4"}  # i5 names a code the codebook lacks
+    both = dict(zip(learn.ids + held.ids, learn.labels + held.labels))
+    texts = dict(zip(learn.ids + held.ids, learn.texts + held.texts))
+    assert both["p3"] == ["c"] and both["p4"] == ["a"] and texts["p4"] == "p4 text" and texts["p3"] == "p3 page"
+    assert retune.tuning_sets(job, {"a", "b", "c"}) == (learn, held)  # the seed's split
+    alone = retune.tuning_sets(job.__class__(**{**job.__dict__, "prior": None}), {"a", "b", "c"})
+    assert set(alone[0].ids) | set(alone[1].ids) == decided and len(alone[1].ids) == 10
 
 
 def test_an_index_line_after_one_cut_short_starts_on_its_own_line(tmp_path):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Config
+from ..model_folder import training_rows
 from . import retune
 from .relearn import LiveModel, RelearnJob, Snapshot, low_priority, next_version, relearn
 
@@ -78,6 +79,7 @@ class LiveLearner:
     _tuned_at: int | None = None  # decided passages at the last fine-tune started
     _decided: int | None = None  # decided passages, as counted from the first snapshot on
     _tuning: Future | None = None
+    _prior_n: int | None = None
     _tune_pool: ProcessPoolExecutor | None = None
 
     def model(self) -> LiveModel | None:
@@ -110,14 +112,26 @@ class LiveLearner:
             self._decided = snap.decided
         else:
             self._decided += decisions
-        if self.tuning or not retune.due(self._decided, self._tuned_at, self.tune_from):
+        if self.tuning or not retune.due(self._decided, self._tuned_at, self.tune_from, self.prior_passages):
             return snap
         snap = snap or snapshot()
         self._decided = snap.decided  # the true count (undos, other pages)
-        if retune.due(snap.decided, self._tuned_at, self.tune_from):
+        if retune.due(snap.decided, self._tuned_at, self.tune_from, self.prior_passages):
             self._tuned_at = snap.decided
             self._start_tune(snap)
         return snap
+
+    @property
+    def prior_passages(self) -> int:
+        """How many labelled passages the batch model's training.jsonl holds (read once)."""
+        if self._prior_n is None:
+            self._prior_n = len(training_rows(self.prior))
+        return self._prior_n
+
+    @property
+    def first_tune_at(self) -> int:
+        """Decisions before the first fine-tune: fewer where an imported coding counts too."""
+        return max(retune.FIRST, self.tune_from - self.prior_passages)
 
     def finetune_state(self) -> dict | None:
         """What the page says of fine-tuning (None when it is off)."""
@@ -128,7 +142,7 @@ class LiveLearner:
             "encoder": self.tuned.name if self.tuned else None,
             "tuned_from": self.tuned.decisions if self.tuned else 0,
             "tuning": self.tuning,
-            "first": self.tune_from,
+            "first": self.first_tune_at,
             "every": retune.EVERY,
             "last": {"name": last.name, "used": last.encoder is not None, "check": last.check} if last else None,
         }
@@ -150,6 +164,7 @@ class LiveLearner:
             snap.labels,
             current=self.encoder,
             device=self.device,
+            prior=str(self.prior) if self.prior else None,
         )
         self._tuning = self._tune_pool.submit(retune.in_worker, job)
         self._tuning.add_done_callback(self._tuned)

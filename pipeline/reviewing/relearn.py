@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
+from ..model_folder import training_rows
 from ..outputs import LIVE
 from . import retune
 
@@ -138,7 +139,7 @@ def relearn(job: RelearnJob) -> LiveModel:
     codebook = load_codebook(job.codebook_path)
     config = job.config if job.encoder is None else job.config.model_copy(update={"model": job.encoder})
     embedder = _embedder(config, job.cache_dir, job.device)
-    data, texts, groups = training_set(snap, read_prior(job.prior, set(codebook.code_ids)))
+    data, texts, groups = training_set(snap, training_rows(job.prior, set(codebook.code_ids)))
     units = _study_units(embedder, texts, config, job.encoder)
     before = _before_tuning(job, codebook, data, texts) if job.encoder is not None else None
     tagger = LearnedTagger(codebook, config=job.config)
@@ -171,20 +172,6 @@ def _before_tuning(job: RelearnJob, codebook, data, texts: list[str]):
     embedder = _embedder(job.config, job.cache_dir, job.device)
     units = _study_units(embedder, texts, job.config, None)
     return LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units), units
-
-
-def read_prior(path: str | None, known: set[str]) -> list[dict]:
-    """The gold lines of a batch model's training.jsonl (none without one; lines naming a
-    code the codebook lacks are left out)."""
-    if not path or not Path(path).is_file():
-        return []
-    rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if set(row["labels"]) <= known:
-                rows.append(row)
-    return rows
 
 
 def training_set(snap: Snapshot, prior: list[dict]):

@@ -1,17 +1,18 @@
 """Fine-tuning the embedding model in the background while the reviewer works
-(`qcode review serve --finetune`).
+(`qcode review serve`; `--finetune` from FIRST decisions).
 
-Once FIRST passages are decided, and again after every EVERY more, a second low-priority
+Once it is due (`due`), and again after every EVERY more decisions, a second low-priority
 process tunes the top TOP_LAYERS layers of the embedding model (finetune_top.py) on the
-codebook and the decisions so far. It is swapped in only when it beats the encoder in use
-on decisions it did not learn from: the decided passages are split once, by the seed,
-HOLDOUT of them held out; the tuned encoder learns from the rest, and `qcode learn`'s
-learner, fitted on the same rest with each encoder (keeping the choices it makes with the
-run's own encoder, as a relearn does), is scored on the held-out ones
-(passages whose pre-selected codes are not the reviewer's), and it must miss fewer by more
-than one standard error of the paired difference (choice.beats). When it wins, the whole
-study is embedded with it and kept beside it, and every later relearn learns on those
-vectors; when it loses, it is deleted.
+codebook, the decisions so far and the study's imported coding (the batch model's
+training.jsonl, `prior`; a decision wins for a passage in both). It is swapped in only
+when it beats the encoder in use on passages it did not learn from: those labelled
+passages are split once, by the seed, HOLDOUT of them held out; the tuned encoder learns
+from the rest, and `qcode learn`'s learner, fitted on the same rest with each encoder
+(keeping the choices it makes with the run's own encoder, as a relearn does), is scored on
+the held-out ones (passages whose pre-selected codes are not the reviewer's), and it must
+miss fewer by more than one standard error of the paired difference (choice.beats). When
+it wins, the whole study is embedded with it and kept beside it, and every later relearn
+learns on those vectors; when it loses, it is deleted.
 
 A tuned encoder lives in the study folder, `live/ftN/encoder` (a sentence-transformers
 folder), with `live/ftN/study.npz` (the study's unit vectors) and `live/ftN/check.json`;
@@ -28,6 +29,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -45,10 +47,14 @@ STUDY_VECTORS = "study.npz"
 CHECK = "check.json"
 
 
-def due(decided: int, last: int | None, first: int = FIRST) -> bool:
-    """Whether a fine-tune is due with `decided` passages decided, the last one made at
-    `last` (the first one at `first`)."""
-    return decided >= first if last is None else decided >= last + EVERY
+def due(decided: int, last: int | None, first: int = FIRST, prior: int = 0) -> bool:
+    """Whether a fine-tune is due with `decided` passages decided and `prior` labelled
+    passages imported before (the batch model's training.jsonl), the last one made at `last`
+    decisions: the first once decisions and prior together reach `first`, never before
+    FIRST decisions (a fifth of them judge it), then after every EVERY more decisions."""
+    if decided < FIRST:
+        return False
+    return decided + prior >= first if last is None else decided >= last + EVERY
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,13 @@ class RetuneJob:
     current: str | None = None  # the tuned encoder in use (None: the run's model)
     device: str = "cpu"
     top_layers: int = TOP_LAYERS
+    prior: str | None = None  # the batch model's training.jsonl: tuned on with the decisions
+
+
+class Rows(NamedTuple):
+    ids: list[str]
+    texts: list[str]
+    labels: list[list[str]]
 
 
 @dataclass(frozen=True)
@@ -89,34 +102,54 @@ def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def _fitted(codebook, config: Config, embedder, texts, labels, learn_at, fixed: dict | None = None):
-    """(the learner fitted on the `learn_at` decisions on this embedder's vectors, keeping
-    `fixed` choices; the units of every decided passage)."""
+def tuning_sets(job: RetuneJob, known: set[str]) -> tuple[Rows, Rows]:
+    """(what a round learns from, what judges it): the decided passages and the prior's
+    passages the page has not decided (a decision wins for a passage in both, as in a
+    relearn), split by the seed, HOLDOUT of them held out. A judge of 20 decisions cannot
+    tell a tuned encoder's gain from chance; with an imported coding it is a fifth of
+    several hundred passages."""
+    from ..model_folder import training_rows
+
+    decided = [i for i, label in enumerate(job.labels) if label is not None]
+    taken = {job.ids[i] for i in decided}
+    extra = [row for row in training_rows(job.prior, known) if row["id"] not in taken]
+    every = Rows(
+        [job.ids[i] for i in decided] + [row["id"] for row in extra],
+        [job.texts[i] for i in decided] + [row["text"] for row in extra],
+        [list(job.labels[i]) for i in decided] + [list(row["labels"]) for row in extra],
+    )
+    learn_at, held_at = split(len(every.ids), job.config.seed)
+    return tuple(Rows(*([part[i] for i in at] for part in every)) for at in (learn_at, held_at))
+
+
+def _fitted(codebook, config: Config, embedder, learn: Rows, held: Rows, fixed: dict | None = None):
+    """(the learner fitted on `learn` on this embedder's vectors, keeping `fixed` choices;
+    the units of the `held` passages)."""
     from ..learn import Labelled, LearnedTagger
     from ..units import embed_units
 
-    units = embed_units(embedder, texts, config)
-    data = Labelled([str(i) for i in learn_at], [texts[i] for i in learn_at], [labels[i] for i in learn_at])
+    units = embed_units(embedder, learn.texts + held.texts, config)
+    n = len(learn.texts)
     tagger = LearnedTagger(codebook, config=config)
     tagger.fixed = fixed
-    return tagger.fit(embedder, data, study=units.take(list(learn_at))), units
+    tagger.fit(embedder, Labelled(*learn), study=units.take(list(range(n))))
+    return tagger, units.take(list(range(n, n + len(held.texts))))
 
 
-def choices_before(codebook, config: Config, embedder, texts, labels, learn_at) -> dict:
-    """The learner's choices on the `learn_at` decisions with the run's own encoder, which
-    a relearn on a tuned one keeps (relearn._before_tuning): each encoder is judged as it
-    would be used."""
-    return _fitted(codebook, config, embedder, texts, labels, learn_at)[0].choices()
+def choices_before(codebook, config: Config, embedder, learn: Rows, held: Rows) -> dict:
+    """The learner's choices on `learn` with the run's own encoder, which a relearn on a
+    tuned one keeps (relearn._before_tuning): each encoder is judged as it would be used."""
+    return _fitted(codebook, config, embedder, learn, held)[0].choices()
 
 
 def held_out_misses(
-    codebook, config: Config, embedder, texts, labels, learn_at, held_at, fixed: dict | None = None
+    codebook, config: Config, embedder, learn: Rows, held: Rows, fixed: dict | None = None
 ) -> np.ndarray:
-    """Per held-out passage: whether the learner (fitted on `learn_at`, on this
-    embedder's vectors, keeping `fixed` choices) pre-selects codes that are not the reviewer's."""
-    tagger, units = _fitted(codebook, config, embedder, texts, labels, learn_at, fixed)
-    scored = tagger.suggest(units.take(held_at))
-    return np.array([set(codes) != set(labels[i]) for i, (_, codes) in zip(held_at, scored)], dtype=bool)
+    """Per `held` passage: whether the learner (fitted on `learn`, on this embedder's
+    vectors, keeping `fixed` choices) pre-selects codes that are not the reviewer's."""
+    tagger, units = _fitted(codebook, config, embedder, learn, held, fixed)
+    scored = tagger.suggest(units)
+    return np.array([set(codes) != set(gold) for gold, (_, codes) in zip(held.labels, scored)], dtype=bool)
 
 
 def in_worker(job: RetuneJob) -> Retuned:
@@ -133,38 +166,22 @@ def in_worker(job: RetuneJob) -> Retuned:
 def retune(job: RetuneJob) -> Retuned:
     """Tune, judge on held-out decisions, keep the winner in live/ftN (complete or not at all)."""
     from ..codebook import load_codebook
-    from ..embed import build_embedder
-    from ..finetune import finetune
-    from ..learn import Labelled
-    from ..model_folder import ENCODER
 
     started = time.perf_counter()
     codebook = load_codebook(job.codebook_path)
-    decided = [i for i, label in enumerate(job.labels) if label is not None]
-    texts, labels = [job.texts[i] for i in decided], [list(job.labels[i]) for i in decided]
-    learn_at, held_at = split(len(decided), job.config.seed)
-    folder = Path(job.root) / LIVE
-    folder.mkdir(exist_ok=True)
-    tmp = folder / f".ft{job.version}.tmp"
+    learn, held = tuning_sets(job, set(codebook.code_ids))
+    tmp = Path(job.root) / LIVE / f".ft{job.version}.tmp"
+    tmp.parent.mkdir(exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
-    data = Labelled(
-        [job.ids[decided[i]] for i in learn_at], [texts[i] for i in learn_at], [labels[i] for i in learn_at]
-    )
-    trained = finetune(
-        codebook, data, config=job.config, out_dir=tmp, device=job.device, top_layers=job.top_layers,
-        most_pairs=MOST_PAIRS,
-    )  # fmt: skip
-    tuned = build_embedder(job.config.model_copy(update={"model": str(tmp / ENCODER)}), device=job.device)
-    current = build_embedder(
-        job.config if job.current is None else job.config.model_copy(update={"model": job.current}), device=job.device
-    )
-    original = current if job.current is None else build_embedder(job.config, device=job.device)
-    fixed = choices_before(codebook, job.config, original, texts, labels, learn_at)
-    was = held_out_misses(codebook, job.config, current, texts, labels, learn_at, held_at, fixed)
-    now = held_out_misses(codebook, job.config, tuned, texts, labels, learn_at, held_at, fixed)
+    trained, tuned = tune(job, codebook, learn, tmp)
+    current, original = encoders_in_use(job)
+    fixed = choices_before(codebook, job.config, original, learn, held)
+    was = held_out_misses(codebook, job.config, current, learn, held, fixed)
+    now = held_out_misses(codebook, job.config, tuned, learn, held, fixed)
     check = {
-        "held_out": len(held_at),
-        "learned_from": len(learn_at),
+        "held_out": len(held.ids),
+        "learned_from": len(learn.ids),
+        "prior": len(learn.ids) + len(held.ids) - (len(job.labels) - job.labels.count(None)),
         "wrong_current": int(was.sum()),
         "wrong_tuned": int(now.sum()),
         "better": bool(beats(now, was)),
@@ -175,7 +192,31 @@ def retune(job: RetuneJob) -> Retuned:
     encoder = _keep(job, tmp, tuned, check, started) if check["better"] else None
     if encoder is None:
         shutil.rmtree(tmp, ignore_errors=True)
-    return Retuned(job.version, len(decided), time.perf_counter() - started, check, encoder)
+    return Retuned(job.version, len(job.labels) - job.labels.count(None), time.perf_counter() - started, check, encoder)
+
+
+def tune(job: RetuneJob, codebook, learn: Rows, out_dir: Path):
+    """(the training's summary, an embedder of the encoder tuned on `learn` into out_dir)."""
+    from ..embed import build_embedder
+    from ..finetune import finetune
+    from ..learn import Labelled
+    from ..model_folder import ENCODER
+
+    trained = finetune(
+        codebook, Labelled(*learn), config=job.config, out_dir=out_dir, device=job.device,
+        top_layers=job.top_layers, most_pairs=MOST_PAIRS,
+    )  # fmt: skip
+    return trained, build_embedder(job.config.model_copy(update={"model": str(out_dir / ENCODER)}), device=job.device)
+
+
+def encoders_in_use(job: RetuneJob):
+    """(the encoder relearns use now, the run's own): the same one until a tune has won."""
+    from ..embed import build_embedder
+
+    current = build_embedder(
+        job.config if job.current is None else job.config.model_copy(update={"model": job.current}), device=job.device
+    )
+    return current, current if job.current is None else build_embedder(job.config, device=job.device)
 
 
 def _keep(job: RetuneJob, tmp: Path, tuned, check: dict, started: float) -> str | None:

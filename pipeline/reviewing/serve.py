@@ -206,7 +206,8 @@ def _announce_start(announce, target: Target, reviewer: str, url: str, exposed_h
         )
         if live.finetune:
             announce(
-                f"fine-tuning the embedding model in the background after {live.tune_from} decisions, then every"
+                f"fine-tuning the embedding model in the background after {live.first_tune_at} decisions"
+                f"{f' (with the {live.prior_passages} imported passages)' if live.prior_passages else ''}, then every"
                 f" {retune.EVERY} more (used only when it beats the one in use on decisions it did not learn from)"
             )
 
