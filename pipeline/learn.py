@@ -66,7 +66,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.svm import LinearSVC
 
-from .choices import SPLITS, averaged_choices, code_mode, pick_head
 from .codebook import load_codebook, thin_codes
 from .config import Config
 from .decision import (
@@ -91,9 +90,8 @@ from .store import read_excerpts
 from .tag import CodebookTagger, Tagger
 from .units import UnitVectors, embed_units
 
-STRATEGY = "learned-blend-v6"
-# older models still read (v5: choices made on one split of the folds; v4: no model of whole decisions)
-READS = ("learned-blend-v5", "learned-blend-v4")
+STRATEGY = "learned-blend-v5"
+READS = ("learned-blend-v4",)  # older models still read (v4: no model of whole decisions)
 N0 = 5.0  # reviewed examples (each way) at which a code's learned model weighs as much as the codebook
 # How much the codebook is trusted beside the reviews: (weight of the codebook's own rows
 # inside each learned model, N0 of the blend). The first trusts the codebook (it agrees
@@ -291,7 +289,6 @@ class LearnedTagger(Tagger):
     # chose it, how passages are decided): a check on vectors tuned on the very passages
     # checked favours whatever fits them best. None: chosen here.
     fixed: dict | None = None
-    _given: dict | None = None  # the choices this fit applies: `fixed`, or averaged over splits
 
     def decision_shape(self) -> tuple[int, int]:
         return self.min_codes_, min(self.max_codes_, self.config.max_codes)
@@ -313,32 +310,11 @@ class LearnedTagger(Tagger):
 
     def fit(self, embedder: Embedder, data: Labelled, study: UnitVectors | None = None) -> LearnedTagger:
         """Learn from `data`; the codebook part adapts to the `study`'s units (every passage
-        of the study, reviewed or not; by default the reviewed ones). Unless `fixed`, the
-        choices are made on SPLITS splits of the folds and averaged (choices.py), from
-        MIN_TRUST to LARGE labelled passages."""
+        of the study, reviewed or not; by default the reviewed ones)."""
         units = embed_units(embedder, data.texts, self.config) if data.texts else None
         base = CodebookTagger(self.codebook, config=self.config, background=self.background).fit(
             embedder, study if study is not None else units
         )
-        self._given = self.fixed
-        if self.fixed is None and units is not None and MIN_TRUST <= len(data.texts) <= LARGE and SPLITS > 1:
-            self._given = self._choices_over_splits(base, units, data, study)
-        return self._fit_from(base, units, data, study)
-
-    def _choices_over_splits(self, base, units: UnitVectors, data: Labelled, study: UnitVectors | None) -> dict:
-        """The choices of SPLITS fits, each with its own split of the folds (seed, seed + 1,
-        ...), averaged: one split's choices follow how its folds fall."""
-        runs = []
-        for r in range(SPLITS):
-            config = self.config.model_copy(update={"seed": self.config.seed + r})
-            other = LearnedTagger(self.codebook, config=config, background=self.background)
-            other._given = None
-            runs.append(other._fit_from(base, units, data, study).choices())
-        return averaged_choices(runs, HEADS)
-
-    def _fit_from(self, base, units: UnitVectors | None, data: Labelled, study: UnitVectors | None) -> LearnedTagger:
-        """The fit on embedded passages and a fitted codebook part, making the choices
-        `_given` leaves open."""
         self.base_ = base
         self.prototypes_, self.vectors_ = base.prototypes_, base.vectors_
         self.base_coef_, self.base_intercept_ = base.coef_, base.intercept_
@@ -372,8 +348,8 @@ class LearnedTagger(Tagger):
             self.report_[code] = self._fit_code(
                 k, units, y, base_scores[:, k], words if use_words else None, lexical_rows
             )
-            if self._given is not None and "cv" in self._given["report"][code]:  # the check that chose its mode
-                self.report_[code]["cv"] = self._given["report"][code]["cv"]
+            if self.fixed is not None and "cv" in self.fixed["report"][code]:  # the check that chose its mode
+                self.report_[code]["cv"] = self.fixed["report"][code]["cv"]
         self._keep_lexical(lexical_rows, units.vectors.shape[1] if units is not None else self.vectors_.shape[1])
         self.min_codes_, self.max_codes_ = decision_shape(data.labels, self.config.max_codes)
         self.coded_only_ = bool(data.labels) and all(data.labels)
@@ -394,30 +370,28 @@ class LearnedTagger(Tagger):
 
     def _trust(self, units: UnitVectors | None, Y: np.ndarray, base_scores) -> tuple[float, float]:
         """(codebook weight, N0): as chosen before tuning, else chosen here."""
-        if self._given is not None:
-            return tuple(self._given["trust"])
+        if self.fixed is not None:
+            return tuple(self.fixed["trust"])
         return self._choose_trust(units, Y, base_scores) if units is not None else TRUST[0]
 
     def _choose_head(self, labels: list[list[str]], oof: dict) -> tuple[str, dict]:
         """(mode, check): each of HEADS in turn replaces the one chosen so far only where
         its out-of-fold mean kappa is higher by more than the bootstrap standard error of
-        the difference (whole documents resampled where known): not on noise. The check
-        keeps every pair's standard error, so that splits can be averaged (choices.py)."""
+        the difference (whole documents resampled where known): not on noise."""
         ids = self.codebook.code_ids
         Y = label_matrix(labels, ids)
         P = {mode: label_matrix([list(d) for d in pred], ids) for mode, pred in oof.items()}
         kappa = {mode: round(mean_kappa(Y, P[mode]), 4) for mode in P}
-        modes = [m for m in HEADS if m in P]
-        se = {
-            f"{a}/{b}": round(kappa_gain_se(Y, P[a], P[b], self._groups, self.config.seed), 4)
-            for i, a in enumerate(modes)
-            for b in modes[:i]
-        }
-        chosen, gains = pick_head(kappa, se, HEADS)
+        chosen, gains = "codes", {}
+        for mode in HEADS[1:]:
+            if mode in P:
+                se = kappa_gain_se(Y, P[mode], P[chosen], self._groups, self.config.seed)
+                gains[mode] = {"over": chosen, "gain": round(kappa[mode] - kappa[chosen], 4), "se": round(se, 4)}
+                if kappa[mode] - kappa[chosen] > se:
+                    chosen = mode
         by_document = self._groups is not None and len(set(self._groups)) >= FOLDS
         check = {
             "mean_kappa_out_of_fold": kappa,
-            "se": se,
             "gains": gains,
             "chosen": chosen,
             "passages": len(labels),
@@ -458,30 +432,17 @@ class LearnedTagger(Tagger):
         neighbours = data.neighbours(study, units)
         if neighbours is not None:
             features["context"] = np.hstack([features["decisions"], neighbours])
-        before = (self._given or {}).get("head")
-        if before is not None and self.fixed is not None:  # chosen before the encoder was tuned: no check here
+        before = (self.fixed or {}).get("head")
+        if before is not None:  # chosen before the encoder was tuned on these passages: no check here
             self.head_mode_, self.head_check_ = before["chosen"], {**before, "encoder": "before tuning"}
-        elif before is not None:  # chosen over several splits: this split's out-of-fold decisions
-            self.head_mode_, self.head_check_ = before["chosen"], before
-            oof = self._head_oof([self.head_mode_], units, data.labels, base_scores, features)
-            self.oof_codes_ = [list(d) for d in oof[self.head_mode_]]
         else:
-            oof = self._head_oof(["codes", *features], units, data.labels, base_scores, features)
+            oof = {"codes": [tuple(codes) for codes in self._codes_by_document(units, data.labels, base_scores)]}
+            for mode, X in features.items():
+                oof[mode] = DecisionModel(self.config.seed).out_of_fold(X, decisions, self._groups)
             self.head_mode_, self.head_check_ = self._choose_head(data.labels, oof)
             self.oof_codes_ = [list(d) for d in oof[self.head_mode_]]  # as this model decides, out of fold
         if self.head_mode_ != "codes":
             self.head_ = DecisionModel(self.config.seed).fit(features[self.head_mode_], decisions)
-
-    def _head_oof(self, modes: list[str], units: UnitVectors, labels, base_scores, features: dict) -> dict:
-        """Each way of deciding's out-of-fold decisions on the labelled passages."""
-        decisions = [tuple(d) for d in labels]
-        oof = {}
-        for mode in modes:
-            if mode == "codes":
-                oof[mode] = [tuple(codes) for codes in self._codes_by_document(units, labels, base_scores)]
-            else:
-                oof[mode] = DecisionModel(self.config.seed).out_of_fold(features[mode], decisions, self._groups)
-        return oof
 
     def _pooled_check(self, Y: np.ndarray, base_scores: np.ndarray) -> dict:
         """Micro-F1 over codes on the reviewed passages: codebook-only decisions against the
@@ -550,11 +511,7 @@ class LearnedTagger(Tagger):
         check = self._cross_check(k, units, owner, y, base_scores, words)
         if check is not None:
             entry["cv"] = check
-        mode = (
-            self._given["modes"][self.codebook.code_ids[k]]
-            if self._given is not None
-            else code_mode(check, words is not None)
-        )
+        mode = self.fixed["modes"][self.codebook.code_ids[k]] if self.fixed is not None else _mode(check, words)
         if mode == "lexical" and check is not None and "lexical_cut" in check:
             lexical_rows[k] = self._lexical_model(words, y[owner], check)
             self.modes_[k] = "lexical"
@@ -847,6 +804,17 @@ class LearnedTagger(Tagger):
         return tagger
 
 
+def _mode(check: dict | None, words) -> str:
+    """A code's mode by its cross-check: the word model where it gains more than a
+    standard error over the blend, codebook scoring where the blend is clearly worse on
+    the reviewers' own passages, else the blend ("learned")."""
+    if check is None:
+        return "learned"
+    if words is not None and check["lexical_gain"] > check["lexical_gain_se"]:
+        return "lexical"
+    return "codebook" if check["gain"] < -check["gain_se"] else "learned"
+
+
 def learner_settings() -> dict:
     """The learner's fixed settings, as model.json records them."""
     return {
@@ -859,7 +827,6 @@ def learner_settings() -> dict:
         "min_trust": MIN_TRUST,
         "min_choice": MIN_CHOICE,
         "coded_share": CODED_SHARE,
-        "splits": SPLITS,
     }
 
 

@@ -196,7 +196,5 @@ def decided_by(tagger) -> str:
         return f"passages decided by {HEAD_NAMES['codes']} (fewer than {MIN_HEAD} labelled passages to choose)"
     kappas = ", ".join(f"{mode} {k:.3f}" for mode, k in check["mean_kappa_out_of_fold"].items())
     grouped = "whole documents per fold" if check.get("folds") == "documents" else "passages per fold"
-    if check.get("splits"):
-        grouped += f", mean of {check['splits']} splits"
     before = " (chosen with the encoder before it was tuned on them)" if check.get("encoder") == "before tuning" else ""
     return f"passages decided by {HEAD_NAMES[check['chosen']]}: mean kappa out of fold, {grouped}: {kappas}{before}"
