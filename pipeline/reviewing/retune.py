@@ -164,7 +164,7 @@ def in_worker(job: RetuneJob) -> Retuned:
 
 
 def retune(job: RetuneJob) -> Retuned:
-    """Tune, judge on held-out decisions, keep the winner in live/ftN (complete or not at all)."""
+    """Tune, judge on held-out labelled passages, keep the winner in live/ftN (complete or not at all)."""
     from ..codebook import load_codebook
 
     started = time.perf_counter()
