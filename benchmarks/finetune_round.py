@@ -36,7 +36,6 @@ from gold import load_gold  # noqa: E402
 from pipeline import Config  # noqa: E402
 from pipeline.codebook import load_codebook, resolve_codebook  # noqa: E402
 from pipeline.reviewing import retune  # noqa: E402
-from pipeline.reviewing.choice import beats  # noqa: E402
 
 
 def main() -> None:
@@ -103,19 +102,9 @@ def tuned_and_pending(job: retune.RetuneJob, items, out_dir: Path) -> dict:
     codebook = load_codebook(job.codebook_path)
     learn, held = retune.tuning_sets(job, set(codebook.code_ids))
     trained, tuned = retune.tune(job, codebook, learn, out_dir)
-    current, original = retune.encoders_in_use(job)
-    fixed = retune.choices_before(codebook, job.config, original, learn, held)
-    was = retune.held_out_misses(codebook, job.config, current, learn, held, fixed)
-    now = retune.held_out_misses(codebook, job.config, tuned, learn, held, fixed)
+    current, original = encoders = retune.encoders_in_use(job)
+    check = retune.judge(job, codebook, (learn, held), trained, tuned, encoders)
     seconds = time.perf_counter() - started
-    decided = len(job.labels) - job.labels.count(None)
-    check = {
-        "held_out": len(held.ids),
-        "learned_from": len(learn.ids),
-        "prior": len(learn.ids) + len(held.ids) - decided,
-    }
-    check.update(wrong_current=int(was.sum()), wrong_tuned=int(now.sum()), better=bool(beats(now, was)))
-    check.update(pairs=trained.pairs, training_seconds=round(trained.seconds, 1), precision=trained.precision)
     every = retune.Rows(*(a + b for a, b in zip(learn, held)))
     at = [n for n, label in enumerate(job.labels) if label is None]
     pending = retune.Rows([items[n].id for n in at], [items[n].text for n in at], [list(items[n].labels) for n in at])
@@ -123,7 +112,7 @@ def tuned_and_pending(job: retune.RetuneJob, items, out_dir: Path) -> dict:
     in_use = retune.held_out_misses(codebook, job.config, current, every, pending, fixed)
     with_tuned = retune.held_out_misses(codebook, job.config, tuned, every, pending, fixed)
     return {
-        "decided": decided,
+        "decided": job.decided,
         "check": check,
         "won": check["better"],
         "round_seconds": round(seconds, 1),

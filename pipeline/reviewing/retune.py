@@ -34,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..config import Config
+from ..model_folder import training_rows
 from ..outputs import LIVE, LIVE_INDEX
 from ..tune_choice import MIN_PASSAGES, MOST_PAIRS
 from .choice import beats
@@ -42,7 +43,7 @@ FIRST = 50  # decided passages before the first fine-tune (with --finetune)
 FIRST_BY_DEFAULT = MIN_PASSAGES  # ... without it: where tuning began to pay in `learn` (tune_choice.py)
 EVERY = 100  # more decided passages before the next
 TOP_LAYERS = 4  # chosen on AnnoMI practitioner dev (docs/tagging.md): 87% of a full fine-tune's gain
-HOLDOUT = 0.2  # of the decided passages, held out to judge a tuned encoder
+HOLDOUT = 0.2  # of the labelled passages (decisions and an import), held out to judge a tuned encoder
 STUDY_VECTORS = "study.npz"
 CHECK = "check.json"
 
@@ -71,6 +72,10 @@ class RetuneJob:
     top_layers: int = TOP_LAYERS
     prior: str | None = None  # the batch model's training.jsonl: tuned on with the decisions
 
+    @property
+    def decided(self) -> int:
+        return len(self.labels) - self.labels.count(None)
+
 
 class Rows(NamedTuple):
     ids: list[str]
@@ -96,7 +101,7 @@ def texts_sha256(texts: list[str]) -> str:
 
 
 def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(learn, held out) positions of n decided passages: HOLDOUT of them, by the seed."""
+    """(learn, held out) positions of n labelled passages: HOLDOUT of them, by the seed."""
     order = np.random.default_rng(seed).permutation(n)
     held = max(1, int(round(HOLDOUT * n)))
     return np.sort(order[held:]), np.sort(order[:held])
@@ -108,8 +113,6 @@ def tuning_sets(job: RetuneJob, known: set[str]) -> tuple[Rows, Rows]:
     relearn), split by the seed, HOLDOUT of them held out. A judge of 20 decisions cannot
     tell a tuned encoder's gain from chance; with an imported coding it is a fifth of
     several hundred passages."""
-    from ..model_folder import training_rows
-
     decided = [i for i, label in enumerate(job.labels) if label is not None]
     taken = {job.ids[i] for i in decided}
     extra = [row for row in training_rows(job.prior, known) if row["id"] not in taken]
@@ -174,14 +177,27 @@ def retune(job: RetuneJob) -> Retuned:
     tmp.parent.mkdir(exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
     trained, tuned = tune(job, codebook, learn, tmp)
-    current, original = encoders_in_use(job)
+    check = judge(job, codebook, (learn, held), trained, tuned, encoders_in_use(job))
+    encoder = _keep(job, tmp, tuned, check, started) if check["better"] else None
+    if encoder is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Retuned(job.version, job.decided, time.perf_counter() - started, check, encoder)
+
+
+def judge(job: RetuneJob, codebook, sets: tuple[Rows, Rows], trained, tuned, encoders: tuple) -> dict:
+    """The round's check: the learner fitted on the learning rows with the encoder in use
+    and with the `tuned` one (keeping the choices made with the run's own encoder, as
+    `encoders_in_use` gives them), scored on the held-out rows; `better` when the tuned
+    one misses fewer by more than a standard error."""
+    learn, held = sets
+    current, original = encoders
     fixed = choices_before(codebook, job.config, original, learn, held)
     was = held_out_misses(codebook, job.config, current, learn, held, fixed)
     now = held_out_misses(codebook, job.config, tuned, learn, held, fixed)
-    check = {
+    return {
         "held_out": len(held.ids),
         "learned_from": len(learn.ids),
-        "prior": len(learn.ids) + len(held.ids) - (len(job.labels) - job.labels.count(None)),
+        "prior": len(learn.ids) + len(held.ids) - job.decided,
         "wrong_current": int(was.sum()),
         "wrong_tuned": int(now.sum()),
         "better": bool(beats(now, was)),
@@ -189,10 +205,6 @@ def retune(job: RetuneJob) -> Retuned:
         "training_seconds": round(trained.seconds, 1),
         "precision": trained.precision,
     }
-    encoder = _keep(job, tmp, tuned, check, started) if check["better"] else None
-    if encoder is None:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return Retuned(job.version, len(job.labels) - job.labels.count(None), time.perf_counter() - started, check, encoder)
 
 
 def tune(job: RetuneJob, codebook, learn: Rows, out_dir: Path):
@@ -228,7 +240,7 @@ def _keep(job: RetuneJob, tmp: Path, tuned, check: dict, started: float) -> str 
     units = embed_units(tuned, job.texts, job.config)
     np.savez(tmp / STUDY_VECTORS, vectors=units.vectors, bounds=units.bounds)
     seconds = round(time.perf_counter() - started, 2)
-    meta = {"check": check, "decisions": sum(label is not None for label in job.labels), "seconds": seconds}
+    meta = {"check": check, "decisions": job.decided, "seconds": seconds}
     meta.update(texts_sha256=texts_sha256(job.texts), top_layers=job.top_layers, base_model=job.config.model)
     (tmp / CHECK).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     final = tmp.parent / f"ft{job.version}"
