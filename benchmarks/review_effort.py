@@ -11,8 +11,8 @@ the study, as `qcode code` writes them; with `--labelled FILE`, a model learned 
 passages coded before, as `qcode code --model` writes them), in the page's queue order
 (most uncertain first); live models then learn from FILE and the decisions together. `live` relearns from every decision so far after every N new ones with the page's
 own code (`relearn.pending_suggestions`: the learner of `qcode learn`, then whichever of the
-batch run, that learner and the decision model made the fewest wrong suggestions on the
-decided passages) and re-orders the queue. `live_finetune` also fine-tunes the embedding
+batch run, that learner and the decision model, alone or with the codes each passage's
+transcript has received, made the fewest wrong suggestions on the decided passages) and re-orders the queue. `live_finetune` also fine-tunes the embedding
 model as the page does with --finetune (`retune.retune`: after 50 decisions, then every
 100 more, swapped in only when it beats the encoder in use on held-out decisions); the
 simulated reviewer waits for nothing, and the background seconds are counted.

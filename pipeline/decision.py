@@ -30,6 +30,10 @@ C = 2.0  # as the codebook tagger's and the per-code learner's
 FOLDS = 5
 MIN_SEEN = 2  # times coders gave a decision before the decision model suggests it
 NEIGHBOUR_WEIGHT = 0.5  # the neighbours' mean vectors weigh half the passage's own
+# A document's rate of each decision starts from the study-wide rate, worth this many
+# decided passages, so one or two decisions move it only a little.
+DOCUMENT_PRIOR = 3.0
+DOCUMENT_WEIGHT = 0.3  # the log rates' block weighs about as the mean unit vector does
 # Newton-CG rather than L-BFGS: the same regularised loss, reached in a few exact steps
 # (docs/reviewing.md: 15 times as fast on 27 codes).
 SOLVER = "newton-cg"
@@ -75,6 +79,41 @@ def neighbour_means(means: np.ndarray, groups: list | None) -> np.ndarray:
     out[1:, :d][same] = means[:-1][same]
     out[:-1, d:][same] = means[1:][same]
     return out * NEIGHBOUR_WEIGHT
+
+
+def document_rates(labels: list, groups: list | None, code_ids: list[str]) -> np.ndarray:
+    """(n, codes + 1): for each passage, how often each code (and, last, no code) was
+    given to the *other* decided passages of its document (`groups`), shrunk toward the
+    rate over every decided passage by DOCUMENT_PRIOR passages; as logs, times
+    DOCUMENT_WEIGHT. `labels[i]` is None where passage i is not decided. A passage with
+    no decided neighbour in its document (or no document) gets the study-wide rate.
+
+    On the review page reviewers decide passages of one transcript after another, and the
+    codes a transcript has already received say much about the rest of it (a client who
+    argues against change, a lesson run as discussion)."""
+    n, k = len(labels), len(code_ids)
+    given = np.zeros((n, k + 1))
+    index = {code: j for j, code in enumerate(code_ids)}
+    decided = np.array([label is not None for label in labels], dtype=bool)
+    for i, label in enumerate(labels):
+        if label is not None:
+            for code in label:
+                if code in index:
+                    given[i, index[code]] = 1.0
+            given[i, k] = float(not any(code in index for code in label))
+    overall = given[decided].mean(0) if decided.any() else np.full(k + 1, 1.0 / (k + 1))
+    sums, counts = np.zeros((n, k + 1)), np.zeros(n)
+    if groups is not None:
+        doc = np.unique(np.array([str(g) for g in groups]), return_inverse=True)[1]
+        known = np.array([g is not None for g in groups], dtype=bool) & decided
+        by_doc, by_doc_n = np.zeros((doc.max() + 1, k + 1)), np.zeros(doc.max() + 1)
+        np.add.at(by_doc, doc[known], given[known])
+        np.add.at(by_doc_n, doc[known], 1.0)
+        mine = np.array([g is not None for g in groups], dtype=bool)
+        sums[mine] = by_doc[doc[mine]] - given[mine] * known[mine, None]
+        counts[mine] = by_doc_n[doc[mine]] - known[mine]
+    rates = (sums + DOCUMENT_PRIOR * overall) / (counts + DOCUMENT_PRIOR)[:, None]
+    return np.log(rates + 1e-3) * DOCUMENT_WEIGHT
 
 
 def passage_texts(units: UnitVectors) -> list[str]:
@@ -191,7 +230,9 @@ class DecisionModel:
         member = np.array([[code in d for code in code_ids] for d in self.classes_], dtype=float)
         return self.proba(X) @ member
 
-    def suggestions(self, X: np.ndarray, code_ids: list[str], shown: int) -> list[tuple[list[dict], list[str], float]]:
+    def suggestions(
+        self, X: np.ndarray, code_ids: list[str], shown: int, rationale: str | None = None
+    ) -> list[tuple[list[dict], list[str], float]]:
         """Per passage: (suggestions: each code's probability of being in the decision,
         the best decision's codes, 1 - that decision's probability)."""
         P = self.proba(X)
@@ -202,7 +243,7 @@ class DecisionModel:
             order = [int(k) for k in np.argsort(-m, kind="stable")]
             keep = [k for k in order if code_ids[k] in best] + [k for k in order if code_ids[k] not in best]
             rows = [
-                {"code": code_ids[k], "score": round(float(m[k]), 4), "rationale": RATIONALE}
+                {"code": code_ids[k], "score": round(float(m[k]), 4), "rationale": rationale or RATIONALE}
                 for k in keep[: max(len(best), shown)]
             ]
             out.append((rows, list(best), round(float(1 - row.max()), 4)))
@@ -226,3 +267,4 @@ class DecisionModel:
 
 
 RATIONALE = "learned from coded passages: the probability the coders' decision includes this code"
+DOCUMENT_RATIONALE = RATIONALE + ", given the codes already decided in this transcript"

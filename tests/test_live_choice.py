@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from pipeline import Config, code_corpus
-from pipeline.decision import DecisionModel, codebook_logits, form_features, passage_features
+from pipeline.decision import (
+    DOCUMENT_PRIOR,
+    DOCUMENT_WEIGHT,
+    DecisionModel,
+    codebook_logits,
+    document_rates,
+    form_features,
+    passage_features,
+)
 from pipeline.reviewing import retune
 from pipeline.reviewing.choice import choose
 from pipeline.reviewing.relearn import RelearnJob, Snapshot, relearn
@@ -67,6 +75,36 @@ def test_before_any_code_is_checked_a_tie_goes_to_the_learned_codes():
     oof = np.array([[0.9, 0, 0] if d else [0, 0, 0] for d in decisions])
     chosen, wrong, _ = choose(FixedTagger(oof, checked=0), X, decisions, [list(d) for d in decisions])
     assert chosen == "codes" and "decisions" not in wrong  # too few decisions to cross-validate it
+
+
+def test_a_documents_rates_leave_the_passage_out_and_start_from_the_study_wide_rate():
+    labels = [["a"], ["a", "b"], [], None, ["c"], None]
+    groups = ["d1", "d1", "d1", "d1", "d2", None]
+    R = np.exp(document_rates(labels, groups, CODES) / DOCUMENT_WEIGHT) - 1e-3
+    overall = np.array([2, 1, 1, 1]) / 4  # a, b, c, none over the four decided passages
+    shrunk = lambda given, n: (np.array(given, dtype=float) + DOCUMENT_PRIOR * overall) / (n + DOCUMENT_PRIOR)  # noqa: E731
+    np.testing.assert_allclose(R[0], shrunk([1, 1, 0, 1], 2))  # its two decided neighbours, not itself
+    np.testing.assert_allclose(R[3], shrunk([2, 1, 0, 1], 3))  # pending: every decided passage of d1
+    np.testing.assert_allclose(R[4], overall)  # alone in d2: nothing but the study's rate
+    np.testing.assert_allclose(R[5], overall)  # no document
+    assert np.allclose(np.exp(document_rates(labels, None, CODES) / DOCUMENT_WEIGHT) - 1e-3, overall)
+
+
+def test_the_document_model_is_chosen_where_a_transcripts_decisions_say_what_its_vectors_cannot():
+    rng = np.random.default_rng(1)
+    groups = [f"t{i // 10}" for i in range(80)]  # eight transcripts of ten passages
+    decisions = [("a",) if int(g[1:]) % 2 == 0 else () for g in groups]  # even transcripts are all 'a'
+    labels: list = [list(d) for d in decisions[:70]] + [None] * 10  # the last transcript is pending
+    X = rng.normal(size=(80, 8))  # the passages' own vectors say nothing
+    document = np.hstack([X, document_rates(labels, groups, CODES)])
+    noise = np.full((70, 3), 0.0)
+    chosen, wrong, model = choose(
+        FixedTagger(noise), X[:70], decisions[:70], [[] for _ in range(70)], document=document[:70]
+    )
+    assert chosen == "document" and wrong["document"] < wrong["decisions"] and wrong["document"] <= 5
+    half = [list(d) for d in decisions[:70]] + [["a"]] * 5 + [None] * 5  # half of t7 decided: all 'a'
+    pending = np.hstack([X, document_rates(half, groups, CODES)])[75:]
+    assert all(codes == ["a"] for _, codes, _ in model.suggestions(pending, CODES, shown=1))
 
 
 def test_passage_features_average_each_passages_units_beside_codebook_logits_and_form():
@@ -159,7 +197,8 @@ def test_a_fine_tune_is_kept_only_when_it_wins_and_later_relearns_embed_with_it(
     )
     index = [json.loads(line) for line in (out / "live" / "index.jsonl").read_text().splitlines()]
     assert index[-1]["model"] == "ft-2" and index[-1]["check"]["better"]
-    snap = Snapshot(job.ids, job.texts, [None if i % 2 else lab for i, lab in enumerate(labels)])
+    half = [None if i % 2 else lab for i, lab in enumerate(labels)]
+    snap = Snapshot(job.ids, job.texts, half, groups=[r.transcript for r in rows])
     model = relearn(RelearnJob(str(out), job.codebook_path, config, 1, snap, encoder=won.encoder))
     folder = out / "live" / "v1"
     assert (folder / "encoder" / "modules.json").is_file() and (folder / "choice.json").is_file()
@@ -169,7 +208,8 @@ def test_a_fine_tune_is_kept_only_when_it_wins_and_later_relearns_embed_with_it(
     embedded_with = json.loads((folder / "model.json").read_text())["embedding_model"]
     assert embedded_with.startswith("local-model@") and "MiniLM" not in embedded_with  # the tuned encoder's
     assert json.loads((out / "live" / "index.jsonl").read_text().splitlines()[-1])["encoder"] == "live/ft2/encoder"
-    assert model.check["chosen"] in ("batch", "codes", "decisions")
+    assert model.check["chosen"] in ("batch", "codes", "decisions", "document")
+    assert "document" in model.check["wrong"]  # the transcripts are known: their decisions were weighed
     # its choices were made on the run's own vectors, which never learned from the decisions
     assert model.check["chosen_with"] == "the encoder before it was tuned"
     assert (

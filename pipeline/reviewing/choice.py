@@ -10,7 +10,10 @@ already decided, each judged on passages it did not learn from:
   unit vector beside its codebook scores (as logits, scaled to the vectors' norm) and its
   form (`form_features`: whether it asks, how long it is; 5-fold out of fold; ../decision.py). It learns
   what reviewers do with a code that is often near another, and that most passages get
-  one code or none, which per-code models miss.
+  one code or none, which per-code models miss;
+- **document**: the same model with each passage's document beside: how often each code
+  was given to the other decided passages of its transcript (`document_rates`). Reviewers
+  work through transcripts, and what a transcript has received says much about the rest.
 
 A learned model replaces the batch run's suggestions only when it misses fewer passages
 by more than one standard error of the paired difference (`beats`), so that it is not
@@ -29,7 +32,7 @@ import numpy as np
 
 from ..decision import DecisionModel
 
-CHOICES = ("batch", "codes", "decisions")  # ties: the first
+CHOICES = ("batch", "codes", "decisions", "document")  # ties: the first
 FOLDS = 5
 
 
@@ -52,25 +55,35 @@ def choose(
     decisions: list[tuple[str, ...]],
     batch_codes: list[list[str]] | None,
     judged: int | None = None,
+    document: np.ndarray | None = None,
 ):
-    """(choice, {choice: wrong on the decided passages}, the decision model fitted on all
-    of them). `tagger`: a LearnedTagger fitted on these passages, in this order;
-    `features`: their passage_features. Only the first `judged` (the page's decisions; by
-    default all) are judged: the rest (a prior coding) are always learned from."""
+    """(choice, {choice: wrong on the decided passages}, the decision model of the choice
+    fitted on all of them: the one on `features` unless "document" is chosen).
+    `tagger`: a LearnedTagger fitted on these passages, in this order; `features`: their
+    passage_features; `document`: the same with their document_rates beside, if known.
+    Only the first `judged` (the page's decisions; by default all) are judged: the rest
+    (a prior coding) are always learned from."""
     judged = len(decisions) if judged is None else judged
     page = decisions[:judged]
     missed = {"codes": misses(tagger.oof_codes_[:judged], page)}
-    model = DecisionModel(tagger.config.seed).fit(features, decisions)
-    if len(model.classes_) > 1 and len(decisions) >= FOLDS:
-        missed["decisions"] = model.out_of_fold_misses(features, decisions)[:judged]
+    shapes = {"decisions": features} | ({"document": document} if document is not None else {})
+    models = {name: DecisionModel(tagger.config.seed).fit(X, decisions) for name, X in shapes.items()}
+    for name, model in models.items():
+        if len(model.classes_) > 1 and len(decisions) >= FOLDS:
+            missed[name] = model.out_of_fold_misses(shapes[name], decisions)[:judged]
     wrong = {name: int(m.sum()) for name, m in missed.items()}
+    best, wrong = _best(tagger, missed, wrong, page, batch_codes)
+    return best, wrong, models.get(best, models["decisions"])
+
+
+def _best(tagger, missed: dict, wrong: dict, page: list, batch_codes: list[list[str]] | None):
+    """(the choice, wrong per choice with the batch run's): see the module's doc."""
     unchecked = tagger.cv_ is not None and tagger.cv_["checked_codes"] == 0
     if batch_codes is None:
-        return min(wrong, key=lambda c: (wrong[c], CHOICES.index(c))), wrong, model
+        return min(wrong, key=lambda c: (wrong[c], CHOICES.index(c))), wrong
     batch = misses(batch_codes, page)
     wrong = {"batch": int(batch.sum()), **wrong}
     if unchecked and wrong["codes"] <= wrong["batch"]:
-        return "codes", wrong, model  # no code checked yet: its scores are the codebook's, moved by the blend
+        return "codes", wrong  # no code checked yet: its scores are the codebook's, moved by the blend
     better = [name for name, m in missed.items() if beats(m, batch)]
-    best = min(better, key=lambda c: (wrong[c], CHOICES.index(c))) if better else "batch"
-    return best, wrong, model
+    return (min(better, key=lambda c: (wrong[c], CHOICES.index(c))) if better else "batch"), wrong

@@ -210,13 +210,14 @@ def training_set(snap: Snapshot, prior: list[dict]):
 def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None, before=None):
     """(id -> (suggestions, codes, uncertainty) for the pending passages, the check that
     chose them, the decision model): from whichever of the batch run, the learned model
-    and the page's decision model made the fewest wrong suggestions on the decided
+    and the page's decision model, alone or with what each passage's transcript has
+    received (`document_rates`), made the fewest wrong suggestions on the decided
     passages (choice.py), each judged out of fold on the page's decisions alone (a prior
     coding is always learned from). Empty when the batch run's suggestions are best.
     `units`: the study's (the page's passages first); `data`: what the tagger learned
     from, the page's decided passages first (by default those alone); `before`: (tagger,
     units) with the encoder before it was tuned on the decisions, which then choose."""
-    from ..decision import DecisionModel, codebook_logits, passage_features
+    from ..decision import DOCUMENT_RATIONALE, DecisionModel, codebook_logits, passage_features
     from .choice import choose
     from .reviews import uncertainty_of_scores
 
@@ -231,7 +232,11 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     judged_on = features if before is None else passage_features(judge_units, judge.base_.score(judge_units), texts)
     batch = [snap.batch_codes[i] for i in decided] if snap.batch_codes is not None else None
     trained = [tuple(sorted(codes)) for codes in labels]
-    chosen, wrong, model = choose(judge, judged_on[where], trained, batch, judged=len(decided))
+    rates = _document_rates(tagger.codebook.code_ids, snap, data, where, labels, len(units))
+    document = np.hstack([judged_on, rates])[where] if rates is not None else None
+    chosen, wrong, model = choose(judge, judged_on[where], trained, batch, judged=len(decided), document=document)
+    if chosen == "document":
+        features = np.hstack([features, rates])
     if before is not None:  # chosen before tuning; the model that suggests reads the tuned vectors
         model = DecisionModel(config.seed).fit(features[where], trained)
     check = {"passages": len(decided), "wrong": wrong, "chosen": chosen, "better": chosen != "batch", "cv": judge.cv_}
@@ -241,8 +246,9 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     check["codebook_logit_scale"] = codebook_logits(scores)[1]  # how the decision model's features were made
     if chosen == "batch" or not pending:
         return {}, check, model
-    if chosen == "decisions":
-        rows = model.suggestions(features[pending], tagger.codebook.code_ids, config.top_suggestions)
+    if chosen in ("decisions", "document"):
+        why = DOCUMENT_RATIONALE if chosen == "document" else None
+        rows = model.suggestions(features[pending], tagger.codebook.code_ids, config.top_suggestions, why)
         return {snap.ids[i]: row for i, row in zip(pending, rows)}, check, model
     page = units.take(range(len(snap.ids)))
     scored = tagger.suggest(page, snap.groups)
@@ -253,6 +259,20 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
         if not keeps_batch(tagger, sure, snap.batch_uncertainty[i] if snap.batch_uncertainty else None):
             suggestions[snap.ids[i]] = ([s.model_dump() for s in sugg], codes, sure)
     return suggestions, check, model
+
+
+def _document_rates(code_ids: list[str], snap: Snapshot, data, where: list[int], labels: list, n: int):
+    """The study's n passages' document_rates (decision.py) from every labelled passage,
+    or None where no passage's document is known."""
+    from ..decision import document_rates
+
+    groups = data.study_groups if data is not None and data.study_groups is not None else snap.groups
+    if groups is None or all(g is None for g in groups):
+        return None
+    known: list = [None] * n
+    for i, label in zip(where, labels):
+        known[i] = list(label)
+    return document_rates(known, list(groups)[:n] + [None] * (n - len(groups)), code_ids)
 
 
 def _passage_texts(snap: Snapshot, data, n: int) -> list[str]:
