@@ -185,6 +185,16 @@ def test_a_code_rerun_into_the_served_folder_while_reviewing(tmp_path, cache_dir
     _hammer_while("code rerun during review", tmp_path, cache_dir, rerun, n=10)
 
 
+def test_sigterm_the_moment_the_page_announces_itself_stops_it_cleanly(tmp_path, cache_dir):
+    """The address is printed before the web server runs: a SIGTERM then asks it to stop
+    (a flag it reads on starting), and the page ends as on Ctrl+C, exit 0."""
+    _, path = make_output(tmp_path, n=5)
+    server = serve(tmp_path, cache_dir)
+    server.proc.send_signal(signal.SIGTERM)
+    out = server.printed(timeout=60)
+    assert server.proc.returncode == 0 and f"stopped; decisions are in {path}" in out
+
+
 def test_sigterm_mid_review_prints_the_stop_line_and_folds_the_journal(tmp_path, cache_dir):
     _, path = make_output(tmp_path, n=20)
     ids = [e.id for e in read_excerpts(path)]

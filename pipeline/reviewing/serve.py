@@ -157,13 +157,14 @@ def serve(
     hosts = allowed_hosts(host, expose)
     app = create_app(session, token=token, hosts=hosts, port=sock.getsockname()[1])
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
-    # handler that was there before: these end the process through `finally`, exit 0
-    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM while it runs, then re-raises the
+    # signal to the handler that was there before; a SIGTERM before it runs (or after)
+    # asks it to stop through the same flag: these end through `finally`, exit 0
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: _stop(server))
     try:
         _announce_start(announce, target, reviewer, url, hosts if expose else None, session.served.live)
         server.run(sockets=[sock])
-    except (KeyboardInterrupt, SystemExit):  # Ctrl+C, or SIGTERM through _exit_cleanly: stop as cleanly
+    except KeyboardInterrupt:  # Ctrl+C: stop as cleanly
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -212,5 +213,8 @@ def _announce_start(announce, target: Target, reviewer: str, url: str, exposed_h
             )
 
 
-def _exit_cleanly(signum, frame) -> None:
-    raise SystemExit(0)
+def _stop(server) -> None:
+    """SIGTERM: ask uvicorn to stop (before it starts, it then starts and stops at once).
+    A flag, not an exception: a signal handled while Python runs a weakref callback or a
+    __del__ has its exception ignored there, and the page would serve on (seen in CI)."""
+    server.should_exit = True
