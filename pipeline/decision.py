@@ -81,6 +81,20 @@ def neighbour_means(means: np.ndarray, groups: list | None) -> np.ndarray:
     return out * NEIGHBOUR_WEIGHT
 
 
+def decided_codes(labels: list, code_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """((n, codes + 1) the codes given to each passage and, last, whether it got none;
+    whether each passage is decided). `labels[i]` is None where passage i is not."""
+    given = np.zeros((len(labels), len(code_ids) + 1))
+    index = {code: j for j, code in enumerate(code_ids)}
+    for i, label in enumerate(labels):
+        if label is not None:
+            for code in label:
+                if code in index:
+                    given[i, index[code]] = 1.0
+            given[i, -1] = float(not any(code in index for code in label))
+    return given, np.array([label is not None for label in labels], dtype=bool)
+
+
 def document_rates(labels: list, groups: list | None, code_ids: list[str]) -> np.ndarray:
     """(n, codes + 1): for each passage, how often each code (and, last, no code) was
     given to the *other* decided passages of its document (`groups`), shrunk toward the
@@ -91,29 +105,36 @@ def document_rates(labels: list, groups: list | None, code_ids: list[str]) -> np
     On the review page reviewers decide passages of one transcript after another, and the
     codes a transcript has already received say much about the rest of it (a client who
     argues against change, a lesson run as discussion)."""
-    n, k = len(labels), len(code_ids)
-    given = np.zeros((n, k + 1))
-    index = {code: j for j, code in enumerate(code_ids)}
-    decided = np.array([label is not None for label in labels], dtype=bool)
-    for i, label in enumerate(labels):
-        if label is not None:
-            for code in label:
-                if code in index:
-                    given[i, index[code]] = 1.0
-            given[i, k] = float(not any(code in index for code in label))
-    overall = given[decided].mean(0) if decided.any() else np.full(k + 1, 1.0 / (k + 1))
-    sums, counts = np.zeros((n, k + 1)), np.zeros(n)
+    given, decided = decided_codes(labels, code_ids)
+    n, width = given.shape
+    overall = given[decided].mean(0) if decided.any() else np.full(width, 1.0 / width)
+    sums, counts = np.zeros((n, width)), np.zeros(n)
     if groups is not None:
         doc = np.unique(np.array([str(g) for g in groups]), return_inverse=True)[1]
-        known = np.array([g is not None for g in groups], dtype=bool) & decided
-        by_doc, by_doc_n = np.zeros((doc.max() + 1, k + 1)), np.zeros(doc.max() + 1)
+        mine = np.array([g is not None for g in groups], dtype=bool)
+        known = mine & decided
+        by_doc, by_doc_n = np.zeros((doc.max() + 1, width)), np.zeros(doc.max() + 1)
         np.add.at(by_doc, doc[known], given[known])
         np.add.at(by_doc_n, doc[known], 1.0)
-        mine = np.array([g is not None for g in groups], dtype=bool)
         sums[mine] = by_doc[doc[mine]] - given[mine] * known[mine, None]
         counts[mine] = by_doc_n[doc[mine]] - known[mine]
     rates = (sums + DOCUMENT_PRIOR * overall) / (counts + DOCUMENT_PRIOR)[:, None]
     return np.log(rates + 1e-3) * DOCUMENT_WEIGHT
+
+
+def neighbour_decisions(labels: list, groups: list | None, code_ids: list[str]) -> np.ndarray:
+    """(n, 2 (codes + 1)): the codes given to the passage just before and the passage just
+    after each one in its document (as `decided_codes` writes them), times
+    NEIGHBOUR_WEIGHT; zeros where that neighbour is not decided, at a document's edges
+    and everywhere when `groups` is None. A student's move answers the one before it."""
+    given, _ = decided_codes(labels, code_ids)
+    return neighbour_means(given, groups)
+
+
+def transcript_features(labels: list, groups: list | None, code_ids: list[str]) -> np.ndarray:
+    """What a passage's transcript has received so far: its document_rates beside its
+    neighbour_decisions."""
+    return np.hstack([document_rates(labels, groups, code_ids), neighbour_decisions(labels, groups, code_ids)])
 
 
 def passage_texts(units: UnitVectors) -> list[str]:

@@ -11,11 +11,14 @@ from pipeline import Config, code_corpus
 from pipeline.decision import (
     DOCUMENT_PRIOR,
     DOCUMENT_WEIGHT,
+    NEIGHBOUR_WEIGHT,
     DecisionModel,
     codebook_logits,
     document_rates,
     form_features,
+    neighbour_decisions,
     passage_features,
+    transcript_features,
 )
 from pipeline.reviewing import retune
 from pipeline.reviewing.choice import choose
@@ -88,6 +91,17 @@ def test_a_documents_rates_leave_the_passage_out_and_start_from_the_study_wide_r
     np.testing.assert_allclose(R[4], overall)  # alone in d2: nothing but the study's rate
     np.testing.assert_allclose(R[5], overall)  # no document
     assert np.allclose(np.exp(document_rates(labels, None, CODES) / DOCUMENT_WEIGHT) - 1e-3, overall)
+
+
+def test_a_passage_sees_its_decided_neighbours_codes_within_its_transcript_only():
+    labels = [["a"], None, ["b", "c"], [], ["a"]]
+    groups = ["d1", "d1", "d1", "d1", "d2"]
+    N = neighbour_decisions(labels, groups, CODES) / NEIGHBOUR_WEIGHT  # (before: a b c none | after: a b c none)
+    np.testing.assert_array_equal(N[1], [1, 0, 0, 0, 0, 1, 1, 0])  # between 'a' and 'b, c'
+    np.testing.assert_array_equal(N[0], [0] * 8)  # its next passage is pending; nothing before
+    np.testing.assert_array_equal(N[3], [0, 1, 1, 0, 0, 0, 0, 0])  # no code after: d2 is another transcript
+    np.testing.assert_array_equal(N[2, 4:], [0, 0, 0, 1])  # "no code" is a decision too
+    assert transcript_features(labels, groups, CODES).shape == (5, 12)
 
 
 def test_the_document_model_is_chosen_where_a_transcripts_decisions_say_what_its_vectors_cannot():

@@ -1,4 +1,4 @@
-"""Which suggestions the review page shows after a relearn: whichever of three made the
+"""Which suggestions the review page shows after a relearn: whichever of four made the
 fewest wrong suggestions (pre-selected codes that are not the reviewer's) on the passages
 already decided, each judged on passages it did not learn from:
 
@@ -11,9 +11,11 @@ already decided, each judged on passages it did not learn from:
   form (`form_features`: whether it asks, how long it is; 5-fold out of fold; ../decision.py). It learns
   what reviewers do with a code that is often near another, and that most passages get
   one code or none, which per-code models miss;
-- **document**: the same model with each passage's document beside: how often each code
-  was given to the other decided passages of its transcript (`document_rates`). Reviewers
-  work through transcripts, and what a transcript has received says much about the rest.
+- **document**: the same model with what each passage's transcript has received beside:
+  how often each code was given to the other decided passages of its transcript, and
+  the codes of the passages just before and after it where decided
+  (`transcript_features`). Reviewers work through transcripts, and what a transcript has
+  received says much about the rest.
 
 A learned model replaces the batch run's suggestions only when it misses fewer passages
 by more than one standard error of the paired difference (`beats`), so that it is not
@@ -60,7 +62,7 @@ def choose(
     """(choice, {choice: wrong on the decided passages}, the decision model of the choice
     fitted on all of them: the one on `features` unless "document" is chosen).
     `tagger`: a LearnedTagger fitted on these passages, in this order; `features`: their
-    passage_features; `document`: the same with their document_rates beside, if known.
+    passage_features; `document`: the same with their transcript_features beside, if known.
     Only the first `judged` (the page's decisions; by default all) are judged: the rest
     (a prior coding) are always learned from."""
     judged = len(decisions) if judged is None else judged

@@ -211,7 +211,7 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     """(id -> (suggestions, codes, uncertainty) for the pending passages, the check that
     chose them, the decision model): from whichever of the batch run, the learned model
     and the page's decision model, alone or with what each passage's transcript has
-    received (`document_rates`), made the fewest wrong suggestions on the decided
+    received (`transcript_features`), made the fewest wrong suggestions on the decided
     passages (choice.py), each judged out of fold on the page's decisions alone (a prior
     coding is always learned from). Empty when the batch run's suggestions are best.
     `units`: the study's (the page's passages first); `data`: what the tagger learned
@@ -232,7 +232,7 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     judged_on = features if before is None else passage_features(judge_units, judge.base_.score(judge_units), texts)
     batch = [snap.batch_codes[i] for i in decided] if snap.batch_codes is not None else None
     trained = [tuple(sorted(codes)) for codes in labels]
-    rates = _document_rates(tagger.codebook.code_ids, snap, data, where, labels, len(units))
+    rates = _transcript_features(tagger.codebook.code_ids, snap, data, where, labels, len(units))
     document = np.hstack([judged_on, rates])[where] if rates is not None else None
     chosen, wrong, model = choose(judge, judged_on[where], trained, batch, judged=len(decided), document=document)
     if chosen == "document":
@@ -261,10 +261,10 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     return suggestions, check, model
 
 
-def _document_rates(code_ids: list[str], snap: Snapshot, data, where: list[int], labels: list, n: int):
-    """The study's n passages' document_rates (decision.py) from every labelled passage,
-    or None where no passage's document is known."""
-    from ..decision import document_rates
+def _transcript_features(code_ids: list[str], snap: Snapshot, data, where: list[int], labels: list, n: int):
+    """The study's n passages' transcript_features (decision.py) from every labelled
+    passage, or None where no passage's document is known."""
+    from ..decision import transcript_features
 
     groups = data.study_groups if data is not None and data.study_groups is not None else snap.groups
     if groups is None or all(g is None for g in groups):
@@ -272,7 +272,7 @@ def _document_rates(code_ids: list[str], snap: Snapshot, data, where: list[int],
     known: list = [None] * n
     for i, label in zip(where, labels):
         known[i] = list(label)
-    return document_rates(known, list(groups)[:n] + [None] * (n - len(groups)), code_ids)
+    return transcript_features(known, list(groups)[:n] + [None] * (n - len(groups)), code_ids)
 
 
 def _passage_texts(snap: Snapshot, data, n: int) -> list[str]:
