@@ -69,13 +69,15 @@ def choose(
     page = decisions[:judged]
     missed = {"codes": misses(tagger.oof_codes_[:judged], page)}
     shapes = {"decisions": features} | ({"document": document} if document is not None else {})
-    models = {name: DecisionModel(tagger.config.seed).fit(X, decisions) for name, X in shapes.items()}
-    for name, model in models.items():
-        if len(model.classes_) > 1 and len(decisions) >= FOLDS:
-            missed[name] = model.out_of_fold_misses(shapes[name], decisions)[:judged]
+    model = DecisionModel(tagger.config.seed).fit(features, decisions)  # its classes are either shape's
+    if len(model.classes_) > 1 and len(decisions) >= FOLDS:
+        for name, X in shapes.items():
+            missed[name] = model.out_of_fold_misses(X, decisions)[:judged]
     wrong = {name: int(m.sum()) for name, m in missed.items()}
     best, wrong = _best(tagger, missed, wrong, page, batch_codes)
-    return best, wrong, models.get(best, models["decisions"])
+    if best == "document":
+        model = DecisionModel(tagger.config.seed).fit(document, decisions)
+    return best, wrong, model
 
 
 def _best(tagger, missed: dict, wrong: dict, page: list, batch_codes: list[list[str]] | None):

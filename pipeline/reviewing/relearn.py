@@ -232,11 +232,11 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     judged_on = features if before is None else passage_features(judge_units, judge.base_.score(judge_units), texts)
     batch = [snap.batch_codes[i] for i in decided] if snap.batch_codes is not None else None
     trained = [tuple(sorted(codes)) for codes in labels]
-    rates = _transcript_features(tagger.codebook.code_ids, snap, data, where, labels, len(units))
-    document = np.hstack([judged_on, rates])[where] if rates is not None else None
+    transcript = _transcript_features(tagger.codebook.code_ids, snap, data, where, labels, len(units))
+    document = np.hstack([judged_on, transcript])[where] if transcript is not None else None
     chosen, wrong, model = choose(judge, judged_on[where], trained, batch, judged=len(decided), document=document)
     if chosen == "document":
-        features = np.hstack([features, rates])
+        features = np.hstack([features, transcript])
     if before is not None:  # chosen before tuning; the model that suggests reads the tuned vectors
         model = DecisionModel(config.seed).fit(features[where], trained)
     check = {"passages": len(decided), "wrong": wrong, "chosen": chosen, "better": chosen != "batch", "cv": judge.cv_}
