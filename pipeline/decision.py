@@ -37,6 +37,13 @@ DOCUMENT_WEIGHT = 0.3  # the log rates' block weighs about as the mean unit vect
 # Newton-CG rather than L-BFGS: the same regularised loss, reached in a few exact steps
 # (docs/reviewing.md: 15 times as fast on 27 codes).
 SOLVER = "newton-cg"
+# The most probable decision is the one a coder most often gives, so it seldom names a rare
+# code, and agreement per code (mean kappa) suffers. `best` may instead take the decision
+# that is most probable *for how common it is*: argmax p(d | x) / prior(d) ** power, power
+# 0 (the most probable) to 1 (each decision as if all were equally common). `qcode learn`
+# chooses the power from POWERS out of fold (learn.py); the review page, which counts wrong
+# pre-selections, keeps 0.
+POWERS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def form_features(texts: list[str]) -> np.ndarray:
@@ -206,8 +213,10 @@ class DecisionModel:
     """Multinomial logistic regression over whole decisions (sets of codes)."""
 
     seed: int
+    power: float = 0.0  # how far `best` corrects for how common each decision is (POWERS)
     classes_: list[tuple[str, ...]] | None = None
     model_: LogisticRegression | None = None
+    prior_: np.ndarray | None = None  # each class's share of the passages it learned from
 
     def fit(self, X: np.ndarray, decisions: list[tuple[str, ...]]) -> DecisionModel:
         """Learn the decisions coders gave at least MIN_SEEN times (all, if none was);
@@ -216,6 +225,7 @@ class DecisionModel:
         self.classes_ = sorted(d for d, n in counts.items() if n >= MIN_SEEN) or sorted(counts)
         keep = [i for i, d in enumerate(decisions) if d in set(self.classes_)]
         y = np.array([self.classes_.index(decisions[i]) for i in keep])
+        self.prior_ = np.bincount(y, minlength=len(self.classes_)) / max(len(y), 1)
         if len(self.classes_) > 1:
             self.model_ = LogisticRegression(C=C, solver=SOLVER, max_iter=3000, random_state=self.seed).fit(X[keep], y)
         return self
@@ -228,17 +238,30 @@ class DecisionModel:
         out[:, self.model_.classes_] = self.model_.predict_proba(X)
         return out
 
-    def best(self, X: np.ndarray) -> list[tuple[str, ...]]:
-        """Each passage's most probable decision."""
-        return [self.classes_[int(b)] for b in self.proba(X).argmax(1)]
+    def best(self, X: np.ndarray, power: float | None = None) -> list[tuple[str, ...]]:
+        """Each passage's best decision: the most probable for how common it is, at
+        `power` (by default the model's; 0: simply the most probable)."""
+        power = self.power if power is None else power
+        score = self.proba(X)
+        if power and self.prior_ is not None and len(self.classes_) > 1:
+            score = np.log(score + 1e-12) - power * np.log(np.maximum(self.prior_, 1e-12))
+        return [self.classes_[int(b)] for b in score.argmax(1)]
 
     def out_of_fold(self, X: np.ndarray, decisions: list[tuple[str, ...]], groups: list | None = None):
         """Each passage's best decision by a model that did not learn from its fold."""
-        out: list[tuple[str, ...]] = [()] * len(decisions)
+        return self.out_of_fold_by_power(X, decisions, groups, (self.power,))[self.power]
+
+    def out_of_fold_by_power(
+        self, X: np.ndarray, decisions: list[tuple[str, ...]], groups: list | None, powers: tuple[float, ...]
+    ) -> dict[float, list[tuple[str, ...]]]:
+        """{power: each passage's best decision at that power by a model that did not
+        learn from its fold}: one fit per fold for all the powers."""
+        out: dict[float, list] = {p: [()] * len(decisions) for p in powers}
         for train, test in folds(len(decisions), groups, self.seed):
             part = DecisionModel(self.seed).fit(X[train], [decisions[i] for i in train])
-            for i, d in zip(test, part.best(X[test])):
-                out[i] = d
+            for p in powers:
+                for i, d in zip(test, part.best(X[test], p)):
+                    out[p][i] = d
         return out
 
     def out_of_fold_misses(self, X: np.ndarray, decisions: list[tuple[str, ...]], groups: list | None = None):
@@ -274,11 +297,13 @@ class DecisionModel:
         """The fitted weights, to save beside a model (classes go in its JSON)."""
         if self.model_ is None:
             return {}
-        return {"coef": self.model_.coef_, "intercept": self.model_.intercept_, "fitted": self.model_.classes_}
+        fitted = {"coef": self.model_.coef_, "intercept": self.model_.intercept_, "fitted": self.model_.classes_}
+        return fitted | ({"prior": self.prior_} if self.power else {})
 
     @classmethod
-    def from_arrays(cls, seed: int, classes: list[tuple[str, ...]], arrays: dict) -> DecisionModel:
-        model = cls(seed, classes_=[tuple(c) for c in classes])
+    def from_arrays(cls, seed: int, classes: list[tuple[str, ...]], arrays: dict, power: float = 0.0) -> DecisionModel:
+        model = cls(seed, power=power, classes_=[tuple(c) for c in classes])
+        model.prior_ = np.asarray(arrays["prior"]) if "prior" in arrays else None
         if "coef" in arrays:
             lr = LogisticRegression(C=C, solver=SOLVER)
             lr.coef_, lr.intercept_ = np.asarray(arrays["coef"]), np.asarray(arrays["intercept"])

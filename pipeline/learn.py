@@ -48,6 +48,14 @@ per-code models above, or by one model of whole decisions (decision.py), with or
 each passage's neighbours in its document; each replaces the one before only where its
 out-of-fold mean kappa is higher by more than the bootstrap standard error (whole
 documents per fold and per resample where the rows name their documents).
+
+A model of whole decisions may take, instead of the most probable decision, the one most
+probable for how common it is (v6, decision.POWERS): the most probable decision seldom
+names a rare code, and agreement per code suffers. Each power in turn (0.25 ... 1)
+replaces the one chosen so far (at first 0: the most probable) only where its out-of-fold
+mean kappa is higher by more than the bootstrap standard error, before the way of
+deciding is chosen; the review
+page, which counts wrong pre-selections, keeps power 0 (reviewing/choice.py).
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ from sklearn.svm import LinearSVC
 from .codebook import load_codebook, thin_codes
 from .config import Config
 from .decision import (
+    POWERS,
     SOLVER,
     DecisionModel,
     codebook_logits,
@@ -90,8 +99,10 @@ from .store import read_excerpts
 from .tag import CodebookTagger, Tagger
 from .units import UnitVectors, embed_units
 
-STRATEGY = "learned-blend-v5"
-READS = ("learned-blend-v4",)  # older models still read (v4: no model of whole decisions)
+STRATEGY = "learned-blend-v6"
+# Older models still read (v5: whole decisions always the most probable; v4: no model of
+# whole decisions).
+READS = ("learned-blend-v5", "learned-blend-v4")
 N0 = 5.0  # reviewed examples (each way) at which a code's learned model weighs as much as the codebook
 # How much the codebook is trusted beside the reviews: (weight of the codebook's own rows
 # inside each learned model, N0 of the blend). The first trusts the codebook (it agrees
@@ -289,6 +300,10 @@ class LearnedTagger(Tagger):
     # chose it, how passages are decided): a check on vectors tuned on the very passages
     # checked favours whatever fits them best. None: chosen here.
     fixed: dict | None = None
+    # The powers a model of whole decisions may correct its decisions by for how common
+    # each is (decision.POWERS; chosen out of fold by mean kappa). The review page, which
+    # counts wrong pre-selections, sets (0.0,): the most probable decision.
+    powers: tuple[float, ...] = POWERS
 
     def decision_shape(self) -> tuple[int, int]:
         return self.min_codes_, min(self.max_codes_, self.config.max_codes)
@@ -437,12 +452,33 @@ class LearnedTagger(Tagger):
             self.head_mode_, self.head_check_ = before["chosen"], {**before, "encoder": "before tuning"}
         else:
             oof = {"codes": [tuple(codes) for codes in self._codes_by_document(units, data.labels, base_scores)]}
+            powers = {}
             for mode, X in features.items():
-                oof[mode] = DecisionModel(self.config.seed).out_of_fold(X, decisions, self._groups)
+                by_power = DecisionModel(self.config.seed).out_of_fold_by_power(X, decisions, self._groups, self.powers)
+                powers[mode], oof[mode] = self._best_power(data.labels, by_power)
             self.head_mode_, self.head_check_ = self._choose_head(data.labels, oof)
+            self.head_check_["powers"] = powers
             self.oof_codes_ = [list(d) for d in oof[self.head_mode_]]  # as this model decides, out of fold
         if self.head_mode_ != "codes":
-            self.head_ = DecisionModel(self.config.seed).fit(features[self.head_mode_], decisions)
+            power = self.head_check_.get("powers", {}).get(self.head_mode_, {}).get("chosen", 0.0)
+            self.head_ = DecisionModel(self.config.seed, power=power).fit(features[self.head_mode_], decisions)
+
+    def _best_power(self, labels: list[list[str]], by_power: dict) -> tuple[dict, list]:
+        """({chosen power, mean kappa out of fold at each}, the decisions at the chosen
+        one). Powers are tried in order from the first (0: the most probable decision),
+        and each replaces the one chosen so far only where its out-of-fold mean kappa is
+        higher by more than the bootstrap standard error of the difference, as in
+        `_choose_head`: the best of five by chance would flatter a model of whole
+        decisions in the choice that follows."""
+        ids = self.codebook.code_ids
+        Y = label_matrix(labels, ids)
+        P = {p: label_matrix([list(d) for d in by_power[p]], ids) for p in by_power}
+        kappa = {p: mean_kappa(Y, P[p]) for p in by_power}
+        chosen = next(iter(by_power))
+        for p in list(by_power)[1:]:
+            if kappa[p] - kappa[chosen] > kappa_gain_se(Y, P[p], P[chosen], self._groups, self.config.seed):
+                chosen = p
+        return {"chosen": chosen, "mean_kappa": {str(p): round(k, 4) for p, k in kappa.items()}}, by_power[chosen]
 
     def _pooled_check(self, Y: np.ndarray, base_scores: np.ndarray) -> dict:
         """Micro-F1 over codes on the reviewed passages: codebook-only decisions against the
@@ -698,7 +734,8 @@ class LearnedTagger(Tagger):
         self.head_check_ = meta.get("check")
         self.head_ = None
         if self.head_mode_ != "codes":
-            self.head_ = DecisionModel.from_arrays(self.config.seed, meta["classes"], arrays)
+            power = float(meta.get("power", 0.0))
+            self.head_ = DecisionModel.from_arrays(self.config.seed, meta["classes"], arrays, power=power)
 
     def base_scores(self, units: UnitVectors) -> np.ndarray:
         """(passages, K) codebook-only scores: each code's best unit."""
@@ -752,6 +789,8 @@ class LearnedTagger(Tagger):
                 "mode": self.head_mode_,
                 "classes": [list(c) for c in self.head_.classes_] if self.head_ is not None else [],
                 "codebook_logit_scale": self.head_scale_,
+                "power": self.head_.power if self.head_ is not None else 0.0,
+                "powers_tried": list(self.powers),
                 "check": self.head_check_,
             },
             "training": {"passages": self.n_train_, "files": training, "ids": sorted(ids)},

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from pipeline import Codebook, Config
 from pipeline.cli import app
-from pipeline.decision import DecisionModel, folds, neighbour_means, passage_texts
+from pipeline.decision import POWERS, DecisionModel, folds, mean_kappa, neighbour_means, passage_texts
 from pipeline.learn import Labelled, LearnedTagger, load_labelled, moved_by_threshold
 from pipeline.units import UnitVectors
 
@@ -41,6 +41,46 @@ def test_a_saved_decision_model_scores_as_the_fitted_one():
     again = DecisionModel.from_arrays(42, fitted.classes_, fitted.arrays())
     assert np.allclose(fitted.proba(X), again.proba(X))
     assert fitted.marginals(X, ["a", "b"]).shape == (60, 2)
+
+
+def rare_and_common(seed=0, n=400):
+    """A common decision and a rare one (about 1 in 8) whose features overlap: the rare
+    one is seldom the most probable, though often far likelier than its share."""
+    rng = np.random.default_rng(seed)
+    rare = rng.random(n) < 0.125
+    X = rng.normal(size=(n, 3))
+    X[rare, 0] += 1.5
+    return X, [("b",) if r else ("a",) for r in rare]
+
+
+def test_a_power_gives_rare_decisions_their_due():
+    X, decisions = rare_and_common()
+    model = DecisionModel(42).fit(X, decisions)
+    plain, fair = model.best(X, 0.0), model.best(X, 1.0)
+    assert model.best(X) == plain  # by default the most probable decision
+    assert plain.count(("b",)) < decisions.count(("b",)) < fair.count(("b",))
+    Y = np.array([[d == ("a",), d == ("b",)] for d in decisions])
+    kappa = {p: mean_kappa(Y, np.array([[d == ("a",), d == ("b",)] for d in model.best(X, p)])) for p in POWERS}
+    assert kappa[0.5] > kappa[0.0] + 0.05  # here halfway is best: all the way over-applies the rare one
+    assert max(kappa, key=kappa.get) not in (0.0, 1.0)
+
+
+def test_out_of_fold_decisions_at_each_power_come_from_the_same_folds():
+    X, decisions = rare_and_common()
+    model = DecisionModel(42)
+    by_power = model.out_of_fold_by_power(X, decisions, None, POWERS)
+    assert set(by_power) == set(POWERS)
+    assert by_power[0.0] == model.out_of_fold(X, decisions)
+    assert by_power[1.0] == DecisionModel(42, power=1.0).out_of_fold(X, decisions)
+    assert by_power[1.0].count(("b",)) > by_power[0.0].count(("b",))
+
+
+def test_a_saved_decision_model_keeps_its_power():
+    X, decisions = rare_and_common()
+    fitted = DecisionModel(42, power=0.75).fit(X, decisions)
+    again = DecisionModel.from_arrays(42, fitted.classes_, fitted.arrays(), power=0.75)
+    assert again.best(X) == fitted.best(X) != fitted.best(X, 0.0)
+    assert "prior" not in DecisionModel(42).fit(X, decisions).arrays()  # power 0: saved as before
 
 
 def test_the_threshold_moves_a_whole_decision_both_ways():
@@ -170,7 +210,41 @@ def test_a_model_that_reads_neighbours_is_saved_and_read_back(tmp_path, fake_emb
     units, groups = units_of(fake_embedder, rows), [r["source"] for r in rows]
     assert tagger.suggest(units, groups) == again.suggest(units, groups)
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert meta["decisions"]["mode"] == "context" and meta["strategy"] == "learned-blend-v5"
+    assert meta["decisions"]["mode"] == "context" and meta["strategy"] == "learned-blend-v6"
+    assert meta["decisions"]["power"] == tagger.head_check_["powers"]["context"]["chosen"] == tagger.head_.power
+
+
+def test_the_learner_chooses_a_power_out_of_fold_and_a_saved_model_keeps_it(tmp_path, fake_embedder):
+    cb, rows = context_study()
+    tagger = fit_rows(cb, rows, fake_embedder)
+    for mode in ("decisions", "context"):
+        check = tagger.head_check_["powers"][mode]
+        assert check["chosen"] in POWERS and set(check["mean_kappa"]) == {str(p) for p in POWERS}
+        kappa = check["mean_kappa"]
+        assert check["chosen"] == 0.0 or kappa[str(check["chosen"])] > kappa["0.0"]  # moved only by a gain
+    from pipeline.cli.learn import decided_by
+
+    tagger.head_.power = 1.0  # as if chosen: the saved model must decide as this one does
+    assert "rarer decisions favoured at power 1" in decided_by(tagger)
+    tagger.save(tmp_path / "m", codebook_sha256="x", embedder=fake_embedder, training=[])
+    again = LearnedTagger.load(
+        tmp_path / "m", codebook=cb, codebook_sha256="x", config=Config(), embedder=fake_embedder
+    )
+    assert again.head_.power == 1.0 and np.allclose(again.head_.prior_, tagger.head_.prior_)
+    units, groups = units_of(fake_embedder, rows), [r["source"] for r in rows]
+    assert tagger.suggest(units, groups) == again.suggest(units, groups)
+
+
+def test_the_review_page_s_learner_takes_the_most_probable_decision(fake_embedder):
+    from pipeline.reviewing.choice import page_learner
+
+    cb, rows = context_study()
+    ids, texts, labels = [r["id"] for r in rows], [r["text"] for r in rows], [r["labels"] for r in rows]
+    tagger = page_learner(cb, Config()).fit(
+        fake_embedder, Labelled(ids, texts, labels, groups=[r["source"] for r in rows])
+    )
+    assert {m: c["chosen"] for m, c in tagger.head_check_["powers"].items()} == {"decisions": 0.0, "context": 0.0}
+    assert tagger.head_.power == 0.0
 
 
 def test_gold_rows_keep_document_order_and_their_documents(tmp_path):
@@ -239,3 +313,17 @@ def test_a_model_carries_its_codebook_so_code_and_evaluate_need_no_codebook(tmp_
     assert json.loads(res.stdout)["mean_kappa"] > 0.5  # the model's own codebook: no "another codebook" error
     found = for_run(None, {}, None, model).codebook  # `qcode code NEW --out NEW_DIR --model m`
     assert found == model / "codebook.yaml"
+
+
+def test_a_power_replaces_the_most_probable_decision_only_beyond_its_standard_error(fake_embedder):
+    cb, rows = context_study()
+    tagger = fit_rows(cb, rows, fake_embedder)
+    X, rare = rare_and_common(n=1500)
+    decisions = [("c1",) if d == ("b",) else ("c0",) for d in rare]  # the study's codes
+    labels = [list(d) for d in decisions]
+    by_power = DecisionModel(42).out_of_fold_by_power(X, decisions, None, POWERS)
+    tagger._groups = None  # these passages name no document
+    check, chosen = tagger._best_power(labels, by_power)
+    assert check["chosen"] == 0.5 and chosen == by_power[0.5]  # 0.25 gains within its error; 0.5 beyond
+    same = {p: by_power[0.0] for p in POWERS}  # no power changes a decision: no gain, none chosen
+    assert tagger._best_power(labels, same)[0]["chosen"] == 0.0

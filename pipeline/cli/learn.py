@@ -197,4 +197,8 @@ def decided_by(tagger) -> str:
     kappas = ", ".join(f"{mode} {k:.3f}" for mode, k in check["mean_kappa_out_of_fold"].items())
     grouped = "whole documents per fold" if check.get("folds") == "documents" else "passages per fold"
     before = " (chosen with the encoder before it was tuned on them)" if check.get("encoder") == "before tuning" else ""
-    return f"passages decided by {HEAD_NAMES[check['chosen']]}: mean kappa out of fold, {grouped}: {kappas}{before}"
+    power = tagger.head_.power if tagger.head_ is not None else 0.0
+    rarer = f"; rarer decisions favoured at power {power:g} (decision.POWERS)" if power else ""
+    return (
+        f"passages decided by {HEAD_NAMES[check['chosen']]}: mean kappa out of fold, {grouped}: {kappas}{rarer}{before}"
+    )

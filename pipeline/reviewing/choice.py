@@ -38,6 +38,17 @@ CHOICES = ("batch", "codes", "decisions", "document")  # ties: the first
 FOLDS = 5
 
 
+def page_learner(codebook, config):
+    """`qcode learn`'s learner as the page fits it: a model of whole decisions it chooses
+    pre-selects the most probable decision (power 0), since the page counts wrong
+    pre-selections; `qcode learn` may favour rarer decisions for agreement per code."""
+    from ..learn import LearnedTagger
+
+    tagger = LearnedTagger(codebook, config=config)
+    tagger.powers = (0.0,)
+    return tagger
+
+
 def misses(codes: list[list[str]], decisions: list[tuple[str, ...]]) -> np.ndarray:
     """Per decided passage: whether these pre-selected codes were not the reviewer's."""
     return np.array([set(c) != set(d) for c, d in zip(codes, decisions)], dtype=bool)

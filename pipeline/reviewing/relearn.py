@@ -132,7 +132,7 @@ def relearn(job: RelearnJob) -> LiveModel:
     `live/vN` (complete or not at all)."""
     from ..codebook import load_codebook
     from ..io import file_sha256
-    from ..learn import LearnedTagger
+    from .choice import page_learner
 
     started = time.perf_counter()
     snap = job.snapshot
@@ -142,7 +142,7 @@ def relearn(job: RelearnJob) -> LiveModel:
     data, texts, groups = training_set(snap, training_rows(job.prior, set(codebook.code_ids)))
     units = _study_units(embedder, texts, config, job.encoder)
     before = _before_tuning(job, codebook, data, texts) if job.encoder is not None else None
-    tagger = LearnedTagger(codebook, config=job.config)
+    tagger = page_learner(codebook, job.config)
     tagger.fixed = before[0].choices() if before is not None else None
     tagger.fit(embedder, data, study=units)
     suggestions, check, chosen = pending_suggestions(tagger, units, snap, job.config, data, before=before)
@@ -167,11 +167,11 @@ def _before_tuning(job: RelearnJob, codebook, data, texts: list[str]):
     """(the learner fitted with the run's own encoder, the study's units with it): where a
     tuned encoder is in use, its choices, and the page's choice of suggestions, are made
     on these vectors, which never learned from the decisions (as `qcode learn` does)."""
-    from ..learn import LearnedTagger
+    from .choice import page_learner
 
     embedder = _embedder(job.config, job.cache_dir, job.device)
     units = _study_units(embedder, texts, job.config, None)
-    return LearnedTagger(codebook, config=job.config).fit(embedder, data, study=units), units
+    return page_learner(codebook, job.config).fit(embedder, data, study=units), units
 
 
 def training_set(snap: Snapshot, prior: list[dict]):

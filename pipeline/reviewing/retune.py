@@ -37,7 +37,7 @@ from ..config import Config
 from ..model_folder import training_rows
 from ..outputs import LIVE, LIVE_INDEX
 from ..tune_choice import MIN_PASSAGES, MOST_PAIRS
-from .choice import beats
+from .choice import beats, page_learner
 
 FIRST = 50  # decided passages before the first fine-tune (with --finetune)
 FIRST_BY_DEFAULT = MIN_PASSAGES  # ... without it: where tuning began to pay in `learn` (tune_choice.py)
@@ -128,12 +128,12 @@ def tuning_sets(job: RetuneJob, known: set[str]) -> tuple[Rows, Rows]:
 def _fitted(codebook, config: Config, embedder, learn: Rows, held: Rows, fixed: dict | None = None):
     """(the learner fitted on `learn` on this embedder's vectors, keeping `fixed` choices;
     the units of the `held` passages)."""
-    from ..learn import Labelled, LearnedTagger
+    from ..learn import Labelled
     from ..units import embed_units
 
     units = embed_units(embedder, learn.texts + held.texts, config)
     n = len(learn.texts)
-    tagger = LearnedTagger(codebook, config=config)
+    tagger = page_learner(codebook, config)
     tagger.fixed = fixed
     tagger.fit(embedder, Labelled(*learn), study=units.take(list(range(n))))
     return tagger, units.take(list(range(n, n + len(held.texts))))
