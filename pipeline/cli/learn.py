@@ -198,7 +198,7 @@ def decided_by(tagger) -> str:
     grouped = "whole documents per fold" if check.get("folds") == "documents" else "passages per fold"
     before = " (chosen with the encoder before it was tuned on them)" if check.get("encoder") == "before tuning" else ""
     power = tagger.head_.power if tagger.head_ is not None else 0.0
-    rarer = f"; rarer decisions favoured at power {power:g} (decision.POWERS)" if power else ""
+    rarer = f"; rarer decisions favoured at power {power:g} (each weighed against how common it is)" if power else ""
     return (
         f"passages decided by {HEAD_NAMES[check['chosen']]}: mean kappa out of fold, {grouped}: {kappas}{rarer}{before}"
     )
