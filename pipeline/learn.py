@@ -54,8 +54,8 @@ probable for how common it is (v6, decision.POWERS): the most probable decision 
 names a rare code, and agreement per code suffers. Each power in turn (0.25 ... 1)
 replaces the one chosen so far (at first 0: the most probable) only where its out-of-fold
 mean kappa is higher by more than the bootstrap standard error, before the way of
-deciding is chosen; the review
-page, which counts wrong pre-selections, keeps power 0 (reviewing/choice.py).
+deciding is chosen; the review page, which counts wrong pre-selections, keeps power 0
+(reviewing/choice.py).
 """
 
 from __future__ import annotations
