@@ -208,6 +208,21 @@ def kappa_gain_se(Y: np.ndarray, A: np.ndarray, B: np.ndarray, groups: list | No
     return float(np.std(gains))
 
 
+def chosen_on_gain(Y: np.ndarray, P: dict, kappa: dict, groups: list | None, seed: int) -> tuple:
+    """(the chosen key, {key: its gain over the one it was tried against}): the keys of P
+    (label matrices of candidate decisions, in order) are tried in turn, and each
+    replaces the one chosen so far (at first the first) only where its mean kappa is
+    higher by more than the bootstrap standard error of the difference: not on noise."""
+    order = list(P)
+    chosen, gains = order[0], {}
+    for key in order[1:]:
+        se = kappa_gain_se(Y, P[key], P[chosen], groups, seed)
+        gains[key] = {"over": chosen, "gain": round(kappa[key] - kappa[chosen], 4), "se": round(se, 4)}
+        if kappa[key] - kappa[chosen] > se:
+            chosen = key
+    return chosen, gains
+
+
 @dataclass
 class DecisionModel:
     """Multinomial logistic regression over whole decisions (sets of codes)."""

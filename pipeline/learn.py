@@ -80,8 +80,8 @@ from .decision import (
     POWERS,
     SOLVER,
     DecisionModel,
+    chosen_on_gain,
     codebook_logits,
-    kappa_gain_se,
     mean_kappa,
     neighbour_means,
     passage_features,
@@ -397,13 +397,8 @@ class LearnedTagger(Tagger):
         Y = label_matrix(labels, ids)
         P = {mode: label_matrix([list(d) for d in pred], ids) for mode, pred in oof.items()}
         kappa = {mode: round(mean_kappa(Y, P[mode]), 4) for mode in P}
-        chosen, gains = "codes", {}
-        for mode in HEADS[1:]:
-            if mode in P:
-                se = kappa_gain_se(Y, P[mode], P[chosen], self._groups, self.config.seed)
-                gains[mode] = {"over": chosen, "gain": round(kappa[mode] - kappa[chosen], 4), "se": round(se, 4)}
-                if kappa[mode] - kappa[chosen] > se:
-                    chosen = mode
+        ordered = {mode: P[mode] for mode in HEADS if mode in P}
+        chosen, gains = chosen_on_gain(Y, ordered, kappa, self._groups, self.config.seed)
         by_document = self._groups is not None and len(set(self._groups)) >= FOLDS
         check = {
             "mean_kappa_out_of_fold": kappa,
@@ -464,21 +459,17 @@ class LearnedTagger(Tagger):
             self.head_ = DecisionModel(self.config.seed, power=power).fit(features[self.head_mode_], decisions)
 
     def _best_power(self, labels: list[list[str]], by_power: dict) -> tuple[dict, list]:
-        """({chosen power, mean kappa out of fold at each}, the decisions at the chosen
-        one). Powers are tried in order from the first (0: the most probable decision),
-        and each replaces the one chosen so far only where its out-of-fold mean kappa is
-        higher by more than the bootstrap standard error of the difference, as in
-        `_choose_head`: the best of five by chance would flatter a model of whole
-        decisions in the choice that follows."""
+        """({chosen power, mean kappa out of fold at each, the gains}, the decisions at the
+        chosen one). Powers are tried in order from the first (0: the most probable
+        decision) as `_choose_head` tries ways of deciding (`chosen_on_gain`): the best of
+        five by chance would flatter a model of whole decisions in the choice that follows."""
         ids = self.codebook.code_ids
         Y = label_matrix(labels, ids)
         P = {p: label_matrix([list(d) for d in by_power[p]], ids) for p in by_power}
         kappa = {p: mean_kappa(Y, P[p]) for p in by_power}
-        chosen = next(iter(by_power))
-        for p in list(by_power)[1:]:
-            if kappa[p] - kappa[chosen] > kappa_gain_se(Y, P[p], P[chosen], self._groups, self.config.seed):
-                chosen = p
-        return {"chosen": chosen, "mean_kappa": {str(p): round(k, 4) for p, k in kappa.items()}}, by_power[chosen]
+        chosen, gains = chosen_on_gain(Y, P, kappa, self._groups, self.config.seed)
+        check = {"chosen": chosen, "mean_kappa": {str(p): round(k, 4) for p, k in kappa.items()}}
+        return check | {"gains": {str(p): g for p, g in gains.items()}}, by_power[chosen]
 
     def _pooled_check(self, Y: np.ndarray, base_scores: np.ndarray) -> dict:
         """Micro-F1 over codes on the reviewed passages: codebook-only decisions against the
