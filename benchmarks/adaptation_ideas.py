@@ -1,7 +1,7 @@
 """Ideas for adapting a bare codebook without inventing prevalence (issue 36), measured
 codebook-only on the real sets; none is in qcode (docs/tagging.md says why).
 
-    .venv/bin/python benchmarks/adaptation_ideas.py --idea names|blend|tail|negatives|bare [--amount A] \
+    .venv/bin/python benchmarks/adaptation_ideas.py --idea names|blend|tail|negatives|bare|far [--amount A] \
         --set NAME GOLD CODEBOOK [--set ...]
 
 Each idea subclasses the codebook-only tagger (`pipeline.tag.CodebookTagger`):
@@ -15,7 +15,11 @@ Each idea subclasses the codebook-only tagger (`pipeline.tag.CodebookTagger`):
 - `negatives`: the study units that typify the codes the codebook already finds are kept
   too, as negatives of the adapted codes (so that an adapted code learns the study's
   language against the study's other talk, not against the codebook's sentences alone);
-- `bare`: only codes whose entry has no examples are adapted.
+- `bare`: only codes whose entry has no examples are adapted;
+- `far`: each adapted code also learns, as negatives, A x its examples of the study's
+  units that score it lowest (evenly spaced over the lower half of its scores), so that
+  it learns the study's language against the study's own talk, not against the
+  codebook's sentences alone, without taking likely positives as negatives.
 
 Per set it prints mean kappa, macro-F1 and, for each code given to 1-3 rows, (rows given,
 rows applied, kappa).
@@ -57,6 +61,8 @@ class Idea(tag.CodebookTagger):
             finally:
                 tag.study_examples = original
         else:
+            if self.idea == "far":
+                self.far_, self.study_all_ = self._far_negatives(vectors), vectors
             super().adapt(study)
         self.before_ = before
         self.adapted_mask_ = np.array([c in self.adapted_.get("examples", {}) for c in self.codebook.code_ids])
@@ -65,6 +71,26 @@ class Idea(tag.CodebookTagger):
             weak = self.adapted_mask_ & (share < self.amount)
             self.coef_[weak], self.intercept_[weak] = before[0][weak], before[1][weak]
         return self
+
+    def _far_negatives(self, vectors):
+        """{code: rows of the study's units in the lower half of its scores, evenly spaced}."""
+        logits = tag._logits(vectors, self.coef_, self.intercept_)
+        n_codes = len(self.codebook.codes)
+        per_code = min(tag.ADAPT_PER_CODE, len(vectors) // (2 * n_codes))
+        want = int(round(self.amount * per_code))
+        far = {}
+        for k in range(n_codes):
+            order = np.argsort(logits[:, k], kind="stable")[: len(vectors) // 2]
+            far[k] = order[np.linspace(0, len(order) - 1, min(want, len(order))).astype(int)] if want else order[:0]
+        return far
+
+    def training_rows(self, k):
+        X, y = super().training_rows(k)
+        far = getattr(self, "far_", None)
+        if far is None or not len(self.study_codes_) or not len(far[k]):
+            return X, y
+        extra = np.asarray(self.study_all_[far[k]], dtype=X.dtype)
+        return np.vstack([X, extra]), np.concatenate([y, np.zeros(len(extra), dtype=y.dtype)])
 
     def _adapt_selectively(self, vectors):
         """`tag.CodebookTagger.adapt` with the `negatives` or `bare` change."""
@@ -115,7 +141,7 @@ class Idea(tag.CodebookTagger):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--idea", choices=("base", "names", "blend", "tail", "negatives", "bare"), default="base")
+    ap.add_argument("--idea", choices=("base", "names", "blend", "tail", "negatives", "bare", "far"), default="base")
     ap.add_argument("--amount", type=float, default=0.5)
     ap.add_argument("--set", nargs=3, action="append", metavar=("NAME", "GOLD", "CODEBOOK"), required=True)
     args = ap.parse_args()

@@ -9,9 +9,12 @@ page relearns every 20 decisions (`relearn.pending_suggestions`, as the page doe
 queue: the codes met in those decisions (suggested on a decided passage, or given to it)
 against the codes present in the study, the wrong pre-selections per 20 decisions, and
 mean Cohen's kappa on the passages not yet decided, of the suggestions the page then
-shows.
+shows. The two queues leave different passages undecided (the new one takes rare codes'
+likeliest passages out of the rest), so each is also scored on the passages neither
+queue decided (`kappa_neither`, `neither` passages): the fair comparison.
 
-JSON: {"decisions": N, "old": {"codes_met", "codes_present", "wrong_per_20", "kappa_rest"}, "new": {...}}.
+JSON: {"decisions": N, "neither": n, "old": {"codes_met", "codes_present", "wrong_per_20", "kappa_rest",
+"kappa_neither"}, "new": {...}}.
 """
 
 from __future__ import annotations
@@ -101,6 +104,13 @@ def first_hour(page: Page, decisions: int, queue: str, relearn_every: int = 20) 
     }
 
 
+def kappa_on(page: Page, rows: list[int]) -> float:
+    """Mean kappa of the suggestions `page` shows on `rows`."""
+    return score(
+        [page.items[n].labels for n in rows], [page.shown[n][1] for n in rows], page.codebook.code_ids
+    ).mean_kappa
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gold", type=Path, required=True)
@@ -114,12 +124,19 @@ def main() -> None:
     embedder = build_embedder(config)
     units = embed_units(embedder, [it.text for it in items], config)
     result = {"gold": str(args.gold), "codebook": codebook.name, "passages": len(items), "decisions": args.decisions}
+    pages = {}
     for queue in ("old", "new"):
-        result[queue] = first_hour(Page(items, units, codebook, config, embedder), args.decisions, queue)
+        pages[queue] = Page(items, units, codebook, config, embedder)
+        result[queue] = first_hour(pages[queue], args.decisions, queue)
+    decided = set(pages["old"].decided) | set(pages["new"].decided)
+    neither = [n for n in range(len(items)) if n not in decided]
+    result["neither"] = len(neither)
+    for queue, page in pages.items():
         r = result[queue]
+        r["kappa_neither"] = kappa_on(page, neither)
         print(
             f"{queue}: codes met {r['codes_met']} of {r['codes_present']}, wrong per 20 {r['wrong_per_20']},"
-            f" kappa on the rest {r['kappa_rest']:.3f}",
+            f" kappa on the rest {r['kappa_rest']:.3f}, on the {len(neither)} neither decided {r['kappa_neither']:.3f}",
             flush=True,
         )
     if args.json:

@@ -148,7 +148,7 @@ def passage_texts(units: UnitVectors) -> list[str]:
     """Each passage's text from its units' texts (as the units cut it)."""
     if units.texts is None:
         raise ValueError("passage features need the units' texts")
-    return [" ".join(units.texts[a:b]) for a, b in zip(units.bounds[:-1], units.bounds[1:])]
+    return units.passage_texts()
 
 
 def passage_features(

@@ -268,7 +268,7 @@ def code_passages(setup: Setup, reading: Reading, target: Path, timings: dict[st
                 for passages, units in worked:
                     store.add(passages, units)
                 t = time.perf_counter()
-                setup.tagger.adapt(store.vectors())
+                setup.tagger.adapt(store.vectors(), store.texts())
                 timings["adapt"] = time.perf_counter() - t
                 _tag_and_write(setup, reading, store.batches(), out, tally, timings)
         else:

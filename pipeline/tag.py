@@ -18,7 +18,11 @@ over the study, at least 1) and whose nearest codebook sentence is one of its ow
 up to `ADAPT_PER_CODE` examples of it, written in the study's own words, and its
 regression is fitted again. Codes the codebook already finds in the study keep their
 codebook-only scores (adapting them too cost 0.01-0.06 kappa on real sets with rich
-codebooks). The rule reads scores, never how many sentences an entry has, so a thin code
+codebooks). So do codes with an example quoted from the study itself (its words, at least
+`QUOTED_WORDS` of them, appear in one of the study's passages): their entry already
+speaks the study's language, so a low count says the code is rare, and adapting it
+would make it common (issue 36: a code given to 2 of 124 survey answers went from 1
+answer to 9). The rule reads scores, never how many sentences an entry has, so a thin code
 can win a passage. Choices and results: docs/tagging.md ("Codebook richness").
 
 A passage is scored unit by unit (runs of whole sentences, see `units.py`) and takes each
@@ -29,6 +33,9 @@ sentence to any of the passage's units.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -42,13 +49,14 @@ from .embed import Embedder
 from .schemas import Codebook, Suggestion
 from .units import UnitVectors
 
-STRATEGY = "codebook-selftrain-v3"
+STRATEGY = "codebook-selftrain-v4"
 C = 2.0  # inverse regularisation of each per-code logistic regression
 RATIONALE_CHARS = 100
 ADAPT_PER_CODE = 20  # study units taken as examples of a code, at most
 ADAPT_Z = 1.0  # ... each at least this many robust standard deviations above the study's median for it
 ADAPT_MIN = 3  # fewer examples per code than this (a tiny study): no adaptation
 ADAPT_SHARE = 0.1  # a code applied to fewer than this share of units / codes is adapted
+QUOTED_WORDS = 5  # an example of at least this many words found in a study passage is quoted from it
 CHUNK = 8192  # units scored at once while adapting (memory stays flat on large studies)
 
 
@@ -229,10 +237,18 @@ class CodebookTagger(Tagger):
             "passage_score": f"best unit (runs of whole sentences of >= {self.config.unit_words} words)",
             "background_sha256": hashlib.sha256("\n".join(self.background).encode()).hexdigest(),
             "adapted": getattr(self, "adapted_", None),
-            "adapt_rule": {"per_code": ADAPT_PER_CODE, "z": ADAPT_Z, "min": ADAPT_MIN, "share": ADAPT_SHARE},
+            "adapt_rule": {
+                "per_code": ADAPT_PER_CODE,
+                "z": ADAPT_Z,
+                "min": ADAPT_MIN,
+                "share": ADAPT_SHARE,
+                "quoted_words": QUOTED_WORDS,
+            },
         }
 
-    def fit(self, embedder: Embedder, study: UnitVectors | np.ndarray | None = None) -> CodebookTagger:
+    def fit(
+        self, embedder: Embedder, study: UnitVectors | np.ndarray | None = None, texts: Iterable[str] | None = None
+    ) -> CodebookTagger:
         """Learn each code from the codebook, then (given the `study`'s embedded units, no
         labels) adapt to the study's own words."""
         self.embed_codebook(embedder)
@@ -240,7 +256,7 @@ class CodebookTagger(Tagger):
         self.study_codes_ = np.zeros(0, dtype=np.int64)
         self._fit_heads()
         if study is not None:
-            self.adapt(study)
+            self.adapt(study, texts)
         return self
 
     def training_rows(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -262,9 +278,11 @@ class CodebookTagger(Tagger):
             clf.fit(X, y)
             self.coef_[k], self.intercept_[k] = clf.coef_[0], clf.intercept_[0]
 
-    def adapt(self, study: UnitVectors | np.ndarray) -> CodebookTagger:
+    def adapt(self, study: UnitVectors | np.ndarray, texts: Iterable[str] | None = None) -> CodebookTagger:
         """Take the study's most typical units of each code as its examples and refit (see
-        the module doc). A study too small to give every code ADAPT_MIN examples is left alone."""
+        the module doc). A study too small to give every code ADAPT_MIN examples is left
+        alone. `texts`: the study's passages (by default as its units' texts give them,
+        where it has them), read for examples quoted from it."""
         vectors = study.vectors if isinstance(study, UnitVectors) else np.asarray(study)
         n_codes = len(self.codebook.codes)
         per_code = min(ADAPT_PER_CODE, len(vectors) // (2 * n_codes))
@@ -272,12 +290,9 @@ class CodebookTagger(Tagger):
         if per_code < ADAPT_MIN:
             return self
         logits = _logits(vectors, self.coef_, self.intercept_)
-        applied = (
-            logits >= np.log(self.config.threshold / (1 - self.config.threshold))
-            if 0 < self.config.threshold < 1
-            else logits >= 0
-        ).sum(axis=0)
-        adapt = applied < ADAPT_SHARE * len(vectors) / n_codes
+        if texts is None and isinstance(study, UnitVectors):
+            texts = study.passage_texts()
+        adapt = self._codes_to_adapt(logits, texts)
         if not adapt.any():
             return self
         rows, codes = study_examples(vectors, logits, self._positive_vectors(), per_code)
@@ -291,6 +306,34 @@ class CodebookTagger(Tagger):
         self._fit_heads(only=np.flatnonzero(adapt))
         return self
 
+    def _codes_to_adapt(self, logits: np.ndarray, texts: Iterable[str] | None) -> np.ndarray:
+        """(codes,) bool: the codes the codebook alone applies to fewer than ADAPT_SHARE of
+        an even share of the study's units, less those with an example quoted from it."""
+        threshold = self.config.threshold
+        applied = (logits >= np.log(threshold / (1 - threshold)) if 0 < threshold < 1 else logits >= 0).sum(axis=0)
+        quoted = self._quoted_codes(texts)
+        self.adapted_["quoted"] = [c for k, c in enumerate(self.codebook.code_ids) if quoted[k]]
+        return (applied < ADAPT_SHARE * len(logits) / len(self.codebook.codes)) & ~quoted
+
+    def _quoted_codes(self, texts: Iterable[str] | None) -> np.ndarray:
+        """(codes,) bool: the codes with an example quoted from the study's `texts` (read a
+        chunk of passages at a time, so that a large study is never held whole)."""
+        examples = [
+            (k, f" {w} ")
+            for k, c in enumerate(self.codebook.codes)
+            for w in map(words, c.examples)
+            if len(w.split()) >= QUOTED_WORDS
+        ]
+        quoted = np.zeros(len(self.codebook.codes), dtype=bool)
+        if texts is None or not examples:
+            return quoted
+        texts = iter(texts)
+        while chunk := list(itertools.islice(texts, CHUNK)):
+            study = f" | {' | '.join(map(words, chunk))} | "
+            for k, example in examples:
+                quoted[k] = quoted[k] or example in study
+        return quoted
+
     def _positive_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, code) of the codebook's positive sentences."""
         pos = self.prototypes_.positive & (self.prototypes_.code >= 0)
@@ -300,6 +343,11 @@ class CodebookTagger(Tagger):
         """(n, K) scores in [0, 1] of embedded texts, one column per code in codebook order."""
         logits = np.asarray(vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
         return expit(logits)
+
+
+def words(text: str) -> str:
+    """A text's words, lower case, one space apart (punctuation and spacing dropped)."""
+    return " ".join(re.findall(r"\w+", text.casefold()))
 
 
 def robust_z(scores: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ class UnitStore:
 
     >>> with UnitStore(out_dir) as store:  # doctest: +SKIP
     ...     store.add(passages, units)
-    ...     tagger.adapt(store.vectors())
+    ...     tagger.adapt(store.vectors(), store.texts())
     ...     for passages, units in store.batches(): ...
     """
 
@@ -68,6 +68,14 @@ class UnitStore:
         if self.units == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.memmap(self.dir / "units.f32", dtype=np.float32, mode="r", shape=(self.units, self.dim))
+
+    def texts(self) -> Iterator[str]:
+        """Every passage's text, in order (read back from disk; what adapting reads for
+        examples quoted from the study)."""
+        self._passages.flush()
+        with open(self.dir / "passages.jsonl", encoding="utf-8") as f:
+            for line in f:
+                yield Passage.model_validate_json(line).text
 
     def batches(self) -> Iterator[tuple[list[Passage], UnitVectors]]:
         """The batches as they were added: their passages and unit vectors (not the units'

@@ -61,6 +61,12 @@ class UnitVectors:
     def __len__(self) -> int:
         return len(self.bounds) - 1
 
+    def passage_texts(self) -> list[str] | None:
+        """Each passage's text from its units' texts (as the units cut it), or None."""
+        if self.texts is None:
+            return None
+        return [" ".join(self.texts[a:b]) for a, b in zip(self.bounds[:-1], self.bounds[1:])]
+
     def take(self, passages: Sequence[int]) -> UnitVectors:
         """The units of these passages, in this order."""
         rows = [np.arange(self.bounds[i], self.bounds[i + 1]) for i in passages]

@@ -122,3 +122,55 @@ def test_study_store_gives_back_batches_in_order(tmp_path):
             )
         folder = store.dir
     assert not folder.exists()
+
+
+def test_a_code_whose_example_is_quoted_from_the_study_is_not_adapted(fake_embedder):
+    """A rare code with an example quoted from the study (its words in a passage, whatever
+    the case and punctuation) speaks its language already: its low count says it is rare,
+    so it keeps its codebook scores; the same code with an example that is not in the
+    study is adapted as before."""
+    rng = np.random.default_rng(5)
+    texts = study(rng)
+    texts = texts[:40] + [texts[40]] + texts[80:]  # parking talk, one food passage, other talk
+    vectors = fake_embedder.embed(texts)
+
+    def tagger(example):
+        food = {**THIN.codes[1].model_dump(), "examples": [example.upper() + "!"]}
+        book = Codebook.model_validate({"name": "b", "version": "1", "codes": [THIN.codes[0].model_dump(), food]})
+        return CodebookTagger(book, config=Config(), background=BACKGROUND)
+
+    quoted = tagger(texts[40]).fit(fake_embedder, vectors, texts)
+    plain = tagger(texts[40]).fit(fake_embedder)
+    assert quoted.adapted_["quoted"] == ["food"] and "food" not in quoted.adapted_["examples"]
+    assert np.array_equal(quoted.coef_[1], plain.coef_[1])
+    elsewhere = tagger("cold lunch").fit(fake_embedder, vectors, texts)
+    assert elsewhere.adapted_["quoted"] == [] and "food" in elsewhere.adapted_["examples"]
+
+    def food_applied(t):
+        return int((t.predict_proba(vectors)[:, 1] >= 0.5).sum())
+
+    # adapted, the one food passage's code spreads over the study; quoted, it stays rare
+    assert food_applied(quoted) <= 2 < 10 < food_applied(elsewhere)
+    unread = tagger(texts[40]).fit(fake_embedder, vectors)  # no texts given: nothing is known to be quoted
+    assert unread.adapted_["quoted"] == [] and "food" in unread.adapted_["examples"]
+
+
+def test_quoted_examples_are_found_in_any_chunk_of_passages_and_never_across_two(fake_embedder, monkeypatch):
+    import pipeline.tag as tag
+
+    monkeypatch.setattr(tag, "CHUNK", 2)
+    food = {**THIN.codes[1].model_dump(), "examples": ["the soup came cold every day", "tea was served far too late"]}
+    parking = {**THIN.codes[0].model_dump(), "examples": ["I could not find a bay"]}
+    book = Codebook.model_validate({"name": "b", "version": "1", "codes": [parking, food]})
+    tagger = CodebookTagger(book, config=Config(), background=BACKGROUND)
+    tagger.adapted_ = {}
+    passages = [
+        "hello",
+        "nothing here",
+        "fine",
+        "Well, the soup came cold -- every day.",
+        "tea was served",
+        "far too late",
+    ]
+    assert tagger._quoted_codes(iter(passages)).tolist() == [False, True]
+    assert tagger._quoted_codes(passages[4:]).tolist() == [False, False]  # split over two passages: not a quote

@@ -272,3 +272,59 @@ def test_talkmoves_manual_examples_and_lessons(tmp_path):
     ]  # "Context" is no talk move
     assert all(i["labels"] == ["providing_evidence"] for i in student)
     assert {i["split"] for i in teacher} <= {"dev", "test"}
+
+
+def write_survey_csv(path, rows):
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["ResponseId", "How do the tools work?", "Code 1", "Code 2", "Code 3"])
+        out.writerows(rows)
+
+
+def test_survey_answers_keep_top_level_codes_given_twice_and_the_coders_kappa(tmp_path):
+    from benchmarks.edu_survey import survey_gold
+
+    write_survey_csv(
+        tmp_path / "Qualitative Responses Yes and No - Q5 (primary).csv",
+        [
+            ["R_1", "It films them.", "monitor_students", "monitor_students->webcam", ""],
+            ["R_2", "No idea.", "don't_know", "", ""],
+            ["R_3", "Locks the browser and films.", "restrict_activities", "monitor_students", ""],
+            ["R_4", "Not sure at all.", "don't_know", "", ""],
+            ["R_5", "yes", "NA", "", ""],
+            ["R_6", "", "", "", ""],
+        ],
+    )
+    write_survey_csv(
+        tmp_path / "Qualitative Responses Yes and No - Q5 (secondary).csv",
+        [
+            ["R_1", "It films them.", "monitor_students", "", ""],
+            ["R_2", "No idea.", "don't_know", "", ""],
+            ["R_3", "Locks the browser and films.", "restrict_activities", "", ""],
+            ["R_4", "Not sure at all.", "", "", ""],
+        ],
+    )
+    gold, kept, kappas = survey_gold(tmp_path, "Q5")
+    assert kept == {"dont_know": 2, "monitor_students": 2}  # restrict_activities given once; NA is no code
+    assert [g["id"] for g in gold["primary"]] == ["R_1", "R_2", "R_3", "R_4", "R_5"]  # R_6 has no code at all
+    assert [g["labels"] for g in gold["primary"]] == [
+        ["monitor_students"],
+        ["dont_know"],
+        ["monitor_students"],
+        ["dont_know"],
+        [],
+    ]
+    assert [g["id"] for g in gold["secondary"]] == ["R_1", "R_2", "R_3"]  # only the answers the second coder coded
+    assert kappas["dont_know"] == 1.0
+    assert kappas["monitor_students"] == pytest.approx(0.4)  # primary: R_1, R_3; secondary: R_1
+
+
+def test_a_quoted_codebook_takes_each_codes_first_answers_one_fewer_than_given():
+    from benchmarks.edu_survey import quoted_codebook
+
+    book = {"name": "b", "version": "1", "codes": [{"id": "a", "name": "A", "definition": "d", "examples": ["mine"]}]}
+    rows = [{"text": f"answer {i}", "labels": ["a"] if i % 2 else []} for i in range(12)]
+    out = quoted_codebook(book, rows)
+    assert out["codes"][0]["examples"] == ["answer 1", "answer 3", "answer 5"]  # six given: at most three
+    assert quoted_codebook(book, rows[:4])["codes"][0]["examples"] == ["answer 1"]  # two given: one
+    assert Codebook.model_validate(out).codes[0].definition == "d" and book["codes"][0]["examples"] == ["mine"]
