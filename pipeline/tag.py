@@ -10,20 +10,21 @@ classes balanced so that a score of 0.5 means "as much evidence for as against".
 
 A codebook of names and one-line definitions gives each code one sentence, written
 unlike anything people say: alone, it puts almost no passage at 0.5 (mean kappa 0.00-0.02
-on six real and self-written sets). So the tagger also reads the study it codes, without
-any label (`adapt`). A code the codebook alone applies to fewer than a tenth of an even
-share of the study's units (`ADAPT_SHARE` x units / codes) does not speak the study's
-language: the study's units that rank it highest among the codes (robust z of its score
-over the study, at least 1) and whose nearest codebook sentence is one of its own become
-up to `ADAPT_PER_CODE` examples of it, written in the study's own words, and its
-regression is fitted again. Codes the codebook already finds in the study keep their
-codebook-only scores (adapting them too cost 0.01-0.06 kappa on real sets with rich
-codebooks). So do codes with an example quoted from the study itself (its words, at least
-`QUOTED_WORDS` of them, appear in one of the study's passages): their entry already
-speaks the study's language, so a low count says the code is rare, and adapting it
-would make it common (issue 36: a code given to 2 of 124 survey answers went from 1
-answer to 9). The rule reads scores, never how many sentences an entry has, so a thin code
-can win a passage. Choices and results: docs/tagging.md ("Codebook richness").
+on six real and self-written sets). Such a thin code (a definition and nothing else to
+tag by) is also said as talk ("Someone talking about <name>: <definition>", `phrasings`),
+and the tagger reads the study it codes, without any label (`adapt`). Thin codes, and
+codes the codebook alone applies to fewer than a tenth of an even share of the study's
+units (`ADAPT_SHARE` x units / codes), do not speak the study's language: the study's
+units that rank the code highest among the codes (robust z of its score over the study,
+at least 1) and whose nearest codebook sentence is one of its own become up to
+`ADAPT_PER_CODE` examples of it, written in the study's own words, and its regression is
+fitted again. Codes with examples that the codebook already finds in the study keep
+their codebook-only scores (adapting them too cost 0.01-0.06 kappa on real sets with
+rich codebooks). So do codes with an example quoted from the study itself (its words,
+at least `QUOTED_WORDS` of them, appear in one of the study's passages): their entry
+already speaks the study's language, so a low count says the code is rare, and adapting
+it would make it common (issue 36: a code given to 2 of 124 survey answers went from 1
+answer to 9). Choices and results: docs/tagging.md ("Codebook richness").
 
 A passage is scored unit by unit (runs of whole sentences, see `units.py`) and takes each
 code's best unit score. The rationale for a suggestion is the code's nearest positive
@@ -44,6 +45,7 @@ import yaml
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
+from .codebook import thin_codes
 from .config import Config
 from .embed import Embedder
 from .schemas import Codebook, Suggestion
@@ -93,6 +95,9 @@ def build_prototypes(codebook: Codebook, background: list[str]) -> Prototypes:
 
     for k, c in enumerate(codebook.codes):
         add(f"{c.name}. {c.definition}", k, True, "definition")
+        if not (c.include or c.examples or c.keywords):  # thin: say it more than one way
+            for t in dict.fromkeys(phrasings(c.name, c.definition)):
+                add(t, k, True, "phrasing")
         for t in c.include:
             add(t, k, True, "include")
         for t in c.examples:
@@ -106,6 +111,13 @@ def build_prototypes(codebook: Codebook, background: list[str]) -> Prototypes:
     for t in background:
         add(t, -1, False, "background")
     return Prototypes(texts, np.array(code), np.array(positive), kind)
+
+
+def phrasings(name: str, definition: str) -> list[str]:
+    """Other ways of saying a thin code's "name. definition": as talk about it (the one of
+    issue 36's phrasings that helped on every dev set; the name alone or the definition
+    alone cost AnnoMI's dialogue acts, docs/tagging.md)."""
+    return [f"Someone talking about {name.lower()}: {definition}"]
 
 
 class Tagger:
@@ -147,7 +159,8 @@ class Tagger:
         sims = units.vectors @ self.vectors_.T
         n_codes = len(self.codebook.codes)
         index = np.zeros((len(units.vectors), n_codes), dtype=np.int64)
-        sentences = np.array([kind != "keyword" for kind in self.prototypes_.kind])  # a lone keyword explains little
+        # a lone keyword explains little; a phrasing repeats the definition
+        sentences = np.array([kind not in ("keyword", "phrasing") for kind in self.prototypes_.kind])
         for k in range(n_codes):
             pos = np.flatnonzero((self.prototypes_.code == k) & self.prototypes_.positive & sentences)
             index[:, k] = pos[sims[:, pos].argmax(axis=1)]
@@ -307,13 +320,15 @@ class CodebookTagger(Tagger):
         return self
 
     def _codes_to_adapt(self, logits: np.ndarray, texts: Iterable[str] | None) -> np.ndarray:
-        """(codes,) bool: the codes the codebook alone applies to fewer than ADAPT_SHARE of
-        an even share of the study's units, less those with an example quoted from it."""
+        """(codes,) bool: the thin codes, and the codes the codebook alone applies to fewer
+        than ADAPT_SHARE of an even share of the study's units, less those with an example
+        quoted from it."""
         threshold = self.config.threshold
         applied = (logits >= np.log(threshold / (1 - threshold)) if 0 < threshold < 1 else logits >= 0).sum(axis=0)
         quoted = self._quoted_codes(texts)
         self.adapted_["quoted"] = [c for k, c in enumerate(self.codebook.code_ids) if quoted[k]]
-        return (applied < ADAPT_SHARE * len(logits) / len(self.codebook.codes)) & ~quoted
+        thin = np.isin(self.codebook.code_ids, thin_codes(self.codebook))
+        return ((applied < ADAPT_SHARE * len(logits) / len(self.codebook.codes)) | thin) & ~quoted
 
     def _quoted_codes(self, texts: Iterable[str] | None) -> np.ndarray:
         """(codes,) bool: the codes with an example quoted from the study's `texts` (read a

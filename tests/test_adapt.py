@@ -44,9 +44,9 @@ def test_thin_codes_apply_once_adapted_to_the_study(fake_embedder):
         return np.array([[c in codes for c in ("parking", "food")] for _, codes in tagger.suggest(vectors)])
 
     before, after = applied(plain), applied(adapted)
-    for k in (0, 1):  # one definition each finds few of its passages; adapted, most
-        assert before[truth == k, k].mean() < 0.1 and after[truth == k, k].mean() > 0.6
-        assert after[truth != k, k].mean() < 0.25
+    for k in (0, 1):  # a definition (said two ways) finds few of its passages; adapted, many more
+        assert before[truth == k, k].mean() < 0.3 and after[truth == k, k].mean() > before[truth == k, k].mean() + 0.3
+        assert after[truth != k, k].mean() < 0.3
     assert adapted.adapted_["per_code"] == 20 and set(adapted.adapted_["examples"]) == {"parking", "food"}
     assert adapted.settings()["adapted"]["units"] == len(texts)
 
@@ -174,3 +174,25 @@ def test_quoted_examples_are_found_in_any_chunk_of_passages_and_never_across_two
     ]
     assert tagger._quoted_codes(iter(passages)).tolist() == [False, True]
     assert tagger._quoted_codes(passages[4:]).tolist() == [False, False]  # split over two passages: not a quote
+
+
+def test_a_thin_code_is_said_several_ways_and_adapted_even_where_the_codebook_finds_it(fake_embedder):
+    """A code with a definition alone is also said as "someone talking about" it, a
+    second positive sentence (never shown as a rationale), and takes the study's
+    examples even where its definition already finds the study's talk; a code with
+    examples does neither."""
+    texts = study(np.random.default_rng(6))
+    vectors = fake_embedder.embed(texts)
+    found = {"id": "parking", "name": "Parking", "definition": "car ticket barrier drove bay vehicle"}
+    rich = {**THIN.codes[1].model_dump(), "examples": ["the soup came cold", "tea at lunch was late"]}
+    book = Codebook.model_validate({"name": "b", "version": "1", "codes": [found, rich]})
+    plain = CodebookTagger(book, config=Config(), background=BACKGROUND).fit(fake_embedder)
+    kinds = [(int(c), k) for c, k in zip(plain.prototypes_.code, plain.prototypes_.kind) if c >= 0]
+    assert kinds.count((0, "phrasing")) == 1 and (1, "phrasing") not in kinds
+    assert "Someone talking about parking: car ticket barrier drove bay vehicle" in plain.prototypes_.texts
+    applied = (plain.predict_proba(vectors)[:, 0] >= 0.5).sum()
+    assert applied >= 0.1 * len(vectors) / 2  # found: the share rule alone would leave it as it is
+    adapted = CodebookTagger(book, config=Config(), background=BACKGROUND).fit(fake_embedder, vectors, texts)
+    assert "parking" in adapted.adapted_["examples"]
+    index, _ = adapted.nearest_positive(UnitVectors.of_passages(vectors))
+    assert {adapted.prototypes_.kind[i] for i in index[:, 0]} == {"definition"}
