@@ -16,8 +16,8 @@ app = typer.Typer(
 # What a definition-only codebook cost on our benchmarks (docs/tagging.md, "Codebook
 # richness"): keep this in step with the table there.
 THIN_COST = (
-    "qcode says such codes several ways and adapts them to the passages it codes, but on "
-    "eight coded sets definitions alone agreed with the coders at mean kappa 0.01-0.45; "
+    "qcode also reads such codes as talk about them and adapts them to the passages it codes, but on "
+    "eight coded sets definitions alone agreed with the coders at mean kappa 0.02-0.45; "
     "on six of them full entries reached 0.23-0.68. Add a few example quotes (examples:) "
     "or include rules, or review 40-100 passages (the review page learns as you go)"
 )
