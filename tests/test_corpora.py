@@ -274,36 +274,39 @@ def test_talkmoves_manual_examples_and_lessons(tmp_path):
     assert {i["split"] for i in teacher} <= {"dev", "test"}
 
 
-def write_survey_csv(path, rows):
+SURVEY_ANSWERS = {
+    "R_1": "It films them.",
+    "R_2": "No idea.",
+    "R_3": "Locks the browser and films.",
+    "R_4": "Not sure at all.",
+    "R_5": "yes",
+    "R_6": "",
+}
+
+
+def write_survey_csv(path, codes_by_answer):
+    """One coder's CSV in the survey's layout: id, answer, Code 1..3 ("code->sub" allowed)."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(["ResponseId", "How do the tools work?", "Code 1", "Code 2", "Code 3"])
-        out.writerows(rows)
+        for rid, codes in codes_by_answer.items():
+            out.writerow([rid, SURVEY_ANSWERS[rid], *codes, *[""] * (3 - len(codes))])
 
 
 def test_survey_answers_keep_top_level_codes_given_twice_and_the_coders_kappa(tmp_path):
     from benchmarks.edu_survey import survey_gold
 
-    write_survey_csv(
-        tmp_path / "Qualitative Responses Yes and No - Q5 (primary).csv",
-        [
-            ["R_1", "It films them.", "monitor_students", "monitor_students->webcam", ""],
-            ["R_2", "No idea.", "don't_know", "", ""],
-            ["R_3", "Locks the browser and films.", "restrict_activities", "monitor_students", ""],
-            ["R_4", "Not sure at all.", "don't_know", "", ""],
-            ["R_5", "yes", "NA", "", ""],
-            ["R_6", "", "", "", ""],
-        ],
-    )
-    write_survey_csv(
-        tmp_path / "Qualitative Responses Yes and No - Q5 (secondary).csv",
-        [
-            ["R_1", "It films them.", "monitor_students", "", ""],
-            ["R_2", "No idea.", "don't_know", "", ""],
-            ["R_3", "Locks the browser and films.", "restrict_activities", "", ""],
-            ["R_4", "Not sure at all.", "", "", ""],
-        ],
-    )
+    primary = {
+        "R_1": ["monitor_students", "monitor_students->webcam"],
+        "R_2": ["don't_know"],
+        "R_3": ["restrict_activities", "monitor_students"],
+        "R_4": ["don't_know"],
+        "R_5": ["NA"],
+        "R_6": [],
+    }
+    secondary = {"R_1": ["monitor_students"], "R_2": ["don't_know"], "R_3": ["restrict_activities"], "R_4": []}
+    write_survey_csv(tmp_path / "Qualitative Responses Yes and No - Q5 (primary).csv", primary)
+    write_survey_csv(tmp_path / "Qualitative Responses Yes and No - Q5 (secondary).csv", secondary)
     gold, kept, kappas = survey_gold(tmp_path, "Q5")
     assert kept == {"dont_know": 2, "monitor_students": 2}  # restrict_activities given once; NA is no code
     assert [g["id"] for g in gold["primary"]] == ["R_1", "R_2", "R_3", "R_4", "R_5"]  # R_6 has no code at all
