@@ -51,7 +51,7 @@ class Idea(tag.CodebookTagger):
         vectors = np.asarray(study.vectors if hasattr(study, "vectors") else study, dtype=np.float64)
         before = self.coef_.copy(), self.intercept_.copy()
         if self.idea in ("negatives", "bare"):
-            self._adapt_selectively(vectors)
+            self._adapt_selectively(vectors, study.passage_texts() if hasattr(study, "passage_texts") else None)
         elif self.idea == "names":
             names = np.asarray(self.embedder_.embed([c.name for c in self.codebook.codes]), dtype=np.float64)
             self.agree_ = tag.robust_z(vectors @ names.T).argmax(axis=1)
@@ -76,7 +76,7 @@ class Idea(tag.CodebookTagger):
         """{code: rows of the study's units in the lower half of its scores, evenly spaced}."""
         logits = tag._logits(vectors, self.coef_, self.intercept_)
         n_codes = len(self.codebook.codes)
-        per_code = min(tag.ADAPT_PER_CODE, len(vectors) // (2 * n_codes))
+        per_code = tag.examples_per_code(len(vectors), n_codes)
         want = int(round(self.amount * per_code))
         far = {}
         for k in range(n_codes):
@@ -92,16 +92,14 @@ class Idea(tag.CodebookTagger):
         extra = np.asarray(self.study_all_[far[k]], dtype=X.dtype)
         return np.vstack([X, extra]), np.concatenate([y, np.zeros(len(extra), dtype=y.dtype)])
 
-    def _adapt_selectively(self, vectors):
+    def _adapt_selectively(self, vectors, texts):
         """`tag.CodebookTagger.adapt` with the `negatives` or `bare` change."""
-        n_codes = len(self.codebook.codes)
-        per_code = min(tag.ADAPT_PER_CODE, len(vectors) // (2 * n_codes))
+        per_code = tag.examples_per_code(len(vectors), len(self.codebook.codes))
         self.adapted_ = {"units": int(len(vectors)), "per_code": int(per_code), "examples": {}}
         if per_code < tag.ADAPT_MIN:
             return
         logits = tag._logits(vectors, self.coef_, self.intercept_)
-        applied = (logits >= np.log(self.config.threshold / (1 - self.config.threshold))).sum(axis=0)
-        adapt = applied < tag.ADAPT_SHARE * len(vectors) / n_codes
+        adapt = self._codes_to_adapt(logits, texts)
         if self.idea == "bare":
             adapt &= np.array([not c.examples for c in self.codebook.codes])
         if not adapt.any():

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -37,6 +36,9 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpora import slug  # noqa: E402
 
 from pipeline.kappa import cohen_kappa  # noqa: E402
 
@@ -44,7 +46,8 @@ NO_CODE = {"NA"}
 
 
 def code_id(code: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", code.split("->")[0].strip().lower().replace("'", "")).strip("_")
+    """A code's top-level id ("don't_know->unaware" -> "dont_know")."""
+    return slug(code.split("->")[0].replace("'", ""))
 
 
 def read_coder(path: Path) -> dict[str, tuple[str, list[str]]]:

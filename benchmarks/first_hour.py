@@ -95,12 +95,11 @@ def first_hour(page: Page, decisions: int, queue: str, relearn_every: int = 20) 
     met = codes_met([(list(page.shown[n][0]), page.items[n].labels) for n in page.decided])
     present = {c for it in page.items for c in it.labels}
     rest = [n for n in range(len(page.items)) if n not in set(page.decided)]
-    report = score([page.items[n].labels for n in rest], [page.shown[n][1] for n in rest], page.codebook.code_ids)
     return {
         "codes_met": len(present & set(met)),
         "codes_present": len(present),
         "wrong_per_20": [int(sum(wrong[s : s + 20])) for s in range(0, len(wrong), 20)],
-        "kappa_rest": report.mean_kappa,
+        "kappa_rest": kappa_on(page, rest),
     }
 
 

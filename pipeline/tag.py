@@ -45,7 +45,7 @@ import yaml
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from .codebook import thin_codes
+from .codebook import is_thin
 from .config import Config
 from .embed import Embedder
 from .schemas import Codebook, Suggestion
@@ -95,7 +95,7 @@ def build_prototypes(codebook: Codebook, background: list[str]) -> Prototypes:
 
     for k, c in enumerate(codebook.codes):
         add(f"{c.name}. {c.definition}", k, True, "definition")
-        if not (c.include or c.examples or c.keywords):  # thin: say it more than one way
+        if is_thin(c):  # say it more than one way
             for t in dict.fromkeys(phrasings(c.name, c.definition)):
                 add(t, k, True, "phrasing")
         for t in c.include:
@@ -298,7 +298,7 @@ class CodebookTagger(Tagger):
         where it has them), read for examples quoted from it."""
         vectors = study.vectors if isinstance(study, UnitVectors) else np.asarray(study)
         n_codes = len(self.codebook.codes)
-        per_code = min(ADAPT_PER_CODE, len(vectors) // (2 * n_codes))
+        per_code = examples_per_code(len(vectors), n_codes)
         self.adapted_ = {"units": int(len(vectors)), "per_code": int(per_code), "examples": {}}
         if per_code < ADAPT_MIN:
             return self
@@ -322,20 +322,23 @@ class CodebookTagger(Tagger):
     def _codes_to_adapt(self, logits: np.ndarray, texts: Iterable[str] | None) -> np.ndarray:
         """(codes,) bool: the thin codes, and the codes the codebook alone applies to fewer
         than ADAPT_SHARE of an even share of the study's units, less those with an example
-        quoted from it."""
+        quoted from it (the study's texts are read only where some such code has examples)."""
         threshold = self.config.threshold
         applied = (logits >= np.log(threshold / (1 - threshold)) if 0 < threshold < 1 else logits >= 0).sum(axis=0)
-        quoted = self._quoted_codes(texts)
+        thin = np.array([is_thin(c) for c in self.codebook.codes])
+        adapt = (applied < ADAPT_SHARE * len(logits) / len(self.codebook.codes)) | thin
+        quoted = self._quoted_codes(texts, among=adapt)
         self.adapted_["quoted"] = [c for k, c in enumerate(self.codebook.code_ids) if quoted[k]]
-        thin = np.isin(self.codebook.code_ids, thin_codes(self.codebook))
-        return ((applied < ADAPT_SHARE * len(logits) / len(self.codebook.codes)) | thin) & ~quoted
+        return adapt & ~quoted
 
-    def _quoted_codes(self, texts: Iterable[str] | None) -> np.ndarray:
-        """(codes,) bool: the codes with an example quoted from the study's `texts` (read a
-        chunk of passages at a time, so that a large study is never held whole)."""
+    def _quoted_codes(self, texts: Iterable[str] | None, among: np.ndarray | None = None) -> np.ndarray:
+        """(codes,) bool: the codes (`among` these; by default all) with an example quoted
+        from the study's `texts` (read a chunk of passages at a time, so that a large study
+        is never held whole; not at all where no such code has an example)."""
         examples = [
             (k, f" {w} ")
             for k, c in enumerate(self.codebook.codes)
+            if among is None or among[k]
             for w in map(words, c.examples)
             if len(w.split()) >= QUOTED_WORDS
         ]
@@ -358,6 +361,12 @@ class CodebookTagger(Tagger):
         """(n, K) scores in [0, 1] of embedded texts, one column per code in codebook order."""
         logits = np.asarray(vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
         return expit(logits)
+
+
+def examples_per_code(units: int, codes: int) -> int:
+    """How many study units adapting takes as a code's examples, at most: ADAPT_PER_CODE,
+    fewer where the study is small (half its units shared among the codes)."""
+    return min(ADAPT_PER_CODE, units // (2 * codes))
 
 
 def words(text: str) -> str:

@@ -86,10 +86,15 @@ def read_codebook(path: Path) -> tuple[Codebook | None, list[str]]:
     return (None, problems) if problems else (Codebook.model_validate(data), [])
 
 
+def is_thin(code) -> bool:
+    """Whether a code has a definition and nothing else to tag by (no examples, include
+    rules or keywords)."""
+    return not (code.examples or code.include or code.keywords)
+
+
 def thin_codes(codebook: Codebook) -> list[str]:
-    """Ids of codes that have a definition and nothing else to tag by (no examples,
-    include rules or keywords)."""
-    return [c.id for c in codebook.codes if not (c.examples or c.include or c.keywords)]
+    """Ids of the thin codes (`is_thin`)."""
+    return [c.id for c in codebook.codes if is_thin(c)]
 
 
 def definitions_only(codebook: Codebook) -> Codebook:
