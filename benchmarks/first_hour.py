@@ -13,8 +13,9 @@ shows. The two queues leave different passages undecided (the new one takes rare
 likeliest passages out of the rest), so each is also scored on the passages neither
 queue decided (`kappa_neither`, `neither` passages): the fair comparison.
 
-JSON: {"decisions": N, "neither": n, "old": {"codes_met", "codes_present", "wrong_per_20", "kappa_rest",
-"kappa_neither"}, "new": {...}}.
+JSON: {"decisions": N, "neither": n, "batch_kappa_neither": K (the batch run's own suggestions
+there), "old": {"codes_met", "codes_present", "wrong_per_20", "kappa_rest", "kappa_neither",
+"choices": [{"decided", "chosen", "wrong"}, ...] (the page's model at each relearn)}, "new": {...}}.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
 from pipeline.learn import LearnedTagger  # noqa: E402
-from pipeline.reviewing.first_queue import codes_met, review_order  # noqa: E402
+from pipeline.reviewing.first_queue import codes_met, review_order, with_likeliest  # noqa: E402
 from pipeline.reviewing.relearn import pending_suggestions, training_set  # noqa: E402
 from pipeline.reviewing.reviews import uncertainty_of_scores  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
@@ -47,12 +48,14 @@ class Page:
     def __init__(self, items, units, codebook, config, embedder):
         self.items, self.units, self.codebook, self.config, self.embedder = items, units, codebook, config, embedder
         tagger = CodebookTagger(codebook, config=config).fit(embedder, units)
-        self.batch = []
+        self.batch, self.batch_rows = [], []
         for sugg, codes in tagger.suggest(units, [it.document for it in items]):
+            self.batch_rows.append(sugg)
             pairs = [(s.code, s.score) for s in sugg]
             self.batch.append(({c: s for c, s in pairs}, list(codes), uncertainty_of_scores(pairs, config.threshold)))
         self.shown = list(self.batch)
         self.decided: list[int] = []
+        self.choices: list[dict] = []  # what the page chose at each relearn, and the wrong suggestions it judged by
 
     def snapshot(self):
         return snapshot_of(self.items, self.decided, [b[2] for b in self.batch], [b[1] for b in self.batch])
@@ -61,12 +64,15 @@ class Page:
         snap = self.snapshot()
         data, _, _ = training_set(snap, [])
         tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=self.units)
-        suggestions, _, _ = pending_suggestions(tagger, self.units, snap, self.config, data)
+        suggestions, check, _ = pending_suggestions(tagger, self.units, snap, self.config, data)
+        self.choices.append({"decided": len(self.decided), "chosen": check["chosen"], "wrong": check["wrong"]})
         index = {it.id: n for n, it in enumerate(self.items)}
         done = set(self.decided)
         self.shown = [self.batch[n] if n not in done else self.shown[n] for n in range(len(self.items))]
         for pid, (rows, codes, sure) in suggestions.items():
-            self.shown[index[pid]] = ({r["code"]: r["score"] for r in rows}, list(codes), sure)
+            n = index[pid]
+            rows = with_likeliest(rows, self.batch_rows[n])
+            self.shown[n] = ({r["code"]: r["score"] for r in rows}, list(codes), sure)
 
     def next_passage(self, queue: str) -> int:
         pending = [n for n in range(len(self.items)) if n not in set(self.decided)]
@@ -100,6 +106,7 @@ def first_hour(page: Page, decisions: int, queue: str, relearn_every: int = 20) 
         "codes_present": len(present),
         "wrong_per_20": [int(sum(wrong[s : s + 20])) for s in range(0, len(wrong), 20)],
         "kappa_rest": kappa_on(page, rest),
+        "choices": page.choices,
     }
 
 
@@ -130,6 +137,9 @@ def main() -> None:
     decided = set(pages["old"].decided) | set(pages["new"].decided)
     neither = [n for n in range(len(items)) if n not in decided]
     result["neither"] = len(neither)
+    result["batch_kappa_neither"] = score(
+        [items[n].labels for n in neither], [pages["old"].batch[n][1] for n in neither], codebook.code_ids
+    ).mean_kappa  # the batch run's own suggestions there, had no live model taken over
     for queue, page in pages.items():
         r = result[queue]
         r["kappa_neither"] = kappa_on(page, neither)

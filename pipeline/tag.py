@@ -28,7 +28,10 @@ answer to 9). Choices and results: docs/tagging.md ("Codebook richness").
 
 A passage is scored unit by unit (runs of whole sentences, see `units.py`) and takes each
 code's best unit score. The rationale for a suggestion is the code's nearest positive
-sentence to any of the passage's units.
+sentence to any of the passage's units. Adapted to a study, the tagger also offers each
+code on the study's likeliest passage for it (its best score there, `cover_`) where the
+code is not among that passage's suggestions already (`LIKELIEST` ends its rationale):
+the review queue meets every code only if some passage offers it (reviewing/first_queue.py).
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ ADAPT_PER_CODE = 20  # study units taken as examples of a code, at most
 ADAPT_Z = 1.0  # ... each at least this many robust standard deviations above the study's median for it
 ADAPT_MIN = 3  # fewer examples per code than this (a tiny study): no adaptation
 ADAPT_SHARE = 0.1  # a code applied to fewer than this share of units / codes is adapted
+COVER_SLACK = 1e-4  # a passage within this of a code's best score in the study is its likeliest (one rounding step)
+LIKELIEST = "; the study's likeliest passage for this code"
 QUOTED_WORDS = 5  # an example of at least this many words found in a study passage is quoted from it
 CHUNK = 8192  # units scored at once while adapting (memory stays flat on large studies)
 
@@ -215,16 +220,21 @@ class Tagger:
         nearest, sims = self.nearest_positive(units)
         ids = self.codebook.code_ids
         results = []
+        cover = getattr(self, "cover_", None)
         for i, applied in enumerate(decided):
             order = [int(k) for k in np.argsort(-proba[i], kind="stable")]
             shown = (applied + [k for k in order if k not in applied])[: max(len(applied), self.config.top_suggestions)]
+            likeliest = (
+                [] if cover is None else [k for k in order if k not in shown and proba[i, k] >= cover[k] - COVER_SLACK]
+            )
             suggestions = [
                 Suggestion(
                     code=ids[k],
                     score=float(proba[i, k]),
-                    rationale=self.rationale(int(nearest[i, k]), float(sims[i, k])),
+                    rationale=self.rationale(int(nearest[i, k]), float(sims[i, k]))
+                    + (LIKELIEST if k in likeliest else ""),
                 )
-                for k in shown
+                for k in shown + likeliest
             ]
             results.append((suggestions, [ids[k] for k in applied]))
         return results
@@ -297,17 +307,24 @@ class CodebookTagger(Tagger):
         alone. `texts`: the study's passages (by default as its units' texts give them,
         where it has them), read for examples quoted from it."""
         vectors = study.vectors if isinstance(study, UnitVectors) else np.asarray(study)
+        self._adapt(vectors, study, texts)
+        self.cover_ = (
+            None if len(vectors) == 0 else np.round(expit(_logits(vectors, self.coef_, self.intercept_).max(axis=0)), 4)
+        )
+        return self
+
+    def _adapt(self, vectors: np.ndarray, study: UnitVectors | np.ndarray, texts: Iterable[str] | None) -> None:
         n_codes = len(self.codebook.codes)
         per_code = examples_per_code(len(vectors), n_codes)
         self.adapted_ = {"units": int(len(vectors)), "per_code": int(per_code), "examples": {}}
         if per_code < ADAPT_MIN:
-            return self
+            return
         logits = _logits(vectors, self.coef_, self.intercept_)
         if texts is None and isinstance(study, UnitVectors):
             texts = study.passage_texts()
         adapt = self._codes_to_adapt(logits, texts)
         if not adapt.any():
-            return self
+            return
         rows, codes = study_examples(vectors, logits, self._positive_vectors(), per_code)
         keep = adapt[codes]
         rows, codes = rows[keep], codes[keep]
@@ -317,7 +334,6 @@ class CodebookTagger(Tagger):
             c: int((self.study_codes_ == k).sum()) for k, c in enumerate(self.codebook.code_ids) if adapt[k]
         }
         self._fit_heads(only=np.flatnonzero(adapt))
-        return self
 
     def _codes_to_adapt(self, logits: np.ndarray, texts: Iterable[str] | None) -> np.ndarray:
         """(codes,) bool: the thin codes, and the codes the codebook alone applies to fewer
@@ -361,6 +377,11 @@ class CodebookTagger(Tagger):
         """(n, K) scores in [0, 1] of embedded texts, one column per code in codebook order."""
         logits = np.asarray(vectors, dtype=np.float64) @ self.coef_.T + self.intercept_
         return expit(logits)
+
+
+def is_likeliest(rationale: str) -> bool:
+    """Whether a suggestion's rationale marks its passage the study's likeliest for the code."""
+    return rationale.endswith(LIKELIEST)
 
 
 def examples_per_code(units: int, codes: int) -> int:

@@ -65,3 +65,22 @@ def test_review_queue_lists_the_page_s_order_and_says_which(tmp_path):
     assert "queue: covering the codebook: 0 of 9 codes met" in res.stderr
     listed = [line.split("\t")[1] for line in res.stdout.splitlines()[1:]]
     assert len(listed) == 5 and set(listed) <= {e.id for e in load(path)}
+
+
+def test_a_live_model_s_suggestions_keep_the_batch_run_s_likeliest_passage_for_a_code_it_lacks():
+    from pipeline.reviewing.first_queue import with_likeliest
+    from pipeline.schemas import Suggestion
+    from pipeline.tag import LIKELIEST
+
+    live = [{"code": "a", "score": 0.8, "rationale": "live"}]
+    batch = [
+        Suggestion(code="a", score=0.6, rationale="nearest definition" + LIKELIEST),  # the live model has a
+        Suggestion(code="b", score=0.4, rationale="nearest example"),  # suggested, not marked likeliest
+        Suggestion(code="d", score=0.1, rationale="nearest definition" + LIKELIEST),
+    ]
+    rows = with_likeliest(live, batch)
+    assert [r["code"] for r in rows] == ["a", "d"] and rows[0] == live[0] and rows[1]["score"] == 0.1
+    scores, doubt = study()
+    scores[5] = {r["code"]: r["score"] for r in rows}  # d is now offered on passage 5
+    order, _ = review_order(list(range(40)), scores, doubt, CODES, Counter({"a": 1, "b": 1, "c": 1}), 3)
+    assert order[:2] == [5, max(range(30), key=lambda i: (doubt[i], -i))]  # d's pick comes first (decided is odd)

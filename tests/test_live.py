@@ -167,3 +167,21 @@ def test_a_relearn_embeds_on_the_device_the_page_was_started_with(tmp_path):
     learner._pool = Pool()
     learner._start(Snapshot(["a"], ["some text"], [["conflict"]]))
     assert learner._pool.job.device == "cuda"  # was always "cpu": the worker embedded on the CPU
+
+
+def test_a_live_model_s_suggestions_keep_the_batch_run_s_offer_of_a_code_it_lacks(tmp_path):
+    from pipeline.tag import is_likeliest
+
+    _, path = make_output(tmp_path, n=3)
+    rows = load(path)
+    marked = [(r, s) for r in rows for s in r.suggestions if is_likeliest(s.rationale)]
+    assert marked  # a codebook-only run offers some code on its likeliest passage beyond the usual suggestions
+    row, offer = marked[0]
+    lacking = next(c for c in IDS if c != offer.code)
+    learner = StubLearner(live_model([r.id for r in rows], code=lacking))
+    s = ReviewSession(Served(tmp_path / "out", path, "ana", CB, 0.5, "queue", learner), compact_after=60.0)
+    shown = s.passage(row.id)
+    assert shown["model"] == "live-3" and [x["code"] for x in shown["suggestions"]] == [lacking, offer.code]
+    assert shown["codes"] == [lacking]  # offered, not pre-selected
+    others = [r for r in rows if r.id != row.id and not any(is_likeliest(x.rationale) for x in r.suggestions)]
+    assert others and [x["code"] for x in s.passage(others[0].id)["suggestions"]] == [lacking]

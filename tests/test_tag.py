@@ -121,3 +121,21 @@ def test_a_codes_exclusions_are_not_evidence_against_other_codes():
     assert rows[counter]
     background = protos.texts.index(BACKGROUND[0])
     assert all(protos.training_set(k)[0][background] for k in range(2))  # "no code" talk counts against every code
+
+
+def test_each_code_is_offered_on_the_study_s_likeliest_passage_even_where_it_ranks_low(fake_embedder):
+    from pipeline.tag import is_likeliest
+
+    texts = ["the budget was cut", "funding and costs rose", "my colleague helped", "cash for costs", "the weather"]
+    vectors = fake_embedder.embed(texts)
+    bare = dict(top_suggestions=0, threshold=1.0)  # nothing applied, no next best: only the likeliest are offered
+    assert all(s == [] for s, _ in fitted(fake_embedder, **bare).suggest(vectors))  # not adapted to a study: none
+    tagger = fitted(fake_embedder, **bare).adapt(vectors)
+    proba = tagger.score(vectors)
+    tagged = tagger.suggest(vectors)
+    offered = {(i, x.code) for i, (s, _) in enumerate(tagged) for x in s if is_likeliest(x.rationale)}
+    assert offered == {(int(np.argmax(proba[:, k])), c) for k, c in enumerate(TINY.code_ids)}
+    assert all(c == [] for _, c in tagged)  # offered, never applied
+    again = fitted(fake_embedder, top_suggestions=1).adapt(vectors)
+    for s, codes in again.suggest(vectors):  # a code already shown is not offered twice
+        assert len({x.code for x in s}) == len(s) and set(codes) <= {x.code for x in s}

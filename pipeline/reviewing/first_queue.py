@@ -101,6 +101,18 @@ def _best_for_each(codes: list[str], pending: Sequence[int], scores, position: d
     return picks
 
 
+def with_likeliest(live: list[dict], batch: Sequence) -> list[dict]:
+    """A live model's suggestions for a passage, followed by the batch run's for the codes
+    it lacks where the batch run marked this passage the study's likeliest for the code
+    (tag.py): a live model learned from the first decisions cannot suggest a code it has
+    not seen, and the queue still seeks it here."""
+    from ..tag import is_likeliest
+
+    rows = [s if isinstance(s, dict) else s.model_dump() for s in batch]
+    have = {r["code"] for r in live}
+    return list(live) + [r for r in rows if r["code"] not in have and is_likeliest(r["rationale"])]
+
+
 def queue_of(excerpts: Sequence, code_ids: Sequence[str], threshold: float) -> tuple[list, str]:
     """(pending excerpts in review order, which order it is) from an excerpts file's own
     suggestions, as `qcode review queue` lists them (the page also weighs a live model's)."""

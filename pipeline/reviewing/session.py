@@ -24,7 +24,7 @@ from ..store import (
 )
 from . import first_queue
 from .decision import Action, make_review
-from .first_queue import codes_met, queue_mode, review_order
+from .first_queue import codes_met, queue_mode, review_order, with_likeliest
 from .live import LiveLearner
 from .relearn import BATCH, Snapshot
 from .reviewed_file import ReviewedFile, ReviewError
@@ -167,7 +167,7 @@ class ReviewSession:
             for i in pending:
                 rows = live.suggestions.get(st.excerpts[i].id)
                 if rows:
-                    scores[i] = {r["code"]: r["score"] for r in rows[0]}
+                    scores[i] = {r["code"]: r["score"] for r in with_likeliest(rows[0], st.excerpts[i].suggestions)}
         return pending, scores, sure, met, len(decided)
 
     def _live_model(self):
@@ -179,7 +179,7 @@ class ReviewSession:
         live = self._live_model()
         if live is not None and e.review.status == "pending" and e.id in live.suggestions:
             suggestions, codes, _ = live.suggestions[e.id]
-            return live.name, suggestions, list(codes)
+            return live.name, with_likeliest(suggestions, e.suggestions), list(codes)
         return BATCH, [s.model_dump() for s in e.suggestions], list(e.codes)
 
     def passage(self, pid: str) -> dict:
