@@ -260,6 +260,7 @@ class CodebookTagger(Tagger):
             "passage_score": f"best unit (runs of whole sentences of >= {self.config.unit_words} words)",
             "background_sha256": hashlib.sha256("\n".join(self.background).encode()).hexdigest(),
             "adapted": getattr(self, "adapted_", None),
+            "offers_likeliest": "each code also suggested on the study's best-scoring passage for it",
             "adapt_rule": {
                 "per_code": ADAPT_PER_CODE,
                 "z": ADAPT_Z,
