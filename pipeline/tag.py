@@ -308,24 +308,33 @@ class CodebookTagger(Tagger):
         alone. `texts`: the study's passages (by default as its units' texts give them,
         where it has them), read for examples quoted from it."""
         vectors = study.vectors if isinstance(study, UnitVectors) else np.asarray(study)
-        self._adapt(vectors, study, texts)
-        self.cover_ = (
-            None if len(vectors) == 0 else np.round(expit(_logits(vectors, self.coef_, self.intercept_).max(axis=0)), 4)
-        )
+        if len(vectors) == 0:
+            self.cover_ = None
+            return self
+        logits = _logits(vectors, self.coef_, self.intercept_)
+        best = logits.max(axis=0)
+        refit = self._adapt(vectors, logits, study, texts)
+        if refit.any():  # only the refitted codes' scores moved
+            best[refit] = _logits(vectors, self.coef_[refit], self.intercept_[refit]).max(axis=0)
+        self.cover_ = np.round(expit(best), 4)
         return self
 
-    def _adapt(self, vectors: np.ndarray, study: UnitVectors | np.ndarray, texts: Iterable[str] | None) -> None:
+    def _adapt(
+        self, vectors: np.ndarray, logits: np.ndarray, study: UnitVectors | np.ndarray, texts: Iterable[str] | None
+    ) -> np.ndarray:
+        """Adapt to the study's units (`logits`: theirs before), and return which codes
+        were refitted."""
         n_codes = len(self.codebook.codes)
         per_code = examples_per_code(len(vectors), n_codes)
         self.adapted_ = {"units": int(len(vectors)), "per_code": int(per_code), "examples": {}}
+        none = np.zeros(n_codes, dtype=bool)
         if per_code < ADAPT_MIN:
-            return
-        logits = _logits(vectors, self.coef_, self.intercept_)
+            return none
         if texts is None and isinstance(study, UnitVectors):
             texts = study.passage_texts()
         adapt = self._codes_to_adapt(logits, texts)
         if not adapt.any():
-            return
+            return none
         rows, codes = study_examples(vectors, logits, self._positive_vectors(), per_code)
         keep = adapt[codes]
         rows, codes = rows[keep], codes[keep]
@@ -335,6 +344,7 @@ class CodebookTagger(Tagger):
             c: int((self.study_codes_ == k).sum()) for k, c in enumerate(self.codebook.code_ids) if adapt[k]
         }
         self._fit_heads(only=np.flatnonzero(adapt))
+        return adapt
 
     def _codes_to_adapt(self, logits: np.ndarray, texts: Iterable[str] | None) -> np.ndarray:
         """(codes,) bool: the thin codes, and the codes the codebook alone applies to fewer

@@ -102,15 +102,14 @@ def _best_for_each(codes: list[str], pending: Sequence[int], scores, position: d
 
 
 def with_likeliest(live: list[dict], batch: Sequence) -> list[dict]:
-    """A live model's suggestions for a passage, followed by the batch run's for the codes
-    it lacks where the batch run marked this passage the study's likeliest for the code
-    (tag.py): a live model learned from the first decisions cannot suggest a code it has
-    not seen, and the queue still seeks it here."""
+    """A live model's suggestions for a passage, followed by the batch run's (Suggestion)
+    for the codes it lacks where the batch run marked this passage the study's likeliest
+    for the code (tag.py): a live model learned from the first decisions cannot suggest a
+    code it has not seen, and the queue still seeks it here."""
     from ..tag import is_likeliest
 
-    rows = [s if isinstance(s, dict) else s.model_dump() for s in batch]
     have = {r["code"] for r in live}
-    return list(live) + [r for r in rows if r["code"] not in have and is_likeliest(r["rationale"])]
+    return list(live) + [s.model_dump() for s in batch if s.code not in have and is_likeliest(s.rationale)]
 
 
 def queue_of(excerpts: Sequence, code_ids: Sequence[str], threshold: float) -> tuple[list, str]:
