@@ -15,7 +15,8 @@ queue decided (`kappa_neither`, `neither` passages): the fair comparison.
 
 JSON: {"decisions": N, "neither": n, "batch_kappa_neither": K (the batch run's own suggestions
 there), "old": {"codes_met", "codes_present", "wrong_per_20", "kappa_rest", "kappa_neither",
-"choices": [{"decided", "chosen", "wrong"}, ...] (the page's model at each relearn)}, "new": {...}}.
+"choices": [{"decided", "chosen", "wrong", "kappa"}, ...] (the page's model at each relearn, and
+each candidate's wrong pre-selections and mean kappa on the decided passages)}, "new": {...}}.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ class Page:
         data, _, _ = training_set(snap, [])
         tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=self.units)
         suggestions, check, _ = pending_suggestions(tagger, self.units, snap, self.config, data)
-        self.choices.append({"decided": len(self.decided), "chosen": check["chosen"], "wrong": check["wrong"]})
+        self.choices.append(
+            {"decided": len(self.decided), "chosen": check["chosen"], "wrong": check["wrong"], "kappa": check["kappa"]}
+        )
         index = {it.id: n for n, it in enumerate(self.items)}
         done = set(self.decided)
         self.shown = [self.batch[n] if n not in done else self.shown[n] for n in range(len(self.items))]

@@ -21,7 +21,7 @@ from pipeline.decision import (
     transcript_features,
 )
 from pipeline.reviewing import retune
-from pipeline.reviewing.choice import choose
+from pipeline.reviewing.choice import _fewest_then_agreeing, choose
 from pipeline.reviewing.relearn import RelearnJob, Snapshot, relearn
 from pipeline.store import read_excerpts
 from pipeline.units import UnitVectors
@@ -57,7 +57,7 @@ def two_kinds(n: int = 60, seed: int = 0):
 def test_the_decision_model_is_chosen_where_it_is_right_and_the_others_are_not():
     X, decisions = two_kinds()
     wrong_scores = np.full((len(X), 3), 0.9)  # the per-code model gives every code everywhere
-    chosen, wrong, model = choose(FixedTagger(wrong_scores), X, decisions, batch_codes=[["b"]] * len(X))
+    chosen, wrong, model, _ = choose(FixedTagger(wrong_scores), X, decisions, batch_codes=[["b"]] * len(X))
     assert chosen == "decisions" and wrong["decisions"] == 0 and wrong["batch"] == len(X) == wrong["codes"]
     rows = model.suggestions(X[:2], CODES, shown=2)
     (sugg0, codes0, unsure0), (_, codes1, _) = rows
@@ -65,18 +65,47 @@ def test_the_decision_model_is_chosen_where_it_is_right_and_the_others_are_not()
     assert [s["code"] for s in sugg0][0] == "a" and sugg0[0]["score"] == pytest.approx(1 - unsure0, abs=1e-3)
 
 
+def test_in_the_first_hour_a_model_that_misses_fewer_by_coding_none_is_not_taken_over_one_that_agrees():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 8))  # the vectors say nothing: a learned model can only guess the commonest
+    decisions = [("a",)] * 10 + [("b",)] * 10 + [()] * 40
+    batch = [["a"]] * 10 + [["b"]] * 10 + [["c"]] * 40  # right on every coded passage, wrong on the rest
+    many = FixedTagger(np.zeros((60, 3)))
+    many.codebook = SimpleNamespace(code_ids=CODES + [f"x{i}" for i in range(22)])  # 60 < 3 x 25 codes
+    chosen, wrong, _, kappa = choose(many, X, decisions, batch)
+    assert wrong["decisions"] <= wrong["batch"] - 10 and wrong["codes"] == 20 and wrong["batch"] == 40
+    assert kappa["batch"] == pytest.approx(1.0) and kappa["decisions"] < 0.3 and kappa["codes"] == 0
+    assert chosen == "batch"
+    later, _, _, _ = choose(FixedTagger(np.zeros((60, 3))), X, decisions, batch)  # 60 >= 3 x 3 codes
+    assert later == "codes"  # fewest wrong (it codes nothing: 20), agreeing or not
+
+
+def test_in_the_first_hour_agreement_is_judged_against_the_best_on_offer_not_only_the_batch_runs():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 8))
+    decisions = [("a",)] * 10 + [("b",)] * 10 + [()] * 40
+    batch = [["c"]] * 40 + [[]] * 20  # agrees with no code the reviewer gave (kappa 0), 40 wrong
+    per_code = np.array([[0.9, 0, 0]] * 10 + [[0, 0.9, 0]] * 10 + [[0, 0, 0.9]] * 40)  # every code right, 40 wrong
+    many = FixedTagger(per_code)
+    many.codebook = SimpleNamespace(code_ids=CODES + [f"x{i}" for i in range(22)])
+    chosen, wrong, _, kappa = choose(many, X, decisions, batch)
+    assert wrong["decisions"] <= wrong["batch"] - 10 and wrong["codes"] == wrong["batch"] == 40
+    assert kappa["codes"] == pytest.approx(1.0) and kappa["decisions"] < 0.3 and kappa["batch"] <= 0
+    assert chosen == "batch"  # whole decisions miss fewer but agree far worse than the per-code model
+
+
 def test_the_batch_run_stays_when_it_is_right_on_the_decided_passages_and_ties_go_to_it():
     X, decisions = two_kinds()
     batch = [list(d) for d in decisions]
     oof = np.array([[0.9, 0, 0] if d else [0, 0, 0] for d in decisions])  # as right as the batch run
-    chosen, wrong, _ = choose(FixedTagger(oof), X, decisions, batch)
+    chosen, wrong, _, _ = choose(FixedTagger(oof), X, decisions, batch)
     assert chosen == "batch" and wrong == {"batch": 0, "codes": 0, "decisions": 0}
 
 
 def test_before_any_code_is_checked_a_tie_goes_to_the_learned_codes():
     X, decisions = two_kinds(4)
     oof = np.array([[0.9, 0, 0] if d else [0, 0, 0] for d in decisions])
-    chosen, wrong, _ = choose(FixedTagger(oof, checked=0), X, decisions, [list(d) for d in decisions])
+    chosen, wrong, _, _ = choose(FixedTagger(oof, checked=0), X, decisions, [list(d) for d in decisions])
     assert chosen == "codes" and "decisions" not in wrong  # too few decisions to cross-validate it
 
 
@@ -112,7 +141,7 @@ def test_the_document_model_is_chosen_where_a_transcripts_decisions_say_what_its
     X = rng.normal(size=(80, 8))  # the passages' own vectors say nothing
     document = np.hstack([X, document_rates(labels, groups, CODES)])
     noise = np.full((70, 3), 0.0)
-    chosen, wrong, model = choose(
+    chosen, wrong, model, _ = choose(
         FixedTagger(noise), X[:70], decisions[:70], [[] for _ in range(70)], document=document[:70]
     )
     assert chosen == "document" and wrong["document"] < wrong["decisions"] and wrong["document"] <= 5
@@ -366,3 +395,15 @@ def test_the_pages_tuning_process_frees_each_rounds_models_even_when_a_round_fai
     with pytest.raises(RuntimeError):
         retune.in_worker("job")
     assert freed == [1, 1]
+
+
+def test_between_learned_models_within_noise_of_the_fewest_wrong_the_better_agreeing_wins():
+    fewer = np.zeros(60, dtype=bool)
+    fewer[:10] = True  # 10 wrong
+    one_more = np.zeros(60, dtype=bool)
+    one_more[:11] = True  # 11 wrong, the same 10 and one more: within noise
+    kappa = {"codes": 0.5, "decisions": 0.1}
+    assert _fewest_then_agreeing(["codes", "decisions"], {"codes": one_more, "decisions": fewer}, kappa) == "codes"
+    many_more = np.zeros(60, dtype=bool)
+    many_more[:40] = True  # 30 more wrong: beyond noise, so agreement does not decide
+    assert _fewest_then_agreeing(["codes", "decisions"], {"codes": many_more, "decisions": fewer}, kappa) == "decisions"

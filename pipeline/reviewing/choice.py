@@ -19,10 +19,28 @@ already decided, each judged on passages it did not learn from:
 
 A learned model replaces the batch run's suggestions only when it misses fewer passages
 by more than one standard error of the paired difference (`beats`), so that it is not
-swapped in on noise; between learned models, the fewest wrong wins. Before any code
+swapped in on noise; between learned models, the fewest wrong wins, unless others are
+within that margin of it: then the one of those that agrees best per code (mean Cohen's
+kappa on the decided passages), as it costs no more wrong pre-selections. Before any code
 could be cross-checked (too few decisions each way) the per-code model's out-of-fold
 scores are the codebook's own, so it is taken unless it is worse: as in `qcode learn`,
-the first decisions already move its scores, by the blend weight. On the dev parts of four coded sets
+the first decisions already move its scores, by the blend weight.
+
+In the first hour, while the page has fewer decisions than the covering queue's horizon
+(ROUNDS x codes, first_queue.py), a learned model is not taken either where it agrees
+with the reviewer per code worse than the best on offer (the candidate with the highest
+mean Cohen's kappa over the decided passages, out of fold; lower by more than one
+bootstrap standard error: `agrees`). Those first passages were picked as each code's
+likeliest or where the batch run was least sure, so they are unlike the rest, and a
+model of whole decisions learned from a few dozen of them knows only the commonest
+decisions: it can miss fewer of them while coding the rest worse. On NHS comments (dev,
+26 codes, 60 decisions) it missed 39 decided passages to the batch run's 50, then 348 of
+the other 540 to 330, at mean kappa 0.068 to 0.183. Later the decided passages cover the
+study and wrong pre-selections decide: applied throughout, the rule cut wrong
+suggestions over a whole review of that study by 14% instead of 36% (docs/reviewing.md,
+"The page's choice in the first hour").
+
+The choice between the first three was settled on the dev parts of four coded sets:
 this cut wrong suggestions against the per-code model alone from 267 to 229 of 600
 (AnnoMI practitioner) and was within a few passages elsewhere; the form features took it
 to 206 and scaling the codebook logits to 194 (docs/reviewing.md).
@@ -32,7 +50,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..decision import DecisionModel
+from ..decision import DecisionModel, kappa_gain_se, mean_kappa
+from .first_queue import ROUNDS
 
 CHOICES = ("batch", "codes", "decisions", "document")  # ties: the first
 FOLDS = 5
@@ -71,34 +90,62 @@ def choose(
     document: np.ndarray | None = None,
 ):
     """(choice, {choice: wrong on the decided passages}, the decision model of the choice
-    fitted on all of them: the one on `features` unless "document" is chosen).
-    `tagger`: a LearnedTagger fitted on these passages, in this order; `features`: their
-    passage_features; `document`: the same with their transcript_features beside, if known.
-    Only the first `judged` (the page's decisions; by default all) are judged: the rest
-    (a prior coding) are always learned from."""
+    fitted on all of them: the one on `features` unless "document" is chosen, {choice:
+    mean kappa on the decided passages}). `tagger`: a LearnedTagger fitted on these
+    passages, in this order; `features`: their passage_features; `document`: the same with
+    their transcript_features beside, if known. Only the first `judged` (the page's
+    decisions; by default all) are judged: the rest (a prior coding) are always learned from."""
     judged = len(decisions) if judged is None else judged
     page = decisions[:judged]
-    missed = {"codes": misses(tagger.oof_codes_[:judged], page)}
+    given = {"codes": [list(c) for c in tagger.oof_codes_[:judged]]}
     shapes = {"decisions": features} | ({"document": document} if document is not None else {})
     model = DecisionModel(tagger.config.seed).fit(features, decisions)  # its classes are either shape's
     if len(model.classes_) > 1 and len(decisions) >= FOLDS:
         for name, X in shapes.items():
-            missed[name] = model.out_of_fold_misses(X, decisions)[:judged]
-    wrong = {name: int(m.sum()) for name, m in missed.items()}
-    best, wrong = _best(tagger, missed, wrong, page, batch_codes)
+            given[name] = [list(d) for d in model.out_of_fold(X, decisions)[:judged]]
+    best, wrong, kappa = _best(tagger, given, page, batch_codes)
     if best == "document":
         model = DecisionModel(tagger.config.seed).fit(document, decisions)
-    return best, wrong, model
+    return best, wrong, model, kappa
 
 
-def _best(tagger, missed: dict, wrong: dict, page: list, batch_codes: list[list[str]] | None):
-    """(the choice, wrong per choice with the batch run's): see the module's doc."""
-    unchecked = tagger.cv_ is not None and tagger.cv_["checked_codes"] == 0
+def agrees(codes: list[list[str]], other: list[list[str]], page: list, code_ids: list[str], seed: int) -> bool:
+    """Whether these codes' mean kappa with the reviewer's on the decided passages is not
+    below the other codes' by more than one bootstrap standard error of the difference."""
+    Y, A, B = (_matrix(x, code_ids) for x in (page, codes, other))
+    return mean_kappa(Y, A) - mean_kappa(Y, B) >= -kappa_gain_se(Y, A, B, None, seed)
+
+
+def _matrix(decisions: list, code_ids: list[str]) -> np.ndarray:
+    return np.array([[c in set(d) for c in code_ids] for d in decisions], dtype=bool).reshape(len(decisions), -1)
+
+
+def _best(tagger, given: dict, page: list, batch_codes: list[list[str]] | None):
+    """(the choice, wrong per choice with the batch run's, mean kappa per choice): see the
+    module's doc."""
+    ids, seed = tagger.codebook.code_ids, tagger.config.seed
+    missed = {name: misses(codes, page) for name, codes in given.items()}
+    wrong = {name: int(m.sum()) for name, m in missed.items()}
+    kappa = {name: round(mean_kappa(_matrix(page, ids), _matrix(c, ids)), 4) for name, c in given.items()}
     if batch_codes is None:
-        return min(wrong, key=lambda c: (wrong[c], CHOICES.index(c))), wrong
+        return min(wrong, key=lambda c: (wrong[c], CHOICES.index(c))), wrong, kappa
     batch = misses(batch_codes, page)
     wrong = {"batch": int(batch.sum()), **wrong}
-    if unchecked and wrong["codes"] <= wrong["batch"]:
-        return "codes", wrong  # no code checked yet: its scores are the codebook's, moved by the blend
-    better = [name for name, m in missed.items() if beats(m, batch)]
-    return (min(better, key=lambda c: (wrong[c], CHOICES.index(c))) if better else "batch"), wrong
+    kappa = {"batch": round(mean_kappa(_matrix(page, ids), _matrix(batch_codes, ids)), 4), **kappa}
+    first = len(page) < ROUNDS * len(ids)  # the first hour: see the module's doc
+    every = {"batch": batch_codes, **given}
+    top = max(every, key=lambda c: (kappa[c], -CHOICES.index(c)))  # the best agreement on offer
+    fair = {name for name, codes in given.items() if not first or agrees(codes, every[top], page, ids, seed)}
+    unchecked = tagger.cv_ is not None and tagger.cv_["checked_codes"] == 0
+    if unchecked and wrong["codes"] <= wrong["batch"] and "codes" in fair:
+        return "codes", wrong, kappa  # no code checked yet: its scores are the codebook's, moved by the blend
+    better = [name for name, m in missed.items() if name in fair and beats(m, batch)]
+    return (_fewest_then_agreeing(better, missed, kappa) if better else "batch"), wrong, kappa
+
+
+def _fewest_then_agreeing(names: list[str], missed: dict, kappa: dict) -> str:
+    """Of these learned models, the one with the fewest wrong, unless others are within
+    noise of it (it does not `beat` them): then the one of those with the highest mean kappa."""
+    fewest = min(names, key=lambda c: (int(missed[c].sum()), CHOICES.index(c)))
+    level = [c for c in names if not beats(missed[fewest], missed[c])]
+    return max(level, key=lambda c: (kappa[c], -CHOICES.index(c)))
