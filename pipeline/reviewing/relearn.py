@@ -234,21 +234,13 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     trained = [tuple(sorted(codes)) for codes in labels]
     transcript = _transcript_features(tagger.codebook.code_ids, snap, data, where, labels, len(units))
     document = np.hstack([judged_on, transcript])[where] if transcript is not None else None
-    chosen, wrong, model, kappa = choose(
-        judge, judged_on[where], trained, batch, judged=len(decided), document=document
-    )
+    chosen, wrong, model, kappa = choose(judge, judged_on[where], trained, batch, len(decided), document)
     if chosen == "document":
         features = np.hstack([features, transcript])
     if before is not None:  # chosen before tuning; the model that suggests reads the tuned vectors
         model = DecisionModel(config.seed).fit(features[where], trained)
-    check = {
-        "passages": len(decided),
-        "wrong": wrong,
-        "kappa": kappa,
-        "chosen": chosen,
-        "better": chosen != "batch",
-        "cv": judge.cv_,
-    }
+    check = {"passages": len(decided), "wrong": wrong, "kappa": kappa, "chosen": chosen, "better": chosen != "batch"}
+    check["cv"] = judge.cv_
     if before is not None:
         check["chosen_with"] = "the encoder before it was tuned"
     check["prior_passages"] = len(trained) - len(decided)
