@@ -30,7 +30,7 @@ In the first hour, while the page has fewer decisions than the covering queue's 
 (ROUNDS x codes, first_queue.py), a learned model is not taken either where it agrees
 with the reviewer per code worse than the best on offer (the candidate with the highest
 mean Cohen's kappa over the decided passages, out of fold; lower by more than one
-bootstrap standard error: `agrees`). Those first passages were picked as each code's
+bootstrap standard error). Those first passages were picked as each code's
 likeliest or where the batch run was least sure, so they are unlike the rest, and a
 model of whole decisions learned from a few dozen of them knows only the commonest
 decisions: it can miss fewer of them while coding the rest worse. On NHS comments (dev,
@@ -51,6 +51,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..decision import DecisionModel, kappa_gain_se, mean_kappa
+from ..evaluate import label_matrix
 from .first_queue import ROUNDS
 
 CHOICES = ("batch", "codes", "decisions", "document")  # ties: the first
@@ -109,38 +110,28 @@ def choose(
     return best, wrong, model, kappa
 
 
-def agrees(codes: list[list[str]], other: list[list[str]], page: list, code_ids: list[str], seed: int) -> bool:
-    """Whether these codes' mean kappa with the reviewer's on the decided passages is not
-    below the other codes' by more than one bootstrap standard error of the difference."""
-    Y, A, B = (_matrix(x, code_ids) for x in (page, codes, other))
-    return mean_kappa(Y, A) - mean_kappa(Y, B) >= -kappa_gain_se(Y, A, B, None, seed)
-
-
-def _matrix(decisions: list, code_ids: list[str]) -> np.ndarray:
-    return np.array([[c in set(d) for c in code_ids] for d in decisions], dtype=bool).reshape(len(decisions), -1)
-
-
 def _best(tagger, given: dict, page: list, batch_codes: list[list[str]] | None):
     """(the choice, wrong per choice with the batch run's, mean kappa per choice): see the
     module's doc."""
     ids, seed = tagger.codebook.code_ids, tagger.config.seed
-    missed = {name: misses(codes, page) for name, codes in given.items()}
+    every = ({"batch": batch_codes} if batch_codes is not None else {}) | given
+    Y, coded = label_matrix(page, ids), {name: label_matrix(codes, ids) for name, codes in every.items()}
+    kappa = {name: mean_kappa(Y, m) for name, m in coded.items()}
+    missed = {name: misses(codes, page) for name, codes in every.items()}
     wrong = {name: int(m.sum()) for name, m in missed.items()}
-    kappa = {name: round(mean_kappa(_matrix(page, ids), _matrix(c, ids)), 4) for name, c in given.items()}
+    record = {name: round(k, 4) for name, k in kappa.items()}
     if batch_codes is None:
-        return min(wrong, key=lambda c: (wrong[c], CHOICES.index(c))), wrong, kappa
-    batch = misses(batch_codes, page)
-    wrong = {"batch": int(batch.sum()), **wrong}
-    kappa = {"batch": round(mean_kappa(_matrix(page, ids), _matrix(batch_codes, ids)), 4), **kappa}
+        return min(wrong, key=lambda c: (wrong[c], CHOICES.index(c))), wrong, record
+    top = max(kappa, key=lambda c: (kappa[c], -CHOICES.index(c)))  # the best agreement on offer
     first = len(page) < ROUNDS * len(ids)  # the first hour: see the module's doc
-    every = {"batch": batch_codes, **given}
-    top = max(every, key=lambda c: (kappa[c], -CHOICES.index(c)))  # the best agreement on offer
-    fair = {name for name, codes in given.items() if not first or agrees(codes, every[top], page, ids, seed)}
+    fair = {
+        n for n in given if not first or kappa[n] - kappa[top] >= -kappa_gain_se(Y, coded[n], coded[top], None, seed)
+    }
     unchecked = tagger.cv_ is not None and tagger.cv_["checked_codes"] == 0
     if unchecked and wrong["codes"] <= wrong["batch"] and "codes" in fair:
-        return "codes", wrong, kappa  # no code checked yet: its scores are the codebook's, moved by the blend
-    better = [name for name, m in missed.items() if name in fair and beats(m, batch)]
-    return (_fewest_then_agreeing(better, missed, kappa) if better else "batch"), wrong, kappa
+        return "codes", wrong, record  # no code checked yet: its scores are the codebook's, moved by the blend
+    better = [name for name in given if name in fair and beats(missed[name], missed["batch"])]
+    return (_fewest_then_agreeing(better, missed, kappa) if better else "batch"), wrong, record
 
 
 def _fewest_then_agreeing(names: list[str], missed: dict, kappa: dict) -> str:
