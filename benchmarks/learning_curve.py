@@ -46,6 +46,7 @@ def predict(learner, items, train, test, units, codebook, config, embedder, base
         return [c for _, c in base.suggest(units.take(test))]
     data = Labelled([items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train])
     if learner == "qcode":
+        data.where = [int(i) for i in train]  # their places in the study, whose other passages are unlabelled
         return [
             c
             for _, c in (

@@ -56,10 +56,20 @@ replaces the one chosen so far (at first 0: the most probable) only where its ou
 mean kappa is higher by more than the bootstrap standard error, before the way of
 deciding is chosen; the review page, which counts wrong pre-selections, keeps power 0
 (reviewing/choice.py).
+
+The codebook part heeds the labels (v7, `_heed`): adapting to the study guessed each
+thin or rarely found code's examples from its units, blind to any label. Where passages
+are decided by the per-code models, once every check above has been made on the codebook
+part as it was, the part they blend with drops an adapted code's examples on passages
+labelled without it and takes, as examples, the best unit of each passage labelled with
+it (tag.py, `heed`). A code reviewers have never given keeps its examples except where they
+said no. The base tagger stays as adapted: the page's models of whole decisions read its
+scores, and on the labelled passages a heeded part would tell them the answer.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import zipfile
@@ -99,10 +109,10 @@ from .store import read_excerpts
 from .tag import CodebookTagger, Tagger
 from .units import UnitVectors, embed_units
 
-STRATEGY = "learned-blend-v6"
-# Older models still read (v5: whole decisions always the most probable; v4: no model of
-# whole decisions).
-READS = ("learned-blend-v5", "learned-blend-v4")
+STRATEGY = "learned-blend-v7"
+# Older models still read (v6: the codebook part as adapted, blind to the labels; v5:
+# whole decisions always the most probable; v4: no model of whole decisions).
+READS = ("learned-blend-v6", "learned-blend-v5", "learned-blend-v4")
 N0 = 5.0  # reviewed examples (each way) at which a code's learned model weighs as much as the codebook
 # How much the codebook is trusted beside the reviews: (weight of the codebook's own rows
 # inside each learned model, N0 of the blend). The first trusts the codebook (it agrees
@@ -321,6 +331,7 @@ class LearnedTagger(Tagger):
             "lexical_codes": [c for c, m in zip(self.codebook.code_ids, self.modes_) if m == "lexical"],
             "weights": {c: round(float(w), 4) for c, w in zip(self.codebook.code_ids, self.weight_)},
             "model_sha256": getattr(self, "model_sha256_", None),
+            "codebook_part_heeded": getattr(self, "heeded_", None),
         }
 
     def fit(self, embedder: Embedder, data: Labelled, study: UnitVectors | None = None) -> LearnedTagger:
@@ -371,7 +382,27 @@ class LearnedTagger(Tagger):
         self.cv_ = self._pooled_check(Y, base_scores) if units is not None else None
         self._fit_head(units, data, base_scores, study)
         del self._oof, self._lexical_oof
+        self.heeded_ = self._heed(study if study is not None else units, data)
         return self
+
+    def _heed(self, study: UnitVectors | None, data: Labelled) -> dict | None:
+        """Where passages are decided by the per-code models, the codebook part they blend
+        with heeds the labelled passages (tag.py, `heed`: its adapted examples follow the
+        reviewers), after every check was made on it as it was. The base tagger itself is
+        kept as adapted (the page's decision models read its scores)."""
+        if study is None or self.head_mode_ != "codes" or not data.texts:
+            return None
+        where = data.where if data.where is not None else None
+        if where is None and len(study) == len(data.texts):
+            where = range(len(data.texts))  # the labelled passages are the study
+        if where is None:
+            return None
+        heeded = copy.copy(self.base_)
+        heeded.coef_, heeded.intercept_ = self.base_.coef_.copy(), self.base_.intercept_.copy()
+        moved = heeded.heed(study, dict(zip(where, data.labels)))
+        if moved is not None:
+            self.base_coef_, self.base_intercept_ = heeded.coef_, heeded.intercept_
+        return moved
 
     def choices(self) -> dict:
         """What this fit chose, to be kept when the encoder is then tuned on the same

@@ -24,7 +24,9 @@ rich codebooks). So do codes with an example quoted from the study itself (its w
 at least `QUOTED_WORDS` of them, appear in one of the study's passages): their entry
 already speaks the study's language, so a low count says the code is rare, and adapting
 it would make it common (issue 36: a code given to 2 of 124 survey answers went from 1
-answer to 9). Choices and results: docs/tagging.md ("Codebook richness").
+answer to 9). Choices and results: docs/tagging.md ("Codebook richness"). A learned
+model's codebook part then `heed`s the labelled passages: their decisions replace
+adaptation's guesses (learn.py, v7).
 
 A passage is scored unit by unit (runs of whole sentences, see `units.py`) and takes each
 code's best unit score. The rationale for a suggestion is the code's nearest positive
@@ -278,6 +280,7 @@ class CodebookTagger(Tagger):
         self.embed_codebook(embedder)
         self.study_vectors_ = np.zeros((0, self.vectors_.shape[1]), dtype=np.float32)
         self.study_codes_ = np.zeros(0, dtype=np.int64)
+        self.study_rows_ = np.zeros(0, dtype=np.int64)
         self._fit_heads()
         if study is not None:
             self.adapt(study, texts)
@@ -338,7 +341,8 @@ class CodebookTagger(Tagger):
         rows, codes = study_examples(vectors, logits, self._positive_vectors(), per_code)
         keep = adapt[codes]
         rows, codes = rows[keep], codes[keep]
-        self.study_vectors_ = np.asarray(vectors[np.sort(rows)] if len(rows) else vectors[:0], dtype=np.float32)
+        self.study_rows_ = np.sort(rows)
+        self.study_vectors_ = np.asarray(vectors[self.study_rows_] if len(rows) else vectors[:0], dtype=np.float32)
         self.study_codes_ = codes[np.argsort(rows, kind="stable")]
         self.adapted_["examples"] = {
             c: int((self.study_codes_ == k).sum()) for k, c in enumerate(self.codebook.code_ids) if adapt[k]
@@ -378,6 +382,40 @@ class CodebookTagger(Tagger):
             for k, example in examples:
                 quoted[k] = quoted[k] or example in study
         return quoted
+
+    def heed(self, study: UnitVectors, decided: dict[int, list[str]]) -> dict | None:
+        """Where reviewers have decided passages of the study this tagger adapted to
+        (`decided`: passage index -> its codes), their decision replaces adaptation's
+        guess: an adapted code loses its examples on passages decided without it and
+        takes, as an example, the best unit of each passage decided with it; the adapted
+        codes are fitted again. Returns what moved (None where nothing was adapted)."""
+        ids = self.codebook.code_ids
+        adapted = [k for k, c in enumerate(ids) if c in (getattr(self, "adapted_", None) or {}).get("examples", {})]
+        if not adapted or len(self.study_rows_) != len(self.study_codes_):
+            return None
+        owner = np.repeat(np.arange(len(study)), np.diff(study.bounds))
+        known = {p: {ids.index(c) for c in codes if c in ids} for p, codes in decided.items()}
+        pairs = list(zip(self.study_rows_.tolist(), self.study_codes_.tolist()))
+        kept = [(r, k) for r, k in pairs if k in known.get(int(owner[r]), {k})]
+        have = set(kept)
+        added = [(u, k) for u, k in self._decided_examples(study, known, adapted) if (u, k) not in have]
+        rows = sorted(kept + added)
+        self.study_rows_ = np.array([r for r, _ in rows], dtype=np.int64)
+        self.study_codes_ = np.array([k for _, k in rows], dtype=np.int64)
+        self.study_vectors_ = np.asarray(study.vectors[self.study_rows_], dtype=np.float32).reshape(len(rows), -1)
+        self._fit_heads(only=np.array(adapted))
+        return {"decided_passages": len(known), "dropped": len(pairs) - len(kept), "added": len(added)}
+
+    def _decided_examples(self, study: UnitVectors, known: dict[int, set[int]], adapted: list[int]):
+        """(unit, code) for each decided passage and adapted code it was given: the
+        passage's unit that scores the code highest."""
+        for p in sorted(known):
+            start, end = int(study.bounds[p]), int(study.bounds[p + 1])
+            if end <= start:
+                continue
+            block = np.asarray(study.vectors[start:end], dtype=np.float64)
+            for k in sorted(known[p] & set(adapted)):
+                yield start + int(np.argmax(block @ self.coef_[k] + self.intercept_[k])), k
 
     def _positive_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, code) of the codebook's positive sentences."""

@@ -196,3 +196,47 @@ def test_a_thin_code_is_said_several_ways_and_adapted_even_where_the_codebook_fi
     assert "parking" in adapted.adapted_["examples"]
     index, _ = adapted.nearest_positive(UnitVectors.of_passages(vectors))
     assert {adapted.prototypes_.kind[i] for i in index[:, 0]} == {"definition"}
+
+
+def test_adapted_examples_heed_the_reviewers_decisions(fake_embedder):
+    """A decided passage replaces adaptation's guess: examples of a code on passages
+    decided without it go, each passage decided with it gives its best unit, and only
+    adapted codes are fitted again."""
+    texts = study(np.random.default_rng(5))
+    units = UnitVectors.of_passages(fake_embedder.embed(texts))
+    tagger = CodebookTagger(THIN, config=Config(), background=BACKGROUND).fit(fake_embedder, units)
+    parking = tagger.study_rows_[tagger.study_codes_ == 0]
+    wrong, right = int(parking[0]), int(parking[1])  # reviewers: the first is food, the second parking
+    missed = next(p for p in range(40) if p not in set(parking.tolist()))  # a parking passage adaptation missed
+    before, on_other = tagger.coef_.copy(), int((tagger.study_rows_ == 100).sum())
+    moved = tagger.heed(units, {wrong: ["food"], right: ["parking"], missed: ["parking"], 100: []})
+    pairs = set(zip(tagger.study_rows_.tolist(), tagger.study_codes_.tolist()))
+    assert (wrong, 0) not in pairs and (right, 0) in pairs and (missed, 0) in pairs and (wrong, 1) in pairs
+    assert moved == {"decided_passages": 4, "dropped": 1 + on_other, "added": 2} and 100 not in tagger.study_rows_
+    assert len(tagger.study_vectors_) == len(pairs) and not np.array_equal(before[0], tagger.coef_[0])
+
+
+def test_heeding_leaves_a_codebook_that_was_not_adapted_alone(fake_embedder):
+    units = UnitVectors.of_passages(fake_embedder.embed(study(np.random.default_rng(6))))
+    tagger = CodebookTagger(THIN, config=Config(), background=BACKGROUND).fit(fake_embedder)  # no study: no adaptation
+    before = tagger.coef_.copy()
+    assert tagger.heed(units, {0: ["parking"]}) is None and np.array_equal(before, tagger.coef_)
+
+
+def test_a_learned_model_blends_with_a_codebook_part_that_heeds_its_labels(fake_embedder):
+    """The learner's checks are made on the codebook part as adapted; the part it then
+    blends with heeds the labelled passages, while the base tagger (whose scores the
+    page's decision models read) stays as adapted."""
+    from pipeline.learn import Labelled, LearnedTagger
+
+    texts = study(np.random.default_rng(7))
+    units = UnitVectors.of_passages(fake_embedder.embed(texts))
+    labelled = [0, 1, 2, 45, 90, 91]
+    labels = [["parking"], ["parking"], ["parking"], ["food"], [], []]
+    data = Labelled([f"p{i}" for i in labelled], [texts[i] for i in labelled], labels, where=labelled)
+    tagger = LearnedTagger(THIN, config=Config()).fit(fake_embedder, data, study=units)
+    heeded = tagger.settings()["codebook_part_heeded"]
+    assert heeded["decided_passages"] == len(labelled) and heeded["added"] + heeded["dropped"] > 0
+    assert not np.allclose(tagger.base_coef_, tagger.base_.coef_)
+    plain = CodebookTagger(THIN, config=Config(), background=tagger.base_.background).fit(fake_embedder, units)
+    assert np.allclose(tagger.base_.coef_, plain.coef_)

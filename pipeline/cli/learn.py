@@ -162,6 +162,12 @@ def print_report(tagger, out: Path) -> None:
     )
     before = getattr(tagger, "fixed", None) is not None
     typer.echo(f"codebook {trust}; codes per passage: at least {least}, at most {most}")
+    heeded = getattr(tagger, "heeded_", None)
+    if heeded:
+        typer.echo(
+            f"codebook part adapted to the study, then heeding the {heeded['decided_passages']} labelled passages:"
+            f" {heeded['dropped']} of its examples dropped (labelled without their code), {heeded['added']} added"
+        )
     if before:
         typer.echo("the trust, each code's mode and its check below: chosen with the encoder before it was tuned")
     typer.echo(f"{'code':<30} {'mode':<9} {'pos':>4} {'neg':>5} {'weight':>6}  cross-validated F1 on these passages")
