@@ -392,7 +392,7 @@ class LearnedTagger(Tagger):
         kept as adapted (the page's decision models read its scores)."""
         if study is None or self.head_mode_ != "codes" or not data.texts:
             return None
-        where = data.where if data.where is not None else None
+        where = data.where
         if where is None and len(study) == len(data.texts):
             where = range(len(data.texts))  # the labelled passages are the study
         if where is None:

@@ -396,7 +396,7 @@ class CodebookTagger(Tagger):
         owner = np.repeat(np.arange(len(study)), np.diff(study.bounds))
         known = {p: {ids.index(c) for c in codes if c in ids} for p, codes in decided.items()}
         pairs = list(zip(self.study_rows_.tolist(), self.study_codes_.tolist()))
-        kept = [(r, k) for r, k in pairs if k in known.get(int(owner[r]), {k})]
+        kept = [(r, k) for r, k in pairs if k in known.get(int(owner[r]), {k})]  # undecided passages keep theirs
         have = set(kept)
         added = [(u, k) for u, k in self._decided_examples(study, known, adapted) if (u, k) not in have]
         rows = sorted(kept + added)
