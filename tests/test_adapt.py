@@ -1,6 +1,8 @@
 """Codebook-only tagging adapts to the study it codes: thin codes (a name and a one-line
 definition) take the study's most typical units as examples; no label is read."""
 
+from pathlib import Path
+
 import numpy as np
 
 from pipeline import Codebook, Config
@@ -223,10 +225,11 @@ def test_heeding_leaves_a_codebook_that_was_not_adapted_alone(fake_embedder):
     assert tagger.heed(units, {0: ["parking"]}) is None and np.array_equal(before, tagger.coef_)
 
 
-def test_a_learned_model_blends_with_a_codebook_part_that_heeds_its_labels(fake_embedder):
+def test_a_learned_model_blends_with_a_codebook_part_that_heeds_its_labels(fake_embedder, capsys):
     """The learner's checks are made on the codebook part as adapted; the part it then
     blends with heeds the labelled passages, while the base tagger (whose scores the
     page's decision models read) stays as adapted."""
+    from pipeline.cli.learn import print_report
     from pipeline.learn import Labelled, LearnedTagger
 
     texts = study(np.random.default_rng(7))
@@ -240,3 +243,6 @@ def test_a_learned_model_blends_with_a_codebook_part_that_heeds_its_labels(fake_
     assert not np.allclose(tagger.base_coef_, tagger.base_.coef_)
     plain = CodebookTagger(THIN, config=Config(), background=tagger.base_.background).fit(fake_embedder, units)
     assert np.allclose(tagger.base_.coef_, plain.coef_)
+    print_report(tagger, Path("learned"))  # `qcode learn` says what moved
+    said = f"heeding the 6 labelled passages: {heeded['dropped']} of its examples dropped"
+    assert said in capsys.readouterr().out
