@@ -391,14 +391,14 @@ class CodebookTagger(Tagger):
         codes are fitted again. Returns what moved (None where nothing was adapted)."""
         ids = self.codebook.code_ids
         adapted = [k for k, c in enumerate(ids) if c in (getattr(self, "adapted_", None) or {}).get("examples", {})]
-        if not adapted or len(self.study_rows_) != len(self.study_codes_):
+        if not adapted:
             return None
         owner = np.repeat(np.arange(len(study)), np.diff(study.bounds))
         known = {p: {ids.index(c) for c in codes if c in ids} for p, codes in decided.items()}
         pairs = list(zip(self.study_rows_.tolist(), self.study_codes_.tolist()))
         kept = [(r, k) for r, k in pairs if k in known.get(int(owner[r]), {k})]  # undecided passages keep theirs
         have = set(kept)
-        added = [(u, k) for u, k in self._decided_examples(study, known, adapted) if (u, k) not in have]
+        added = [(u, k) for u, k in self._decided_examples(study, known, set(adapted)) if (u, k) not in have]
         rows = sorted(kept + added)
         self.study_rows_ = np.array([r for r, _ in rows], dtype=np.int64)
         self.study_codes_ = np.array([k for _, k in rows], dtype=np.int64)
@@ -406,7 +406,7 @@ class CodebookTagger(Tagger):
         self._fit_heads(only=np.array(adapted))
         return {"decided_passages": len(known), "dropped": len(pairs) - len(kept), "added": len(added)}
 
-    def _decided_examples(self, study: UnitVectors, known: dict[int, set[int]], adapted: list[int]):
+    def _decided_examples(self, study: UnitVectors, known: dict[int, set[int]], adapted: set[int]):
         """(unit, code) for each decided passage and adapted code it was given: the
         passage's unit that scores the code highest."""
         for p in sorted(known):
@@ -414,7 +414,7 @@ class CodebookTagger(Tagger):
             if end <= start:
                 continue
             block = np.asarray(study.vectors[start:end], dtype=np.float64)
-            for k in sorted(known[p] & set(adapted)):
+            for k in sorted(known[p] & adapted):
                 yield start + int(np.argmax(block @ self.coef_[k] + self.intercept_[k])), k
 
     def _positive_vectors(self) -> tuple[np.ndarray, np.ndarray]:
