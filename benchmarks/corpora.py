@@ -116,7 +116,8 @@ def annomi_gold(path: Path) -> dict[str, list[dict]]:
 def annomi_agreement(path: Path) -> dict:
     """The annotators' own agreement on utterances coded more than once: per code, Cohen's
     kappa pooled over every pair of annotations of the same utterance, and Krippendorff's
-    alpha (nominal) over all annotations."""
+    alpha (nominal) over all annotations; per role, the share of those pairs whose sets of
+    codes differ (`sets_differ`: what a wrong pre-selection is on the review page)."""
     import krippendorff
     from sklearn.metrics import cohen_kappa_score
 
@@ -124,11 +125,13 @@ def annomi_agreement(path: Path) -> dict:
     for row in _read_csv(path):
         by_key[(row["transcript_id"], row["utterance_id"])][row["annotator_id"]] = annomi_labels(row)
     multi = {k: v for k, v in by_key.items() if len(v) > 1}
-    report = {"utterances": len(multi), "sessions": len({k[0] for k in multi}), "codes": {}}
+    report = {"utterances": len(multi), "sessions": len({k[0] for k in multi}), "codes": {}, "sets_differ": {}}
     for role, codes in (("client", list(CLIENT_CODES.values())), ("therapist", list(THERAPIST_FLAGS.values()))):
         items = {k: v for k, v in multi.items() if next(iter(v.values()))[0] == role}
         if not items:
             continue
+        pairs = [(set(v[x][1]), set(v[y][1])) for v in items.values() for x, y in itertools.combinations(sorted(v), 2)]
+        report["sets_differ"][role] = round(sum(a != b for a, b in pairs) / len(pairs), 3)
         annotators = sorted({a for v in items.values() for a in v})
         for code in codes:
             a_side, b_side = [], []

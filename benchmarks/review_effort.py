@@ -2,7 +2,7 @@
 fine-tuning: a simulated reviewer goes through a whole study in the review page's order
 and decides every passage as the gold file says.
 
-    .venv/bin/python benchmarks/review_effort.py --gold G.jsonl --codebook C.yaml [--relearn-every 20] [--finetune] [--json OUT]
+    .venv/bin/python benchmarks/review_effort.py --gold G.jsonl --codebook C.yaml [--relearn-every 20] [--finetune] [--ceiling] [--json OUT]
 
 For each passage it counts whether the suggestion shown was wrong (its pre-selected codes
 are not the gold codes) and the keys pressed (one per code toggled, one to decide).
@@ -17,7 +17,12 @@ model as the page does with --finetune (`retune.retune`: after 50 decisions, the
 100 more, swapped in only when it beats the encoder in use on held-out decisions); the
 simulated reviewer waits for nothing, and the background seconds are counted.
 
-JSON: {"passages": N, "static": {"wrong": W, "keys": K, ...}, "live": {...}, "live_finetune": {...}}.
+`--ceiling` also measures how far live learning can go on the study: each fifth of the
+passages (every fifth in order) suggested by the page's relearn with every other passage
+decided, as at the end of a review (`ceiling`).
+
+JSON: {"passages": N, "static": {"wrong": W, "keys": K, ...}, "live": {...}, "live_finetune": {...},
+"ceiling": {"wrong": W, "batch_wrong": W, ...}}.
 """
 
 from __future__ import annotations
@@ -187,6 +192,23 @@ def simulate(study: Study, *, relearn_every: int | None, finetune: dict | None =
     return out
 
 
+def ceiling(study: Study, folds: int = 5) -> dict:
+    """How far live learning can go here: the passages dealt into `folds` folds (every
+    `folds`-th in the study's order), each fold suggested by the page's relearn with every
+    other passage decided (and the prior coding), so that each passage has its transcript's
+    other decisions and its neighbours' codes, as at the end of a review. Live learning,
+    which has only the decisions so far, can hardly do better; the batch run's wrong count
+    is beside it."""
+    n = len(study.items)
+    wrong, chosen = 0, []
+    for k in range(folds):
+        study.decided = [i for i in range(n) if i % folds != k]
+        chosen.append(study.relearn())
+        wrong += sum(set(study.shown[i][0]) != set(study.items[i].labels) for i in range(k, n, folds))
+    batch = sum(set(study.batch[i][0]) != set(item.labels) for i, item in enumerate(study.items))
+    return {"wrong": int(wrong), "batch_wrong": int(batch), "folds": folds, "chosen": chosen}
+
+
 def report(name: str, r: dict, passages: int) -> None:
     line = f"{name:<14} wrong {r['wrong']:>5} ({r['wrong'] / passages:.1%})  keys {r['keys']:>6}"
     line += f" ({r['keys'] / passages:.2f}/passage)"
@@ -217,6 +239,12 @@ def main() -> None:
         help="gold lines coded before the review (the first documents, say): the batch run is a model learned from"
         " them and live models learn from them too, as after `qcode import project` and `qcode learn`",
     )
+    ap.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also: each fifth of the documents suggested by a relearn with every other passage decided"
+        " (how far live learning can go here)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if args.finetune and args.definitions_only:
@@ -245,6 +273,10 @@ def main() -> None:
             study = Study(items, units, codebook, config, embedder, prior)
             result[name] = simulate(study, relearn_every=every, finetune=settings if tune else None)
             report(name, result[name], len(items))
+    if args.ceiling:
+        result["ceiling"] = ceiling(Study(items, units, codebook, config, embedder, prior))
+        c = result["ceiling"]
+        print(f"ceiling        wrong {c['wrong']:>5} (batch run on the same passages: {c['batch_wrong']})", flush=True)
     for name in ("live", "live_finetune"):
         if name in result:
             result[f"{name}_vs_static"] = {

@@ -114,6 +114,7 @@ def test_annomi_agreement_on_utterances_coded_twice(tmp_path):
     change = report["codes"]["change_talk"]  # pairs (1,1) (1,0) (0,0) (0,0): po 0.75, pe 0.5
     assert change["pairs"] == 4 and change["kappa"] == pytest.approx(0.5)
     assert report["codes"]["sustain_talk"]["kappa"] == pytest.approx(1.0)
+    assert report["sets_differ"] == {"client": 0.25}  # one pair of four: change against neutral (no code)
 
 
 def test_px_comments_keep_frequent_categories_and_no_code_labels(tmp_path):
