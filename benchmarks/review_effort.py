@@ -242,7 +242,7 @@ def main() -> None:
     ap.add_argument(
         "--ceiling",
         action="store_true",
-        help="also: each fifth of the documents suggested by a relearn with every other passage decided"
+        help="also: each fifth of the passages suggested by a relearn with every other passage decided"
         " (how far live learning can go here)",
     )
     ap.add_argument("--json", type=Path)
