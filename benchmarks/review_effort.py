@@ -45,6 +45,7 @@ from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
 from pipeline.model_folder import training_rows  # noqa: E402
 from pipeline.reviewing import retune  # noqa: E402
+from pipeline.reviewing.choice import misses  # noqa: E402
 from pipeline.reviewing.relearn import Snapshot, pending_suggestions, training_set  # noqa: E402
 from pipeline.reviewing.reviews import uncertainty_of_scores  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
@@ -200,12 +201,13 @@ def ceiling(study: Study, folds: int = 5) -> dict:
     which has only the decisions so far, can hardly do better; the batch run's wrong count
     is beside it."""
     n = len(study.items)
+    gold = [item.labels for item in study.items]
     wrong, chosen = 0, []
     for k in range(folds):
         study.decided = [i for i in range(n) if i % folds != k]
         chosen.append(study.relearn())
-        wrong += sum(set(study.shown[i][0]) != set(study.items[i].labels) for i in range(k, n, folds))
-    batch = sum(set(study.batch[i][0]) != set(item.labels) for i, item in enumerate(study.items))
+        wrong += misses([study.shown[i][0] for i in range(k, n, folds)], gold[k::folds]).sum()
+    batch = misses([study.batch[i][0] for i in range(n)], gold).sum()
     return {"wrong": int(wrong), "batch_wrong": int(batch), "folds": folds, "chosen": chosen}
 
 
