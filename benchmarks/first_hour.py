@@ -5,7 +5,8 @@ queue that meets every code, `pipeline/reviewing/first_queue.py`).
     .venv/bin/python benchmarks/first_hour.py --gold G.jsonl --codebook C.yaml [--decisions 60] [--json OUT]
 
 The batch run is codebook-only (adapted to the study), as `qcode code` writes it; the
-page relearns every 20 decisions (`relearn.pending_suggestions`, as the page does). For each
+page relearns every 20 decisions (`relearn.pending_suggestions`, as the page does) and, where
+its model reads the transcript, rescores after each decision (`context.py`). For each
 queue: the codes met in those decisions (suggested on a decided passage, or given to it)
 against the codes present in the study, the wrong pre-selections per 20 decisions, and
 mean Cohen's kappa on the passages not yet decided, of the suggestions the page then
@@ -56,6 +57,7 @@ class Page:
             self.batch.append(({c: s for c, s in pairs}, list(codes), uncertainty_of_scores(pairs, config.threshold)))
         self.shown = list(self.batch)
         self.decided: list[int] = []
+        self.context = None  # rescores the pending passages after each decision (context.py)
         self.choices: list[dict] = []  # what the page chose at each relearn, and the wrong suggestions it judged by
 
     def snapshot(self):
@@ -65,17 +67,28 @@ class Page:
         snap = self.snapshot()
         data, _, _ = training_set(snap, [])
         tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=self.units)
-        suggestions, check, _ = pending_suggestions(tagger, self.units, snap, self.config, data)
+        suggestions, check, _, self.context = pending_suggestions(tagger, self.units, snap, self.config, data)
         self.choices.append(
             {"decided": len(self.decided), "chosen": check["chosen"], "wrong": check["wrong"], "kappa": check["kappa"]}
         )
-        index = {it.id: n for n, it in enumerate(self.items)}
         done = set(self.decided)
         self.shown = [self.batch[n] if n not in done else self.shown[n] for n in range(len(self.items))]
+        self.show(suggestions)
+
+    def show(self, suggestions: dict) -> None:
+        index = {it.id: n for n, it in enumerate(self.items)}
         for pid, (rows, codes, sure) in suggestions.items():
             n = index[pid]
             rows = with_likeliest(rows, self.batch_rows[n])
             self.shown[n] = ({r["code"]: r["score"] for r in rows}, list(codes), sure)
+
+    def decide(self, n: int) -> None:
+        """Decide passage n; as the page, rescore the pending passages of its transcript
+        where the live model reads the transcript (context.py)."""
+        self.decided.append(n)
+        if self.context is not None:
+            documents = self.context.documents([self.items[n].id])
+            self.show(self.context.suggestions(self.snapshot().labels, documents))
 
     def next_passage(self, queue: str) -> int:
         pending = [n for n in range(len(self.items)) if n not in set(self.decided)]
@@ -98,7 +111,7 @@ def first_hour(page: Page, decisions: int, queue: str, relearn_every: int = 20) 
     for _ in range(decisions):
         n = page.next_passage(queue)
         wrong.append(set(page.shown[n][1]) != set(page.items[n].labels))
-        page.decided.append(n)
+        page.decide(n)
         if len(page.decided) % relearn_every == 0:
             page.relearn()
     met = codes_met([(list(page.shown[n][0]), page.items[n].labels) for n in page.decided])

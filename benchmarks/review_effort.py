@@ -2,7 +2,7 @@
 fine-tuning: a simulated reviewer goes through a whole study in the review page's order
 and decides every passage as the gold file says.
 
-    .venv/bin/python benchmarks/review_effort.py --gold G.jsonl --codebook C.yaml [--relearn-every 20] [--finetune] [--ceiling] [--json OUT]
+    .venv/bin/python benchmarks/review_effort.py --gold G.jsonl --codebook C.yaml [--relearn-every 20] [--order file] [--finetune] [--ceiling] [--json OUT]
 
 For each passage it counts whether the suggestion shown was wrong (its pre-selected codes
 are not the gold codes) and the keys pressed (one per code toggled, one to decide).
@@ -12,10 +12,15 @@ passages coded before, as `qcode code --model` writes them), in the page's queue
 (most uncertain first); live models then learn from FILE and the decisions together. `live` relearns from every decision so far after every N new ones with the page's
 own code (`relearn.pending_suggestions`: the learner of `qcode learn`, then whichever of the
 batch run, that learner and the decision model, alone or with the codes each passage's
-transcript has received, made the fewest wrong suggestions on the decided passages) and re-orders the queue. `live_finetune` also fine-tunes the embedding
+transcript has received, made the fewest wrong suggestions on the decided passages) and re-orders the queue; where the
+chosen model reads the transcript, the pending passages are rescored after each decision as
+the page does (`context.py`). `live_finetune` also fine-tunes the embedding
 model as the page does with --finetune (`retune.retune`: after 50 decisions, then every
 100 more, swapped in only when it beats the encoder in use on held-out decisions); the
 simulated reviewer waits for nothing, and the background seconds are counted.
+
+`--order file` goes through the passages in file order instead, as the page's `--order
+file` does (transcript after transcript).
 
 `--ceiling` also measures how far live learning can go on the study: each fifth of the
 passages (every fifth in order) suggested by the page's relearn with every other passage
@@ -100,6 +105,7 @@ class Study:
         self.batch = batch_suggestions(units, codebook, config, embedder, items, self.prior)
         self.shown = dict(self.batch)
         self.decided: list[int] = []
+        self.context = None  # rescores the pending passages after each decision (context.py)
 
     def snapshot(self) -> Snapshot:
         n = range(len(self.items))
@@ -112,7 +118,7 @@ class Study:
         data, texts, _ = training_set(snap, self.prior)
         units = self.units if len(texts) == len(self.items) else embed_units(self.embedder, texts, self.config)
         tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=units)
-        suggestions, check, _ = pending_suggestions(tagger, units, snap, self.config, data)
+        suggestions, check, _, self.context = pending_suggestions(tagger, units, snap, self.config, data)
         index = {item.id: n for n, item in enumerate(self.items)}
         done = set(self.decided)
         for n in range(len(self.items)):
@@ -121,6 +127,16 @@ class Study:
         for pid, (_, codes, sure) in suggestions.items():
             self.shown[index[pid]] = (codes, sure)
         return check["chosen"]
+
+    def decide(self, i: int) -> None:
+        """Decide passage i; as the page, rescore the pending passages of its transcript
+        from the decisions so far where the live model reads the transcript (context.py)."""
+        self.decided.append(i)
+        if self.context is not None:
+            index = {item.id: n for n, item in enumerate(self.items)}
+            documents = self.context.documents([self.items[i].id])
+            for pid, (_, codes, sure) in self.context.suggestions(self.snapshot().labels, documents).items():
+                self.shown[index[pid]] = (codes, sure)
 
 
 def finetune_round(
@@ -153,18 +169,30 @@ def finetune_round(
     }
 
 
-def simulate(study: Study, *, relearn_every: int | None, finetune: dict | None = None) -> dict:
-    """Go through every passage in queue order; relearn every `relearn_every` decisions;
-    with `finetune` ({root, codebook_path, device}), fine-tune when one is due."""
+def next_passage(study: Study, order: str) -> int:
+    """The next passage to decide: the most uncertain by the suggestions shown now
+    (`uncertain`, the page's queue), or the first pending in file order (`file`, the
+    page's --order file: transcript after transcript, as many coders read)."""
+    done = set(study.decided)
+    pending = [j for j in range(len(study.items)) if j not in done]
+    if order == "file":
+        return pending[0]
+    return min(pending, key=lambda j: (-study.shown[j][1], study.items[j].id))
+
+
+def simulate(
+    study: Study, *, relearn_every: int | None, finetune: dict | None = None, order: str = "uncertain"
+) -> dict:
+    """Go through every passage in `order` (next_passage); relearn every `relearn_every`
+    decisions; with `finetune` ({root, codebook_path, device}), fine-tune when one is due."""
     n = len(study.items)
     wrong, keys, seconds, chosen, tunes, encoder = [], [], 0.0, [], [], None
     while len(study.decided) < n:
-        done = set(study.decided)
-        i = min((j for j in range(n) if j not in done), key=lambda j: (-study.shown[j][1], study.items[j].id))
+        i = next_passage(study, order)
         suggested, gold = set(study.shown[i][0]), set(study.items[i].labels)
         wrong.append(suggested != gold)
         keys.append(len(suggested ^ gold) + 1)
-        study.decided.append(i)
+        study.decide(i)
         if len(study.decided) == n:
             break
         if finetune and retune.due(
@@ -247,6 +275,12 @@ def main() -> None:
         help="also: each fifth of the passages suggested by a relearn with every other passage decided"
         " (how far live learning can go here)",
     )
+    ap.add_argument(
+        "--order",
+        choices=("uncertain", "file"),
+        default="uncertain",
+        help="uncertain: most uncertain first (the page's queue); file: file order (the page's --order file)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if args.finetune and args.definitions_only:
@@ -265,7 +299,7 @@ def main() -> None:
     prior = training_rows(str(args.labelled), set(codebook.code_ids)) if args.labelled else []
     result = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "passages": len(items)}
     result["labelled"] = {"file": str(args.labelled), "passages": len(prior)} if args.labelled else None
-    result["sample_seed"] = sample_seed
+    result["sample_seed"], result["order"] = sample_seed, args.order
     runs = [("static", None, False), ("live", args.relearn_every, False)]
     runs += [("live_finetune", args.relearn_every, True)] if args.finetune else []
     with tempfile.TemporaryDirectory(prefix="qcode-effort-") as root:
@@ -273,7 +307,7 @@ def main() -> None:
             settings = {"root": Path(root), "codebook_path": resolve_codebook(args.codebook), "device": args.device}
             settings["prior"] = args.labelled
             study = Study(items, units, codebook, config, embedder, prior)
-            result[name] = simulate(study, relearn_every=every, finetune=settings if tune else None)
+            result[name] = simulate(study, relearn_every=every, finetune=settings if tune else None, order=args.order)
             report(name, result[name], len(items))
     if args.ceiling:
         result["ceiling"] = ceiling(Study(items, units, codebook, config, embedder, prior))

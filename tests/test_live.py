@@ -27,13 +27,17 @@ class StubLearner:
     latest = None
 
     def __init__(self, model=None):
-        self._model, self.told, self.history = model, [], []
+        self._model, self.told, self.history, self.followed = model, [], [], 0
 
     def model(self):
         return self._model
 
     def notice(self, n, snapshot):
         self.told.append((n, snapshot()))
+
+    def follow(self, snapshot, changed=None):
+        self.followed += 1
+        return False
 
     def close(self):
         pass
@@ -71,6 +75,7 @@ def test_pending_passages_show_the_live_models_suggestions_and_decisions_record_
     assert s.passage(pids[0])["model"] == BATCH  # decided: no longer the live model's to suggest
     n, snap = learner.told[-1]
     assert n == 1 and snap.decided == 2 and len(snap.ids) == len(rows)
+    assert learner.followed == 2  # after each decision the page asks for suggestions that follow the transcript
     models = {m["model"]: m for m in s.stats()["models"]}
     assert (
         models["live-3"] == {"model": "live-3", "decisions": 1, "changed": 0, "kappa": None}

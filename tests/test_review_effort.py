@@ -1,6 +1,7 @@
-"""benchmarks/review_effort.py's ceiling: every passage is suggested once, by a relearn
-that has every other fold decided and never the passage itself (a fake study stands in for
-the page's relearn; the real one is run by the benchmark on real sets)."""
+"""benchmarks/review_effort.py: the order the simulated reviewer takes, and the ceiling:
+every passage is suggested once, by a relearn that has every other fold decided and never
+the passage itself (a fake study stands in for the page's relearn; the real one is run by
+the benchmark on real sets)."""
 
 from types import SimpleNamespace
 
@@ -36,3 +37,12 @@ def test_each_passage_is_suggested_once_with_every_other_fold_decided():
     assert result["wrong"] == 11  # the odd passages, suggested "a" where gold is nothing
     assert result["batch_wrong"] == 12  # the even passages, which the batch run left uncoded
     assert result["chosen"] == ["codes"] * 5
+
+
+def test_the_simulated_reviewer_takes_the_most_uncertain_passage_or_the_next_in_file_order():
+    from benchmarks.review_effort import next_passage
+
+    items = [SimpleNamespace(id=f"p{i}") for i in range(4)]
+    study = SimpleNamespace(items=items, decided=[0], shown={0: ([], 0.9), 1: ([], 0.1), 2: ([], 0.7), 3: ([], 0.7)})
+    assert next_passage(study, "uncertain") == 2  # the most uncertain pending; ties by id
+    assert next_passage(study, "file") == 1

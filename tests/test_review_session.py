@@ -239,3 +239,13 @@ def test_undo_never_erases_a_decision_made_since(tmp_path):
     other = load(path)[1].id
     ana.decide(other, "reject", [])
     assert ana.undo()["ids"] == [other]  # an undisturbed decision still undoes
+
+
+def test_after_an_import_the_page_reviews_in_file_order_unless_asked_otherwise(tmp_path):
+    from pipeline.reviewing.live import Learning
+    from pipeline.reviewing.serve import default_order
+
+    imported = tmp_path / "models" / "m" / "training.jsonl"  # what the batch run's model learned from
+    assert default_order(imported, Learning()) == "file"
+    assert default_order(None, Learning()) == "queue"  # a bare codebook: the queue meets every code first
+    assert default_order(imported, None) == "queue"  # --no-learn: no suggestions follow the transcript

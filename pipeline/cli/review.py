@@ -112,9 +112,10 @@ def queue_cli(
         ),
     ),
 ) -> None:
-    """Pending passages in the review page's order: first a queue that meets every code
-    (each code's likeliest passage, mixed with uncertain ones, until every code has been
-    met twice or 3 x codes decisions are made), then most uncertain first.
+    """Pending passages in the review page's queue (`review serve --order queue`; its order
+    unless the batch run's model learned from an import): first a queue that meets every
+    code (each code's likeliest passage, mixed with uncertain ones, until every code has
+    been met or 3 x codes decisions are made), then most uncertain first.
 
     Example: qcode review queue out/ --n 30
     """
@@ -150,7 +151,10 @@ SERVE_OWN_COPY = typer.Option(
     ),
 )
 SERVE_ORDER = typer.Option(
-    "queue", "--order", help="queue: most uncertain first (as `review queue`); file: file order."
+    None,
+    "--order",
+    help="queue: most uncertain first (as `review queue`); file: file order, transcript after transcript"
+    " [default: file where the batch run's model learned from coded passages (an import), else queue].",
 )
 SERVE_CODEBOOK = typer.Option(None, "--codebook", "-c", help="YAML codebook [default: the one manifest.json names].")
 SERVE_EXPOSE = typer.Option(
@@ -189,7 +193,7 @@ def serve_cli(
     path: Path = SERVE_PATH,
     reviewer: str = SERVE_REVIEWER,
     own_copy: bool = SERVE_OWN_COPY,
-    order: str = SERVE_ORDER,
+    order: str | None = SERVE_ORDER,
     codebook: Path = SERVE_CODEBOOK,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless --expose)."),
     port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="Port (0: any free port)."),
@@ -218,7 +222,7 @@ def serve_cli(
     from ..reviewing.live import Learning
     from ..reviewing.serve import serve
 
-    if order not in ("queue", "file"):
+    if order not in (None, "queue", "file"):
         raise UsageError("--order is queue or file")
     from ..reviewing.app import LOOPBACK_HOSTS
 

@@ -5,6 +5,8 @@ from every decision so far (the study's other passages, unlabelled, adapt its co
 part), rescores the pending passages and hands back their suggestions. The page then
 pre-selects those codes and orders the queue by their uncertainty; each decision records
 which model made the suggestion the reviewer saw (`Review.suggested_by`, `suggested`).
+Where that model reads what each transcript has received, every decision also rescores the
+rest of its transcript at once, with the same model (`follow`, context.py).
 
 Nothing here writes the excerpts file: the machine's batch codes and every decision stay
 as they are, so `qcode reproduce` and the counts are untouched, and a crash or a stop
@@ -16,6 +18,7 @@ It runs at low priority in its own process, so the page's requests never wait fo
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import threading
@@ -71,6 +74,7 @@ class LiveLearner:
     _future: Future | None = None
     _pool: ProcessPoolExecutor | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _swap: threading.Lock = field(default_factory=threading.Lock)  # guards _model between follow and _take
     _settled: threading.Event = field(default_factory=threading.Event)
     error: str | None = None
     encoder: str | None = None  # the fine-tuned encoder relearns use (None: the run's model)
@@ -101,6 +105,25 @@ class LiveLearner:
             self._since = 0
             self._start(snap or snapshot())
             return True
+
+    def follow(self, snapshot: Callable[[], Snapshot], changed: list[str] | None = None) -> bool:
+        """After decisions (or an undo) on `changed`: where the model in use reads what
+        each transcript has received, rescore the pending passages of their transcripts
+        (all pending passages when None) from every decision so far (context.py), in the
+        page's own thread (milliseconds). True when it did."""
+        model = self._model
+        if model is None or model.context is None:
+            return False
+        snap = snapshot()
+        if snap.ids != model.context.ids:
+            return False  # the file's passages changed: wait for the next relearn
+        rows = model.context.suggestions(snap.labels, model.context.documents(changed))
+        fresh = dataclasses.replace(model, suggestions=rows if changed is None else model.suggestions | rows)
+        with self._swap:
+            if self._model is not model:
+                return False  # a relearn came in meanwhile
+            self._model = fresh
+        return True
 
     def _maybe_tune(self, decisions: int, snapshot: Callable[[], Snapshot]) -> Snapshot | None:
         """Start a fine-tune when one is due (the snapshot it took, if any). Decisions are
@@ -232,10 +255,11 @@ class LiveLearner:
         self.error = None
         self.latest = model
         used = bool(model.suggestions) or (model.check is None or model.check["better"])
-        if model.check is not None and model.check.get("chosen") == "batch":
-            self._model = None  # the batch run's suggestions beat every model learned: back to them
-        if used:
-            self._model = model
+        with self._swap:
+            if model.check is not None and model.check.get("chosen") == "batch":
+                self._model = None  # the batch run's suggestions beat every model learned: back to them
+            if used:
+                self._model = model
         self._log(model, used=used)
         name_in_manifest(self.root)
         if self.on_model is not None:

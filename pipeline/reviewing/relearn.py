@@ -23,6 +23,7 @@ from ..config import Config
 from ..model_folder import training_rows
 from ..outputs import LIVE
 from . import retune
+from .context import Context
 
 BATCH = "batch"  # what `suggested_by` says of the suggestions `qcode code` wrote
 
@@ -53,6 +54,7 @@ class LiveModel:
     seconds: float
     suggestions: dict[str, tuple[list[dict], list[str], float]]  # id -> (suggestions, codes, uncertainty)
     check: dict | None = None  # wrong suggestions on the decided passages of each choice (choice.py)
+    context: Context | None = None  # rescores the pending passages after each decision (context.py)
 
     @property
     def name(self) -> str:
@@ -145,7 +147,7 @@ def relearn(job: RelearnJob) -> LiveModel:
     tagger = page_learner(codebook, job.config)
     tagger.fixed = before[0].choices() if before is not None else None
     tagger.fit(embedder, data, study=units)
-    suggestions, check, chosen = pending_suggestions(tagger, units, snap, job.config, data, before=before)
+    suggestions, check, chosen, context = pending_suggestions(tagger, units, snap, job.config, data, before=before)
     seconds = time.perf_counter() - started
     decided = snap.decided
     version = _keep(
@@ -160,7 +162,7 @@ def relearn(job: RelearnJob) -> LiveModel:
         choice=(check, chosen),
         prior=len(data.ids) - decided,
     )
-    return LiveModel(version, decided, seconds, suggestions, check)
+    return LiveModel(version, decided, seconds, suggestions, check, context)
 
 
 def _before_tuning(job: RelearnJob, codebook, data, texts: list[str]):
@@ -209,15 +211,16 @@ def training_set(snap: Snapshot, prior: list[dict]):
 
 def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None, before=None):
     """(id -> (suggestions, codes, uncertainty) for the pending passages, the check that
-    chose them, the decision model): from whichever of the batch run, the learned model
-    and the page's decision model, alone or with what each passage's transcript has
-    received (`transcript_features`), made the fewest wrong suggestions on the decided
-    passages (choice.py), each judged out of fold on the page's decisions alone (a prior
-    coding is always learned from). Empty when the batch run's suggestions are best.
+    chose them, the decision model, the Context that rescores them after each decision
+    where the transcript's model was chosen, else None): from whichever of the batch run,
+    the learned model and the page's decision model, alone or with what each passage's
+    transcript has received (`transcript_features`), made the fewest wrong suggestions on
+    the decided passages (choice.py), each judged out of fold on the page's decisions alone
+    (a prior coding is always learned from). Empty when the batch run's suggestions are best.
     `units`: the study's (the page's passages first); `data`: what the tagger learned
     from, the page's decided passages first (by default those alone); `before`: (tagger,
     units) with the encoder before it was tuned on the decisions, which then choose."""
-    from ..decision import DOCUMENT_RATIONALE, DecisionModel, codebook_logits, passage_features
+    from ..decision import DecisionModel, codebook_logits, passage_features
     from .choice import choose
     from .reviews import uncertainty_of_scores
 
@@ -235,6 +238,7 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     transcript = _transcript_features(tagger.codebook.code_ids, snap, data, where, labels, len(units))
     document = np.hstack([judged_on, transcript])[where] if transcript is not None else None
     chosen, wrong, model, kappa = choose(judge, judged_on[where], trained, batch, len(decided), document)
+    own = features
     if chosen == "document":
         features = np.hstack([features, transcript])
     if before is not None:  # chosen before tuning; the model that suggests reads the tuned vectors
@@ -246,11 +250,13 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
     check["prior_passages"] = len(trained) - len(decided)
     check["codebook_logit_scale"] = codebook_logits(scores)[1]  # how the decision model's features were made
     if chosen == "batch" or not pending:
-        return {}, check, model
-    if chosen in ("decisions", "document"):
-        why = DOCUMENT_RATIONALE if chosen == "document" else None
-        rows = model.suggestions(features[pending], tagger.codebook.code_ids, config.top_suggestions, why)
-        return {snap.ids[i]: row for i, row in zip(pending, rows)}, check, model
+        return {}, check, model, None
+    if chosen == "document":
+        context = _context(model, own, snap, data, tagger.codebook.code_ids, config)
+        return context.suggestions(snap.labels), check, model, context
+    if chosen == "decisions":
+        rows = model.suggestions(features[pending], tagger.codebook.code_ids, config.top_suggestions)
+        return {snap.ids[i]: row for i, row in zip(pending, rows)}, check, model, None
     page = units.take(range(len(snap.ids)))
     scored = tagger.suggest(page, snap.groups)
     suggestions = {}
@@ -259,7 +265,24 @@ def pending_suggestions(tagger, units, snap: Snapshot, config: Config, data=None
         sure = uncertainty_of_scores([(s.code, s.score) for s in sugg], config.threshold)
         if not keeps_batch(tagger, sure, snap.batch_uncertainty[i] if snap.batch_uncertainty else None):
             suggestions[snap.ids[i]] = ([s.model_dump() for s in sugg], codes, sure)
-    return suggestions, check, model
+    return suggestions, check, model, None
+
+
+def _context(model, features: np.ndarray, snap: Snapshot, data, code_ids: list[str], config: Config):
+    """The Context (context.py) that rescores the page's pending passages with `model`
+    as their transcripts receive decisions: the prior coding's labels, not the page's
+    (`features` without the transcript's; the page's rows, 6.4 MB per 1,000 passages with
+    mpnet, go to the page with the model)."""
+    n = len(features)
+    known: list = [None] * n
+    if data is not None and data.where is not None:
+        for i, label in zip(data.where, data.labels):
+            if i >= len(snap.ids) or snap.labels[i] is None:
+                known[i] = list(label)
+    groups = data.study_groups if data is not None and data.study_groups is not None else snap.groups
+    groups = list(groups or [])[:n] + [None] * (n - len(groups or []))
+    page = np.array(features[: len(snap.ids)])
+    return Context(model, list(snap.ids), page, known, groups, list(code_ids), config.top_suggestions)
 
 
 def _transcript_features(code_ids: list[str], snap: Snapshot, data, where: list[int], labels: list, n: int):

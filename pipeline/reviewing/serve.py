@@ -131,7 +131,7 @@ def serve(
     reviewer: str | None = None,
     own_copy: bool = False,
     codebook_path: Path | None = None,
-    order: Order = "queue",
+    order: Order | None = None,
     host: str = "127.0.0.1",
     port: int = 8765,
     expose: bool = False,
@@ -163,6 +163,8 @@ def serve(
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: _stop(server))
     try:
         _announce_start(announce, target, reviewer, url, hosts if expose else None, session.served.live)
+        if order is None and session.served.order == "file":
+            announce("after an import: file order, transcript after transcript (--order queue: most uncertain first)")
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # Ctrl+C: stop as cleanly
         pass
@@ -174,17 +176,27 @@ def serve(
 
 
 def open_session(
-    target: Target, reviewer: str, codebook_path: Path | None, order: Order, learning: Learning | None
+    target: Target, reviewer: str, codebook_path: Path | None, order: Order | None, learning: Learning | None
 ) -> ReviewSession:
-    """The session a page serves: the study's codebook, threshold, live learner and the
-    passages its batch model learned from."""
+    """The session a page serves: the study's codebook, threshold, live learner, the
+    passages its batch model learned from, and its order (by default, default_order)."""
     settings = for_reading(target.root, codebook_path)
     codebook = load_codebook(settings.codebook)
     live = live_learner(target.root, settings, learning)
+    order = order or default_order(settings.prior, learning)
     served = Served(
         target.root, target.path, reviewer, codebook, settings.config.threshold, order, live, settings.learned
     )
     return ReviewSession(served)
+
+
+def default_order(prior: Path | None, learning: Learning | None) -> Order:
+    """File order where the batch run's model learned from coded passages (`prior`: an
+    import, say) and the page learns as you go; else the queue. After an import, reviewing
+    transcript after transcript, with suggestions that follow each one (context.py), made
+    the fewest wrong suggestions on every dev set (docs/reviewing.md); on a bare codebook
+    the queue meets every code first (first_queue.py)."""
+    return "file" if prior is not None and learning is not None else "queue"
 
 
 def _announce_start(announce, target: Target, reviewer: str, url: str, exposed_hosts: list[str] | None, live) -> None:

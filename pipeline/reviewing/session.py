@@ -384,13 +384,15 @@ class ReviewSession:
                 "rev": rev(review),
                 "final": final_codes(self._excerpt(pid)),
             }
-        self._learn(1)
+        self._learn([pid])
         return out
 
-    def _learn(self, decisions: int) -> None:
-        """Tell the live learner about new decisions (it may start a relearn in the background)."""
-        if self.served.live is not None:
-            self.served.live.notice(decisions, self.snapshot)
+    def _learn(self, pids: list[str]) -> None:
+        """Tell the live learner about new decisions on `pids` (it may start a relearn in
+        the background, and rescores their transcripts where its model reads them)."""
+        if self.served.live is not None and pids:
+            self.served.live.notice(len(pids), self.snapshot)
+            self.served.live.follow(self.snapshot, pids)
 
     def snapshot(self) -> Snapshot:
         """Every passage's text and, where decided, its final codes."""
@@ -431,7 +433,9 @@ class ReviewSession:
             for pid, old in last:
                 if old.status == "pending" and pid in self._recent:
                     self._recent.remove(pid)
-            return {"ids": [pid for pid, _ in last]}
+        if self.served.live is not None:  # an undone passage is pending again
+            self.served.live.follow(self.snapshot, [pid for pid, _ in last])
+        return {"ids": [pid for pid, _ in last]}
 
     def _bulk_targets(self, code: str, min_score: float) -> list[Excerpt]:
         if code not in self.served.codebook.code_ids:
@@ -485,7 +489,7 @@ class ReviewSession:
                     [(e.id, e.review, review) for e, (_, review) in zip(targets, changes)]
                 )
                 self._remember([pid for pid, _ in changes])
-        self._learn(len(changes))
+        self._learn([pid for pid, _ in changes])
         return {"accepted": len(changes)}
 
     def close(self) -> None:
