@@ -8,19 +8,23 @@ For each passage it counts whether the suggestion shown was wrong (its pre-selec
 are not the gold codes) and the keys pressed (one per code toggled, one to decide).
 `static` shows the batch run's suggestions throughout (codebook-only tagging adapted to
 the study, as `qcode code` writes them; with `--labelled FILE`, a model learned from the
-passages coded before, as `qcode code --model` writes them), in the page's queue order
-(most uncertain first); live models then learn from FILE and the decisions together. `live` relearns from every decision so far after every N new ones with the page's
-own code (`relearn.pending_suggestions`: the learner of `qcode learn`, then whichever of the
-batch run, that learner and the decision model, alone or with the codes each passage's
-transcript has received, made the fewest wrong suggestions on the decided passages) and re-orders the queue; where the
-chosen model reads the transcript, the pending passages are rescored after each decision as
-the page does (`context.py`). `live_finetune` also fine-tunes the embedding
-model as the page does with --finetune (`retune.retune`: after 50 decisions, then every
-100 more, swapped in only when it beats the encoder in use on held-out decisions); the
-simulated reviewer waits for nothing, and the background seconds are counted.
+passages coded before, as `qcode code --model` writes them); live models then learn from
+FILE and the decisions together. `live` relearns from every decision so far after every N
+new ones with the page's own code (`relearn.pending_suggestions`: the learner of `qcode
+learn`, then whichever of the batch run, that learner and the decision model, alone or
+with the codes each passage's transcript has received, made the fewest wrong suggestions
+on the decided passages) and re-orders the queue; where the chosen model reads the
+transcript, the pending passages of a decided passage's transcript are rescored after
+each decision, as the page does (`context.py`). `live_finetune` also fine-tunes the
+embedding model as the page does with --finetune (`retune.retune`: after 50 decisions,
+then every 100 more, swapped in only when it beats the encoder in use on held-out
+decisions); the simulated reviewer waits for nothing, and the background seconds are
+counted.
 
-`--order file` goes through the passages in file order instead, as the page's `--order
-file` does (transcript after transcript).
+The reviewer takes the passages in the page's queue order (most uncertain first) or, with
+`--order file`, in file order, transcript after transcript: the page's order after an
+import (`review serve` without `--order`, where the batch run's model learned from coded
+passages).
 
 `--ceiling` also measures how far live learning can go on the study: each fifth of the
 passages (every fifth in order) suggested by the page's relearn with every other passage
