@@ -23,9 +23,10 @@ Row = tuple[list[dict], list[str], float]  # (suggestions, codes, uncertainty), 
 @dataclass(frozen=True)
 class Context:
     """A `document` model and what it rescores with. `ids`: the page's passages, in the
-    snapshot's order; `features`: their own features (without the transcript's); `known`: the labels of the prior coding (an
-    import) for every passage, the page's first, then the prior's others (None where it
-    has none); `groups`: every passage's document, in the same order."""
+    snapshot's order; `features`: their own features (without the transcript's);
+    `known`: the labels of the prior coding (an import) for every passage, the page's
+    first, then the prior's others (None where it has none); `groups`: every passage's
+    document, in the same order."""
 
     model: DecisionModel
     ids: list[str]
