@@ -58,6 +58,7 @@ class Page:
         self.shown = list(self.batch)
         self.decided: list[int] = []
         self.context = None  # rescores the pending passages after each decision (context.py)
+        self.index = {it.id: n for n, it in enumerate(items)}
         self.choices: list[dict] = []  # what the page chose at each relearn, and the wrong suggestions it judged by
 
     def snapshot(self):
@@ -76,9 +77,8 @@ class Page:
         self.show(suggestions)
 
     def show(self, suggestions: dict) -> None:
-        index = {it.id: n for n, it in enumerate(self.items)}
         for pid, (rows, codes, sure) in suggestions.items():
-            n = index[pid]
+            n = self.index[pid]
             rows = with_likeliest(rows, self.batch_rows[n])
             self.shown[n] = ({r["code"]: r["score"] for r in rows}, list(codes), sure)
 
@@ -87,8 +87,7 @@ class Page:
         where the live model reads the transcript (context.py)."""
         self.decided.append(n)
         if self.context is not None:
-            documents = self.context.documents([self.items[n].id])
-            self.show(self.context.suggestions(self.snapshot().labels, documents))
+            self.show(self.context.suggestions(self.snapshot().labels, [self.items[n].id]))
 
     def next_passage(self, queue: str) -> int:
         pending = [n for n in range(len(self.items)) if n not in set(self.decided)]

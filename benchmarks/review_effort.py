@@ -110,6 +110,7 @@ class Study:
         self.shown = dict(self.batch)
         self.decided: list[int] = []
         self.context = None  # rescores the pending passages after each decision (context.py)
+        self.index = {item.id: n for n, item in enumerate(items)}
 
     def snapshot(self) -> Snapshot:
         n = range(len(self.items))
@@ -123,13 +124,12 @@ class Study:
         units = self.units if len(texts) == len(self.items) else embed_units(self.embedder, texts, self.config)
         tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=units)
         suggestions, check, _, self.context = pending_suggestions(tagger, units, snap, self.config, data)
-        index = {item.id: n for n, item in enumerate(self.items)}
         done = set(self.decided)
         for n in range(len(self.items)):
             if n not in done:
                 self.shown[n] = self.batch[n]
         for pid, (_, codes, sure) in suggestions.items():
-            self.shown[index[pid]] = (codes, sure)
+            self.shown[self.index[pid]] = (codes, sure)
         return check["chosen"]
 
     def decide(self, i: int) -> None:
@@ -137,10 +137,8 @@ class Study:
         from the decisions so far where the live model reads the transcript (context.py)."""
         self.decided.append(i)
         if self.context is not None:
-            index = {item.id: n for n, item in enumerate(self.items)}
-            documents = self.context.documents([self.items[i].id])
-            for pid, (_, codes, sure) in self.context.suggestions(self.snapshot().labels, documents).items():
-                self.shown[index[pid]] = (codes, sure)
+            for pid, (_, codes, sure) in self.context.suggestions(self.snapshot().labels, [self.items[i].id]).items():
+                self.shown[self.index[pid]] = (codes, sure)
 
 
 def finetune_round(

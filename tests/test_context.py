@@ -43,7 +43,7 @@ def test_a_transcripts_new_decisions_change_the_suggestions_for_the_rest_of_it()
     assert all(after[f"p{i}"][1] == ["a"] for i in range(65, 70))
     assert all(after[f"p{i}"][1] == [] for i in range(75, 80))
     assert after["p66"][2] < before["p66"][2]  # surer of t6 now
-    only_t6 = ctx.suggestions(labels, ctx.documents(["p60"]))
+    only_t6 = ctx.suggestions(labels, ["p60"])
     assert set(only_t6) == {f"p{i}" for i in range(65, 70)} and only_t6["p66"] == after["p66"]
     # the same as the model's own suggestions on features recomputed from scratch
     fresh = np.hstack([X, transcript_features(labels, GROUPS, CODES)])[[66]]

@@ -36,19 +36,13 @@ class Context:
     code_ids: list[str]
     shown: int
 
-    def documents(self, changed: list[str] | None) -> set | None:
-        """The transcripts of the `changed` passages (None: every transcript)."""
-        if changed is None:
-            return None
-        where = set(changed)
-        return {g for pid, g in zip(self.ids, self.groups) if pid in where and g is not None}
-
-    def suggestions(self, labels: list[list[str] | None], documents: set | None = None) -> dict[str, Row]:
-        """id -> suggestion row for every page passage still pending (of `documents`
-        only, unless None), given the page's labels now, in `ids` order (None where
-        pending). Rescoring only the transcripts a decision touched keeps a follow
-        within milliseconds on a page of 10,000 passages; the others' rows would move
-        only with the study-wide rates, a little."""
+    def suggestions(self, labels: list[list[str] | None], changed: list[str] | None = None) -> dict[str, Row]:
+        """id -> suggestion row for every page passage still pending (only those in the
+        transcripts of the `changed` passages, unless None), given the page's labels now,
+        in `ids` order (None where pending). Rescoring only the transcripts a decision
+        touched keeps a follow within milliseconds on a page of 10,000 passages; the
+        others' rows would move only with the study-wide rates, a little."""
+        documents = self._documents(changed)
         known = list(self.known)
         for i, label in enumerate(labels):
             if label is not None:
@@ -62,3 +56,10 @@ class Context:
         X = np.hstack([self.features[pending], transcript])
         rows = self.model.suggestions(X, self.code_ids, self.shown, DOCUMENT_RATIONALE)
         return {self.ids[i]: row for i, row in zip(pending, rows)}
+
+    def _documents(self, changed: list[str] | None) -> set | None:
+        """The transcripts of the `changed` passages (None: every transcript)."""
+        if changed is None:
+            return None
+        where = set(changed)
+        return {g for pid, g in zip(self.ids, self.groups) if pid in where and g is not None}

@@ -117,7 +117,7 @@ class LiveLearner:
         snap = snapshot()
         if snap.ids != model.context.ids:
             return False  # the file's passages changed: wait for the next relearn
-        rows = model.context.suggestions(snap.labels, model.context.documents(changed))
+        rows = model.context.suggestions(snap.labels, changed)
         fresh = dataclasses.replace(model, suggestions=rows if changed is None else model.suggestions | rows)
         with self._swap:
             if self._model is not model:

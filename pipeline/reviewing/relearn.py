@@ -279,9 +279,8 @@ def _context(model, features: np.ndarray, snap: Snapshot, data, code_ids: list[s
         for i, label in zip(data.where, data.labels):
             if i >= len(snap.ids) or snap.labels[i] is None:
                 known[i] = list(label)
-    groups = data.study_groups if data is not None and data.study_groups is not None else snap.groups
-    groups = list(groups or [])[:n] + [None] * (n - len(groups or []))
     page = np.array(features[: len(snap.ids)])
+    groups = _study_groups(snap, data, n)
     return Context(model, list(snap.ids), page, known, groups, list(code_ids), config.top_suggestions)
 
 
@@ -290,13 +289,20 @@ def _transcript_features(code_ids: list[str], snap: Snapshot, data, where: list[
     passage, or None where no passage's document is known."""
     from ..decision import transcript_features
 
-    groups = data.study_groups if data is not None and data.study_groups is not None else snap.groups
-    if groups is None or all(g is None for g in groups):
+    groups = _study_groups(snap, data, n)
+    if all(g is None for g in groups):
         return None
     known: list = [None] * n
     for i, label in zip(where, labels):
         known[i] = list(label)
-    return transcript_features(known, list(groups)[:n] + [None] * (n - len(groups)), code_ids)
+    return transcript_features(known, groups, code_ids)
+
+
+def _study_groups(snap: Snapshot, data, n: int) -> list:
+    """The document of each of the study's n passages (None where unknown): the page's,
+    then the prior's, as training_set lists them."""
+    groups = list((data.study_groups if data is not None and data.study_groups is not None else snap.groups) or [])
+    return groups[:n] + [None] * (n - len(groups))
 
 
 def _passage_texts(snap: Snapshot, data, n: int) -> list[str]:
