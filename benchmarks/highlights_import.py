@@ -17,7 +17,14 @@ coded rows of the other documents are the gold file `qcode evaluate` scores. Two
   neighbours;
 - `labelled-only` (the release before): the same highlights as labelled rows with no
   document (what `import project` of a table wrote then), `qcode learn FILE -o M -c C`,
-  `qcode evaluate --gold REST --model M`.
+  `qcode evaluate --gold REST --model M`;
+- `logreg-top1`, `logreg-top1+nb`: the floor, a plain logistic regression on the same
+  frozen vectors of the same highlights, one code each, without and with the highlights
+  before and after it in its session (benchmarks/baselines.py).
+
+With `--codebook-table` the codebook comes in as a team exports it from Taguette: a
+codebook CSV of each code's id (the tag) and definition (its description), without the
+codebook's names, examples or themes, as in issue 35's study.
 """
 
 from __future__ import annotations
@@ -33,7 +40,16 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baselines import logreg_top1  # noqa: E402
+from gold import load_gold  # noqa: E402
+
+from pipeline import Config, load_codebook  # noqa: E402
+from pipeline.cli import app  # noqa: E402
+from pipeline.embed import build_embedder  # noqa: E402
+from pipeline.evaluate import score  # noqa: E402
+from pipeline.units import embed_units  # noqa: E402
 
 
 def document_of(row: dict) -> str:
@@ -60,6 +76,17 @@ def write_table(rows: list[dict], path: Path) -> None:
                 out.writerow([n, f"session {document_of(r)}", code, r["text"]])
 
 
+def write_codebook_table(codebook: Path, path: Path) -> Path:
+    """The codebook as Taguette's codebook CSV: tag (the code's id), description (its
+    definition), number of highlights."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["tag", "description", "number of highlights"])
+        for code in load_codebook(codebook).codes:
+            out.writerow([code.id, " ".join(code.definition.split()), 0])
+    return path
+
+
 def write_jsonl(rows: list[dict], path: Path) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
@@ -75,25 +102,49 @@ def kappa(gold: Path, model: Path, common: list[str]) -> dict:
     return json.loads(invoke(["evaluate", "--gold", str(gold), "--model", str(model), "--json", *common]))
 
 
-def run(rows: list[dict], codebook: Path, fraction: float, common: list[str], work: Path) -> list[dict]:
+def gold_rows(rows: list[dict]) -> list[dict]:
+    return [{"id": r["id"], "text": r["text"], "labels": r["labels"], "source": document_of(r)} for r in rows]
+
+
+def run(rows: list[dict], codebook: Path, fraction: float, common: list[str], work: Path, table_book: bool) -> list:
     first, rest = split(rows, fraction)
     table, gold = work / "highlights.csv", work / "rest.jsonl"
     write_table(first, table)
-    write_jsonl(
-        [{"id": r["id"], "text": r["text"], "labels": r["labels"], "source": document_of(r)} for r in rest], gold
-    )
+    write_jsonl(gold_rows(rest), gold)
+    book = write_codebook_table(codebook, work / "codebook.csv") if table_book else codebook
     results = []
     started = time.perf_counter()
-    invoke(["import", "project", str(table), "--codebook", str(codebook), "-o", str(work / "imp"), *common])
+    invoke(["import", "project", str(table), "--codebook", str(book), "-o", str(work / "imp"), *common])
     learned = invoke(["learn", str(work / "imp"), *common])
     report = kappa(gold, work / "imp" / "learned", common)
     results.append(_row("import-study", fraction, len(first), len(rest), report, started, learned))
     started = time.perf_counter()
     labelled = work / "labelled_nodoc.jsonl"
     write_jsonl([{"id": r["id"], "text": r["text"], "labels": sorted(r["labels"])} for r in first], labelled)
-    learned = invoke(["learn", str(labelled), "-o", str(work / "m0"), "-c", str(codebook), *common])
+    book = work / "imp" / "codebook.yaml" if table_book else codebook
+    learned = invoke(["learn", str(labelled), "-o", str(work / "m0"), "-c", str(book), *common])
     report = kappa(gold, work / "m0", common)
     results.append(_row("labelled-only", fraction, len(first), len(rest), report, started, learned))
+    return results + baselines(first, rest, codebook, fraction, work)
+
+
+def baselines(first: list[dict], rest: list[dict], codebook: Path, fraction: float, work: Path) -> list[dict]:
+    """The plain classifier on the same highlights' frozen vectors, the neighbours being
+    the highlights before and after in the session."""
+    path = work / "highlights.jsonl"
+    write_jsonl(gold_rows(first + rest), path)
+    config = Config()
+    book, items = load_gold(path, codebook, seed=config.seed)
+    units = embed_units(build_embedder(config), [it.text for it in items], config)
+    train, test = list(range(len(first))), list(range(len(first), len(items)))
+    results = []
+    for neighbours in (False, True):
+        started = time.perf_counter()
+        predicted = logreg_top1(items, units, train, test, neighbours=neighbours, seed=config.seed)
+        report = score([items[i].labels for i in test], predicted, book.code_ids)
+        name = "logreg-top1" + ("+nb" if neighbours else "")
+        report = {"mean_kappa": report.mean_kappa, "macro_f1": report.macro_f1}
+        results.append(_row(name, fraction, len(first), len(rest), report, started, ""))
     return results
 
 
@@ -127,16 +178,21 @@ def main() -> None:
     ap.add_argument("--fraction", type=float, default=0.25)
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--cache-dir", type=Path, help="embedding cache folder")
+    ap.add_argument(
+        "--codebook-table",
+        action="store_true",
+        help="import the codebook as Taguette's codebook CSV (ids and definitions only), as a team exports it",
+    )
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.gold.read_text(encoding="utf-8").splitlines() if line.strip()]
     common = ["--cache-dir", str(args.cache_dir)] if args.cache_dir else []
     print(f"highlights of the first {args.fraction:g} of the documents of {args.gold} imported, the rest scored")
     print(f"{'path':<14} {'fraction':>8} {'coded':>6} {'scored':>6} {'kappa':>8} {'macroF1':>8} {'seconds':>8}")
     with tempfile.TemporaryDirectory(prefix="qcode-highlights-") as tmp:
-        results = run(rows, args.codebook, args.fraction, common, Path(tmp))
+        results = run(rows, args.codebook, args.fraction, common, Path(tmp), args.codebook_table)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"gold": str(args.gold), "codebook": str(args.codebook)}
+        meta = {"gold": str(args.gold), "codebook": str(args.codebook), "codebook_table": args.codebook_table}
         args.json.write_text(json.dumps({**meta, "rows": results}, indent=2) + "\n")
 
 

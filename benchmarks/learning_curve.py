@@ -39,9 +39,9 @@ LEARNERS = ("qcode", "previous", "tfidf-svc", "logreg-top1")
 
 
 def predict(learner, items, train, test, units, codebook, config, embedder, base):
-    """(The codebook part of qcode's tagger adapts to every passage of the study, `units`,
-    without their labels, as `qcode code` adapts to the passages it codes.)"""
-    """Codes for the `test` passages after learning from the `train` ones."""
+    """Codes for the `test` passages after learning from the `train` ones. (The codebook
+    part of qcode's tagger adapts to every passage of the study, `units`, without their
+    labels, as `qcode code` adapts to the passages it codes.)"""
     if len(train) == 0:
         return [c for _, c in base.suggest(units.take(test))]
     data = Labelled([items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train])

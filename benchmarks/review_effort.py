@@ -252,7 +252,7 @@ def report(name: str, r: dict, passages: int) -> None:
     print(line, flush=True)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gold", type=Path, required=True)
     ap.add_argument("--codebook", type=Path)
@@ -287,6 +287,21 @@ def main() -> None:
     args = ap.parse_args()
     if args.finetune and args.definitions_only:
         ap.error("--finetune reads the codebook file as the page does: give a definitions-only codebook file instead")
+    return args
+
+
+def compare(result: dict) -> None:
+    """Each live run's fewer wrong pre-selections and keys than the static one, into `result`."""
+    for name in ("live", "live_finetune"):
+        if name in result:
+            result[f"{name}_vs_static"] = {
+                k: round(1 - result[name][k] / max(result["static"][k], 1), 3) for k in ("wrong", "keys")
+            }
+            print(f"{name}: {result[f'{name}_vs_static']['wrong']:.1%} fewer wrong suggestions than static", flush=True)
+
+
+def main() -> None:
+    args = parse_args()
     config = Config(model=args.model)
     sample_seed = config.seed if args.sample_seed is None else args.sample_seed
     codebook, items = load_gold(
@@ -315,12 +330,7 @@ def main() -> None:
         result["ceiling"] = ceiling(Study(items, units, codebook, config, embedder, prior))
         c = result["ceiling"]
         print(f"ceiling        wrong {c['wrong']:>5} (batch run on the same passages: {c['batch_wrong']})", flush=True)
-    for name in ("live", "live_finetune"):
-        if name in result:
-            result[f"{name}_vs_static"] = {
-                k: round(1 - result[name][k] / max(result["static"][k], 1), 3) for k in ("wrong", "keys")
-            }
-            print(f"{name}: {result[f'{name}_vs_static']['wrong']:.1%} fewer wrong suggestions than static", flush=True)
+    compare(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
