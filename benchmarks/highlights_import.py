@@ -3,11 +3,12 @@ highlights of its first coded sessions from a tool such as Taguette, imports the
 and scores the highlights of the other sessions.
 
     .venv/bin/python benchmarks/highlights_import.py --gold G.jsonl --codebook C.yaml \
-        [--fraction 0.25] [--json OUT]
+        [--fraction 0.25 | --documents 5] [--json OUT]
 
 Gold rows carry their document in `source` (or `transcript`), in document order; only
 coded rows are highlights (a highlights export holds nothing else), so uncoded rows are
-left out on both sides. The first `fraction` of the documents become a highlights table
+left out on both sides. The first `fraction` of the documents (or the first `--documents`
+of them) become a highlights table
 (`document, tag, content`, one row per code of a highlight, as Taguette writes it); the
 coded rows of the other documents are the gold file `qcode evaluate` scores. Two paths:
 
@@ -59,10 +60,11 @@ def document_of(row: dict) -> str:
     return str(doc)
 
 
-def split(rows: list[dict], fraction: float) -> tuple[list[dict], list[dict]]:
-    """(coded rows of the first `fraction` of the documents, coded rows of the rest)."""
+def split(rows: list[dict], fraction: float, documents: int | None = None) -> tuple[list[dict], list[dict]]:
+    """(coded rows of the first `fraction` of the documents, or of the first `documents`
+    of them, and coded rows of the rest)."""
     docs = list(dict.fromkeys(document_of(r) for r in rows))
-    first = set(docs[: max(1, math.ceil(fraction * len(docs)))])
+    first = set(docs[: documents or max(1, math.ceil(fraction * len(docs)))])
     coded = [r for r in rows if r["labels"]]
     return [r for r in coded if document_of(r) in first], [r for r in coded if document_of(r) not in first]
 
@@ -106,8 +108,11 @@ def gold_rows(rows: list[dict]) -> list[dict]:
     return [{"id": r["id"], "text": r["text"], "labels": r["labels"], "source": document_of(r)} for r in rows]
 
 
-def run(rows: list[dict], codebook: Path, fraction: float, common: list[str], work: Path, table_book: bool) -> list:
-    first, rest = split(rows, fraction)
+def run(rows: list[dict], codebook: Path, part: float | str, common: list[str], work: Path, table_book: bool) -> list:
+    """`part`: a fraction of the documents, or "N docs" for the first N."""
+    documents = int(part.split()[0]) if isinstance(part, str) else None
+    first, rest = split(rows, 0.0 if documents else part, documents)
+    fraction = part
     table, gold = work / "highlights.csv", work / "rest.jsonl"
     write_table(first, table)
     write_jsonl(gold_rows(rest), gold)
@@ -176,6 +181,7 @@ def main() -> None:
     ap.add_argument("--gold", type=Path, required=True)
     ap.add_argument("--codebook", type=Path, required=True)
     ap.add_argument("--fraction", type=float, default=0.25)
+    ap.add_argument("--documents", type=int, help="import the first N documents instead of a fraction")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--cache-dir", type=Path, help="embedding cache folder")
     ap.add_argument(
@@ -186,10 +192,11 @@ def main() -> None:
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.gold.read_text(encoding="utf-8").splitlines() if line.strip()]
     common = ["--cache-dir", str(args.cache_dir)] if args.cache_dir else []
-    print(f"highlights of the first {args.fraction:g} of the documents of {args.gold} imported, the rest scored")
+    part = f"{args.documents} docs" if args.documents else args.fraction
+    print(f"highlights of the first {part} of the documents of {args.gold} imported, the rest scored")
     print(f"{'path':<14} {'fraction':>8} {'coded':>6} {'scored':>6} {'kappa':>8} {'macroF1':>8} {'seconds':>8}")
     with tempfile.TemporaryDirectory(prefix="qcode-highlights-") as tmp:
-        results = run(rows, args.codebook, args.fraction, common, Path(tmp), args.codebook_table)
+        results = run(rows, args.codebook, part, common, Path(tmp), args.codebook_table)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         meta = {"gold": str(args.gold), "codebook": str(args.codebook), "codebook_table": args.codebook_table}

@@ -22,3 +22,10 @@ def test_only_coded_rows_are_highlights_and_the_first_documents_are_imported():
     first, rest = split(rows, 0.5)
     assert [r["id"] for r in first] == ["0", "2"]
     assert [r["id"] for r in rest] == ["3"]
+
+
+def test_the_first_n_documents_can_be_imported_instead_of_a_fraction():
+    rows = [{"id": str(i), "text": f"t{i}", "labels": ["x"], "source": doc} for i, doc in enumerate("aabbbcd")]
+    first, rest = split(rows, 0.0, documents=2)
+    assert [r["id"] for r in first] == ["0", "1", "2", "3", "4"]
+    assert [r["source"] for r in rest] == ["c", "d"]
