@@ -112,7 +112,6 @@ def run(rows: list[dict], codebook: Path, part: float | str, common: list[str], 
     """`part`: a fraction of the documents, or "N docs" for the first N."""
     documents = int(part.split()[0]) if isinstance(part, str) else None
     first, rest = split(rows, 0.0 if documents else part, documents)
-    fraction = part
     table, gold = work / "highlights.csv", work / "rest.jsonl"
     write_table(first, table)
     write_jsonl(gold_rows(rest), gold)
@@ -122,18 +121,18 @@ def run(rows: list[dict], codebook: Path, part: float | str, common: list[str], 
     invoke(["import", "project", str(table), "--codebook", str(book), "-o", str(work / "imp"), *common])
     learned = invoke(["learn", str(work / "imp"), *common])
     report = kappa(gold, work / "imp" / "learned", common)
-    results.append(_row("import-study", fraction, len(first), len(rest), report, started, learned))
+    results.append(_row("import-study", part, len(first), len(rest), report, started, learned))
     started = time.perf_counter()
     labelled = work / "labelled_nodoc.jsonl"
     write_jsonl([{"id": r["id"], "text": r["text"], "labels": sorted(r["labels"])} for r in first], labelled)
     book = work / "imp" / "codebook.yaml" if table_book else codebook
     learned = invoke(["learn", str(labelled), "-o", str(work / "m0"), "-c", str(book), *common])
     report = kappa(gold, work / "m0", common)
-    results.append(_row("labelled-only", fraction, len(first), len(rest), report, started, learned))
-    return results + baselines(first, rest, codebook, fraction, work)
+    results.append(_row("labelled-only", part, len(first), len(rest), report, started, learned))
+    return results + baselines(first, rest, codebook, part, work)
 
 
-def baselines(first: list[dict], rest: list[dict], codebook: Path, fraction: float, work: Path) -> list[dict]:
+def baselines(first: list[dict], rest: list[dict], codebook: Path, part: float | str, work: Path) -> list[dict]:
     """The plain classifier on the same highlights' frozen vectors, the neighbours being
     the highlights before and after in the session."""
     path = work / "highlights.jsonl"
@@ -146,14 +145,14 @@ def baselines(first: list[dict], rest: list[dict], codebook: Path, fraction: flo
     for neighbours in (False, True):
         started = time.perf_counter()
         predicted = logreg_top1(items, units, train, test, neighbours=neighbours, seed=config.seed)
-        report = score([items[i].labels for i in test], predicted, book.code_ids)
+        scored = score([items[i].labels for i in test], predicted, book.code_ids)
+        report = {"mean_kappa": scored.mean_kappa, "macro_f1": scored.macro_f1}
         name = "logreg-top1" + ("+nb" if neighbours else "")
-        report = {"mean_kappa": report.mean_kappa, "macro_f1": report.macro_f1}
-        results.append(_row(name, fraction, len(first), len(rest), report, started, ""))
+        results.append(_row(name, part, len(first), len(rest), report, started, ""))
     return results
 
 
-def _row(path: str, fraction: float, coded: int, scored: int, report: dict, started: float, learned: str) -> dict:
+def _row(path: str, fraction: float | str, coded: int, scored: int, report: dict, started: float, learned: str) -> dict:
     row = {
         "path": path,
         "fraction": fraction,
