@@ -46,7 +46,7 @@ def kappa(codebook, config, embedder, items, train, test) -> float:
     return score([items[i].labels for i in test], predicted, codebook.code_ids).mean_kappa
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gold", type=Path, required=True)
     ap.add_argument("--codebook", type=Path, required=True)
@@ -63,7 +63,45 @@ def main() -> None:
         "--precision", default="auto", choices=["auto", "fp32", "bf16"], help="of the top-layer steps [auto]"
     )
     ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def tuned_row(args, codebook, config, items, train, test, tmp: Path) -> dict:
+    """The fine-tuned figures for one size: the model tuned on the codebook plus `train`,
+    the usual learner on top, κ on `test`, and what the tuning took."""
+    data = Labelled([items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train])
+    started = time.perf_counter()
+    extra = {"per_text": args.pairs} if args.pairs else {}
+    out_dir = tmp / f"m{len(train)}"
+    tuned = finetune(
+        codebook,
+        data,
+        config=config,
+        out_dir=out_dir,
+        device=args.device,
+        top_layers=args.top_layers,
+        top_lr=args.top_lr,
+        precision=args.precision,
+        **extra,
+    )
+    tuned_config = with_encoder(config, out_dir)
+    embedder = build_embedder(
+        tuned_config.model_copy(update={"batch_size": config.batch_size, "seed": config.seed}),
+        cache_dir=tmp / "cache",
+        device=args.device,
+    )
+    return {
+        "finetuned_kappa": round(kappa(codebook, tuned_config, embedder, items, train, test), 4),
+        "pairs": tuned.pairs,
+        "finetune_s": round(tuned.seconds, 1),
+        "total_s": round(time.perf_counter() - started, 1),
+        "device": tuned.device,
+        "precision": tuned.precision,
+    }
+
+
+def main() -> None:
+    args = parse_args()
     config = Config(model=args.model)
     codebook = load_codebook(args.codebook)
     items = read_gold(args.gold, codebook)
@@ -78,38 +116,8 @@ def main() -> None:
             flush=True,
         )
         for n in args.sizes:
-            train = pool[:n]
-            row = {"reviewed": n, "frozen_kappa": round(kappa(codebook, config, frozen, items, train, test), 4)}
-            data = Labelled(
-                [items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train]
-            )
-            started = time.perf_counter()
-            extra = {"per_text": args.pairs} if args.pairs else {}
-            tuned = finetune(
-                codebook,
-                data,
-                config=config,
-                out_dir=Path(tmp) / f"m{n}",
-                device=args.device,
-                top_layers=args.top_layers,
-                top_lr=args.top_lr,
-                precision=args.precision,
-                **extra,
-            )
-            tuned_config = with_encoder(config, Path(tmp) / f"m{n}")
-            embedder = build_embedder(
-                tuned_config.model_copy(update={"batch_size": config.batch_size, "seed": config.seed}),
-                cache_dir=Path(tmp) / "cache",
-                device=args.device,
-            )
-            row.update(
-                finetuned_kappa=round(kappa(codebook, tuned_config, embedder, items, train, test), 4),
-                pairs=tuned.pairs,
-                finetune_s=round(tuned.seconds, 1),
-                total_s=round(time.perf_counter() - started, 1),
-                device=tuned.device,
-                precision=tuned.precision,
-            )
+            row = {"reviewed": n, "frozen_kappa": round(kappa(codebook, config, frozen, items, pool[:n], test), 4)}
+            row |= tuned_row(args, codebook, config, items, pool[:n], test, Path(tmp))
             rows.append(row)
             print(
                 f"  {n:>4} reviewed: frozen κ {row['frozen_kappa']:.3f}, fine-tuned κ {row['finetuned_kappa']:.3f} "
@@ -117,21 +125,9 @@ def main() -> None:
                 flush=True,
             )
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "gold": str(args.gold),
-                    "codebook": codebook.name,
-                    "model": config.model,
-                    "fold": args.fold,
-                    "top_layers": args.top_layers,
-                    "top_lr": args.top_lr,
-                    "rows": rows,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        settings = {"fold": args.fold, "top_layers": args.top_layers, "top_lr": args.top_lr}
+        summary = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, **settings, "rows": rows}
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"wrote {args.json}")
 
 

@@ -27,14 +27,37 @@ from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", type=Path, default=Path("out/real/px/dev.jsonl"))
     ap.add_argument("--test", type=Path, default=Path("out/real/px/test.jsonl"))
     ap.add_argument("--codebook", type=Path, default=Path("out/real/px/codebook.yaml"))
     ap.add_argument("--model", default=Config().model)
     ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def scored_row(name: str, fit_predict, test, code_ids: list[str]) -> dict:
+    """Fit and predict with `fit_predict`, score it on the test passages, print the row."""
+    started = time.perf_counter()
+    report = score([i.labels for i in test], fit_predict(), code_ids)
+    row = {
+        "learner": name,
+        "macro_f1": report.macro_f1,
+        "micro_f1": report.micro_f1,
+        "mean_kappa": report.mean_kappa,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(
+        f"{name:<32} macro-F1 {report.macro_f1:.3f}  micro-F1 {report.micro_f1:.3f}  mean κ {report.mean_kappa:.3f}"
+        f"  {row['seconds']:>6}s",
+        flush=True,
+    )
+    return row
+
+
+def main() -> None:
+    args = parse_args()
     config = Config(model=args.model)
     codebook = load_codebook(args.codebook)
     train, test = read_gold(args.train, codebook), read_gold(args.test, codebook)
@@ -43,54 +66,23 @@ def main() -> None:
     t = time.perf_counter()
     units = embed_units(embedder, [i.text for i in test], config)
     embed_units(embedder, data.texts, config)
-    embed_seconds = time.perf_counter() - t
-    rows = []
-
-    def run(name, fit_predict):
-        started = time.perf_counter()
-        predicted = fit_predict()
-        report = score([i.labels for i in test], predicted, codebook.code_ids)
-        rows.append(
-            {
-                "learner": name,
-                "macro_f1": report.macro_f1,
-                "micro_f1": report.micro_f1,
-                "mean_kappa": report.mean_kappa,
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-        )
-        print(
-            f"{name:<32} macro-F1 {report.macro_f1:.3f}  micro-F1 {report.micro_f1:.3f}  mean κ {report.mean_kappa:.3f}"
-            f"  {rows[-1]['seconds']:>6}s",
-            flush=True,
-        )
-
     print(
         f"{len(train)} training passages, {len(test)} test passages, {len(codebook.codes)} codes; model {config.model}"
-        f" (embedding {embed_seconds:.0f}s, cached after)"
+        f" (embedding {time.perf_counter() - t:.0f}s, cached after)"
     )
-    run(
-        "TF-IDF + LinearSVC",
-        lambda: TfidfSvc(codebook, config.seed).fit(data.texts, data.labels).predict([i.text for i in test]),
-    )
-    run("previous qcode learn (v2)", lambda: PreviousLearner(codebook, config).fit(embedder, data).predict(units))
-    run(
-        "qcode learn", lambda: [c for _, c in LearnedTagger(codebook, config=config).fit(embedder, data).suggest(units)]
-    )
+    learners = {
+        "TF-IDF + LinearSVC": lambda: (
+            TfidfSvc(codebook, config.seed).fit(data.texts, data.labels).predict([i.text for i in test])
+        ),
+        "previous qcode learn (v2)": lambda: PreviousLearner(codebook, config).fit(embedder, data).predict(units),
+        "qcode learn": lambda: [
+            c for _, c in LearnedTagger(codebook, config=config).fit(embedder, data).suggest(units)
+        ],
+    }
+    rows = [scored_row(name, fit_predict, test, codebook.code_ids) for name, fit_predict in learners.items()]
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "train": str(args.train),
-                    "test": str(args.test),
-                    "codebook": codebook.name,
-                    "model": config.model,
-                    "rows": rows,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        where = {"train": str(args.train), "test": str(args.test), "codebook": codebook.name, "model": config.model}
+        args.json.write_text(json.dumps({**where, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +31,10 @@ from pipeline.evaluate import label_matrix, read_gold, score
 from pipeline.learn import Labelled, LearnedTagger
 from pipeline.tag import CodebookTagger
 from pipeline.units import UnitVectors, embed_units
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from quality import Tuned, train_on_pairs  # noqa: E402
 
 
 def decide(codebook, config, proba):
@@ -56,17 +61,9 @@ def best_unit(units: UnitVectors, W, b):
     return np.maximum.reduceat(1 / (1 + np.exp(-(units.vectors @ W.T + b))), units.bounds[:-1], axis=0)
 
 
-def finetune(codebook, config, items, train, test, embedder):
-    """Contrastive pairs (share a code -> 1, share none -> 0) from the codebook's positives,
-    its background talk and the passages; one epoch of cosine-similarity loss."""
-    import torch
-
-    from pipeline.embed import SentenceTransformerEmbedder
-
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
-    base = CodebookTagger(codebook, config=config).fit(embedder)
-    protos = base.prototypes_
+def ceiling_pairs(codebook, protos, items, train, rng) -> list[tuple[str, str, float]]:
+    """Contrastive pairs from the codebook's positives, its background talk and the
+    passages: five of each kind per coded text (share a code -> 1, share none -> 0)."""
     texts, labels = [], []
     for t, c, p in zip(protos.texts, protos.code, protos.positive):
         if p or c == -1:
@@ -83,51 +80,47 @@ def finetune(codebook, config, items, train, test, embedder):
         other = [x for x in range(len(texts)) if not labels[a] & labels[x]]
         for _ in range(5):
             pairs += [(texts[a], texts[rng.choice(same)], 1.0), (texts[a], texts[rng.choice(other)], 0.0)]
-    rng.shuffle(pairs)
-    model = SentenceTransformerEmbedder(config.model).model
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-5)
-    model.train()
+    return pairs
 
-    def emb(batch):
-        return torch.nn.functional.normalize(model(model.preprocess(batch))["sentence_embedding"], dim=-1)
 
-    started = time.perf_counter()
-    for i in range(0, len(pairs), 16):
-        batch = pairs[i : i + 16]
-        sim = (emb([a for a, _, _ in batch]) * emb([b for _, b, _ in batch])).sum(-1)
-        loss = torch.nn.functional.mse_loss(sim, torch.tensor([y for *_, y in batch]))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    print(f"fine-tuned on {len(pairs)} pairs in {time.perf_counter() - started:.0f} s")
-
-    class Tuned:
-        def embed(self, batch):
-            with torch.no_grad():
-                return model.encode(list(batch), batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
-
-    K = len(codebook.codes)
+def codebook_and_passages(name, enc, codebook, config, protos, items, train, test) -> None:
+    """Per-code linear models on the codebook's prototypes plus the passages, on `enc`'s
+    vectors; prints macro-F1 and mean kappa on `test`."""
     Y = label_matrix([items[i].labels for i in train], codebook.code_ids)
-    for name, enc in [("frozen", embedder), ("fine-tuned", Tuned())]:
-        pv = enc.embed(protos.texts)
-        xv = enc.embed([items[i].text for i in train])
-        W, b = [], []
-        for k in range(K):
-            rows, y = protos.training_set(k)
-            w_, b_ = linear(np.vstack([pv[rows], xv]), np.concatenate([y, Y[:, k]])[:, None], config.seed)
-            W.append(w_[0])
-            b.append(b_[0])
-        units = embed_units(enc, [items[i].text for i in test], config)
-        report = score(
-            [items[i].labels for i in test],
-            decide(codebook, config, best_unit(units, np.array(W), np.array(b))),
-            codebook.code_ids,
-        )
-        print(
-            f"  {name:<10} codebook + {len(train)} passages, fold of {len(test)}: macro-F1 {report.macro_f1:.3f}  mean"
-            f" kappa {report.mean_kappa:.3f}"
-        )
+    pv = enc.embed(protos.texts)
+    xv = enc.embed([items[i].text for i in train])
+    W, b = [], []
+    for k in range(len(codebook.codes)):
+        rows, y = protos.training_set(k)
+        w_, b_ = linear(np.vstack([pv[rows], xv]), np.concatenate([y, Y[:, k]])[:, None], config.seed)
+        W.append(w_[0])
+        b.append(b_[0])
+    units = embed_units(enc, [items[i].text for i in test], config)
+    predicted = decide(codebook, config, best_unit(units, np.array(W), np.array(b)))
+    report = score([items[i].labels for i in test], predicted, codebook.code_ids)
+    print(
+        f"  {name:<10} codebook + {len(train)} passages, fold of {len(test)}: macro-F1 {report.macro_f1:.3f}  mean"
+        f" kappa {report.mean_kappa:.3f}"
+    )
+
+
+def finetune(codebook, config, items, train, test, embedder):
+    """One epoch of cosine-similarity loss on ceiling_pairs (quality.train_on_pairs), then
+    the codebook and passages on the frozen and the tuned vectors."""
+    import torch
+
+    from pipeline.embed import SentenceTransformerEmbedder
+
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    protos = CodebookTagger(codebook, config=config).fit(embedder).prototypes_
+    pairs = ceiling_pairs(codebook, protos, items, train, rng)
+    model = SentenceTransformerEmbedder(config.model).model
+    started = time.perf_counter()
+    train_on_pairs(model, pairs, 1, 2e-5, rng)
+    print(f"fine-tuned on {len(pairs)} pairs in {time.perf_counter() - started:.0f} s")
+    for name, enc in [("frozen", embedder), ("fine-tuned", Tuned(model, config.model))]:
+        codebook_and_passages(name, enc, codebook, config, protos, items, train, test)
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ def curve(items, codebook, config, embedder, folds, size, learner, reps):
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gold", type=Path, default=Path("eval/dev_gold.jsonl"))
     ap.add_argument("--codebook", type=Path)
@@ -98,30 +98,36 @@ def main() -> None:
     ap.add_argument("--limit", type=int, help="a seeded sample of this many gold passages")
     ap.add_argument("--model", default=Config().model, help="embedding model id or short name (minilm, mpnet)")
     ap.add_argument("--backend", default=Config().backend)
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def write_json(args: argparse.Namespace, codebook, config, rows: list[dict]) -> None:
+    settings = {"folds": args.folds, "reps": args.reps, "definitions_only": args.definitions_only, "limit": args.limit}
+    where = {"gold": str(args.gold), "codebook": codebook.name, "model": config.model, "backend": config.backend}
+    args.json.write_text(json.dumps({**where, **settings, "rows": rows}, indent=2) + "\n")
+    print(f"wrote {args.json}", file=sys.stderr)
+
+
+def main() -> None:
+    args = parse_args()
     config = Config(model=args.model, backend=args.backend)
     codebook, items = load_gold(
         args.gold, args.codebook, definitions_only=args.definitions_only, limit=args.limit, seed=config.seed
     )
     embedder = build_embedder(config)
     folds = list(KFold(n_splits=args.folds, shuffle=True, random_state=config.seed).split(items))
-    sizes = [None if s == "all" else int(s) for s in args.sizes]
     rows = []
     print(
         f"learning curve on {args.gold} ({len(items)} passages, {args.folds} held-out folds), codebook {codebook.name},"
         f" model {config.model}"
     )
     print(f"{'labelled':>9} {'learner':<10} {'mean kappa':>14} {'macro-F1':>9} {'micro-F1':>9} {'seconds':>8}")
-    for size in sizes:
+    for size in [None if s == "all" else int(s) for s in args.sizes]:
         for learner in ["codebook"] if size == 0 else args.learners:
             started = time.perf_counter()
             row = curve(items, codebook, config, embedder, folds, size, learner if size != 0 else "qcode", args.reps)
-            row.update(
-                labelled="all" if size is None else size,
-                learner=learner,
-                seconds=round(time.perf_counter() - started, 1),
-            )
+            row.update(labelled="all" if size is None else size, learner=learner)
+            row["seconds"] = round(time.perf_counter() - started, 1)
             rows.append(row)
             print(
                 f"{row['labelled']:>9} {learner:<10} {row['mean_kappa']:>7.3f} ±{row['kappa_sd']:.3f}"
@@ -129,24 +135,7 @@ def main() -> None:
                 flush=True,
             )
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "gold": str(args.gold),
-                    "codebook": codebook.name,
-                    "model": config.model,
-                    "backend": config.backend,
-                    "folds": args.folds,
-                    "reps": args.reps,
-                    "definitions_only": args.definitions_only,
-                    "limit": args.limit,
-                    "rows": rows,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
-        print(f"wrote {args.json}", file=sys.stderr)
+        write_json(args, codebook, config, rows)
 
 
 if __name__ == "__main__":

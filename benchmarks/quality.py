@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,143 +68,163 @@ def without_keywords(codebook):
     return codebook.model_copy(update={"codes": [c.model_copy(update={"keywords": []}) for c in codebook.codes]})
 
 
-def strategy_table(codebook, config, embedder):
-    protos = build_prototypes(codebook, CodebookTagger(codebook, config=config).background)
-    pv = embedder.embed(protos.texts)
-    K = len(codebook.codes)
+@dataclass
+class Setting:
+    """What every codebook-only strategy reads: the codebook, the config, the embedder, the
+    codebook's prototypes (its examples, counterexamples and the background) and their
+    vectors."""
 
-    def default(**kw):
-        t = logreg(codebook, config, embedder, **kw)
-        return Fixed(codebook, config, t.predict_proba)
+    codebook: object
+    config: Config
+    embedder: object
+    protos: object
+    pv: np.ndarray
 
-    def v1():
-        t = logreg(without_keywords(codebook), config, embedder, cls=V1Tagger)
-        return Fixed(codebook, config, t.predict_proba)
+    @property
+    def K(self) -> int:
+        return len(self.codebook.codes)
 
-    def margin(m):
-        t = logreg(codebook, config, embedder)
-        return Fixed(codebook, config, t.predict_proba, margin=m)
+    def examples(self, c: int) -> np.ndarray:
+        """The vectors of code c's own examples."""
+        return self.pv[(self.protos.code == c) & self.protos.positive]
 
-    def top1():
-        t = logreg(codebook, config, embedder)
-        return Fixed(codebook, config, t.predict_proba, max_codes=1)
+    def fixed(self, proba, **kw) -> Fixed:
+        return Fixed(self.codebook, self.config, proba, **kw)
 
-    def knn(k):
-        def proba(v):
-            sims = v @ pv.T
-            idx = np.argsort(-sims, axis=1)[:, :k]
-            owners = protos.code[idx]
-            positive = protos.positive[idx]
-            return np.stack([((owners == c) & positive).mean(axis=1) for c in range(K)], axis=1) * 2
 
-        return Fixed(codebook, config, proba)
+def default(s: Setting, **kw) -> Fixed:
+    return s.fixed(logreg(s.codebook, s.config, s.embedder, **kw).predict_proba)
 
-    def centroid(temp):
-        cents = []
-        for c in range(K):
-            m = pv[(protos.code == c) & protos.positive].mean(axis=0)
-            cents.append(m / np.linalg.norm(m))
-        bg = pv[protos.code == -1].mean(axis=0)
-        cents.append(bg / np.linalg.norm(bg))
-        C = np.stack(cents)
 
-        def proba(v):
-            z = np.exp(temp * (v @ C.T))
-            p = z / z.sum(axis=1, keepdims=True)
-            return p[:, :K] * (K + 1) / 2  # 0.5 = twice the uniform share
+def knn(s: Setting, k: int) -> Fixed:
+    """Each code's share of the k nearest prototypes that are its examples, doubled."""
 
-        return Fixed(codebook, config, proba)
+    def proba(v):
+        idx = np.argsort(-(v @ s.pv.T), axis=1)[:, :k]
+        owners, positive = s.protos.code[idx], s.protos.positive[idx]
+        return np.stack([((owners == c) & positive).mean(axis=1) for c in range(s.K)], axis=1) * 2
 
-    def nearest_loo():
-        """Max cosine to a code's examples; threshold per code from the codebook alone:
-        the 25th percentile of each example's similarity to its nearest sibling."""
-        thresholds = []
-        for c in range(K):
-            own = pv[(protos.code == c) & protos.positive]
-            s = own @ own.T
-            np.fill_diagonal(s, -1)
-            thresholds.append(np.percentile(s.max(axis=1), 25))
-        t = np.array(thresholds)
+    return s.fixed(proba)
 
-        def proba(v):
-            best = np.stack([(v @ pv[(protos.code == c) & protos.positive].T).max(axis=1) for c in range(K)], axis=1)
-            return 1 / (1 + np.exp(-20 * (best - t)))
 
-        return Fixed(codebook, config, proba)
+def centroid(s: Setting, temp: float) -> Fixed:
+    """A softmax over the cosines to each code's centroid of examples and the background's."""
+    cents = [s.examples(c).mean(axis=0) for c in range(s.K)] + [s.pv[s.protos.code == -1].mean(axis=0)]
+    C = np.stack([m / np.linalg.norm(m) for m in cents])
 
-    def finetune(epochs=1, pairs_per_text=20, lr=2e-5):
-        """SetFit-style: contrastive pairs from the codebook (same code -> 1, other code,
-        counterexample or background -> 0) fine-tune MiniLM for one epoch with a cosine
-        loss; then the default per-code logistic regressions on the new embeddings."""
-        import random
+    def proba(v):
+        z = np.exp(temp * (v @ C.T))
+        p = z / z.sum(axis=1, keepdims=True)
+        return p[:, : s.K] * (s.K + 1) / 2  # 0.5 = twice the uniform share
 
+    return s.fixed(proba)
+
+
+def nearest_loo(s: Setting) -> Fixed:
+    """Max cosine to a code's examples; threshold per code from the codebook alone:
+    the 25th percentile of each example's similarity to its nearest sibling."""
+    thresholds = []
+    for c in range(s.K):
+        own = s.examples(c)
+        sims = own @ own.T
+        np.fill_diagonal(sims, -1)
+        thresholds.append(np.percentile(sims.max(axis=1), 25))
+    t = np.array(thresholds)
+
+    def proba(v):
+        best = np.stack([(v @ s.examples(c).T).max(axis=1) for c in range(s.K)], axis=1)
+        return 1 / (1 + np.exp(-20 * (best - t)))
+
+    return s.fixed(proba)
+
+
+def contrastive_pairs(s: Setting, pairs_per_text: int, rng) -> list[tuple[str, str, float]]:
+    """Pairs from the codebook: an example with another of its code (1), or with another
+    code's example, its code's counterexample or the background (0)."""
+    rows = list(zip(s.protos.texts, s.protos.code, s.protos.positive))
+    pairs = []
+    for c in range(s.K):
+        texts = [t for t, o, p in rows if o == c and p]
+        negatives = [t for t, o, p in rows if (o != c and p) or (o in (c, -1) and not p)]
+        for t in texts:
+            same = [x for x in texts if x != t] or texts
+            pairs += [(t, rng.choice(same), 1.0) for _ in range(pairs_per_text // 2)]
+            pairs += [(t, rng.choice(negatives), 0.0) for _ in range(pairs_per_text // 2)]
+    return pairs
+
+
+def train_on_pairs(model, pairs: list, epochs: int, lr: float, rng) -> None:
+    """Fit the model's cosine of each pair to its target (mean squared error), 16 a step."""
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+
+    def emb(texts):
+        return torch.nn.functional.normalize(model(model.preprocess(texts))["sentence_embedding"], dim=-1)
+
+    for _ in range(epochs):
+        rng.shuffle(pairs)
+        for i in range(0, len(pairs), 16):
+            batch = pairs[i : i + 16]
+            sim = (emb([a for a, _, _ in batch]) * emb([b for _, b, _ in batch])).sum(-1)
+            loss = torch.nn.functional.mse_loss(sim, torch.tensor([y for _, _, y in batch]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+
+
+class Tuned:
+    """An embedder over a fine-tuned sentence-transformers model."""
+
+    fingerprint = "finetuned"
+
+    def __init__(self, model, model_id: str):
+        self.model, self.model_id = model, model_id
+
+    def embed(self, texts):
         import torch
 
-        from pipeline.embed import SentenceTransformerEmbedder
+        with torch.no_grad():
+            return self.model.encode(list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
 
-        rng = random.Random(config.seed)
-        torch.manual_seed(config.seed)
-        model = SentenceTransformerEmbedder(config.model).model
-        pos = {c: [t for t, o, p in zip(protos.texts, protos.code, protos.positive) if o == c and p] for c in range(K)}
-        negatives = {
-            c: [
-                t
-                for t, o, p in zip(protos.texts, protos.code, protos.positive)
-                if (o != c and p) or (o in (c, -1) and not p)
-            ]
-            for c in range(K)
-        }
-        pairs = []
-        for c, texts in pos.items():
-            for t in texts:
-                pairs += [
-                    (t, rng.choice([x for x in texts if x != t] or texts), 1.0) for _ in range(pairs_per_text // 2)
-                ]
-                pairs += [(t, rng.choice(negatives[c]), 0.0) for _ in range(pairs_per_text // 2)]
-        opt = torch.optim.AdamW(model.parameters(), lr=lr)
-        model.train()
 
-        def emb(texts):
-            return torch.nn.functional.normalize(model(model.preprocess(texts))["sentence_embedding"], dim=-1)
+def finetune(s: Setting, epochs: int = 1, pairs_per_text: int = 20, lr: float = 2e-5) -> Fixed:
+    """SetFit-style: contrastive pairs from the codebook fine-tune the model for one epoch
+    with a cosine loss; then the default per-code logistic regressions on the new
+    embeddings."""
+    import random
 
-        for _ in range(epochs):
-            rng.shuffle(pairs)
-            for i in range(0, len(pairs), 16):
-                batch = pairs[i : i + 16]
-                sim = (emb([a for a, _, _ in batch]) * emb([b for _, b, _ in batch])).sum(-1)
-                loss = torch.nn.functional.mse_loss(sim, torch.tensor([y for _, _, y in batch]))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        model.eval()
+    import torch
 
-        class Tuned:
-            model_id, fingerprint = config.model, "finetuned"
+    from pipeline.embed import SentenceTransformerEmbedder
 
-            def embed(self, texts):
-                with torch.no_grad():
-                    return model.encode(list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    rng = random.Random(s.config.seed)
+    torch.manual_seed(s.config.seed)
+    model = SentenceTransformerEmbedder(s.config.model).model
+    train_on_pairs(model, contrastive_pairs(s, pairs_per_text, rng), epochs, lr, rng)
+    tuned = Tuned(model, s.config.model)
+    t = logreg(s.codebook, s.config, tuned)
+    return s.fixed(lambda v: t.predict_proba(tuned.embed(texts_of[id(v)])))
 
-        tuned = Tuned()
-        t = logreg(codebook, config, tuned)
-        return Fixed(codebook, config, lambda v: t.predict_proba(tuned.embed(texts_of[id(v)])))
 
+def strategy_table(codebook, config, embedder) -> dict:
+    """{strategy name: a function making its tagger}."""
+    protos = build_prototypes(codebook, CodebookTagger(codebook, config=config).background)
+    s = Setting(codebook, config, embedder, protos, embedder.embed(protos.texts))
     return {
-        "logreg": lambda: default(),
-        "logreg-v1": v1,
-        "logreg-no-keywords": lambda: Fixed(
-            codebook, config, logreg(without_keywords(codebook), config, embedder).predict_proba
-        ),
-        "logreg-others-negatives": lambda: Fixed(
-            codebook, config, logreg(codebook, config, embedder, cls=V1Tagger).predict_proba
-        ),
-        "logreg-no-background": lambda: default(background=[]),
-        "logreg-margin0.2": lambda: margin(0.2),
-        "logreg-top1": top1,
-        "knn7": lambda: knn(7),
-        "centroid-softmax": lambda: centroid(20),
-        "nearest-example-loo": nearest_loo,
-        "finetune-contrastive": finetune,  # minutes on 2 cores: only when asked for
+        "logreg": lambda: default(s),
+        "logreg-v1": lambda: s.fixed(logreg(without_keywords(codebook), config, embedder, cls=V1Tagger).predict_proba),
+        "logreg-no-keywords": lambda: s.fixed(logreg(without_keywords(codebook), config, embedder).predict_proba),
+        "logreg-others-negatives": lambda: s.fixed(logreg(codebook, config, embedder, cls=V1Tagger).predict_proba),
+        "logreg-no-background": lambda: default(s, background=[]),
+        "logreg-margin0.2": lambda: s.fixed(logreg(codebook, config, embedder).predict_proba, margin=0.2),
+        "logreg-top1": lambda: s.fixed(logreg(codebook, config, embedder).predict_proba, max_codes=1),
+        "knn7": lambda: knn(s, 7),
+        "centroid-softmax": lambda: centroid(s, 20),
+        "nearest-example-loo": lambda: nearest_loo(s),
+        "finetune-contrastive": lambda: finetune(s),  # minutes on 2 cores: only when asked for
     }
 
 
@@ -242,7 +263,7 @@ def joined(items: list[GoldItem], n: int, seed: int) -> list[GoldItem]:
     ]
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gold", type=Path, nargs="+", default=[Path("eval/dev_gold.jsonl")])
     ap.add_argument("--codebook", type=Path, default=default_codebook_path())
@@ -252,46 +273,52 @@ def main() -> None:
     ap.add_argument("--backend", default=Config().backend)
     ap.add_argument("--join", type=int, nargs="+", default=[1], help="also score gold passages joined N at a time")
     ap.add_argument("--unit-words", type=int, default=Config().unit_words)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def score_strategies(items, names: list[str], codebook, config, embedder) -> list[tuple]:
+    """(name, score report, seconds) per strategy on the gold items, printed as they come."""
+    texts = [i.text for i in items]
+    units = embed_units(embedder, texts, config)
+    whole = UnitVectors.of_passages(embedder.embed(texts))
+    texts_of[id(units.vectors)] = unit_texts(texts, split_units(texts, config))
+    texts_of[id(whole.vectors)] = texts
+    table = strategy_table(codebook, config, embedder)
+    print(f"{'strategy':<26} {'macro-F1':>8} {'micro-F1':>8} {'mean κ':>7} {'seconds':>7}")
+    rows = []
+    for name in names:
+        t = time.perf_counter()
+        predicted = table[name.removesuffix("-whole")]().predict(whole if name.endswith("-whole") else units)
+        seconds = time.perf_counter() - t
+        report = score([i.labels for i in items], predicted, codebook.code_ids)
+        rows.append((name, report, seconds))
+        print(f"{name:<26} {report.macro_f1:>8.3f} {report.micro_f1:>8.3f} {report.mean_kappa:>7.3f} {seconds:>7.1f}")
+    return rows
+
+
+def print_per_code(rows: list[tuple], code_ids: list[str]) -> None:
+    print("\nper-code κ")
+    print(f"{'strategy':<26} " + " ".join(f"{c[:10]:>10}" for c in code_ids))
+    for name, report, _ in rows:
+        kappas = ("-".rjust(10) if s.kappa is None else f"{s.kappa:>10.3f}" for s in report.per_code)
+        print(f"{name:<26} " + " ".join(kappas))
+
+
+def main() -> None:
+    args = parse_args()
     config = Config(model=args.model, backend=args.backend, unit_words=args.unit_words)
     codebook = load_codebook(args.codebook)
     embedder = build_embedder(config)
     results = []
     for gold, join in [(g, n) for g in args.gold for n in args.join]:
         items = joined(read_gold(gold, codebook), join, config.seed)
-        texts = [i.text for i in items]
-        units = embed_units(embedder, texts, config)
-        whole = UnitVectors.of_passages(embedder.embed(texts))
-        texts_of[id(units.vectors)] = unit_texts(texts, split_units(texts, config))
-        texts_of[id(whole.vectors)] = texts
-        table = strategy_table(codebook, config, embedder)
-        names = args.strategies or DEFAULT_STRATEGIES
-        words = np.mean([len(t.split()) for t in texts])
+        words = np.mean([len(i.text.split()) for i in items])
         print(
-            f"\n{gold} ({len(items)} passages{f' of {join} joined' if join > 1 else ''}, {words:.0f} words,"
-            f" {len(units.vectors) / len(items):.1f} units each), codebook {codebook.name}, model {config.model}"
-            f" ({config.backend})"
+            f"\n{gold} ({len(items)} passages{f' of {join} joined' if join > 1 else ''}, {words:.0f} words),"
+            f" codebook {codebook.name}, model {config.model} ({config.backend})"
         )
-        print(f"{'strategy':<26} {'macro-F1':>8} {'micro-F1':>8} {'mean κ':>7} {'seconds':>7}")
-        rows = []
-        for name in names:
-            base = name.removesuffix("-whole")
-            t = time.perf_counter()
-            tagger = table[base]()
-            predicted = tagger.predict(whole if name.endswith("-whole") else units)
-            seconds = time.perf_counter() - t
-            report = score([i.labels for i in items], predicted, codebook.code_ids)
-            rows.append((name, report, seconds))
-            print(
-                f"{name:<26} {report.macro_f1:>8.3f} {report.micro_f1:>8.3f} {report.mean_kappa:>7.3f} {seconds:>7.1f}"
-            )
-        print("\nper-code κ")
-        print(f"{'strategy':<26} " + " ".join(f"{c[:10]:>10}" for c in codebook.code_ids))
-        for name, report, _ in rows:
-            print(
-                f"{name:<26} "
-                + " ".join("-".rjust(10) if s.kappa is None else f"{s.kappa:>10.3f}" for s in report.per_code)
-            )
+        rows = score_strategies(items, args.strategies or DEFAULT_STRATEGIES, codebook, config, embedder)
+        print_per_code(rows, codebook.code_ids)
         results.append(
             {
                 "gold": str(gold),

@@ -126,12 +126,8 @@ def score(found) -> dict:
     return {"per_kind": table, "groups": groups, "misses": misses, "false_alarms": false}
 
 
-def scan_outputs(folder: Path, cache: Path) -> dict:
-    """Code the transcripts with --pseudonymise, export and report, then look for every
-    gold string in every file written."""
-    import subprocess
-
-    work = Path(tempfile.mkdtemp(prefix="qcode-redact-out-"))
+def copy_inputs(folder: Path, work: Path) -> set[str]:
+    """Copy the transcripts into work/in; the identifying strings their gold spans cover."""
     (work / "in").mkdir()
     strings = set()
     for path in sorted(folder.glob("*.txt")):
@@ -140,43 +136,49 @@ def scan_outputs(folder: Path, cache: Path) -> dict:
         for start, end, _ in gold:
             a, b = identifying(text, start, end)
             strings.add(text[a:b])
-    qcode = [sys.executable, "-m", "pipeline"]
-    out = work / "share" / "study"  # everything under share/ is what would be shared; the key is not
+    return strings
+
+
+def share_outputs(work: Path, cache: Path) -> None:
+    """Code work/in with --pseudonymise into work/share (the key outside it), then export
+    and report there: everything under share/ is what would be shared."""
+    import subprocess
+
+    out = work / "share" / "study"
+    code = ["code", str(work / "in"), "--out", str(out), "--pseudonymise", "--key", str(work / "pseudonym_key.csv")]
     steps = [
-        [
-            "code",
-            str(work / "in"),
-            "--out",
-            str(out),
-            "--pseudonymise",
-            "--key",
-            str(work / "pseudonym_key.csv"),
-            "-e",
-            "minilm",
-            "-q",
-            "--cache-dir",
-            str(cache),
-        ],
+        [*code, "-e", "minilm", "-q", "--cache-dir", str(cache)],
         ["export", "refi", str(out), "-o", str(work / "share" / "study.qdpx")],
         ["export", "table", str(out), "-o", str(work / "share" / "coded.xlsx")],
         ["report", str(out)],
     ]
     for step in steps:
-        subprocess.run([*qcode, *step], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "pipeline", *step], check=True, capture_output=True)
+
+
+def shared_texts(share: Path) -> dict[str, str]:
+    """Every file under share/ as text, a zip (.qdpx, .xlsx) as its members joined."""
     blobs = {}
-    for f in (work / "share").rglob("*"):
+    for f in share.rglob("*"):
         if f.is_file():
             data = f.read_bytes()
             if zipfile.is_zipfile(f):
                 with zipfile.ZipFile(f) as z:
                     data = b"\n".join(z.read(n) for n in z.namelist())
-            blobs[str(f.relative_to(work))] = data.decode("utf-8", "replace")
-    shipped = (REPO / "codebook" / "kings_fund_2023.yaml").read_text() + (
-        REPO / "pipeline" / "data" / "background.yaml"
-    ).read_text()
-    in_codebook = sorted(
-        s for s in strings if s in shipped
-    )  # qcode's own text (rationales, the REFI codebook) has these
+            blobs[str(f.relative_to(share.parent))] = data.decode("utf-8", "replace")
+    return blobs
+
+
+def scan_outputs(folder: Path, cache: Path) -> dict:
+    """Code the transcripts with --pseudonymise, export and report, then look for every
+    gold string in every file written."""
+    work = Path(tempfile.mkdtemp(prefix="qcode-redact-out-"))
+    strings = copy_inputs(folder, work)
+    share_outputs(work, cache)
+    blobs = shared_texts(work / "share")
+    shipped = (REPO / "codebook" / "kings_fund_2023.yaml").read_text()
+    shipped += (REPO / "pipeline" / "data" / "background.yaml").read_text()
+    in_codebook = sorted(s for s in strings if s in shipped)  # qcode's own text (rationales, the REFI codebook)
 
     def found_in(s: str) -> list[str]:  # as a whole word: "Mo" in "More" is not a survivor
         pattern = re.compile(rf"(?<!\w){re.escape(s)}(?!\w)")

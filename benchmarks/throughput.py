@@ -122,11 +122,45 @@ def make_corpus(folder: Path, n: int, seed: int = 42) -> None:
         (folder / f"interview_{i:04d}.txt").write_text(interview(rng, i), encoding="utf-8")
 
 
+def raw_seconds(config, backend: str, cache: Path, corpus: Path, texts: list[str]) -> tuple[float, float, int]:
+    """(seconds the backend's own encoder takes for the passages, for their units, how
+    many units): the floor qcode's embedding stage is compared with (for ONNX, on the
+    model exported before)."""
+    from pipeline.embed import make_embedder
+    from pipeline.ingest import discover_inputs, read_transcripts
+    from pipeline.segment import SegmentCache, segment
+
+    raw = make_embedder(config.model, backend=backend, batch_size=config.batch_size, cache_dir=cache)
+    raw.embed(texts[:64])  # load and warm up outside the timing
+    t = time.perf_counter()
+    raw.embed(texts)
+    raw_s = time.perf_counter() - t
+    segments = SegmentCache(cache / "segments.sqlite")  # filled by the cold run: no spaCy here
+    files, _ = discover_inputs([corpus])
+    transcripts = (t for f in files for t in read_transcripts(f, config=config))
+    units = [s.passage.text[a:b] for s in segment(transcripts, config, segments) for a, b in s.units]
+    segments.close()
+    t = time.perf_counter()
+    raw.embed(units)
+    return raw_s, time.perf_counter() - t, len(units)
+
+
+def retag_edited(corpus: Path, work: Path, config, cache: Path):
+    """A run after one example is added to the default codebook (only it is embedded)."""
+    from pipeline import code_corpus, load_codebook
+    from pipeline.codebook import default_codebook_path
+
+    edited = yaml.safe_load(default_codebook_path().read_text())
+    edited["codes"][0]["examples"].append("People felt they could admit a mistake without being blamed for it.")
+    edited_path = work / "edited_codebook.yaml"
+    edited_path.write_text(yaml.safe_dump(edited, sort_keys=False))
+    load_codebook(edited_path)
+    return code_corpus([corpus], out_dir=work / "out_retag", config=config, cache_dir=cache, codebook_path=edited_path)
+
+
 def child(n: int, model: str, backend: str, work: Path) -> dict:
     """One measurement in this process (run as a subprocess by `main`)."""
-    from pipeline import Config, code_corpus, load_codebook
-    from pipeline.codebook import default_codebook_path
-    from pipeline.embed import make_embedder
+    from pipeline import Config, code_corpus
 
     corpus, cache = work / "corpus", work / "cache"
     t = time.perf_counter()
@@ -136,32 +170,9 @@ def child(n: int, model: str, backend: str, work: Path) -> dict:
     cold = code_corpus([corpus], out_dir=work / "out", config=config, cache_dir=cache)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     texts = [json.loads(line)["text"] for line in (work / "out" / "excerpts.jsonl").open()]
-
-    # the backend's own encoder (for ONNX, on the model exported above)
-    raw = make_embedder(config.model, backend=backend, batch_size=config.batch_size, cache_dir=cache)
-    raw.embed(texts[:64])  # load and warm up outside the timing
-    t = time.perf_counter()
-    raw.embed(texts)
-    raw_s = time.perf_counter() - t
-    from pipeline.ingest import discover_inputs, read_transcripts
-    from pipeline.segment import SegmentCache, segment
-
-    segments = SegmentCache(cache / "segments.sqlite")  # filled by the cold run: no spaCy here
-    files, _ = discover_inputs([corpus])
-    transcripts = (t for f in files for t in read_transcripts(f, config=config))
-    units = [s.passage.text[a:b] for s in segment(transcripts, config, segments) for a, b in s.units]
-    segments.close()
-    t = time.perf_counter()
-    raw.embed(units)
-    raw_units_s = time.perf_counter() - t
-
+    raw_s, raw_units_s, units = raw_seconds(config, backend, cache, corpus, texts)
     warm = code_corpus([corpus], out_dir=work / "out_warm", config=config, cache_dir=cache)
-    edited = yaml.safe_load(default_codebook_path().read_text())
-    edited["codes"][0]["examples"].append("People felt they could admit a mistake without being blamed for it.")
-    edited_path = work / "edited_codebook.yaml"
-    edited_path.write_text(yaml.safe_dump(edited, sort_keys=False))
-    load_codebook(edited_path)
-    retag = code_corpus([corpus], out_dir=work / "out_retag", config=config, cache_dir=cache, codebook_path=edited_path)
+    retag = retag_edited(corpus, work, config, cache)
     return {
         "interviews": n,
         "passages": cold.passages,
@@ -171,7 +182,7 @@ def child(n: int, model: str, backend: str, work: Path) -> dict:
         "raw_encode_s": round(raw_s, 2),
         "raw_passages_per_s": round(len(texts) / raw_s, 1),
         "ratio": round((cold.passages / cold.seconds) / (len(texts) / raw_s), 3),
-        "units": len(units),
+        "units": units,
         "raw_units_encode_s": round(raw_units_s, 2),
         "ratio_to_units": round((cold.passages / cold.seconds) / (len(texts) / raw_units_s), 3),
         "warm_s": round(warm.seconds, 2),
@@ -185,7 +196,7 @@ def child(n: int, model: str, backend: str, work: Path) -> dict:
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     ap.add_argument("--backend", default="torch", choices=["torch", "torch-bf16", "onnx", "onnx-int8"])
@@ -193,62 +204,36 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write the results here as JSON (after each N)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.child is not None:
-        print(json.dumps(child(args.child, args.model, args.backend, args.work)))
-        return
-    rows = []
-    shared = Path(tempfile.mkdtemp(prefix="qcode-bench-models-"))
-    if args.backend.startswith("onnx"):
-        # Export (and quantise) once, in its own process, like a user's first run ever; each
-        # N then starts with the exported model on disk and an empty embedding cache.
+    return ap.parse_args()
 
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                (
-                    "from pathlib import Path; from pipeline.embed import OnnxEmbedder; "
-                    f"OnnxEmbedder({args.model!r}, cache_dir=Path({str(shared)!r}), backend={args.backend!r})"
-                ),
-            ],
-            check=True,
-        )
-    for n in args.sizes:
-        with tempfile.TemporaryDirectory(prefix="qcode-bench-") as work:
-            if (shared / "onnx").is_dir():
-                (Path(work) / "cache").mkdir()
-                (Path(work) / "cache" / "onnx").symlink_to(shared / "onnx")
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    str(n),
-                    "--model",
-                    args.model,
-                    "--backend",
-                    args.backend,
-                    "--work",
-                    work,
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"N={n}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
-            if args.json:
-                args.json.write_text(
-                    json.dumps({"model": args.model, "backend": args.backend, "rows": rows}, indent=2) + "\n"
-                )
-    shutil.rmtree(shared, ignore_errors=True)
-    head = (
+
+def export_onnx(model: str, backend: str, shared: Path) -> None:
+    """Export (and quantise) once, in its own process, like a user's first run ever; each
+    N then starts with the exported model on disk and an empty embedding cache."""
+    code = (
+        "from pathlib import Path; from pipeline.embed import OnnxEmbedder; "
+        f"OnnxEmbedder({model!r}, cache_dir=Path({str(shared)!r}), backend={backend!r})"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def measure(n: int, args: argparse.Namespace, shared: Path) -> dict:
+    """One size, measured by a child process in a fresh work folder."""
+    with tempfile.TemporaryDirectory(prefix="qcode-bench-") as work:
+        if (shared / "onnx").is_dir():
+            (Path(work) / "cache").mkdir()
+            (Path(work) / "cache" / "onnx").symlink_to(shared / "onnx")
+        command = [sys.executable, __file__, "--child", str(n), "--model", args.model, "--backend", args.backend]
+        out = subprocess.run([*command, "--work", work], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_table(rows: list[dict], model: str, backend: str) -> None:
+    print(f"model {model}, backend {backend}")
+    print(
         f"{'N':>5} {'passages':>8} {'units':>7} {'qcode p/s':>9} {'raw p/s':>8} {'ratio':>6} {'vs units':>8}"
         f" {'warm x':>7} {'retag x':>7} {'RSS MB':>7}"
     )
-    print(f"model {args.model}, backend {args.backend}")
-    print(head)
     for r in rows:
         print(
             f"{r['interviews']:>5} {r['passages']:>8} {r['units']:>7} {r['qcode_passages_per_s']:>9}"
@@ -258,10 +243,28 @@ def main() -> None:
     for r in rows:
         print(f"N={r['interviews']} cold run, seconds by stage: {r['where_cold_s']}")
     if len(rows) > 1:
-        print(
-            f"peak RSS growth N={rows[0]['interviews']} -> N={rows[-1]['interviews']}:"
-            f" {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}x"
-        )
+        growth = rows[-1]["peak_rss_mb"] / rows[0]["peak_rss_mb"]
+        print(f"peak RSS growth N={rows[0]['interviews']} -> N={rows[-1]['interviews']}: {growth:.2f}x")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.model, args.backend, args.work)))
+        return
+    rows = []
+    shared = Path(tempfile.mkdtemp(prefix="qcode-bench-models-"))
+    if args.backend.startswith("onnx"):
+        export_onnx(args.model, args.backend, shared)
+    for n in args.sizes:
+        rows.append(measure(n, args, shared))
+        print(f"N={n}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
+        if args.json:
+            args.json.write_text(
+                json.dumps({"model": args.model, "backend": args.backend, "rows": rows}, indent=2) + "\n"
+            )
+    shutil.rmtree(shared, ignore_errors=True)
+    print_table(rows, args.model, args.backend)
 
 
 if __name__ == "__main__":
