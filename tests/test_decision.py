@@ -210,7 +210,7 @@ def test_a_model_that_reads_neighbours_is_saved_and_read_back(tmp_path, fake_emb
     units, groups = units_of(fake_embedder, rows), [r["source"] for r in rows]
     assert tagger.suggest(units, groups) == again.suggest(units, groups)
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert meta["decisions"]["mode"] == "context" and meta["strategy"] == "learned-blend-v7"
+    assert meta["decisions"]["mode"] == "context" and meta["strategy"] == "learned-blend-v8"
     assert meta["decisions"]["power"] == tagger.head_check_["powers"]["context"]["chosen"] == tagger.head_.power
 
 
@@ -273,6 +273,27 @@ def test_learn_writes_its_training_set_and_says_how_it_decides(tmp_path, monkeyp
     assert {t["origin"] for t in training} == {str(gold)}
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
     assert meta["training"]["files"][0]["passages"] == len(rows)
+
+
+def test_learn_warns_of_coded_passages_only_once_no_passage_is_left_uncoded(tmp_path, monkeypatch, fake_embedder):
+    import pipeline.cli.learn as learn_cli
+    from pipeline.learn import MIN_CODED_ONLY
+
+    cb, rows = context_study()
+    codebook = write(tmp_path / "cb.yaml", json.dumps(cb.model_dump(mode="json")))
+    coded = [r for r in rows if r["labels"]]  # as a highlights export holds
+    monkeypatch.setattr(learn_cli, "build_embedder", lambda *a, **k: fake_embedder)
+    said = {}
+    for n in (MIN_CODED_ONLY - 1, MIN_CODED_ONLY):
+        gold = write(tmp_path / f"g{n}.jsonl", "".join(json.dumps(r) + "\n" for r in coded[:n]))
+        res = CliRunner().invoke(app, ["learn", str(gold), "-o", str(tmp_path / f"m{n}"), "-c", str(codebook)])
+        assert res.exit_code == 0, res.output
+        said[n] = res.output
+    assert (
+        "codes per passage: at least 0" in said[MIN_CODED_ONLY - 1] and "carries a code" not in said[MIN_CODED_ONLY - 1]
+    )
+    assert "codes per passage: at least 1, at most 1" in said[MIN_CODED_ONLY]
+    assert "warning: every labelled passage carries a code" in said[MIN_CODED_ONLY]
 
 
 def test_passage_texts_join_their_units():

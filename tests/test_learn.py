@@ -198,7 +198,7 @@ def test_learn_then_code_and_evaluate_with_the_model(tmp_path, cache_dir):
     )
     assert res.exit_code == 0, res.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["tagger"]["strategy"] == "learned-blend-v7" and sorted(
+    assert manifest["tagger"]["strategy"] == "learned-blend-v8" and sorted(
         manifest["tagger"]["learned_codes"]
     ) == sorted(learned)
     res = runner.invoke(
@@ -266,10 +266,22 @@ def test_decision_shape_follows_the_reviewers():
     from pipeline.learn import MIN_CHOICE, decision_shape
 
     n = MIN_CHOICE
-    assert decision_shape([["a"]] * (n - 1), 3) == (0, 3)  # too few reviews: the defaults
+    assert decision_shape([["a"]] * (n - 2) + [[]], 3) == (0, 3)  # too few reviews: the defaults
     assert decision_shape([["a"]] * (n - 1) + [["a", "b"]], 3) == (1, 1)  # every passage coded, one code each
     assert decision_shape([["a", "b"]] * n + [[]] * n, 3) == (0, 2)  # half uncoded, two codes each
     assert decision_shape([["a", "b", "c", "d"]] * n, 3) == (1, 3)  # never above --max-codes
+
+
+def test_a_few_passages_that_all_carry_a_code_leave_no_passage_uncoded():
+    """A highlights export holds coded passages only: from MIN_CODED_ONLY of them the shape
+    is learned, as `learn`'s warning says (every passage gets at least one code)."""
+    from pipeline.learn import MIN_CHOICE, MIN_CODED_ONLY, decision_shape
+
+    assert MIN_CODED_ONLY < MIN_CHOICE
+    assert decision_shape([["a"]] * MIN_CODED_ONLY, 3) == (1, 1)
+    assert decision_shape([["a"]] * (MIN_CODED_ONLY - 1) + [["a", "b"]] * 3, 3) == (1, 2)
+    assert decision_shape([["a"]] * (MIN_CODED_ONLY - 1), 3) == (0, 3)  # fewer: the defaults
+    assert decision_shape([["a"]] * MIN_CODED_ONLY + [[]], 3) == (0, 3)  # one uncoded: the defaults until MIN_CHOICE
 
 
 def test_every_coded_study_gets_its_best_code(fake_embedder):

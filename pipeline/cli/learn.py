@@ -181,7 +181,7 @@ def print_report(tagger, out: Path) -> None:
         row = f"{code:<30} {entry['mode']:<9} {entry['positives']:>4} {entry['negatives']:>5} {entry['weight']:>6.2f}"
         typer.echo(f"{row}  {change}")
     typer.echo(decided_by(tagger))
-    if getattr(tagger, "coded_only_", False):
+    if getattr(tagger, "coded_only_", False) and least == 1:
         say(
             "warning: every labelled passage carries a code (as an export of coded segments or highlights does):"
             " every passage coded with this model gets at least one code, and none can be learned as uncoded"
