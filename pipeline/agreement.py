@@ -58,9 +58,9 @@ def coder_from_file(
     """(coder name, passage id -> codes) for one file: a gold file's labels, or an excerpts
     file's codes by `source` (machine, reviewed, final as in `counts`; auto: the
     reviewers' decisions where the file has any, else the machine's codes)."""
-    from .learn import _is_gold_file
+    from .labelled import is_gold_file
 
-    if _is_gold_file(path):
+    if is_gold_file(path):
         items = read_gold(path, codebook) if codebook is not None else [item for _, item in read_jsonl(path, GoldItem)]
         return f"labels ({path.stem})", {item.id: set(item.labels) for item in items}
     excerpts = read_excerpts(path)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config
-from .learn import Labelled
+from .labelled import Labelled
 from .model_folder import ENCODER
 from .schemas import Codebook
 from .tag import background_texts, build_prototypes

@@ -28,7 +28,8 @@ from sklearn.model_selection import GroupKFold, KFold
 from .config import Config
 from .decision import kappa_gain_se, mean_kappa
 from .evaluate import label_matrix
-from .learn import Labelled, LearnedTagger
+from .labelled import Labelled
+from .learn import LearnedTagger
 from .schemas import Codebook
 
 MIN_PASSAGES = 450  # labelled passages before tuning is considered: each fold of the check tunes on 300

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 from pipeline import Codebook, Config
 from pipeline.cli import app
 from pipeline.decision import POWERS, DecisionModel, folds, mean_kappa, neighbour_means, passage_texts
-from pipeline.learn import Labelled, LearnedTagger, load_labelled, moved_by_threshold
+from pipeline.labelled import load_labelled
+from pipeline.learn import Labelled, LearnedTagger, moved_by_threshold
 from pipeline.units import UnitVectors
 
 from .conftest import write

@@ -10,7 +10,8 @@ from pipeline import Codebook, Config, InputError, Review, load_codebook
 from pipeline.cli import app
 from pipeline.codebook import default_codebook_path
 from pipeline.io import file_sha256
-from pipeline.learn import N0, TRUST, Labelled, LearnedTagger, blend_weight, learn, load_labelled
+from pipeline.labelled import load_labelled
+from pipeline.learn import N0, TRUST, Labelled, LearnedTagger, blend_weight, learn
 from pipeline.store import JournalEntry, append_decisions
 from pipeline.tag import CodebookTagger
 from pipeline.units import UnitVectors, embed_units

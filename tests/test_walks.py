@@ -33,7 +33,7 @@ def test_a_walk_counts_the_modules_handed_the_thing_and_stops(tmp_path):
     assert rooms_of(["pipeline.cli.learn", "pipeline.cli.common", "pipeline.study"]) == ["cli", "study"]
 
 
-def test_a_decision_reaches_learn_through_at_most_six_rooms(tmp_path, monkeypatch, fake_embedder):
+def test_a_decision_reaches_the_training_set_through_at_most_six_rooms(tmp_path, monkeypatch, fake_embedder):
     import pipeline.cli.learn as learn_cli
 
     out = tmp_path / "study"
@@ -52,8 +52,8 @@ def test_a_decision_reaches_learn_through_at_most_six_rooms(tmp_path, monkeypatc
     def learn():
         CliRunner().invoke(app, ["learn", str(out)], catch_exceptions=False)
 
-    rooms = rooms_of(walk(learn, tracked, ("pipeline.learn", "load_labelled")))
-    assert rooms[0] == "cli" and "study" in rooms and "learn" in rooms, rooms
+    rooms = rooms_of(walk(learn, tracked, ("pipeline.labelled", "load_labelled")))
+    assert rooms[0] == "cli" and "study" in rooms and "labelled" in rooms, rooms  # learn's training set
     assert len(rooms) <= 6, rooms
 
 

@@ -8,7 +8,8 @@ import typer
 
 from ..embed import build_embedder
 from ..finetune import PAIRS_PER_TEXT, finetune
-from ..learn import MIN_HEAD, fit_labelled, learn, read_labelled
+from ..labelled import read_labelled
+from ..learn import MIN_HEAD, fit_labelled, learn
 from ..model_folder import drop_encoder, with_encoder
 from ..study import for_learning
 from ..tune_choice import MIN_PASSAGES, MOST_PAIRS, TuneChoice, choose

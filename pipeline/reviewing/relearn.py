@@ -181,7 +181,7 @@ def training_set(snap: Snapshot, prior: list[dict]):
     has not decided; the study's texts: the page's passages, then the prior's passages
     that are not on the page; their documents). A prior passage that is on the page keeps
     its label until the page decides it."""
-    from ..learn import Labelled
+    from ..labelled import Labelled
 
     on_page = {pid: i for i, pid in enumerate(snap.ids)}
     groups = list(snap.groups) if snap.groups is not None else [None] * len(snap.ids)

@@ -128,7 +128,7 @@ def tuning_sets(job: RetuneJob, known: set[str]) -> tuple[Rows, Rows]:
 def _fitted(codebook, config: Config, embedder, learn: Rows, held: Rows, fixed: dict | None = None):
     """(the learner fitted on `learn` on this embedder's vectors, keeping `fixed` choices;
     the units of the `held` passages)."""
-    from ..learn import Labelled
+    from ..labelled import Labelled
     from ..units import embed_units
 
     units = embed_units(embedder, learn.texts + held.texts, config)
@@ -211,7 +211,7 @@ def tune(job: RetuneJob, codebook, learn: Rows, out_dir: Path):
     """(the training's summary, an embedder of the encoder tuned on `learn` into out_dir)."""
     from ..embed import build_embedder
     from ..finetune import finetune
-    from ..learn import Labelled
+    from ..labelled import Labelled
     from ..model_folder import ENCODER
 
     trained = finetune(
