@@ -108,10 +108,17 @@ def gold_rows(rows: list[dict]) -> list[dict]:
     return [{"id": r["id"], "text": r["text"], "labels": r["labels"], "source": document_of(r)} for r in rows]
 
 
-def run(rows: list[dict], codebook: Path, part: float | str, common: list[str], work: Path, table_book: bool) -> list:
-    """`part`: a fraction of the documents, or "N docs" for the first N."""
-    documents = int(part.split()[0]) if isinstance(part, str) else None
-    first, rest = split(rows, 0.0 if documents else part, documents)
+def part_of(args: argparse.Namespace) -> float | str:
+    """What is imported, as the results name it: the fraction, or "N docs"."""
+    return f"{args.documents} docs" if args.documents else args.fraction
+
+
+def run(rows: list[dict], args: argparse.Namespace, work: Path) -> list:
+    """The two import paths and the plain classifier on the first part's highlights
+    (`args`: main's options), each scored on the rest."""
+    codebook, table_book, part = args.codebook, args.codebook_table, part_of(args)
+    common = ["--cache-dir", str(args.cache_dir)] if args.cache_dir else []
+    first, rest = split(rows, args.fraction, args.documents)
     table, gold = work / "highlights.csv", work / "rest.jsonl"
     write_table(first, table)
     write_jsonl(gold_rows(rest), gold)
@@ -129,17 +136,17 @@ def run(rows: list[dict], codebook: Path, part: float | str, common: list[str], 
     learned = invoke(["learn", str(labelled), "-o", str(work / "m0"), "-c", str(book), *common])
     report = kappa(gold, work / "m0", common)
     results.append(_row("labelled-only", part, len(first), len(rest), report, started, learned))
-    return results + baselines(first, rest, codebook, part, work)
+    return results + baselines(first, rest, codebook, part, work, args.cache_dir)
 
 
-def baselines(first: list[dict], rest: list[dict], codebook: Path, part: float | str, work: Path) -> list[dict]:
-    """The plain classifier on the same highlights' frozen vectors, the neighbours being
-    the highlights before and after in the session."""
+def baselines(first: list[dict], rest: list[dict], codebook: Path, part, work: Path, cache_dir: Path | None) -> list:
+    """The plain classifier on the same highlights' frozen vectors (from the cache the
+    commands filled), the neighbours being the highlights before and after in the session."""
     path = work / "highlights.jsonl"
     write_jsonl(gold_rows(first + rest), path)
     config = Config()
     book, items = load_gold(path, codebook, seed=config.seed)
-    units = embed_units(build_embedder(config), [it.text for it in items], config)
+    units = embed_units(build_embedder(config, cache_dir=cache_dir), [it.text for it in items], config)
     train, test = list(range(len(first))), list(range(len(first), len(items)))
     results = []
     for neighbours in (False, True):
@@ -190,12 +197,10 @@ def main() -> None:
     )
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.gold.read_text(encoding="utf-8").splitlines() if line.strip()]
-    common = ["--cache-dir", str(args.cache_dir)] if args.cache_dir else []
-    part = f"{args.documents} docs" if args.documents else args.fraction
-    print(f"highlights of the first {part} of the documents of {args.gold} imported, the rest scored")
+    print(f"highlights of the first {part_of(args)} of the documents of {args.gold} imported, the rest scored")
     print(f"{'path':<14} {'fraction':>8} {'coded':>6} {'scored':>6} {'kappa':>8} {'macroF1':>8} {'seconds':>8}")
     with tempfile.TemporaryDirectory(prefix="qcode-highlights-") as tmp:
-        results = run(rows, args.codebook, part, common, Path(tmp), args.codebook_table)
+        results = run(rows, args, Path(tmp))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         meta = {"gold": str(args.gold), "codebook": str(args.codebook), "codebook_table": args.codebook_table}
