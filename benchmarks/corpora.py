@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/corpora.py annomi PATH/AnnoMI-full.csv --out out/real/annomi
     .venv/bin/python benchmarks/corpora.py px PATH/v6framework_230831.csv --out out/real/px [--framework PATH/framework3.qmd]
     .venv/bin/python benchmarks/corpora.py talkmoves PATH/TalkMoves --out out/real/talkmoves
+    .venv/bin/python benchmarks/corpora.py thinkaloud PATH/user-data-all-fields --out out/real/thinkaloud
 
 The data are not in this repository (their licences are theirs; see docs/evaluation.md):
 - AnnoMI (Wu et al., ICASSP 2022; Future Internet 2023), github.com/uccollab/AnnoMI:
@@ -38,6 +39,16 @@ The data are not in this repository (their licences are theirs; see docs/evaluat
   `codebook/talkmoves_student.yaml` (the manual's definitions, one or two lines each, in
   our words); `--manual` (the manual as text, from `pdftotext -layout`) also writes
   `*_full.yaml` with the manual's example utterances.
+- Think-aloud usability sessions (Fan, Lin, Chung and Truong, "Concurrent Think-Aloud
+  Verbalizations and Usability Problems", ACM TOCHI 26(5), 2019),
+  github.com/mingming-fan/ThinkAloudUsabilityProblemDetection, `user-data/user-data-all-fields`
+  (no licence file: measured here, never redistributed): 8 participants each thinking
+  aloud through six website tasks and two devices (64 sessions, one JSON file each),
+  every segment coded by the authors with one of four verbalization categories (reading,
+  procedure, observation, explanation) and whether it shows a usability problem. Segments
+  become passages in session order (`source`: the file's name); participants 1-4 are the
+  `dev` part, 5-8 `test`; `codebook/thinkaloud_usability.yaml` holds the five codes with
+  definitions in our words. Empty segments are left out.
 """
 
 from __future__ import annotations
@@ -321,6 +332,32 @@ def talkmoves_lessons(folder: Path, lessons: int, seed: int = 42) -> dict[str, l
     return out
 
 
+THINKALOUD_CODES = {
+    "Reading": "reading",
+    "Procedure": "procedure",
+    "Observation": "observation",
+    "Explanation": "explanation",
+}
+THINKALOUD_PROBLEM = "usability_problem"
+
+
+def thinkaloud_gold(folder: Path) -> dict[str, list[dict]]:
+    """{"dev": [...], "test": [...]}: every non-empty segment of every session, sessions
+    in participant order (the website's, then the devices'), segments in file order."""
+    parts: dict[str, list[dict]] = {"dev": [], "test": []}
+    paths = sorted(folder.glob("*/p*.json"), key=lambda p: (int(p.stem.split("-")[0][1:]), p.parent.name, p.stem))
+    for path in paths:
+        participant = int(path.stem.split("-")[0][1:])
+        split = "dev" if participant <= 4 else "test"
+        for n, seg in enumerate(json.loads(path.read_text(encoding="utf-8"))):
+            text = " ".join(str(seg.get("transcription") or "").split())
+            if not text:
+                continue
+            labels = [THINKALOUD_CODES[seg["category"]]] + ([THINKALOUD_PROBLEM] if seg.get("problem") else [])
+            parts[split].append({"id": f"ta-{path.stem}-{n}", "text": text, "labels": labels, "source": path.stem})
+    return parts
+
+
 def manual_examples(manual_text: str) -> dict[str, list[str]]:
     """Each talk move's example utterances from the manual (lines starting with a bullet
     under its heading; dialogue examples keep the coded turn only)."""
@@ -351,8 +388,12 @@ def write_jsonl(path: Path, items: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("corpus", choices=["annomi", "px", "talkmoves"])
-    ap.add_argument("csv", type=Path, help="AnnoMI-full.csv, v6framework_230831.csv, or the TalkMoves folder")
+    ap.add_argument("corpus", choices=["annomi", "px", "talkmoves", "thinkaloud"])
+    ap.add_argument(
+        "csv",
+        type=Path,
+        help="AnnoMI-full.csv, v6framework_230831.csv, the TalkMoves folder or the think-aloud user-data-all-fields folder",
+    )
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--framework", type=Path, help="px: framework3.qmd of PatientExperience-QDC")
     ap.add_argument("--manual", type=Path, help="talkmoves: the coding manual as text (pdftotext -layout)")
@@ -363,6 +404,13 @@ def main() -> None:
     args = ap.parse_args()
     if args.corpus == "talkmoves":
         convert_talkmoves(args)
+    elif args.corpus == "thinkaloud":
+        for split, items in thinkaloud_gold(args.csv).items():
+            write_jsonl(args.out / f"{split}.jsonl", items)
+            sessions = len({i["source"] for i in items})
+            print(
+                f"{args.out / f'{split}.jsonl'}: {len(items)} segments, {sessions} sessions, {Counter(c for i in items for c in i['labels'])}"
+            )
     elif args.corpus == "annomi":
         for role, items in annomi_gold(args.csv).items():
             for split in ("dev", "test"):

@@ -3,7 +3,7 @@ highlights of its first coded sessions from a tool such as Taguette, imports the
 and scores the highlights of the other sessions.
 
     .venv/bin/python benchmarks/highlights_import.py --gold G.jsonl --codebook C.yaml \
-        [--fraction 0.25 | --documents 5] [--json OUT]
+        [--fraction 0.25 | --documents 5] [--codebook-table] [--study-only] [--json OUT]
 
 Gold rows carry their document in `source` (or `transcript`), in document order; only
 coded rows are highlights (a highlights export holds nothing else), so uncoded rows are
@@ -16,7 +16,7 @@ coded rows of the other documents are the gold file `qcode evaluate` scores. Two
   `qcode learn IMP`, `qcode evaluate --gold REST --model IMP/learned`. The table's
   documents are made from its highlights, so `learn` knows each passage's session and
   neighbours;
-- `labelled-only` (the release before): the same highlights as labelled rows with no
+- `labelled-only` (the release before; left out with `--study-only`): the same highlights as labelled rows with no
   document (what `import project` of a table wrote then), `qcode learn FILE -o M -c C`,
   `qcode evaluate --gold REST --model M`;
 - `logreg-top1`, `logreg-top1+nb`: the floor, a plain logistic regression on the same
@@ -93,11 +93,12 @@ def write_jsonl(rows: list[dict], path: Path) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
-def invoke(args: list[str]) -> str:
+def invoke(args: list[str], messages: bool = False) -> str:
+    """What the command wrote to stdout (and, with `messages`, to stderr after it)."""
     res = CliRunner().invoke(app, args)
     if res.exit_code != 0:
         raise SystemExit(f"qcode {' '.join(args)}: exit {res.exit_code}\n{res.stderr}")
-    return res.stdout
+    return res.stdout + (res.stderr if messages else "")
 
 
 def kappa(gold: Path, model: Path, common: list[str]) -> dict:
@@ -126,14 +127,16 @@ def run(rows: list[dict], args: argparse.Namespace, work: Path) -> list:
     results = []
     started = time.perf_counter()
     invoke(["import", "project", str(table), "--codebook", str(book), "-o", str(work / "imp"), *common])
-    learned = invoke(["learn", str(work / "imp"), *common])
+    learned = invoke(["learn", str(work / "imp"), *common], messages=True)
     report = kappa(gold, work / "imp" / "learned", common)
     results.append(_row("import-study", part, len(first), len(rest), report, started, learned))
+    if args.study_only:
+        return results + baselines(first, rest, codebook, part, work, args.cache_dir)
     started = time.perf_counter()
     labelled = work / "labelled_nodoc.jsonl"
     write_jsonl([{"id": r["id"], "text": r["text"], "labels": sorted(r["labels"])} for r in first], labelled)
     book = work / "imp" / "codebook.yaml" if table_book else codebook
-    learned = invoke(["learn", str(labelled), "-o", str(work / "m0"), "-c", str(book), *common])
+    learned = invoke(["learn", str(labelled), "-o", str(work / "m0"), "-c", str(book), *common], messages=True)
     report = kappa(gold, work / "m0", common)
     results.append(_row("labelled-only", part, len(first), len(rest), report, started, learned))
     return results + baselines(first, rest, codebook, part, work, args.cache_dir)
@@ -169,7 +172,9 @@ def _row(path: str, fraction: float | str, coded: int, scored: int, report: dict
         "macro_f1": report["macro_f1"],
         "seconds": round(time.perf_counter() - started, 1),
         "learn_said": [
-            line for line in learned.splitlines() if line.startswith(("learned from", "codebook ", "passages"))
+            line
+            for line in learned.splitlines()
+            if line.startswith(("learned from", "codebook ", "passages", "encoder:"))
         ],
     }
     print(
@@ -194,6 +199,11 @@ def main() -> None:
         "--codebook-table",
         action="store_true",
         help="import the codebook as Taguette's codebook CSV (ids and definitions only), as a team exports it",
+    )
+    ap.add_argument(
+        "--study-only",
+        action="store_true",
+        help="skip the labelled-only path (from 450 highlights each path checks whether tuning the encoder pays)",
     )
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.gold.read_text(encoding="utf-8").splitlines() if line.strip()]

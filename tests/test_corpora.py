@@ -5,6 +5,7 @@ import csv
 import json
 
 import pytest
+import yaml
 
 from benchmarks.corpora import annomi_agreement, annomi_gold, part, px_codebook, px_gold, slug
 from pipeline import Codebook
@@ -332,3 +333,31 @@ def test_a_quoted_codebook_takes_each_codes_first_answers_one_fewer_than_given()
     assert out["codes"][0]["examples"] == ["answer 1", "answer 3", "answer 5"]  # six given: at most three
     assert quoted_codebook(book, rows[:4])["codes"][0]["examples"] == ["answer 1"]  # two given: one
     assert Codebook.model_validate(out).codes[0].definition == "d" and book["codes"][0]["examples"] == ["mine"]
+
+
+def write_session(folder, name, segments):
+    """One think-aloud session file in the corpus's layout: a list of segments, each with
+    its transcription, its verbalization category and whether it shows a problem."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"transcription": t, "category": c, "problem": p, "index": n} for n, (t, c, p) in enumerate(segments)]
+    (folder / f"{name}.json").write_text(json.dumps(rows), encoding="utf-8")
+
+
+def test_thinkaloud_sessions_become_gold_in_participant_order_split_by_participant(tmp_path):
+    from benchmarks.corpora import thinkaloud_gold
+
+    website, device = tmp_path / "digital-website", tmp_path / "physical-device"
+    write_session(device, "p1-remote", [("Press the red button.", "Procedure", 0)])
+    write_session(
+        website,
+        "p1-history-t1",
+        [("Tickets, visits, learn.", "Reading", 0), ("  ", "Observation", 0), ("Where is the date?", "Observation", 1)],
+    )
+    write_session(website, "p10-science-t1", [("Because I want a class trip.", "Explanation", 0)])
+    write_session(website, "p5-history-t1", [("I will click on search.", "Procedure", 0)])
+    gold = thinkaloud_gold(tmp_path)
+    assert [i["source"] for i in gold["dev"]] == ["p1-history-t1", "p1-history-t1", "p1-remote"]
+    assert [i["labels"] for i in gold["dev"]] == [["reading"], ["observation", "usability_problem"], ["procedure"]]
+    assert [i["source"] for i in gold["test"]] == ["p5-history-t1", "p10-science-t1"]  # by number, not by name
+    codebook = Codebook.model_validate(yaml.safe_load(open("codebook/thinkaloud_usability.yaml", encoding="utf-8")))
+    assert {c for part in gold.values() for i in part for c in i["labels"]} <= set(codebook.code_ids)
