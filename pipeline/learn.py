@@ -24,9 +24,9 @@ code reviewers have not yet seen both ways is scored exactly as before.
 
 The shape of a decision is learned too (`decision_shape`): when nearly every reviewed
 passage carries a code, every passage gets at least its best code, and no passage gets
-more codes than reviewers commonly give one (the 90th percentile). From MIN_CHOICE
-reviewed passages, or from MIN_CODED_ONLY where every one carries a code (a highlights
-export holds nothing else).
+more codes than reviewers commonly give one (the 90th percentile; two where one coded
+passage in twenty carries two, v9). From MIN_CHOICE reviewed passages, or from
+MIN_CODED_ONLY where every one carries a code (a highlights export holds nothing else).
 
 No-harm check, per code: 5-fold cross-validation over the reviewed passages compares the
 blended scores with codebook-only scores on the same passages (F1 at the threshold). A
@@ -110,11 +110,12 @@ from .schemas import Codebook
 from .tag import CodebookTagger, Tagger
 from .units import UnitVectors, embed_units
 
-STRATEGY = "learned-blend-v8"
-# Older models still read (v7: the decision's shape from 40 labelled passages even where
-# all carry a code; v6: the codebook part as adapted, blind to the labels; v5: whole
-# decisions always the most probable; v4: no model of whole decisions).
-READS = ("learned-blend-v7", "learned-blend-v6", "learned-blend-v5", "learned-blend-v4")
+STRATEGY = "learned-blend-v9"
+# Older models still read (v8: one code per passage wherever the 90th percentile said
+# so; v7: the decision's shape from 40 labelled passages even where all carry a code; v6:
+# the codebook part as adapted, blind to the labels; v5: whole decisions always the most
+# probable; v4: no model of whole decisions).
+READS = ("learned-blend-v8", "learned-blend-v7", "learned-blend-v6", "learned-blend-v5", "learned-blend-v4")
 N0 = 5.0  # reviewed examples (each way) at which a code's learned model weighs as much as the codebook
 # How much the codebook is trusted beside the reviews: (weight of the codebook's own rows
 # inside each learned model, N0 of the blend). The first trusts the codebook (it agrees
@@ -126,12 +127,18 @@ MIN_TRUST = 40
 MIN_CHOICE = 40  # reviewed passages before the decision's shape is learned
 # The shape of a decision, learned from reviewers once MIN_CHOICE passages are reviewed:
 # if at least CODED_SHARE of them carry a code, every passage gets its best code at least;
-# at most the 90th percentile of codes per coded reviewed passage are applied. Where every
+# at most the 90th percentile of codes per coded reviewed passage are applied (2 where
+# SECOND_CODE_SHARE carry two or more). Where every
 # labelled passage carries a code (a highlights or coded-segments export), from
 # MIN_CODED_ONLY: a study with a sixth of its passages uncoded shows one of them in 20
 # draws 97 times in 100, so "no code" is not left open on so little evidence of it.
 MIN_CODED_ONLY = 20
 CODED_SHARE = 0.9
+# v9: the 90th percentile says 1 wherever fewer than one coded passage in ten carries a
+# second code, and then a code that coders give beside another (a usability problem
+# beside what the participant was doing) can hardly be given at all. From one in twenty
+# a passage may take two: a cap of 2 against 3 only limits, 1 against 2 rules codes out.
+SECOND_CODE_SHARE = 0.05
 C = 2.0  # as the codebook-only tagger
 # SOLVER (decision.py): Newton-CG rather than sklearn's default L-BFGS for the per-code
 # models too: the same regularised loss, reached in a few exact steps; 7.5 times as fast
@@ -199,13 +206,18 @@ def _balanced(y: np.ndarray) -> np.ndarray:
 def decision_shape(labels: list[list[str]], max_codes: int) -> tuple[int, int]:
     """(least, most) codes per passage as the reviewers coded: least 1 when nearly every
     reviewed passage carries a code (CODED_SHARE), most the 90th percentile of codes per
-    coded passage (never above `max_codes`). Defaults (0, max_codes) below MIN_CHOICE,
-    unless every one of at least MIN_CODED_ONLY passages carries a code."""
+    coded passage, but 2 where at least SECOND_CODE_SHARE of them carry two or more
+    (never above `max_codes`). Defaults (0, max_codes) below MIN_CHOICE, unless every one
+    of at least MIN_CODED_ONLY passages carries a code."""
     coded = [len(codes) for codes in labels if codes]
     if len(labels) < MIN_CHOICE and not (len(labels) >= MIN_CODED_ONLY and len(coded) == len(labels)):
         return 0, max_codes
     least = 1 if len(coded) >= CODED_SHARE * len(labels) else 0
-    most = int(max(1, round(float(np.quantile(coded, 0.9))))) if coded else max_codes
+    if not coded:
+        return least, max_codes
+    most = int(max(1, round(float(np.quantile(coded, 0.9)))))
+    if most == 1 and np.mean(np.array(coded) >= 2) >= SECOND_CODE_SHARE:
+        most = 2  # v9: a code coders give beside another could not be given at all
     return least, min(most, max_codes)
 
 
@@ -814,6 +826,8 @@ def learner_settings() -> dict:
         "min_trust": MIN_TRUST,
         "min_choice": MIN_CHOICE,
         "coded_share": CODED_SHARE,
+        "min_coded_only": MIN_CODED_ONLY,
+        "second_code_share": SECOND_CODE_SHARE,
     }
 
 

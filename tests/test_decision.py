@@ -211,7 +211,7 @@ def test_a_model_that_reads_neighbours_is_saved_and_read_back(tmp_path, fake_emb
     units, groups = units_of(fake_embedder, rows), [r["source"] for r in rows]
     assert tagger.suggest(units, groups) == again.suggest(units, groups)
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert meta["decisions"]["mode"] == "context" and meta["strategy"] == "learned-blend-v8"
+    assert meta["decisions"]["mode"] == "context" and meta["strategy"] == "learned-blend-v9"
     assert meta["decisions"]["power"] == tagger.head_check_["powers"]["context"]["chosen"] == tagger.head_.power
 
 

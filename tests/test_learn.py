@@ -199,7 +199,7 @@ def test_learn_then_code_and_evaluate_with_the_model(tmp_path, cache_dir):
     )
     assert res.exit_code == 0, res.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["tagger"]["strategy"] == "learned-blend-v8" and sorted(
+    assert manifest["tagger"]["strategy"] == "learned-blend-v9" and sorted(
         manifest["tagger"]["learned_codes"]
     ) == sorted(learned)
     res = runner.invoke(
@@ -283,6 +283,21 @@ def test_a_few_passages_that_all_carry_a_code_leave_no_passage_uncoded():
     assert decision_shape([["a"]] * (MIN_CODED_ONLY - 1) + [["a", "b"]] * 3, 3) == (1, 2)
     assert decision_shape([["a"]] * (MIN_CODED_ONLY - 1), 3) == (0, 3)  # fewer: the defaults
     assert decision_shape([["a"]] * MIN_CODED_ONLY + [[]], 3) == (0, 3)  # one uncoded: the defaults until MIN_CHOICE
+
+
+def test_a_second_code_is_allowed_from_one_coded_passage_in_twenty():
+    """The 90th percentile says one code where fewer than one passage in ten carries two;
+    from one in twenty (SECOND_CODE_SHARE) a passage may take two, so that a code coders
+    give beside another can be given at all. Three stay by the percentile alone."""
+    from pipeline.learn import SECOND_CODE_SHARE, decision_shape
+
+    assert SECOND_CODE_SHARE == 0.05
+    assert decision_shape([["a"]] * 96 + [["a", "b"]] * 4, 3) == (1, 1)  # 4%
+    assert decision_shape([["a"]] * 95 + [["a", "b"]] * 5, 3) == (1, 2)  # 5%
+    assert decision_shape([["a"]] * 91 + [["a", "b"]] * 9, 3) == (1, 2)  # 9%: the percentile alone said 1
+    assert decision_shape([["a"]] * 95 + [["a", "b", "c"]] * 5, 3) == (1, 2)  # two, not three
+    assert decision_shape([["a"]] * 95 + [["a", "b"]] * 5, 1) == (1, 1)  # never above --max-codes
+    assert decision_shape([["a", "b"]] * 80 + [["a", "b", "c"]] * 8 + [["a"]] * 12, 3) == (1, 2)  # 8% three: two
 
 
 def test_every_coded_study_gets_its_best_code(fake_embedder):
