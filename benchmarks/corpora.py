@@ -344,11 +344,13 @@ THINKALOUD_PROBLEM = "usability_problem"
 def thinkaloud_gold(folder: Path) -> dict[str, list[dict]]:
     """{"dev": [...], "test": [...]}: every non-empty segment of every session, sessions
     in participant order (the website's, then the devices'), segments in file order."""
+
+    def participant(path: Path) -> int:
+        return int(path.stem.split("-")[0][1:])  # "p5-history-t1" -> 5
+
     parts: dict[str, list[dict]] = {"dev": [], "test": []}
-    paths = sorted(folder.glob("*/p*.json"), key=lambda p: (int(p.stem.split("-")[0][1:]), p.parent.name, p.stem))
-    for path in paths:
-        participant = int(path.stem.split("-")[0][1:])
-        split = "dev" if participant <= 4 else "test"
+    for path in sorted(folder.glob("*/p*.json"), key=lambda p: (participant(p), p.parent.name, p.stem)):
+        split = "dev" if participant(path) <= 4 else "test"
         for n, seg in enumerate(json.loads(path.read_text(encoding="utf-8"))):
             text = " ".join(str(seg.get("transcription") or "").split())
             if not text:

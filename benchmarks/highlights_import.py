@@ -16,9 +16,9 @@ coded rows of the other documents are the gold file `qcode evaluate` scores. Two
   `qcode learn IMP`, `qcode evaluate --gold REST --model IMP/learned`. The table's
   documents are made from its highlights, so `learn` knows each passage's session and
   neighbours;
-- `labelled-only` (the release before; left out with `--study-only`): the same highlights as labelled rows with no
-  document (what `import project` of a table wrote then), `qcode learn FILE -o M -c C`,
-  `qcode evaluate --gold REST --model M`;
+- `labelled-only` (the release before; left out with `--study-only`): the same
+  highlights as labelled rows with no document (what `import project` of a table wrote
+  then), `qcode learn FILE -o M -c C`, `qcode evaluate --gold REST --model M`;
 - `logreg-top1`, `logreg-top1+nb`: the floor, a plain logistic regression on the same
   frozen vectors of the same highlights, one code each, without and with the highlights
   before and after it in its session (benchmarks/baselines.py).
@@ -130,16 +130,20 @@ def run(rows: list[dict], args: argparse.Namespace, work: Path) -> list:
     learned = invoke(["learn", str(work / "imp"), *common], messages=True)
     report = kappa(gold, work / "imp" / "learned", common)
     results.append(_row("import-study", part, len(first), len(rest), report, started, learned))
-    if args.study_only:
-        return results + baselines(first, rest, codebook, part, work, args.cache_dir)
+    if not args.study_only:
+        book = work / "imp" / "codebook.yaml" if table_book else codebook
+        results.append(labelled_only(first, gold, book, part, len(rest), common, work))
+    return results + baselines(first, rest, codebook, part, work, args.cache_dir)
+
+
+def labelled_only(first: list[dict], gold: Path, book: Path, part, scored: int, common: list[str], work: Path) -> dict:
+    """The same highlights learned as labelled rows with no document, scored on `gold`."""
     started = time.perf_counter()
     labelled = work / "labelled_nodoc.jsonl"
     write_jsonl([{"id": r["id"], "text": r["text"], "labels": sorted(r["labels"])} for r in first], labelled)
-    book = work / "imp" / "codebook.yaml" if table_book else codebook
     learned = invoke(["learn", str(labelled), "-o", str(work / "m0"), "-c", str(book), *common], messages=True)
     report = kappa(gold, work / "m0", common)
-    results.append(_row("labelled-only", part, len(first), len(rest), report, started, learned))
-    return results + baselines(first, rest, codebook, part, work, args.cache_dir)
+    return _row("labelled-only", part, len(first), scored, report, started, learned)
 
 
 def baselines(first: list[dict], rest: list[dict], codebook: Path, part, work: Path, cache_dir: Path | None) -> list:

@@ -128,10 +128,10 @@ MIN_CHOICE = 40  # reviewed passages before the decision's shape is learned
 # The shape of a decision, learned from reviewers once MIN_CHOICE passages are reviewed:
 # if at least CODED_SHARE of them carry a code, every passage gets its best code at least;
 # at most the 90th percentile of codes per coded reviewed passage are applied (2 where
-# SECOND_CODE_SHARE carry two or more). Where every
-# labelled passage carries a code (a highlights or coded-segments export), from
-# MIN_CODED_ONLY: a study with a sixth of its passages uncoded shows one of them in 20
-# draws 97 times in 100, so "no code" is not left open on so little evidence of it.
+# SECOND_CODE_SHARE carry two or more). Where every labelled passage carries a code (a
+# highlights or coded-segments export), from MIN_CODED_ONLY: a study with a sixth of its
+# passages uncoded shows one of them in 20 draws 97 times in 100, so "no code" is not
+# left open on so little evidence of it.
 MIN_CODED_ONLY = 20
 CODED_SHARE = 0.9
 # v9: the 90th percentile says 1 wherever fewer than one coded passage in ten carries a
