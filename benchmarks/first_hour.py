@@ -15,7 +15,11 @@ likeliest passages out of the rest), so each is also scored on the passages neit
 queue decided (`kappa_neither`, `neither` passages): the fair comparison.
 
 JSON: {"decisions": N, "neither": n, "batch_kappa_neither": K (the batch run's own suggestions
-there), "old": {"codes_met", "codes_present", "wrong_per_20", "kappa_rest", "kappa_neither",
+there), "old": {"codes_met", "codes_present", "first_met" (each code present: the decision at which
+the reviewer first met it, offered or given), "horizon" (3 x codes), "codes_met_by_horizon" (codes
+present met within it; null where fewer decisions were made), "wrong_per_20", "kappa_rest", "wrong_rest" and
+"batch_wrong_rest" (the passages not yet decided whose pre-selection differs from the gold, as
+the page then shows them and as the batch run did), "kappa_neither",
 "choices": [{"decided", "chosen", "wrong", "kappa"}, ...] (the page's model at each relearn, and
 each candidate's wrong pre-selections and mean kappa on the decided passages)}, "new": {...}}.
 """
@@ -36,7 +40,7 @@ from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
 from pipeline.learn import LearnedTagger  # noqa: E402
-from pipeline.reviewing.first_queue import codes_met, review_order, with_likeliest  # noqa: E402
+from pipeline.reviewing.first_queue import ROUNDS, codes_met, review_order, with_likeliest  # noqa: E402
 from pipeline.reviewing.relearn import pending_suggestions, training_set  # noqa: E402
 from pipeline.reviewing.reviews import uncertainty_of_scores  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
@@ -106,21 +110,31 @@ class Page:
 
 
 def first_hour(page: Page, decisions: int, queue: str, relearn_every: int = 20) -> dict:
-    wrong = []
-    for _ in range(decisions):
+    wrong, first_met = [], {}
+    for k in range(decisions):
         n = page.next_passage(queue)
         wrong.append(set(page.shown[n][1]) != set(page.items[n].labels))
+        for code in sorted(set(page.shown[n][0]) | set(page.items[n].labels)):
+            first_met.setdefault(code, k + 1)  # as the reviewer met it: offered, or given
         page.decide(n)
         if len(page.decided) % relearn_every == 0:
             page.relearn()
     met = codes_met([(list(page.shown[n][0]), page.items[n].labels) for n in page.decided])
     present = {c for it in page.items for c in it.labels}
     rest = [n for n in range(len(page.items)) if n not in set(page.decided)]
+    horizon = ROUNDS * len(page.codebook.code_ids)
     return {
         "codes_met": len(present & set(met)),
         "codes_present": len(present),
+        "first_met": {c: first_met[c] for c in sorted(first_met) if c in present},
+        "horizon": horizon,
+        "codes_met_by_horizon": (
+            sum(first_met.get(c, decisions + 1) <= horizon for c in present) if decisions >= horizon else None
+        ),
         "wrong_per_20": [int(sum(wrong[s : s + 20])) for s in range(0, len(wrong), 20)],
         "kappa_rest": kappa_on(page, rest),
+        "wrong_rest": sum(set(page.shown[n][1]) != set(page.items[n].labels) for n in rest),
+        "batch_wrong_rest": sum(set(page.batch[n][1]) != set(page.items[n].labels) for n in rest),
         "choices": page.choices,
     }
 
@@ -158,8 +172,10 @@ def main() -> None:
     for queue, page in pages.items():
         r = result[queue]
         r["kappa_neither"] = kappa_on(page, neither)
+        by = r["codes_met_by_horizon"]
         print(
-            f"{queue}: codes met {r['codes_met']} of {r['codes_present']}, wrong per 20 {r['wrong_per_20']},"
+            f"{queue}: codes met {r['codes_met']} of {r['codes_present']}"
+            f" ({'-' if by is None else by} in the first {r['horizon']}), wrong per 20 {r['wrong_per_20']},"
             f" kappa on the rest {r['kappa_rest']:.3f}, on the {len(neither)} neither decided {r['kappa_neither']:.3f}",
             flush=True,
         )
