@@ -34,74 +34,52 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gold import load_gold  # noqa: E402
-from review_effort import snapshot_of  # noqa: E402
+from review_effort import Study  # noqa: E402
 
 from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
-from pipeline.learn import LearnedTagger  # noqa: E402
 from pipeline.reviewing.first_queue import ROUNDS, codes_met, review_order, with_likeliest  # noqa: E402
-from pipeline.reviewing.relearn import pending_suggestions, training_set  # noqa: E402
-from pipeline.reviewing.reviews import uncertainty_of_scores  # noqa: E402
-from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
 
-class Page:
-    """What the simulated page shows: per passage its suggested codes with their scores,
-    the pre-selected codes and their uncertainty."""
+class Page(Study):
+    """The simulated page of review_effort.py (a codebook-only batch run, no prior coding)
+    that also keeps, per passage, the codes its suggestions offer with their scores
+    (`offered`: the batch run's, or a live model's with each code's likeliest passage kept),
+    which the covering queue reads, and what the page chose at each relearn (`choices`)."""
 
     def __init__(self, items, units, codebook, config, embedder):
-        self.items, self.units, self.codebook, self.config, self.embedder = items, units, codebook, config, embedder
-        tagger = CodebookTagger(codebook, config=config).fit(embedder, units)
-        self.batch, self.batch_rows = [], []
-        for sugg, codes in tagger.suggest(units, [it.document for it in items]):
-            self.batch_rows.append(sugg)
-            pairs = [(s.code, s.score) for s in sugg]
-            self.batch.append(({c: s for c, s in pairs}, list(codes), uncertainty_of_scores(pairs, config.threshold)))
-        self.shown = list(self.batch)
-        self.decided: list[int] = []
-        self.context = None  # rescores the pending passages after each decision (context.py)
-        self.index = {it.id: n for n, it in enumerate(items)}
+        super().__init__(items, units, codebook, config, embedder)
+        self.batch_offered = [{s.code: s.score for s in rows} for rows in self.batch_rows]
+        self.offered = list(self.batch_offered)
         self.choices: list[dict] = []  # what the page chose at each relearn, and the wrong suggestions it judged by
 
-    def snapshot(self):
-        return snapshot_of(self.items, self.decided, [b[2] for b in self.batch], [b[1] for b in self.batch])
-
-    def relearn(self) -> None:
-        snap = self.snapshot()
-        data, _, _ = training_set(snap, [])
-        tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=self.units)
-        suggestions, check, _, self.context = pending_suggestions(tagger, self.units, snap, self.config, data)
-        self.choices.append(
-            {"decided": len(self.decided), "chosen": check["chosen"], "wrong": check["wrong"], "kappa": check["kappa"]}
-        )
+    def relearn(self) -> str:
         done = set(self.decided)
-        self.shown = [self.batch[n] if n not in done else self.shown[n] for n in range(len(self.items))]
-        self.show(suggestions)
+        self.offered = [self.offered[n] if n in done else self.batch_offered[n] for n in range(len(self.items))]
+        chosen = super().relearn()
+        check = self.check
+        self.choices.append(
+            {"decided": len(self.decided), "chosen": chosen, "wrong": check["wrong"], "kappa": check["kappa"]}
+        )
+        return chosen
 
     def show(self, suggestions: dict) -> None:
-        for pid, (rows, codes, sure) in suggestions.items():
+        super().show(suggestions)
+        for pid, (rows, _, _) in suggestions.items():
             n = self.index[pid]
-            rows = with_likeliest(rows, self.batch_rows[n])
-            self.shown[n] = ({r["code"]: r["score"] for r in rows}, list(codes), sure)
-
-    def decide(self, n: int) -> None:
-        """Decide passage n; as the page, rescore the pending passages of its transcript
-        where the live model reads the transcript (context.py)."""
-        self.decided.append(n)
-        if self.context is not None:
-            self.show(self.context.suggestions(self.snapshot().labels, [self.items[n].id]))
+            self.offered[n] = {r["code"]: r["score"] for r in with_likeliest(rows, self.batch_rows[n])}
 
     def next_passage(self, queue: str) -> int:
         pending = [n for n in range(len(self.items)) if n not in set(self.decided)]
         if queue == "old":
-            return min(pending, key=lambda n: (-self.shown[n][2], self.items[n].id))
-        met = codes_met([(list(self.shown[n][0]), self.items[n].labels) for n in self.decided])
+            return min(pending, key=lambda n: (-self.shown[n][1], self.items[n].id))
+        met = codes_met([(list(self.offered[n]), self.items[n].labels) for n in self.decided])
         order, _ = review_order(
             pending,
-            [s[0] for s in self.shown],
-            [s[2] for s in self.shown],
+            self.offered,
+            [self.shown[n][1] for n in range(len(self.items))],
             self.codebook.code_ids,
             met,
             len(self.decided),
@@ -113,13 +91,13 @@ def first_hour(page: Page, decisions: int, queue: str, relearn_every: int = 20) 
     wrong, first_met = [], {}
     for k in range(decisions):
         n = page.next_passage(queue)
-        wrong.append(set(page.shown[n][1]) != set(page.items[n].labels))
-        for code in sorted(set(page.shown[n][0]) | set(page.items[n].labels)):
+        wrong.append(set(page.shown[n][0]) != set(page.items[n].labels))
+        for code in sorted(set(page.offered[n]) | set(page.items[n].labels)):
             first_met.setdefault(code, k + 1)  # as the reviewer met it: offered, or given
         page.decide(n)
         if len(page.decided) % relearn_every == 0:
             page.relearn()
-    met = codes_met([(list(page.shown[n][0]), page.items[n].labels) for n in page.decided])
+    met = codes_met([(list(page.offered[n]), page.items[n].labels) for n in page.decided])
     present = {c for it in page.items for c in it.labels}
     rest = [n for n in range(len(page.items)) if n not in set(page.decided)]
     horizon = ROUNDS * len(page.codebook.code_ids)
@@ -133,8 +111,8 @@ def first_hour(page: Page, decisions: int, queue: str, relearn_every: int = 20) 
         ),
         "wrong_per_20": [int(sum(wrong[s : s + 20])) for s in range(0, len(wrong), 20)],
         "kappa_rest": kappa_on(page, rest),
-        "wrong_rest": sum(set(page.shown[n][1]) != set(page.items[n].labels) for n in rest),
-        "batch_wrong_rest": sum(set(page.batch[n][1]) != set(page.items[n].labels) for n in rest),
+        "wrong_rest": sum(set(page.shown[n][0]) != set(page.items[n].labels) for n in rest),
+        "batch_wrong_rest": sum(set(page.batch[n][0]) != set(page.items[n].labels) for n in rest),
         "choices": page.choices,
     }
 
@@ -142,7 +120,7 @@ def first_hour(page: Page, decisions: int, queue: str, relearn_every: int = 20) 
 def kappa_on(page: Page, rows: list[int]) -> float:
     """Mean kappa of the suggestions `page` shows on `rows`."""
     return score(
-        [page.items[n].labels for n in rows], [page.shown[n][1] for n in rows], page.codebook.code_ids
+        [page.items[n].labels for n in rows], [page.shown[n][0] for n in rows], page.codebook.code_ids
     ).mean_kappa
 
 
@@ -167,7 +145,7 @@ def main() -> None:
     neither = [n for n in range(len(items)) if n not in decided]
     result["neither"] = len(neither)
     result["batch_kappa_neither"] = score(
-        [items[n].labels for n in neither], [pages["old"].batch[n][1] for n in neither], codebook.code_ids
+        [items[n].labels for n in neither], [pages["old"].batch[n][0] for n in neither], codebook.code_ids
     ).mean_kappa  # the batch run's own suggestions there, had no live model taken over
     for queue, page in pages.items():
         r = result[queue]

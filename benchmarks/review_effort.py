@@ -61,9 +61,10 @@ from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
 
-def batch_suggestions(units, codebook, config, embedder, items, prior=()) -> dict[int, tuple[list[str], float]]:
-    """passage -> (the batch run's codes, their uncertainty): codebook-only, or with a
-    `prior` coding (gold lines) a model learned from it, as `qcode code --model` would."""
+def batch_suggestions(units, codebook, config, embedder, items, prior=()) -> tuple[dict, list]:
+    """({passage: (the batch run's codes, their uncertainty)}, each passage's suggestions
+    (Suggestion, best first)): codebook-only, or with a `prior` coding (gold lines) a model
+    learned from it, as `qcode code --model` would."""
     groups = [it.document for it in items]
     if prior:
         texts = [it.text for it in items] + [row["text"] for row in prior]
@@ -80,10 +81,11 @@ def batch_suggestions(units, codebook, config, embedder, items, prior=()) -> dic
     else:
         tagger = CodebookTagger(codebook, config=config).fit(embedder, units)
     scored = tagger.suggest(units, groups)
-    return {
+    batch = {
         i: (codes, uncertainty_of_scores([(s.code, s.score) for s in sugg], config.threshold))
         for i, (sugg, codes) in enumerate(scored)
     }
+    return batch, [sugg for sugg, _ in scored]
 
 
 def snapshot_of(items, decided: list[int], uncertainty: list[float], codes: list[list[str]]) -> Snapshot:
@@ -101,15 +103,17 @@ def snapshot_of(items, decided: list[int], uncertainty: list[float], codes: list
 
 
 class Study:
-    """What the simulated page knows: the passages, the batch run, the decisions so far."""
+    """What the simulated page knows: the passages, the batch run, the decisions so far.
+    `shown[i]`: passage i's pre-selected codes and their uncertainty, as the page shows them."""
 
     def __init__(self, items, units, codebook, config, embedder, prior=()):
         self.items, self.units, self.codebook, self.config, self.embedder = items, units, codebook, config, embedder
         self.prior = list(prior)
-        self.batch = batch_suggestions(units, codebook, config, embedder, items, self.prior)
+        self.batch, self.batch_rows = batch_suggestions(units, codebook, config, embedder, items, self.prior)
         self.shown = dict(self.batch)
         self.decided: list[int] = []
         self.context = None  # rescores the pending passages after each decision (context.py)
+        self.check: dict | None = None  # what the last relearn chose, and on what (choice.py)
         self.index = {item.id: n for n, item in enumerate(items)}
 
     def snapshot(self) -> Snapshot:
@@ -123,22 +127,25 @@ class Study:
         data, texts, _ = training_set(snap, self.prior)
         units = self.units if len(texts) == len(self.items) else embed_units(self.embedder, texts, self.config)
         tagger = LearnedTagger(self.codebook, config=self.config).fit(self.embedder, data, study=units)
-        suggestions, check, _, self.context = pending_suggestions(tagger, units, snap, self.config, data)
+        suggestions, self.check, _, self.context = pending_suggestions(tagger, units, snap, self.config, data)
         done = set(self.decided)
         for n in range(len(self.items)):
             if n not in done:
                 self.shown[n] = self.batch[n]
+        self.show(suggestions)
+        return self.check["chosen"]
+
+    def show(self, suggestions: dict) -> None:
+        """Show a live model's suggestions (id -> (suggestion rows, codes, uncertainty))."""
         for pid, (_, codes, sure) in suggestions.items():
             self.shown[self.index[pid]] = (codes, sure)
-        return check["chosen"]
 
     def decide(self, i: int) -> None:
         """Decide passage i; as the page, rescore the pending passages of its transcript
         from the decisions so far where the live model reads the transcript (context.py)."""
         self.decided.append(i)
         if self.context is not None:
-            for pid, (_, codes, sure) in self.context.suggestions(self.snapshot().labels, [self.items[i].id]).items():
-                self.shown[self.index[pid]] = (codes, sure)
+            self.show(self.context.suggestions(self.snapshot().labels, [self.items[i].id]))
 
 
 def finetune_round(

@@ -13,8 +13,9 @@ class FakePage:
 
     def __init__(self, offered: list[list[str]], labels: list[list[str]], code_ids: list[str]):
         self.items = [SimpleNamespace(id=f"p{i}", labels=lab) for i, lab in enumerate(labels)]
-        self.shown = [({c: 0.9 for c in off}, list(off), 0.5) for off in offered]
-        self.batch = list(self.shown)
+        self.offered = [{c: 0.9 for c in off} for off in offered]
+        self.shown = {i: (list(off), 0.5) for i, off in enumerate(offered)}
+        self.batch = dict(self.shown)
         self.codebook = SimpleNamespace(code_ids=code_ids)
         self.decided: list[int] = []
         self.choices: list = []
