@@ -99,3 +99,29 @@ def test_learn_records_why_the_encoder_was_or_was_not_tuned(tmp_path, cache_dir)
         said[bool(flag)] = res.stderr
     assert f"encoder: as it is: 20 labelled passages, fewer than {tc.MIN_PASSAGES}" in said[False]
     assert "encoder:" not in said[True]
+
+
+def test_where_the_check_says_tuning_pays_learn_tunes_as_it_checked_and_records_the_layers(
+    tmp_path, cache_dir, monkeypatch
+):
+    import pipeline.cli.learn as cli_learn
+
+    gold = write(
+        tmp_path / "labelled.jsonl",
+        "".join((REPO / "eval" / "dev_gold.jsonl").read_text().splitlines(keepends=True)[:20]),
+    )
+    verdict = tc.TuneChoice(True, "tuning pays out of fold (3 folds): a stand-in verdict", 0.4, 0.5, 0.01)
+    monkeypatch.setattr(cli_learn, "choose_tuning", lambda *args, **kwargs: verdict)
+    tuned = []
+
+    def fake_tune(codebook, data, config, out, device, pairs, top_layers, lower=None, most=None):
+        tuned.append((pairs, top_layers, most))
+        return config  # the encoder as it is: this test is about what learn asks for
+
+    monkeypatch.setattr(cli_learn, "tune", fake_tune)
+    out = tmp_path / "model"
+    res = runner.invoke(app, ["learn", str(gold), "--out", str(out), "-e", "minilm", "--cache-dir", str(cache_dir)])
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert tuned == [(tc.PAIRS, tc.TOP_LAYERS, tc.MOST_PAIRS)]  # the layers and pairs the check judged
+    tuning = json.loads((out / "model.json").read_text())["encoder_tuning"]
+    assert tuning["tune"] is True and tuning["top_layers"] == tc.TOP_LAYERS and "stand-in" in tuning["why"]

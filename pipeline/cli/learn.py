@@ -120,6 +120,8 @@ def encoder_for(files, codebook, config, out: Path, tuning: tuple, device: str, 
         frozen if read is not None and not finetune else build_embedder(config, cache_dir=cache_dir, device=device)
     )
     encoder = choice.record() if choice else {"tune": finetune, "why": "forced by --finetune/--no-finetune"}
+    if finetune:
+        encoder["top_layers"] = top_layers  # None: every layer
     return config, embedder, encoder, fixed, read
 
 
