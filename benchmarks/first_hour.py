@@ -39,6 +39,7 @@ from review_effort import Study  # noqa: E402
 from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
+from pipeline.reviewing.choice import misses  # noqa: E402
 from pipeline.reviewing.first_queue import ROUNDS, codes_met, review_order, with_likeliest  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
@@ -72,7 +73,8 @@ class Page(Study):
             self.offered[n] = {r["code"]: r["score"] for r in with_likeliest(rows, self.batch_rows[n])}
 
     def next_passage(self, queue: str) -> int:
-        pending = [n for n in range(len(self.items)) if n not in set(self.decided)]
+        done = set(self.decided)
+        pending = [n for n in range(len(self.items)) if n not in done]
         if queue == "old":
             return min(pending, key=lambda n: (-self.shown[n][1], self.items[n].id))
         met = codes_met([(list(self.offered[n]), self.items[n].labels) for n in self.decided])
@@ -97,22 +99,24 @@ def first_hour(page: Page, decisions: int, queue: str, relearn_every: int = 20) 
         page.decide(n)
         if len(page.decided) % relearn_every == 0:
             page.relearn()
-    met = codes_met([(list(page.offered[n]), page.items[n].labels) for n in page.decided])
     present = {c for it in page.items for c in it.labels}
-    rest = [n for n in range(len(page.items)) if n not in set(page.decided)]
+    met = {c: first_met[c] for c in sorted(first_met) if c in present}  # a decided passage's offer stays as decided
+    done = set(page.decided)
+    rest = [n for n in range(len(page.items)) if n not in done]
     horizon = ROUNDS * len(page.codebook.code_ids)
+    gold = [page.items[n].labels for n in rest]
     return {
-        "codes_met": len(present & set(met)),
+        "codes_met": len(met),
         "codes_present": len(present),
-        "first_met": {c: first_met[c] for c in sorted(first_met) if c in present},
+        "first_met": met,
         "horizon": horizon,
         "codes_met_by_horizon": (
             sum(first_met.get(c, decisions + 1) <= horizon for c in present) if decisions >= horizon else None
         ),
         "wrong_per_20": [int(sum(wrong[s : s + 20])) for s in range(0, len(wrong), 20)],
         "kappa_rest": kappa_on(page, rest),
-        "wrong_rest": sum(set(page.shown[n][0]) != set(page.items[n].labels) for n in rest),
-        "batch_wrong_rest": sum(set(page.batch[n][0]) != set(page.items[n].labels) for n in rest),
+        "wrong_rest": int(misses([page.shown[n][0] for n in rest], gold).sum()),
+        "batch_wrong_rest": int(misses([page.batch[n][0] for n in rest], gold).sum()),
         "choices": page.choices,
     }
 
