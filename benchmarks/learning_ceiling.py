@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
-import pipeline.learn as learn_module
+import pipeline.learn.per_code as learn_module
 from pipeline import Config, load_codebook
 from pipeline.codebook import default_codebook_path
 from pipeline.embed import build_embedder

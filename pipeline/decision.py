@@ -9,7 +9,7 @@ after it in the same transcript, half weight). Think-aloud, classroom and counse
 often depend on what came just before, which a passage alone does not show.
 
 Per-code models miss what such a model learns: that most passages get one code or none,
-and what coders do with a code that is often near another. `qcode learn` (learn.py) and
+and what coders do with a code that is often near another. `qcode learn` (learn/heads.py) and
 the review page (reviewing/choice.py) use it where it agrees better with the coders out of
 fold; folds are whole documents where the documents are known, so that a passage's
 neighbours never carry its own label into the check.
@@ -41,7 +41,7 @@ SOLVER = "newton-cg"
 # code, and agreement per code (mean kappa) suffers. `best` may instead take the decision
 # that is most probable *for how common it is*: argmax p(d | x) / prior(d) ** power, power
 # 0 (the most probable) to 1 (each decision as if all were equally common). `qcode learn`
-# chooses the power from POWERS out of fold (learn.py); the review page, which counts wrong
+# chooses the power from POWERS out of fold (learn/heads.py); the review page, which counts wrong
 # pre-selections, keeps 0.
 POWERS = (0.0, 0.25, 0.5, 0.75, 1.0)
 

@@ -1,6 +1,6 @@
 """The layout of a learned model's folder (what `qcode learn` writes), in one place:
 
-    MODEL_DIR/model.json     what was learned, from what, and how (learn.py writes it)
+    MODEL_DIR/model.json     what was learned, from what, and how (learn/saved.py writes it)
     MODEL_DIR/weights.npz    the heads' weights (its sha256 is in model.json)
     MODEL_DIR/training.jsonl the labelled passages it learned from (gold lines with their origin)
     MODEL_DIR/codebook.*     a copy of the codebook file it learned with (code and evaluate take it)

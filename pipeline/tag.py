@@ -26,7 +26,7 @@ already speaks the study's language, so a low count says the code is rare, and a
 it would make it common (issue 36: a code given to 2 of 124 survey answers went from 1
 answer to 9). Choices and results: docs/tagging.md ("Codebook richness"). A learned
 model's codebook part then `heed`s the labelled passages: their decisions replace
-adaptation's guesses (learn.py, v7).
+adaptation's guesses (learn/tagger.py, v7).
 
 A passage is scored unit by unit (runs of whole sentences, see `units.py`) and takes each
 code's best unit score. The rationale for a suggestion is the code's nearest positive

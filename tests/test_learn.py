@@ -221,7 +221,7 @@ def test_word_features_take_over_a_code_only_where_they_beat_the_blend(tmp_path,
     """The bag-of-words fake embedder cannot tell "very good" from "good very"; word
     pairs can. With enough reviewed passages, c0 switches to word features; c1, which the
     embedding already separates, keeps the blend. Below enough, words are not tried."""
-    import pipeline.learn
+    import pipeline.learn.tagger
 
     cb = Codebook.model_validate(
         {
@@ -244,7 +244,7 @@ def test_word_features_take_over_a_code_only_where_they_beat_the_blend(tmp_path,
     data = Labelled(ids, texts, labels)
     few = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)  # 160 < LEXICAL_PASSAGES
     assert "lexical" not in few.modes_ and few.lexical_ is None and "lexical_f1" not in few.report_["c0"]["cv"]
-    monkeypatch.setattr(pipeline.learn, "LEXICAL_PASSAGES", 100)
+    monkeypatch.setattr(pipeline.learn.tagger, "LEXICAL_PASSAGES", 100)
     tagger = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
     assert tagger.modes_ == ["lexical", "learned"]
     assert tagger.report_["c0"]["cv"]["lexical_f1"] > 0.9 > tagger.report_["c0"]["cv"]["learned_f1"]
