@@ -1,10 +1,14 @@
 """The house rules, checked on the source: no import cycle in `pipeline/` (imports inside
 functions count too), nothing below the CLI imports the CLI, no module imports the
-package root, and no function longer than 60 lines."""
+package root, no function longer than 60 lines, and a wheel that holds every module.
 
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 from .conftest import REPO
@@ -92,3 +96,27 @@ def test_no_function_over_60_lines():
                 if lines > MAX_LINES:
                     long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({lines} lines)")
     assert not long, "\n".join(long)
+
+
+def test_a_wheel_of_the_project_holds_every_module_and_data_file(tmp_path):
+    """`pip install .` (not only the editable install the Makefile makes) gets the whole
+    package: a wheel built from a clean copy of the source (no egg-info or build folder
+    left by an earlier install) holds every module and packaged data file."""
+    source = tmp_path / "src"
+    shutil.copytree(REPO / "pipeline", source / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        check=True,
+        capture_output=True,
+        cwd=source,
+    )
+    (wheel,) = tmp_path.glob("qcode-*.whl")
+    held = set(zipfile.ZipFile(wheel).namelist())
+    wanted = {
+        p.relative_to(REPO).as_posix()
+        for p in PACKAGE.rglob("*")
+        if p.suffix in {".py", ".yaml", ".js", ".css", ".html"}
+    }
+    assert wanted and not wanted - held, sorted(wanted - held)
