@@ -33,13 +33,14 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-import pipeline.tag as tag
+import pipeline.adapt as tag
 from pipeline import Config, load_codebook
 from pipeline.embed import build_embedder
 from pipeline.evaluate import evaluate_file
+from pipeline.tag import CodebookTagger
 
 
-class Idea(tag.CodebookTagger):
+class Idea(CodebookTagger):
     idea = "base"
     amount = 0.5
 
@@ -93,7 +94,7 @@ class Idea(tag.CodebookTagger):
         return np.vstack([X, extra]), np.concatenate([y, np.zeros(len(extra), dtype=y.dtype)])
 
     def _adapt_selectively(self, vectors, texts):
-        """`tag.CodebookTagger.adapt` with the `negatives` or `bare` change."""
+        """`CodebookTagger.adapt` with the `negatives` or `bare` change."""
         per_code = tag.examples_per_code(len(vectors), len(self.codebook.codes))
         self.adapted_ = {"units": int(len(vectors)), "per_code": int(per_code), "examples": {}}
         if per_code < tag.ADAPT_MIN:

@@ -7,7 +7,7 @@ codebook and with the same codebook stripped to names and definitions, by three 
   naive baseline a researcher could run by hand);
 - unadapted: the codebook's sentences alone, a logistic regression per code, 0.5 (qcode's
   rule before the study adaptation, codebook-logreg-v2);
-- qcode: the same, adapted to the study's own passages (tag.py, `adapt`; no label read).
+- qcode: the same, adapted to the study's own passages (adapt.py, `adapt`; no label read).
 
 Mean Cohen's kappa over the codes present, macro-F1 beside it. Passages are scored by
 their units as `qcode code` scores them.

@@ -1,6 +1,6 @@
 """The study's embedded passages, kept on disk between reading them and tagging them.
 
-Codebook-only tagging adapts to the whole study before it codes any of it (tag.py,
+Codebook-only tagging adapts to the whole study before it codes any of it (adapt.py,
 `CodebookTagger.adapt`), so `qcode code` reads and embeds every batch first, keeping its
 passages (JSON lines) and unit vectors (raw float32) in a temporary folder inside the
 output folder, then adapts the tagger on the vectors (memory-mapped: memory stays flat

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import Codebook, Config
+from pipeline.adapt import ADAPT_MIN, robust_z, study_examples
 from pipeline.schemas import Passage
-from pipeline.tag import ADAPT_MIN, CodebookTagger, robust_z, study_examples
+from pipeline.tag import CodebookTagger
 from pipeline.unit_store import UnitStore
 from pipeline.units import UnitVectors
 
@@ -158,9 +159,9 @@ def test_a_code_whose_example_is_quoted_from_the_study_is_not_adapted(fake_embed
 
 
 def test_quoted_examples_are_found_in_any_chunk_of_passages_and_never_across_two(fake_embedder, monkeypatch):
-    import pipeline.tag as tag
+    import pipeline.adapt as adapt
 
-    monkeypatch.setattr(tag, "CHUNK", 2)
+    monkeypatch.setattr(adapt, "CHUNK", 2)
     food = {**THIN.codes[1].model_dump(), "examples": ["the soup came cold every day", "tea was served far too late"]}
     parking = {**THIN.codes[0].model_dump(), "examples": ["I could not find a bay"]}
     book = Codebook.model_validate({"name": "b", "version": "1", "codes": [parking, food]})

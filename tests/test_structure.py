@@ -1,6 +1,6 @@
 """The house rules, checked on the source: no import cycle in `pipeline/` (imports inside
 functions count too), nothing below the CLI imports the CLI, no module imports the
-package root, no function longer than 60 lines, and a wheel that holds every module.
+package root, no function longer than 60 lines, and a wheel that holds every module."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """For each code, one logistic regression learns from the codebook's own sentences and the
-study units the codebook-only tagger took as the code's examples (tag.py, `adapt`)
+study units the codebook-only tagger took as the code's examples (adapt.py, `adapt`)
 together with the units of the reviewed passages, each taking its passage's label. Each
 source is balanced on its own (positives and negatives weigh alike within the codebook's
 rows, and within the reviews), so that neither the codebook's style nor the reviews'

@@ -12,7 +12,7 @@ thin or rarely found code's examples from its units, blind to any label. Where p
 are decided by the per-code models, once every check above has been made on the codebook
 part as it was, the part they blend with drops an adapted code's examples on passages
 labelled without it and takes, as examples, the best unit of each passage labelled with
-it (tag.py, `heed`). A code reviewers have never given keeps its examples except where they
+it (adapt.py, `heed`). A code reviewers have never given keeps its examples except where they
 said no. The base tagger stays as adapted: the page's models of whole decisions read its
 scores, and on the labelled passages a heeded part would tell them the answer.
 
@@ -157,7 +157,7 @@ class LearnedTagger(PerCodeModels, DecidingHead, SavedModel, Tagger):
 
     def _heed(self, study: UnitVectors | None, data: Labelled) -> dict | None:
         """Where passages are decided by the per-code models, the codebook part they blend
-        with heeds the labelled passages (tag.py, `heed`: its adapted examples follow the
+        with heeds the labelled passages (adapt.py, `heed`: its adapted examples follow the
         reviewers), after every check was made on it as it was. The base tagger itself is
         kept as adapted (the page's decision models read its scores)."""
         if study is None or self.head_mode_ != "codes" or not data.texts:
