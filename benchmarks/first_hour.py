@@ -135,12 +135,16 @@ def main() -> None:
     ap.add_argument("--decisions", type=int, default=60)
     ap.add_argument("--limit", type=int, help="a seeded sample of this many gold passages")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--every-passage-coded", action="store_true", help="the study's passages all carry a code (qcode's option)"
+    )
     args = ap.parse_args()
-    config = Config()
+    config = Config(every_passage_coded=args.every_passage_coded)
     codebook, items = load_gold(args.gold, args.codebook, limit=args.limit, seed=config.seed)
     embedder = build_embedder(config)
     units = embed_units(embedder, [it.text for it in items], config)
     result = {"gold": str(args.gold), "codebook": codebook.name, "passages": len(items), "decisions": args.decisions}
+    result["every_passage_coded"] = config.every_passage_coded
     pages = {}
     for queue in ("old", "new"):
         pages[queue] = Page(items, units, codebook, config, embedder)

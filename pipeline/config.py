@@ -86,6 +86,13 @@ class Config(BaseModel):
     )
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="Apply a code when its calibrated score reaches this")
     max_codes: int = Field(3, ge=1, description="At most this many codes per passage")
+    every_passage_coded: bool = Field(
+        False,
+        description=(
+            "Every passage carries a code (quotes or highlights someone already selected): each gets at least its"
+            " best code, never none"
+        ),
+    )
     top_suggestions: int = Field(3, ge=0, description="Suggestions kept besides applied codes")
     seed: int = Field(42, description="The one seed for every random state")
     pseudonymise: bool = Field(

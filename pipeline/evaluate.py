@@ -36,6 +36,7 @@ class EvalReport(BaseModel):
     micro_f1: float
     mean_kappa: float
     per_code: list[CodeScore]
+    uncoded: int = 0  # gold passages without a code
 
 
 def read_gold(path: Path, codebook: Codebook) -> list[GoldItem]:
@@ -105,6 +106,7 @@ def score(gold: list[list[str]], predicted: list[list[str]], code_ids: list[str]
         micro_f1=round(float(micro), 4),
         mean_kappa=_mean_kappa([per_code[k].kappa for k in present]),
         per_code=per_code,
+        uncoded=sum(not any(c in code_ids for c in labels) for labels in gold),
     )
 
 

@@ -159,8 +159,9 @@ class Tagger:
         return np.take_along_axis(index, first, axis=0), top
 
     def decision_shape(self) -> tuple[int, int]:
-        """(least, most) codes per passage: by default none and the config's max_codes."""
-        return 0, self.config.max_codes
+        """(least, most) codes per passage: none (one where the config says every passage
+        carries a code) and the config's max_codes."""
+        return int(self.config.every_passage_coded), self.config.max_codes
 
     def decide(self, proba: np.ndarray) -> list[list[int]]:
         """Codes applied per passage: score >= the threshold, best first, at most the

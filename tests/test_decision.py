@@ -349,3 +349,25 @@ def test_a_power_replaces_the_most_probable_decision_only_beyond_its_standard_er
     assert check["chosen"] == 0.5 and chosen == by_power[0.5]  # 0.25 gains within its error; 0.5 beyond
     same = {p: by_power[0.0] for p in POWERS}  # no power changes a decision: no gain, none chosen
     assert tagger._best_power(labels, same)[0]["chosen"] == 0.0
+
+
+def test_a_model_of_whole_decisions_gives_every_passage_a_code_where_the_config_says_all_are_coded(fake_embedder):
+    """Half the study's passages (the questions) carry no code, and the model of whole
+    decisions learns to give them none; told that every passage to code carries one, it
+    gives each of those its most probable code and leaves every other decision as it was."""
+    import copy
+
+    cb, rows = context_study()
+    tagger = fit_rows(cb, rows, fake_embedder)
+    assert tagger.head_mode_ != "codes"
+    units = units_of(fake_embedder, rows)
+    groups = [r["source"] for r in rows]
+    proba, free = tagger.scores_and_codes(units, groups)
+    told = copy.copy(tagger)
+    told.config = Config(every_passage_coded=True)
+    proba_told, coded = told.scores_and_codes(units, groups)
+    assert sum(not codes for codes in free) >= len(rows) // 3
+    assert np.array_equal(proba, proba_told)
+    for before, after, row in zip(free, coded, proba):
+        assert after == (before if before else [int(np.argmax(row))])
+    assert told.decision_shape()[0] == 1 and tagger.decision_shape()[0] == 0

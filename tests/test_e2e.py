@@ -110,6 +110,22 @@ def test_evaluate_json(cache_dir):
     assert len(report["per_code"]) == 9 and report["n"] >= 150
 
 
+def test_evaluate_on_coded_passages_only_says_so_and_every_passage_coded_gives_each_a_code(tmp_path, cache_dir):
+    rows = [json.loads(line) for line in DEV_GOLD.read_text().splitlines() if line.strip()]
+    gold = tmp_path / "quotes.jsonl"
+    gold.write_text("".join(json.dumps(r) + "\n" for r in rows if r["labels"]))
+    args = ["evaluate", "--gold", str(gold), "--json", "--cache-dir", str(cache_dir)]
+    free, coded = runner.invoke(app, args), runner.invoke(app, [*args, "--every-passage-coded"])
+    assert free.exit_code == coded.exit_code == 0, free.stderr + coded.stderr
+    assert "--every-passage-coded gives each at least its best code" in free.stderr
+    assert "--every-passage-coded" not in coded.stderr
+    free_report, coded_report = json.loads(free.stdout), json.loads(coded.stdout)
+    applied = {
+        name: sum(c["predicted"] for c in r["per_code"]) for name, r in (("free", free_report), ("coded", coded_report))
+    }
+    assert applied["coded"] >= coded_report["n"] and applied["coded"] > applied["free"]
+
+
 def test_python_dash_m_and_version():
     res = subprocess.run([sys.executable, "-m", "pipeline", "--version"], capture_output=True, text=True, check=True)
     assert res.stdout.startswith("qcode ")

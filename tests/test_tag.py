@@ -139,3 +139,16 @@ def test_each_code_is_offered_on_the_study_s_likeliest_passage_even_where_it_ran
     again = fitted(fake_embedder, top_suggestions=1).adapt(vectors)
     for s, codes in again.suggest(vectors):  # a code already shown is not offered twice
         assert len({x.code for x in s}) == len(s) and set(codes) <= {x.code for x in s}
+
+
+def test_where_every_passage_is_coded_each_gets_at_least_its_best_code_and_nothing_else_moves(fake_embedder):
+    texts = ["the budget and funding costs", "friendships with colleagues", "the weather was awful", "a train"]
+    vectors = fake_embedder.embed(texts)
+    free = fitted(fake_embedder)
+    quotes = fitted(fake_embedder, every_passage_coded=True)
+    proba = free.predict_proba(vectors)
+    as_free, as_quotes = free.decide(proba), quotes.decide(proba)
+    assert any(not codes for codes in as_free)  # off-topic talk gets no code by default
+    for codes, coded, row in zip(as_free, as_quotes, proba):
+        assert coded == (codes if codes else [int(np.argmax(row))])
+    assert quotes.decision_shape() == (1, 3) and free.decision_shape() == (0, 3)

@@ -16,6 +16,7 @@ from .common import (
     config_option,
     device_option,
     embedding_model_option,
+    every_passage_coded_option,
     say,
     unit_words_option,
 )
@@ -76,6 +77,7 @@ def code_cli(
     unit_words: int = unit_words_option(study=True),
     threshold: float = config_option("threshold", "--threshold", study=True, min=0.0, max=1.0),
     max_codes: int = config_option("max_codes", "--max-codes", study=True, min=1),
+    every_passage_coded: bool = every_passage_coded_option(),
     batch_size: int = config_option("batch_size", "--batch-size", study=True, min=1),
     embedding_model: str = embedding_model_option(study=True),
     backend: str = backend_option(study=True),
@@ -105,7 +107,7 @@ def code_cli(
     given = {
         "text_column": text_column, "id_column": id_column, "split_answers": split_answers,
         "target_words": target_words, "max_words": max_words, "unit_words": unit_words, "threshold": threshold,
-        "max_codes": max_codes, "batch_size": batch_size, "backend": backend, "model": embedding_model,
+        "max_codes": max_codes, "every_passage_coded": every_passage_coded, "batch_size": batch_size, "backend": backend, "model": embedding_model,
         "pseudonymise": pseudonymise, "interviewer_labels": interviewer_labels,
     }  # fmt: skip
     study, warning = run_folder(out, fresh)

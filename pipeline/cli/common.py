@@ -65,7 +65,8 @@ def config_option(field: str, *flags: str, study: bool = False, **extra):
     info = Config.model_fields[field]
     default = info.default
     shown = ", ".join(default) if isinstance(default, tuple) else default
-    note = f" [default: the study's, else {shown}]" if study and default not in (None, False) else ""
+    shown = "off" if default is False else shown
+    note = f" [default: the study's, else {shown}]" if study and default is not None else ""
     note = " [default: the study's, else unset]" if study and not note else note
     return typer.Option(None if study else default, *flags, help=f"{info.description}{note}.", **extra)
 
@@ -80,6 +81,10 @@ def backend_option(study: bool = False):
 
 def unit_words_option(study: bool = False):
     return config_option("unit_words", "--unit-words", study=study, min=1)
+
+
+def every_passage_coded_option():
+    return config_option("every_passage_coded", "--every-passage-coded/--passages-may-be-uncoded", study=True)
 
 
 def device_option():

@@ -45,6 +45,7 @@ def evaluate_cli(
     ),
     threshold: float = opt.config_option("threshold", "--threshold", study=True, min=0.0, max=1.0),
     unit_words: int = opt.unit_words_option(study=True),
+    every_passage_coded: bool = opt.every_passage_coded_option(),
     embedding_model: str = opt.embedding_model_option(study=True),
     backend: str = opt.backend_option(study=True),
     device: str = opt.device_option(),
@@ -58,7 +59,13 @@ def evaluate_cli(
     """
     given = {
         k: v
-        for k, v in dict(threshold=threshold, unit_words=unit_words, backend=backend, model=embedding_model).items()
+        for k, v in dict(
+            threshold=threshold,
+            unit_words=unit_words,
+            every_passage_coded=every_passage_coded,
+            backend=backend,
+            model=embedding_model,
+        ).items()
         if v is not None
     }
     study = Study.of(study_dir) if study_dir is not None else None
@@ -70,6 +77,11 @@ def evaluate_cli(
     embedder = build_embedder(config, cache_dir=cache_dir, device=device)
     tagger = build_tagger(cb, codebook_path=codebook, config=config, embedder=embedder, model_dir=model)
     report = evaluate_file(gold, codebook=cb, tagger=tagger, embedder=embedder)
+    if report.n and not report.uncoded and not config.every_passage_coded:
+        opt.say(
+            f"note: every passage in {gold} carries a code; where the passages to code are known to"
+            " (highlights, selected quotes), --every-passage-coded gives each at least its best code"
+        )
     if as_json:
         typer.echo(report.model_dump_json(include={"n", "macro_f1", "micro_f1", "mean_kappa", "per_code"}))
     else:

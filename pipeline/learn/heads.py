@@ -148,5 +148,7 @@ class DecidingHead:
         decided = []
         for row, best in zip(proba, self.head_.best(X)):
             codes = moved_by_threshold({index[c] for c in best}, row, self.config.threshold)
+            if not codes and self.config.every_passage_coded:
+                codes = {int(np.argmax(row))}
             decided.append(sorted(codes, key=lambda k: (-row[k], k))[: self.config.max_codes])
         return proba, decided

@@ -86,7 +86,7 @@ class LearnedTagger(PerCodeModels, DecidingHead, SavedModel, Tagger):
     powers: tuple[float, ...] = POWERS
 
     def decision_shape(self) -> tuple[int, int]:
-        return self.min_codes_, min(self.max_codes_, self.config.max_codes)
+        return max(self.min_codes_, int(self.config.every_passage_coded)), min(self.max_codes_, self.config.max_codes)
 
     def settings(self) -> dict:
         return {
