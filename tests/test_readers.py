@@ -334,3 +334,38 @@ def test_survey_answers_code_as_one_passage_each_with_their_question(tmp_path, f
         [path], out_dir=tmp_path / "split", embedder=fake_embedder, config=Config(text_column="Q3", split_answers=True)
     )
     assert split.passages > 3
+
+
+def test_every_passage_coded_is_kept_by_the_study_and_codes_every_passage(tmp_path, monkeypatch, fake_embedder):
+    """Off-topic talk gets no code by default; told that every passage carries one, `code`
+    gives each passage a code, the manifest records it and a rerun into the study keeps it."""
+    import pipeline.run as run_module
+    from pipeline.manifest import Manifest
+
+    monkeypatch.setattr(run_module, "build_embedder", lambda *a, **k: fake_embedder)
+    codes = [
+        {
+            "id": "money",
+            "name": "Money",
+            "definition": "budgets funding cash and costs",
+            "examples": ["the budget was cut"],
+        },
+        {"id": "people", "name": "People", "definition": "friendships and colleagues", "examples": ["my colleague"]},
+    ]
+    cb = write(tmp_path / "cb.yaml", json.dumps({"name": "tiny", "version": "1", "codes": codes}))
+    turns = ["The budget and funding costs were cut again.", "Sorry, the line dropped; the weather was awful."]
+    write(tmp_path / "in" / "a.txt", "".join(f"Participant: {turn}\n\nInterviewer: And then?\n\n" for turn in turns))
+
+    def coded(*flags):
+        args = ["code", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-c", str(cb), "-q", *flags]
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.stderr
+        rows = [json.loads(x) for x in (tmp_path / "out" / "excerpts.jsonl").read_text().splitlines()]
+        return [r["codes"] for r in rows], Manifest.read(tmp_path / "out" / "manifest.json").config
+
+    free, config = coded("--fresh")
+    assert not config.every_passage_coded and any(not codes for codes in free)
+    told, config = coded("--every-passage-coded")
+    assert config.every_passage_coded and all(told) and len(told) == len(free)
+    again, config = coded()  # the study's setting
+    assert config.every_passage_coded and again == told
