@@ -1,23 +1,17 @@
 """A reviewer's session over one excerpts file: what the review page shows and records
-(the queue, a passage with its transcript around it, statistics, recent decisions, undo,
-bulk accept, live learning). The file itself, kept in step with the disk, is a
-`ReviewedFile` (reviewed_file.py).
+(the queue, decisions, undo, bulk accept, live learning; the passage as shown and recent
+decisions are in page_view.py, the statistics in page_stats.py). The file itself, kept in
+step with the disk, is a `ReviewedFile` (reviewed_file.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from ..errors import InputError
-from ..kappa import cohen_kappa
-from ..outputs import source_text_path
 from ..schemas import Codebook, Excerpt, Review, final_codes
 from ..store import (
     locked,
@@ -26,17 +20,13 @@ from . import first_queue
 from .decision import Action, make_review
 from .first_queue import codes_met, queue_mode, review_order, with_likeliest
 from .live import LiveLearner
+from .page_stats import PageStats
+from .page_view import PassageView, rev
 from .relearn import BATCH, Snapshot
 from .reviewed_file import ReviewedFile, ReviewError
 
 Order = Literal["queue", "file"]
-AROUND_CHARS = 600  # transcript shown before and after a passage
 RECENT = 12
-
-
-def rev(review: Review) -> str:
-    """A short version tag of a decision, so a page never overwrites one it has not seen."""
-    return hashlib.sha256(review.model_dump_json().encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -54,16 +44,7 @@ class Served:
     learned_from: frozenset[str] = frozenset()  # passages the batch run's learned model was trained on
 
 
-def model_order(name: str) -> tuple[int, int, str]:
-    """The batch run first, then live-1, live-2, ... by number; any other name (a
-    hand-edited file's) after them, by name."""
-    if name == BATCH:
-        return 0, 0, ""
-    number = name.rpartition("-")[2]
-    return (1, int(number), "") if number.isdigit() else (2, 0, name)
-
-
-class ReviewSession:
+class ReviewSession(PassageView, PageStats):
     def __init__(self, served: Served, *, compact_after: float = 1.0):
         self.served = served
         self.file = ReviewedFile(served.path, served.threshold, compact_after=compact_after)
@@ -181,155 +162,6 @@ class ReviewSession:
             suggestions, codes, _ = live.suggestions[e.id]
             return live.name, with_likeliest(suggestions, e.suggestions), list(codes)
         return BATCH, [s.model_dump() for s in e.suggestions], list(e.codes)
-
-    def passage(self, pid: str) -> dict:
-        """A passage as the page shows it: text, the transcript around it, the question,
-        suggestions, the machine's codes and the current decision."""
-        self.refreshed()
-        e = self._excerpt(pid)
-        before, after = self._around(e)
-        model, suggestions, codes = self.shown(e)
-        return {
-            "id": e.id,
-            "transcript": e.transcript,
-            "speaker": e.speaker,
-            "text": e.text,
-            "context": e.context,
-            "before": before,
-            "after": after,
-            "time_start": e.time_start,
-            "time_end": e.time_end,
-            "attributes": e.attributes,
-            "suggestions": suggestions,
-            "codes": codes,
-            "model": model,
-            "batch_codes": list(e.codes),
-            "review": e.review.model_dump(),
-            "final": final_codes(e),
-            "rev": rev(e.review),
-        }
-
-    def _around(self, e: Excerpt) -> tuple[str, str]:
-        text = _source_text(source_text_path(self.served.root, e.transcript), self.served.root)
-        if text is None or text[e.start : e.end] != e.text:
-            return "", ""
-        return _clip_start(text[max(0, e.start - AROUND_CHARS) : e.start]), _clip_end(
-            text[e.end : e.end + AROUND_CHARS]
-        )
-
-    def examples(self, code: str, exclude: str | None = None, n: int = 3) -> list[dict]:
-        """Passages reviewers already decided with `code` among their final codes."""
-        self.refreshed()
-        if code not in self.served.codebook.code_ids:
-            raise ReviewError(422, f"unknown code {code!r}")
-        found = [e for e in self._state.excerpts if e.id != exclude and code in (final_codes(e) or [])]
-        found.sort(key=lambda e: (e.review.reviewed_at or "", e.id), reverse=True)
-        return [{"id": e.id, "text": e.text, "reviewer": e.review.reviewer} for e in found[:n]]
-
-    def recent(self) -> list[dict]:
-        self.refreshed()
-        out = []
-        for pid in reversed(self._recent):
-            i = self._state.index.get(pid)
-            if i is None:
-                continue
-            e = self._state.excerpts[i]
-            out.append(
-                {
-                    "id": e.id,
-                    "transcript": e.transcript,
-                    "status": e.review.status,
-                    "final": final_codes(e),
-                    "note": e.review.note,
-                    "text": e.text,
-                }
-            )
-        return out
-
-    def stats(self) -> dict:
-        """Progress (decided / total, by reviewer) and, per code, Cohen's kappa between the
-        machine's codes and reviewers' final codes on the decided passages."""
-        self.refreshed()
-        decided = [e for e in self._state.excerpts if e.review.status != "pending"]
-        by_reviewer = Counter(e.review.reviewer or "(unnamed)" for e in decided)
-        held_out = [e for e in decided if e.id not in self.served.learned_from]
-        per_code = []
-        for code in self.served.codebook.code_ids:
-            machine = np.array([code in e.codes for e in held_out], dtype=int)
-            human = np.array([code in (final_codes(e) or []) for e in held_out], dtype=int)
-            per_code.append(
-                {
-                    "code": code,
-                    "kappa": _rounded(cohen_kappa(machine, human)),
-                    "machine": int(machine.sum()),
-                    "reviewers": int(human.sum()),
-                    "agree": int((machine == human).sum()),
-                }
-            )
-        return {
-            "total": len(self._state.excerpts),
-            "decided": len(decided),
-            "by_reviewer": dict(sorted(by_reviewer.items())),
-            "by_status": dict(Counter(e.review.status for e in self._state.excerpts)),
-            "per_code": per_code,
-            "kappa_on": {
-                "decided": len(held_out),
-                "left_out": len(decided) - len(held_out),
-                "order": self.served.order,
-                "queue_mode": self._queue_now(),
-            },
-            "models": self._by_model(decided),
-            "live": self._live_state(),
-        }
-
-    def _by_model(self, decided: list[Excerpt]) -> list[dict]:
-        """Per model that made the suggestions reviewers saw: decisions, how many of its
-        suggestions reviewers changed, and mean Cohen's kappa (over codes) between its
-        pre-selection and their final codes; each measured only on passages it had not
-        learned from."""
-        groups: dict[str, list[Excerpt]] = {}
-        for e in decided:
-            if e.review.suggested_by is not None and e.review.suggested is not None:
-                groups.setdefault(e.review.suggested_by, []).append(e)
-        out = []
-        for model, items in sorted(groups.items(), key=lambda kv: model_order(kv[0])):
-            changed = sum(sorted(e.review.suggested) != sorted(final_codes(e) or []) for e in items)
-            kappas = [
-                cohen_kappa(
-                    np.array([c in e.review.suggested for e in items], dtype=int),
-                    np.array([c in (final_codes(e) or []) for e in items], dtype=int),
-                )
-                for c in self.served.codebook.code_ids
-            ]
-            kappas = [k for k in kappas if k is not None]
-            out.append(
-                {
-                    "model": model,
-                    "decisions": len(items),
-                    "changed": changed,
-                    "kappa": round(float(np.mean(kappas)), 3) if kappas else None,
-                }
-            )
-        return out
-
-    def _live_state(self) -> dict | None:
-        live = self.served.live
-        if live is None:
-            return None
-        model, latest = live.model(), live.latest
-        held_back = latest is not None and latest is not model
-        return {
-            "model": model.name if model else None,
-            "learned_from": model.decisions if model else 0,
-            "every": live.every,
-            "relearning": live.busy,
-            "history": live.history[-10:],
-            "error": live.error,
-            "finetune": live.finetune_state(),
-            "held_back": (
-                {"model": latest.name, "learned_from": latest.decisions, "check": latest.check} if held_back else None
-            ),
-        }
 
     # --- recording --------------------------------------------------------------------
 
@@ -496,35 +328,3 @@ class ReviewSession:
         if self.served.live is not None:
             self.served.live.close()
         self.file.close()
-
-
-def _source_text(path: Path, root: Path) -> str | None:
-    """A transcript's normalised text, only from inside the served folder."""
-    path, root = path.resolve(), root.resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    return _read_text(str(path), path.stat().st_mtime_ns)
-
-
-@lru_cache(maxsize=64)
-def _read_text(path: str, mtime_ns: int) -> str:
-    return Path(path).read_text(encoding="utf-8")
-
-
-def _clip_start(text: str) -> str:
-    """Start the shown context at a line (or word) boundary."""
-    cut = text.find("\n") if len(text) >= AROUND_CHARS else -1
-    if cut < 0 and len(text) >= AROUND_CHARS:
-        cut = text.find(" ")
-    return (text[cut + 1 :] if cut >= 0 else text).lstrip("\n")
-
-
-def _clip_end(text: str) -> str:
-    cut = text.rfind("\n") if len(text) >= AROUND_CHARS else -1
-    if cut < 0 and len(text) >= AROUND_CHARS:
-        cut = text.rfind(" ")
-    return (text[:cut] if cut > 0 else text).rstrip("\n")
-
-
-def _rounded(k: float | None) -> float | None:
-    return None if k is None else round(k, 3)
