@@ -58,16 +58,10 @@ def evaluate_cli(
     Macro-F1 and mean kappa average over the codes that occur in the gold file.
     """
     given = {
-        k: v
-        for k, v in dict(
-            threshold=threshold,
-            unit_words=unit_words,
-            every_passage_coded=every_passage_coded,
-            backend=backend,
-            model=embedding_model,
-        ).items()
-        if v is not None
-    }
+        "threshold": threshold, "unit_words": unit_words, "every_passage_coded": every_passage_coded,
+        "backend": backend, "model": embedding_model,
+    }  # fmt: skip
+    given = {k: v for k, v in given.items() if v is not None}
     study = Study.of(study_dir) if study_dir is not None else None
     if study_dir is not None and study is None:
         raise UsageError(f"--study {study_dir}: no manifest.json there")
