@@ -295,7 +295,7 @@ def test_batch_with_every_kind_of_bad_input(tmp_path, fake_embedder):
 
 
 def test_cli_reports_bad_inputs_one_line_each_and_exits_1(tmp_path, monkeypatch, fake_embedder):
-    import pipeline.run as run_module
+    import pipeline.run.setup as run_module
 
     monkeypatch.setattr(run_module, "build_embedder", lambda *a, **k: fake_embedder)
     write(tmp_path / "in" / "ok.txt", "Participant: We met.\n")
@@ -339,7 +339,7 @@ def test_survey_answers_code_as_one_passage_each_with_their_question(tmp_path, f
 def test_every_passage_coded_is_kept_by_the_study_and_codes_every_passage(tmp_path, monkeypatch, fake_embedder):
     """Off-topic talk gets no code by default; told that every passage carries one, `code`
     gives each passage a code, the manifest records it and a rerun into the study keeps it."""
-    import pipeline.run as run_module
+    import pipeline.run.setup as run_module
     from pipeline.manifest import Manifest
 
     monkeypatch.setattr(run_module, "build_embedder", lambda *a, **k: fake_embedder)

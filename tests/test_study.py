@@ -141,7 +141,7 @@ def test_learning_a_study_brings_what_its_model_learned_from(tmp_path, monkeypat
     """An imported coding (here a gold file) taught the model a study was coded with:
     `qcode learn STUDY` learns from it too, before the study's own decisions (which win)."""
     import pipeline.cli.learn as learn_cli
-    import pipeline.run as run
+    import pipeline.run.setup as run
     from pipeline.study import for_learning
 
     for module in (learn_cli, run):

@@ -58,7 +58,7 @@ def test_a_decision_reaches_the_training_set_through_at_most_six_rooms(tmp_path,
 
 
 def test_a_codebook_table_reaches_the_tagger_through_at_most_five_rooms(tmp_path, monkeypatch, fake_embedder):
-    import pipeline.run as run
+    import pipeline.run.setup as run
 
     table = tmp_path / "codes.csv"
     table.write_text("name,definition\nTrust,People say they trust each other\nMoney,Budgets and who pays for what\n")
@@ -69,7 +69,7 @@ def test_a_codebook_table_reaches_the_tagger_through_at_most_five_rooms(tmp_path
         args = ["code", str(SAMPLE), "--codebook", str(table), "-o", str(tmp_path / "out"), "-q"]
         CliRunner().invoke(app, args, catch_exceptions=False)
 
-    rooms = rooms_of(walk(code, lambda v: path(v) or isinstance(v, Codebook), ("pipeline.run", "build_tagger")))
+    rooms = rooms_of(walk(code, lambda v: path(v) or isinstance(v, Codebook), ("pipeline.run.setup", "build_tagger")))
     assert rooms[0] == "cli" and "study" in rooms and "codebook" in rooms and rooms[-1] == "tag", rooms
     assert len(rooms) <= 5, rooms
 
