@@ -180,7 +180,7 @@ def _alive(pid: int) -> bool:
 
 def test_two_pages_on_one_folder_never_share_a_model_number(tmp_path, fake_embedder):
     from pipeline.learn import Labelled, LearnedTagger
-    from pipeline.reviewing.relearn import _keep
+    from pipeline.reviewing.kept_models import _keep
 
     data = Labelled(["a", "b", "c"], ["we trust", "money cut", "we trust them"], [["trust"], [], ["trust"]])
     cb = load_codebook()

@@ -1,7 +1,7 @@
 """The review page's relearn worker, run in its own low-priority process (`live.py`
 starts it): learn with `qcode learn`'s learner from every decision so far and the batch
 model's own training passages, rescore the pending passages, keep the model in `live/`
-(complete or not at all), and say which suggestions the page should show.
+(complete or not at all: kept_models.py), and say which suggestions the page should show.
 
 Nothing here writes the excerpts file. The worker ends itself once the page's process
 has gone, so that no worker lives on to write live/ for a dead page.
@@ -9,9 +9,7 @@ has gone, so that no worker lives on to write live/ for a dead page.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -21,9 +19,9 @@ import numpy as np
 
 from ..config import Config
 from ..model_folder import training_rows
-from ..outputs import LIVE
 from . import retune
 from .context import Context
+from .kept_models import _keep
 
 BATCH = "batch"  # what `suggested_by` says of the suggestions `qcode code` wrote
 
@@ -323,89 +321,3 @@ def keeps_batch(tagger, live_uncertainty: float, batch_uncertainty: float | None
     suggestions wrong; on thin codebooks, keeping the codebook's confident ones made three
     times as many wrong as taking the live model.)"""
     return batch_uncertainty is not None and tagger.codebook_weight_ == 1.0 and batch_uncertainty < live_uncertainty
-
-
-def _keep(
-    root: Path,
-    version: int,
-    tagger,
-    *,
-    codebook_sha256: str,
-    embedder,
-    decisions: int,
-    seconds: float,
-    encoder: str | None = None,
-    choice: tuple[dict, object] | None = None,
-    prior: int = 0,
-) -> int:
-    """Save the model to live/vN (with the fine-tuned encoder it learned on, linked, so
-    `qcode code --model live/vN` embeds as it did) and name it in live/index.jsonl. Where
-    another page on the same folder took vN first, the next free number: the version
-    kept, which this returns, is the one the page names."""
-    import tempfile
-
-    from ..model_folder import ENCODER, model_sha256
-
-    folder = root / LIVE
-    folder.mkdir(exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".v{version}.", suffix=".tmp", dir=folder))
-    tagger.save(
-        tmp,
-        codebook_sha256=codebook_sha256,
-        embedder=embedder,
-        training=[{"path": "(review page decisions)", "passages": decisions}]
-        + ([{"path": "(the batch model's training passages)", "passages": prior}] if prior else []),
-    )
-    if encoder is not None:
-        link_tree(Path(encoder), tmp / ENCODER)
-    if choice is not None:
-        save_choice(tmp, *choice)
-    version, final = _claim(tmp, folder, version)
-    line = {
-        "model": f"live-{version}",
-        "path": f"{LIVE}/v{version}",
-        "decisions": decisions,
-        "seconds": round(seconds, 2),
-        "sha256": model_sha256(final),
-        **({"chosen": choice[0]["chosen"]} if choice else {}),
-        **({"encoder": os.path.relpath(encoder, root)} if encoder else {}),
-    }
-    retune.append_index(folder, line)
-    return version
-
-
-def _claim(tmp: Path, folder: Path, version: int) -> tuple[int, Path]:
-    """Rename `tmp` to the first free vN from `version` on (a rename onto a folder that
-    exists fails, so two pages never take one number)."""
-    while True:
-        final = folder / f"v{version}"
-        try:
-            os.rename(tmp, final)
-            return version, final
-        except OSError:
-            if not final.exists():
-                raise
-            version += 1
-
-
-def link_tree(source: Path, target: Path) -> None:
-    """`target` as a copy of the folder `source` made of hard links (no space taken; a
-    copy where links cannot be made)."""
-
-    def link(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(source, target, copy_function=link)
-
-
-def save_choice(folder: Path, check: dict, model) -> None:
-    """`choice.json` (which suggestions the page used and why) and, when fitted, the
-    decision model's weights (`decisions.npz`; its classes are in choice.json)."""
-    meta = {"check": check, "decisions": [list(d) for d in model.classes_ or []]}
-    if model.model_ is not None:
-        np.savez(folder / "decisions.npz", coef=model.model_.coef_, intercept=model.model_.intercept_)
-        meta["classes_fitted"] = [int(c) for c in model.model_.classes_]
-    (folder / "choice.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
