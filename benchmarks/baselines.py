@@ -14,7 +14,7 @@ from sklearn.svm import LinearSVC
 
 from pipeline.decision import neighbour_means, passage_means
 from pipeline.evaluate import label_matrix
-from pipeline.learn import Labelled, _f1, _paired_f1_se
+from pipeline.learn import Labelled, f1_of, paired_f1_se
 from pipeline.tag import CodebookTagger
 from pipeline.units import UnitVectors, embed_units
 
@@ -69,9 +69,9 @@ class PreviousLearner:
         a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
         p = expit(a * oof + b)
         cuts = np.round(np.arange(0.10, 0.91, 0.05), 2)
-        threshold = max(cuts, key=lambda t: (round(float(_f1(y, p >= t)), 6), -abs(t - 0.5)))
-        gain = float(_f1(y, p >= threshold) - _f1(y, base_p >= self.config.threshold))
-        if gain <= _paired_f1_se(y, p >= threshold, base_p >= self.config.threshold, seed=self.config.seed):
+        threshold = max(cuts, key=lambda t: (round(float(f1_of(y, p >= t)), 6), -abs(t - 0.5)))
+        gain = float(f1_of(y, p >= threshold) - f1_of(y, base_p >= self.config.threshold))
+        if gain <= paired_f1_se(y, p >= threshold, base_p >= self.config.threshold, seed=self.config.seed):
             return
         clf = self._classifier(np.vstack([X, cb_X]), np.concatenate([y[owner], cb_y]))
         self.coef_[k], self.intercept_[k], self.thresholds_[k] = a * clf.coef_[0], a * clf.intercept_[0] + b, threshold

@@ -160,8 +160,8 @@ def main() -> None:
         f" {pooled(lambda tr, te: [c for _, c in base.suggest(units.take(te))])}"
     )
     print(f"labelled passages only (all of each training part): {pooled(supervised)}")
-    rule = learn_module._paired_f1_se
-    learn_module._paired_f1_se = lambda *a, **k: -1.0  # every code with enough examples is learned
+    rule = learn_module.paired_f1_se
+    learn_module.paired_f1_se = lambda *a, **k: -1.0  # every code with enough examples is learned
     rng = np.random.default_rng(config.seed)
     for size in (100, None):
 
@@ -173,7 +173,7 @@ def main() -> None:
             return [c for _, c in LearnedTagger(codebook, config=config).fit(embedder, data).suggest(units.take(test))]
 
         print(f"learned without the one-SE rule, {size or 'all'} passages:   {pooled(learned)}")
-    learn_module._paired_f1_se = rule
+    learn_module.paired_f1_se = rule
     if args.finetune is not None:
         train, test = folds[args.finetune]
         chosen = np.random.default_rng(config.seed).permutation(train)[:100]

@@ -180,14 +180,14 @@ def _alive(pid: int) -> bool:
 
 def test_two_pages_on_one_folder_never_share_a_model_number(tmp_path, fake_embedder):
     from pipeline.learn import Labelled, LearnedTagger
-    from pipeline.reviewing.kept_models import _keep
+    from pipeline.reviewing.kept_models import keep_live_model
 
     data = Labelled(["a", "b", "c"], ["we trust", "money cut", "we trust them"], [["trust"], [], ["trust"]])
     cb = load_codebook()
     data.labels[0] = data.labels[2] = [cb.code_ids[0]]
     tagger = LearnedTagger(cb, config=Config()).fit(fake_embedder, data)
     kept = [
-        _keep(tmp_path, 2, tagger, codebook_sha256="x", embedder=fake_embedder, decisions=n, seconds=1.0)
+        keep_live_model(tmp_path, 2, tagger, codebook_sha256="x", embedder=fake_embedder, decisions=n, seconds=1.0)
         for n in (59, 60)  # page A and page B both asked for live-2
     ]
     index = [json.loads(x) for x in (tmp_path / "live" / "index.jsonl").read_text().splitlines()]

@@ -31,7 +31,7 @@ from .settings import (
     TRUST,
     learner_settings,
 )
-from .stats import _f1, _paired_f1_se
+from .stats import f1_of, paired_f1_se
 from .tagger import LearnedTagger, decision_shape
 from .workflow import fit_labelled, keep_codebook, learn
 
@@ -46,8 +46,8 @@ __all__ = [
     "TRUST",
     "Labelled",
     "LearnedTagger",
-    "_f1",
-    "_paired_f1_se",
+    "f1_of",
+    "paired_f1_se",
     "blend_weight",
     "decision_shape",
     "fit_labelled",

@@ -48,7 +48,7 @@ from ..codebook import thin_codes
 from ..decision import SOLVER
 from ..units import UnitVectors
 from .settings import FOLDS, LARGE, MIN_TRUST, N0, TRUST, C
-from .stats import _balanced, _best_cut, _f1, _held_out_cut_predictions, _paired_f1_se
+from .stats import balanced, best_cut, f1_of, held_out_cut_predictions, paired_f1_se
 
 
 def blend_weight(positives: int, negatives: int, n0: float = N0) -> float:
@@ -166,7 +166,7 @@ class PerCodeModels:
         each source balanced on its own, the codebook's weighted by `codebook_weight`."""
         cb_X, cb_y = self.base_.training_rows(k)
         a = self.codebook_weight_ if codebook_weight is None else codebook_weight
-        weights = np.concatenate([a * _balanced(cb_y), _balanced(y_units)])
+        weights = np.concatenate([a * balanced(cb_y), balanced(y_units)])
         clf = LogisticRegression(C=C, solver=SOLVER, max_iter=3000, random_state=self.config.seed)
         clf.fit(np.vstack([cb_X, X]), np.concatenate([cb_y, y_units]), sample_weight=weights)
         return clf.coef_[0], float(clf.intercept_[0])
@@ -187,8 +187,8 @@ class PerCodeModels:
                 svm = LinearSVC(C=1.0, random_state=self.config.seed).fit(words[fit_rows], y[owner[fit_rows]])
                 lexical[test] = np.maximum.reduceat(svm.decision_function(words[test_rows]), starts)
         t = self.config.threshold
-        f1_learned, f1_base = float(_f1(y, learned >= t)), float(_f1(y, base_scores >= t))
-        se = _paired_f1_se(y, learned >= t, base_scores >= t, seed=self.config.seed)
+        f1_learned, f1_base = float(f1_of(y, learned >= t)), float(f1_of(y, base_scores >= t))
+        se = paired_f1_se(y, learned >= t, base_scores >= t, seed=self.config.seed)
         out = {
             "codebook_f1": round(f1_base, 4),
             "learned_f1": round(f1_learned, 4),
@@ -196,16 +196,16 @@ class PerCodeModels:
             "gain_se": round(se, 4),
         }
         if words is not None:
-            cut = _best_cut(y, lexical)  # applied from now on; judged at held-out cuts
-            held_out = _held_out_cut_predictions(y, lexical, self.config.seed)
+            cut = best_cut(y, lexical)  # applied from now on; judged at held-out cuts
+            held_out = held_out_cut_predictions(y, lexical, self.config.seed)
             self._lexical_oof[k] = held_out
-            f1_lex = float(_f1(y, held_out))
+            f1_lex = float(f1_of(y, held_out))
             slope = (
                 LogisticRegression(C=1e6, max_iter=1000, random_state=self.config.seed)
                 .fit(lexical[:, None], y)
                 .coef_[0, 0]
             )
-            se_lex = _paired_f1_se(y, held_out, learned >= t, seed=self.config.seed)
+            se_lex = paired_f1_se(y, held_out, learned >= t, seed=self.config.seed)
             out.update(
                 lexical_f1=round(f1_lex, 4),
                 lexical_gain=round(f1_lex - f1_learned, 4),

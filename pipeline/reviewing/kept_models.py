@@ -16,7 +16,7 @@ from ..outputs import LIVE
 from . import retune
 
 
-def _keep(
+def keep_live_model(
     root: Path,
     version: int,
     tagger,

@@ -21,7 +21,7 @@ from ..config import Config
 from ..model_folder import training_rows
 from . import retune
 from .context import Context
-from .kept_models import _keep
+from .kept_models import keep_live_model
 
 BATCH = "batch"  # what `suggested_by` says of the suggestions `qcode code` wrote
 
@@ -148,7 +148,7 @@ def relearn(job: RelearnJob) -> LiveModel:
     suggestions, check, chosen, context = pending_suggestions(tagger, units, snap, job.config, data, before=before)
     seconds = time.perf_counter() - started
     decided = snap.decided
-    version = _keep(
+    version = keep_live_model(
         Path(job.root),
         job.version,
         tagger,
