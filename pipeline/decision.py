@@ -178,6 +178,30 @@ def folds(n: int, groups: list | None, seed: int):
     return list(KFold(min(FOLDS, n), shuffle=True, random_state=seed).split(np.zeros(n)))
 
 
+def code_prior(decisions: list[tuple[str, ...]], code_ids: list[str]) -> np.ndarray:
+    """Each code's share of these decisions, kept off 0 and 1 (add a half, as Jeffreys)."""
+    counts = np.array([sum(code in d for d in decisions) for code in code_ids], dtype=float)
+    return (counts + 0.5) / (len(decisions) + 1.0)
+
+
+def balanced_logits(marginals: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """A model of whole decisions' code probabilities as log-odds against each code's
+    prior odds: 0 where a passage is as likely to carry the code as any passage, the
+    point where the per-code models (balanced classes) stand at 0.5."""
+    return _logit(marginals) - _logit(prior)
+
+
+def combined_scores(per_code: np.ndarray, balanced: np.ndarray) -> np.ndarray:
+    """The per-code models' scores and a model of whole decisions' balanced log-odds,
+    averaged as log-odds (learned-blend-v10, "combined")."""
+    return 1.0 / (1.0 + np.exp(-(0.5 * _logit(per_code) + 0.5 * balanced)))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-4, 1 - 1e-4)
+    return np.log(p) - np.log1p(-p)
+
+
 def mean_kappa(Y: np.ndarray, P: np.ndarray) -> float:
     """Mean Cohen's kappa over the codes present in Y (label matrices, passages x codes);
     a code whose kappa is undefined is left out, as in `qcode evaluate`."""
@@ -271,13 +295,29 @@ class DecisionModel:
     ) -> dict[float, list[tuple[str, ...]]]:
         """{power: each passage's best decision at that power by a model that did not
         learn from its fold}: one fit per fold for all the powers."""
+        return self.out_of_fold_fits(X, decisions, groups, powers, [])[0]
+
+    def out_of_fold_fits(
+        self,
+        X: np.ndarray,
+        decisions: list[tuple[str, ...]],
+        groups: list | None,
+        powers: tuple[float, ...],
+        code_ids: list[str],
+    ) -> tuple[dict[float, list[tuple[str, ...]]], np.ndarray]:
+        """As `out_of_fold_by_power`, and (passages, codes) each code's `balanced_logits`
+        by the same fits: its probability of being in the decision, out of fold."""
         out: dict[float, list] = {p: [()] * len(decisions) for p in powers}
+        balanced = np.zeros((len(decisions), len(code_ids)))
         for train, test in folds(len(decisions), groups, self.seed):
-            part = DecisionModel(self.seed).fit(X[train], [decisions[i] for i in train])
+            seen = [decisions[i] for i in train]
+            part = DecisionModel(self.seed).fit(X[train], seen)
             for p in powers:
                 for i, d in zip(test, part.best(X[test], p)):
                     out[p][i] = d
-        return out
+            if code_ids:
+                balanced[test] = balanced_logits(part.marginals(X[test], code_ids), code_prior(seen, code_ids))
+        return out, balanced
 
     def out_of_fold_misses(self, X: np.ndarray, decisions: list[tuple[str, ...]], groups: list | None = None):
         """Per decided passage: whether its out-of-fold best decision is not the coder's."""

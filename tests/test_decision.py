@@ -8,7 +8,17 @@ from typer.testing import CliRunner
 
 from pipeline import Codebook, Config
 from pipeline.cli import app
-from pipeline.decision import POWERS, DecisionModel, folds, mean_kappa, neighbour_means, passage_texts
+from pipeline.decision import (
+    POWERS,
+    DecisionModel,
+    balanced_logits,
+    code_prior,
+    combined_scores,
+    folds,
+    mean_kappa,
+    neighbour_means,
+    passage_texts,
+)
 from pipeline.labelled import load_labelled
 from pipeline.learn import Labelled, LearnedTagger, moved_by_threshold
 from pipeline.units import UnitVectors
@@ -211,7 +221,7 @@ def test_a_model_that_reads_neighbours_is_saved_and_read_back(tmp_path, fake_emb
     units, groups = units_of(fake_embedder, rows), [r["source"] for r in rows]
     assert tagger.suggest(units, groups) == again.suggest(units, groups)
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert meta["decisions"]["mode"] == "context" and meta["strategy"] == "learned-blend-v9"
+    assert meta["decisions"]["mode"] == "context" and meta["strategy"] == "learned-blend-v10"
     assert meta["decisions"]["power"] == tagger.head_check_["powers"]["context"]["chosen"] == tagger.head_.power
 
 
@@ -371,3 +381,74 @@ def test_a_model_of_whole_decisions_gives_every_passage_a_code_where_the_config_
     for before, after, row in zip(free, coded, proba):
         assert after == (before if before else [int(np.argmax(row))])
     assert told.decision_shape()[0] == 1 and tagger.decision_shape()[0] == 0
+
+
+def test_combined_scores_average_the_two_as_log_odds():
+    prior = code_prior([("a",), ("a", "b"), ()], ["a", "b", "c"])
+    assert np.allclose(prior, [2.5 / 4, 1.5 / 4, 0.5 / 4])
+    assert np.allclose(balanced_logits(prior[None, :], prior), 0)  # as common as any passage: even
+    per_code = np.array([[0.5, 0.9, 0.2]])
+    assert np.allclose(combined_scores(per_code, np.zeros((1, 3))), [[0.5, 0.75, 1 / 3]])  # half the log-odds
+    assert np.allclose(
+        combined_scores(np.full((1, 3), 0.5), np.log(np.array([[3.0, 1.0, 1 / 3]]))), [[0.634, 0.5, 0.366]], atol=1e-3
+    )
+
+
+def test_learn_weighs_deciding_by_both_together_and_the_page_does_not(fake_embedder):
+    from pipeline.reviewing.choice import page_learner
+
+    cb, rows = context_study()
+    tagger = fit_rows(cb, rows, fake_embedder)
+    assert set(tagger.head_check_["mean_kappa_out_of_fold"]) == {"codes", "decisions", "context", "combined"}
+    assert tagger.head_check_["gains"]["combined"]["over"] == tagger.head_mode_ or tagger.head_mode_ == "combined"
+    ids, texts, labels = [r["id"] for r in rows], [r["text"] for r in rows], [r["labels"] for r in rows]
+    page = page_learner(cb, Config()).fit(
+        fake_embedder, Labelled(ids, texts, labels, groups=[r["source"] for r in rows])
+    )
+    assert "combined" not in page.head_check_["mean_kappa_out_of_fold"]
+
+
+def test_a_model_deciding_by_both_together_scores_so_and_is_saved_and_read_back(tmp_path, fake_embedder):
+    """Forced to decide by both (as if its check had chosen so): each code's score is the
+    per-code score and the whole decisions' balanced log-odds averaged, the decisions are
+    the per-code rule's on it, and the saved model decides alike."""
+    from pipeline.cli.learn import decided_by
+
+    cb, rows = context_study()
+    free = fit_rows(cb, rows, fake_embedder)
+    data = Labelled(
+        [r["id"] for r in rows],
+        [r["text"] for r in rows],
+        [r["labels"] for r in rows],
+        groups=[r["source"] for r in rows],
+    )
+    tagger = LearnedTagger(cb, config=Config())
+    tagger.fixed = {**free.choices(), "head": {**free.head_check_, "chosen": "combined"}}
+    tagger.fit(fake_embedder, data)
+    assert tagger.head_mode_ == "combined" and tagger.head_source_ == "context"
+    assert "together" in decided_by(tagger)
+    units, groups = units_of(fake_embedder, rows), [r["source"] for r in rows]
+    proba, decided = tagger.scores_and_codes(units, groups)
+    X = np.hstack(
+        [
+            passage_features_of(tagger, units),
+            neighbour_means(np.asarray(units.vectors), groups),
+        ]
+    )
+    marginals = tagger.head_.marginals(X, cb.code_ids)
+    expected = combined_scores(tagger.score(units), balanced_logits(marginals, tagger.head_prior_))
+    assert np.allclose(proba, expected, atol=1e-4) and decided == tagger.decide(proba)
+    tagger.save(tmp_path / "m", codebook_sha256="x", embedder=fake_embedder, training=[])
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["decisions"]["mode"] == "combined" and meta["decisions"]["source"] == "context"
+    assert np.allclose(meta["decisions"]["code_prior"], tagger.head_prior_)
+    again = LearnedTagger.load(
+        tmp_path / "m", codebook=cb, codebook_sha256="x", config=Config(), embedder=fake_embedder
+    )
+    assert again.suggest(units, groups) == tagger.suggest(units, groups)
+
+
+def passage_features_of(tagger, units):
+    from pipeline.decision import passage_features
+
+    return passage_features(units, tagger.base_scores(units), passage_texts(units), scale=tagger.head_scale_)

@@ -199,7 +199,7 @@ def test_learn_then_code_and_evaluate_with_the_model(tmp_path, cache_dir):
     )
     assert res.exit_code == 0, res.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["tagger"]["strategy"] == "learned-blend-v9" and sorted(
+    assert manifest["tagger"]["strategy"] == "learned-blend-v10" and sorted(
         manifest["tagger"]["learned_codes"]
     ) == sorted(learned)
     res = runner.invoke(

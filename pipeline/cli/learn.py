@@ -195,6 +195,7 @@ HEAD_NAMES = {
     "codes": "the per-code models above",
     "decisions": "a model of whole decisions (which set of codes a passage gets)",
     "context": "a model of whole decisions that also reads the passages before and after",
+    "combined": "the per-code models and a model of whole decisions together (their log-odds averaged)",
 }
 
 

@@ -12,6 +12,14 @@ mean kappa is higher by more than the bootstrap standard error, before the way o
 deciding is chosen; the review page, which counts wrong pre-selections, keeps power 0
 (reviewing/choice.py).
 
+The per-code models and a model of whole decisions may also decide together (v10,
+"combined", tried last): each code's per-code score and its probability of being in the
+whole decision (on the passage and its neighbours where known), the latter as log-odds
+against the code's share of the labelled passages, averaged as log-odds, then decided as
+the per-code models decide (threshold, codes per passage). A model of whole decisions is
+calibrated to how often each decision occurs and the per-code models see each code alone;
+where codes come together (what a practitioner's turn does) the two disagree usefully.
+
 `DecidingHead` holds this part of `LearnedTagger` (tagger.py).
 """
 
@@ -21,8 +29,11 @@ import numpy as np
 
 from ..decision import (
     DecisionModel,
+    balanced_logits,
     chosen_on_gain,
+    code_prior,
     codebook_logits,
+    combined_scores,
     mean_kappa,
     neighbour_means,
     passage_features,
@@ -50,12 +61,18 @@ class DecidingHead:
     """How passages are decided: chosen out of fold, fitted, and applied (a part of
     `LearnedTagger`)."""
 
+    # The ways of deciding tried, in order (settings.HEADS); the review page leaves out
+    # "combined" (reviewing/choice.py: it weighs its own candidates by wrong pre-selections).
+    heads: tuple[str, ...] = HEADS
+
     def _fit_head(self, units: UnitVectors | None, data: Labelled, base_scores, study: UnitVectors | None) -> None:
         """Choose how passages are decided, out of fold on the labelled passages (mean
-        kappa over the codes they carry): by the per-code models, or by a model of whole
-        decisions on each passage (decision.py), with or without its neighbours. Folds
-        are whole documents where the documents are known."""
+        kappa over the codes they carry): by the per-code models, by a model of whole
+        decisions on each passage (decision.py), with or without its neighbours, or by
+        the per-code models and that model together (v10). Folds are whole documents
+        where the documents are known."""
         self.head_, self.head_mode_, self.head_scale_, self.head_check_ = None, "codes", 1.0, None
+        self.head_source_, self.head_prior_ = None, None
         ids = self.codebook.code_ids
         self.oof_codes_ = [[ids[k] for k in row] for row in self.decide(self.oof_scores_)] if units is not None else []
         if units is None or len(data.texts) < MIN_HEAD:
@@ -70,23 +87,42 @@ class DecidingHead:
         if before is not None:  # chosen before the encoder was tuned on these passages: no check here
             self.head_mode_, self.head_check_ = before["chosen"], {**before, "encoder": "before tuning"}
         else:
-            oof = {"codes": [tuple(codes) for codes in self._codes_by_document(units, data.labels, base_scores)]}
-            powers = {}
-            for mode, X in features.items():
-                by_power = DecisionModel(self.config.seed).out_of_fold_by_power(X, decisions, self._groups, self.powers)
-                powers[mode], oof[mode] = self._best_power(data.labels, by_power)
-            self.head_mode_, self.head_check_ = self._choose_head(data.labels, oof)
-            self.head_check_["powers"] = powers
-            self.oof_codes_ = [list(d) for d in oof[self.head_mode_]]  # as this model decides, out of fold
-        if self.head_mode_ != "codes":
+            self._check_heads(units, data.labels, base_scores, features)
+        if self.head_mode_ == "combined":
+            self.head_source_ = "context" if "context" in features else "decisions"
+            self.head_ = DecisionModel(self.config.seed).fit(features[self.head_source_], decisions)
+            self.head_prior_ = code_prior(decisions, ids)
+        elif self.head_mode_ != "codes":
             power = self.head_check_.get("powers", {}).get(self.head_mode_, {}).get("chosen", 0.0)
             self.head_ = DecisionModel(self.config.seed, power=power).fit(features[self.head_mode_], decisions)
 
-    def _codes_by_document(self, units: UnitVectors, labels: list[list[str]], base_scores: np.ndarray):
-        """The per-code models' decisions out of fold, whole documents per fold (as the
+    def _check_heads(self, units: UnitVectors, labels: list[list[str]], base_scores, features: dict) -> None:
+        """Each way of deciding out of fold (a model of whole decisions at its best power),
+        then `_choose_head`. The combined way reads the per-code models' out-of-fold
+        scores and the out-of-fold code probabilities of the model of whole decisions on
+        the richest features (with the neighbours where known)."""
+        ids = self.codebook.code_ids
+        decisions = [tuple(d) for d in labels]
+        code_scores = self._scores_by_document(units, labels, base_scores)
+        oof = {"codes": [tuple(ids[k] for k in row) for row in self.decide(code_scores)]}
+        powers, balanced = {}, {}
+        for mode, X in features.items():
+            by_power, balanced[mode] = DecisionModel(self.config.seed).out_of_fold_fits(
+                X, decisions, self._groups, self.powers, ids
+            )
+            powers[mode], oof[mode] = self._best_power(labels, by_power)
+        if "combined" in self.heads:
+            both = combined_scores(code_scores, balanced["context" if "context" in features else "decisions"])
+            oof["combined"] = [tuple(ids[k] for k in row) for row in self.decide(both)]
+        self.head_mode_, self.head_check_ = self._choose_head(labels, oof)
+        self.head_check_["powers"] = powers
+        self.oof_codes_ = [list(d) for d in oof[self.head_mode_]]  # as this model decides, out of fold
+
+    def _scores_by_document(self, units: UnitVectors, labels: list[list[str]], base_scores: np.ndarray):
+        """The per-code models' scores out of fold, whole documents per fold (as the
         model of whole decisions is judged); shuffled passages where no document is known."""
         if self._groups is None or len(set(self._groups)) < FOLDS:
-            return self.oof_codes_
+            return self.oof_scores_
         Y = label_matrix(labels, self.codebook.code_ids)
         owner = np.repeat(np.arange(len(units)), np.diff(units.bounds))
         scores = self.oof_scores_.copy()
@@ -96,8 +132,7 @@ class DecidingHead:
                 scores[:, k] = self._oof_blend(
                     k, units, owner, y, base_scores[:, k], (self.codebook_weight_, self.n0_), True
                 )
-        ids = self.codebook.code_ids
-        return [[ids[k] for k in row] for row in self.decide(scores)]
+        return scores
 
     def _best_power(self, labels: list[list[str]], by_power: dict) -> tuple[dict, list]:
         """({chosen power, mean kappa out of fold at each, the gains}, the decisions at the
@@ -120,7 +155,7 @@ class DecidingHead:
         Y = label_matrix(labels, ids)
         P = {mode: label_matrix([list(d) for d in pred], ids) for mode, pred in oof.items()}
         kappa = {mode: round(mean_kappa(Y, P[mode]), 4) for mode in P}
-        ordered = {mode: P[mode] for mode in HEADS if mode in P}
+        ordered = {mode: P[mode] for mode in self.heads if mode in P}
         chosen, gains = chosen_on_gain(Y, ordered, kappa, self._groups, self.config.seed)
         by_document = self._groups is not None and len(set(self._groups)) >= FOLDS
         check = {
@@ -141,8 +176,12 @@ class DecidingHead:
             return super().scores_and_codes(units, groups)
         base = self.base_scores(units)
         X = passage_features(units, base, passage_texts(units), scale=self.head_scale_)
-        if self.head_mode_ == "context":
+        if "context" in (self.head_mode_, self.head_source_):
             X = np.hstack([X, neighbour_means(passage_means(units), groups)])
+        if self.head_mode_ == "combined":
+            marginals = self.head_.marginals(X, self.codebook.code_ids)
+            proba = np.round(combined_scores(self.score(units), balanced_logits(marginals, self.head_prior_)), 4)
+            return proba, self.decide(proba)
         proba = np.round(self.head_.marginals(X, self.codebook.code_ids), 4)
         index = {c: k for k, c in enumerate(self.codebook.code_ids)}
         decided = []

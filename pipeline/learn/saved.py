@@ -67,14 +67,7 @@ class SavedModel:
                 "codes_per_passage": {"least": self.min_codes_, "most": self.max_codes_},
                 **({"chosen": "with the encoder before it was tuned"} if self.fixed is not None else {}),
             },
-            "decisions": {
-                "mode": self.head_mode_,
-                "classes": [list(c) for c in self.head_.classes_] if self.head_ is not None else [],
-                "codebook_logit_scale": self.head_scale_,
-                "power": self.head_.power if self.head_ is not None else 0.0,
-                "powers_tried": list(self.powers),
-                "check": self.head_check_,
-            },
+            "decisions": self._decisions_meta(),
             "training": {"passages": self.n_train_, "files": training, "ids": sorted(ids)},
             "encoder_tuning": encoder,
             "cross_validated": self.report_,
@@ -82,6 +75,22 @@ class SavedModel:
         }
         with atomic_write(out_dir / MODEL_JSON) as f:
             f.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+    def _decisions_meta(self) -> dict:
+        """How passages are decided, as model.json gives it."""
+        return {
+            "mode": self.head_mode_,
+            "classes": [list(c) for c in self.head_.classes_] if self.head_ is not None else [],
+            "codebook_logit_scale": self.head_scale_,
+            "power": self.head_.power if self.head_ is not None else 0.0,
+            **(
+                {"source": self.head_source_, "code_prior": [float(p) for p in self.head_prior_]}
+                if self.head_mode_ == "combined"
+                else {}
+            ),
+            "powers_tried": list(self.powers),
+            "check": self.head_check_,
+        }
 
     @classmethod
     def load(
@@ -143,6 +152,9 @@ class SavedModel:
         self.head_scale_ = float(meta.get("codebook_logit_scale", 1.0))
         self.head_check_ = meta.get("check")
         self.head_ = None
+        self.head_source_, self.head_prior_ = meta.get("source"), None
+        if self.head_mode_ == "combined":
+            self.head_prior_ = np.asarray(meta["code_prior"], dtype=np.float64)
         if self.head_mode_ != "codes":
             power = float(meta.get("power", 0.0))
             self.head_ = DecisionModel.from_arrays(self.config.seed, meta["classes"], arrays, power=power)

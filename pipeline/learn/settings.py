@@ -3,12 +3,19 @@ records them: `learner_settings`). What each was chosen on is in docs/tagging.md
 
 from __future__ import annotations
 
-STRATEGY = "learned-blend-v9"
-# Older models still read (v8: one code per passage wherever the 90th percentile said
+STRATEGY = "learned-blend-v10"
+# Older models still read (v9: no "combined" way of deciding; v8: one code per passage wherever the 90th percentile said
 # so; v7: the decision's shape from 40 labelled passages even where all carry a code; v6:
 # the codebook part as adapted, blind to the labels; v5: whole decisions always the most
 # probable; v4: no model of whole decisions).
-READS = ("learned-blend-v8", "learned-blend-v7", "learned-blend-v6", "learned-blend-v5", "learned-blend-v4")
+READS = (
+    "learned-blend-v9",
+    "learned-blend-v8",
+    "learned-blend-v7",
+    "learned-blend-v6",
+    "learned-blend-v5",
+    "learned-blend-v4",
+)
 N0 = 5.0  # reviewed examples (each way) at which a code's learned model weighs as much as the codebook
 # How much the codebook is trusted beside the reviews: (weight of the codebook's own rows
 # inside each learned model, N0 of the blend). The first trusts the codebook (it agrees
@@ -44,11 +51,11 @@ LARGE = 1000  # reviewed passages from which 3 folds estimate as well as 5 (and 
 # 500 on (practitioner behaviour; client talk: no change); see docs/tagging.md.
 LEXICAL_PASSAGES = 500
 MIN_LEXICAL = 10
-# How passages are decided (`_fit_head`): by the per-code models, or by a model of whole
-# decisions without or with the passage's neighbours; each in turn replaces the one before
-# where it agrees better with the coders out of fold by more than a standard error, from
-# MIN_HEAD labelled passages.
-HEADS = ("codes", "decisions", "context")
+# How passages are decided (`_fit_head`): by the per-code models, by a model of whole
+# decisions without or with the passage's neighbours, or by the per-code models and that
+# model together (v10); each in turn replaces the one chosen so far where it agrees better
+# with the coders out of fold by more than a standard error, from MIN_HEAD labelled passages.
+HEADS = ("codes", "decisions", "context", "combined")
 MIN_HEAD = 40
 
 

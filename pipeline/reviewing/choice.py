@@ -66,6 +66,7 @@ def page_learner(codebook, config):
 
     tagger = LearnedTagger(codebook, config=config)
     tagger.powers = (0.0,)
+    tagger.heads = tuple(h for h in tagger.heads if h != "combined")  # the page weighs its own
     return tagger
 
 
