@@ -124,14 +124,24 @@ def context_study(documents=12, per_document=12, seed=0):
     return cb, rows
 
 
-def fit_rows(cb, rows, embedder):
-    data = Labelled(
+def labelled_of(rows) -> Labelled:
+    return Labelled(
         [r["id"] for r in rows],
         [r["text"] for r in rows],
         [r["labels"] for r in rows],
         groups=[r["source"] for r in rows],
     )
-    return LearnedTagger(cb, config=Config()).fit(embedder, data)
+
+
+def fit_rows(cb, rows, embedder):
+    return LearnedTagger(cb, config=Config()).fit(embedder, labelled_of(rows))
+
+
+def fit_told(cb, rows, embedder, head: dict):
+    """A learner told how passages are decided (as if chosen before its encoder was tuned)."""
+    tagger = LearnedTagger(cb, config=Config())
+    tagger.fixed = {**fit_rows(cb, rows, embedder).choices(), "head": head}
+    return tagger.fit(embedder, labelled_of(rows))
 
 
 def units_of(embedder, rows):
@@ -163,15 +173,7 @@ def test_a_head_chosen_before_tuning_is_kept_and_said(fake_embedder):
     chosen_before = fit_rows(cb, rows, fake_embedder).head_check_
     assert chosen_before["chosen"] == "context"
     before = {**chosen_before, "chosen": "decisions"}  # as if the untuned encoder had chosen whole decisions
-    data = Labelled(
-        [r["id"] for r in rows],
-        [r["text"] for r in rows],
-        [r["labels"] for r in rows],
-        groups=[r["source"] for r in rows],
-    )
-    tagger = LearnedTagger(cb, config=Config())
-    tagger.fixed = {**fit_rows(cb, rows, fake_embedder).choices(), "head": before}
-    tagger.fit(fake_embedder, data)
+    tagger = fit_told(cb, rows, fake_embedder, before)
     assert tagger.head_mode_ == "decisions" and tagger.head_check_["encoder"] == "before tuning"
     assert tagger.head_.classes_ and "chosen with the encoder before it was tuned" in decided_by(tagger)
     assert "before it was tuned" not in decided_by(fit_rows(cb, rows, fake_embedder))
@@ -415,16 +417,7 @@ def test_a_model_deciding_by_both_together_scores_so_and_is_saved_and_read_back(
     from pipeline.cli.learn import decided_by
 
     cb, rows = context_study()
-    free = fit_rows(cb, rows, fake_embedder)
-    data = Labelled(
-        [r["id"] for r in rows],
-        [r["text"] for r in rows],
-        [r["labels"] for r in rows],
-        groups=[r["source"] for r in rows],
-    )
-    tagger = LearnedTagger(cb, config=Config())
-    tagger.fixed = {**free.choices(), "head": {**free.head_check_, "chosen": "combined"}}
-    tagger.fit(fake_embedder, data)
+    tagger = fit_told(cb, rows, fake_embedder, {**fit_rows(cb, rows, fake_embedder).head_check_, "chosen": "combined"})
     assert tagger.head_mode_ == "combined" and tagger.head_source_ == "context"
     assert "together" in decided_by(tagger)
     units, groups = units_of(fake_embedder, rows), [r["source"] for r in rows]
