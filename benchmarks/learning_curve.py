@@ -2,6 +2,8 @@
 100, 200 and all labelled passages, always scored on held-out folds, for qcode's learner,
 the previous one, TF-IDF + LinearSVC trained on the same reviewed passages, and a plain
 logistic regression on the same frozen vectors, one code per passage (`logreg-top1`).
+`qcode-v9` is qcode's learner without its fourth way of deciding (learned-blend-v10's
+"combined"), for the comparison in docs/tagging.md; it is run only when named.
 
     .venv/bin/python benchmarks/learning_curve.py --gold G.jsonl --codebook C.yaml [--reps 3] [--json OUT]
 
@@ -31,11 +33,13 @@ from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
+from pipeline.learn.settings import HEADS  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
 SIZES = (0, 25, 50, 100, 200, None)  # None = all
-LEARNERS = ("qcode", "previous", "tfidf-svc", "logreg-top1")
+LEARNERS = ("qcode", "previous", "tfidf-svc", "logreg-top1", "qcode-v9")
+ONE_WAY_AT_A_TIME = tuple(h for h in HEADS if h != "combined")  # learned-blend-v9's ways of deciding
 
 
 def predict(learner, items, train, test, units, codebook, config, embedder, base):
@@ -45,14 +49,12 @@ def predict(learner, items, train, test, units, codebook, config, embedder, base
     if len(train) == 0:
         return [c for _, c in base.suggest(units.take(test))]
     data = Labelled([items[i].id for i in train], [items[i].text for i in train], [items[i].labels for i in train])
-    if learner == "qcode":
+    if learner in ("qcode", "qcode-v9"):
         data.where = [int(i) for i in train]  # their places in the study, whose other passages are unlabelled
-        return [
-            c
-            for _, c in (
-                LearnedTagger(codebook, config=config).fit(embedder, data, study=units).suggest(units.take(test))
-            )
-        ]
+        tagger = LearnedTagger(codebook, config=config)
+        if learner == "qcode-v9":
+            tagger.heads = ONE_WAY_AT_A_TIME
+        return [c for _, c in tagger.fit(embedder, data, study=units).suggest(units.take(test))]
     if learner == "logreg-top1":
         return logreg_top1(items, units, train, test, neighbours=False, seed=config.seed)
     if learner == "previous":
@@ -91,7 +93,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--codebook", type=Path)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--reps", type=int, default=3, help="random draws of the reviewed passages per size")
-    ap.add_argument("--learners", nargs="+", default=list(LEARNERS), choices=LEARNERS)
+    ap.add_argument("--learners", nargs="+", default=list(LEARNERS[:4]), choices=LEARNERS)
     ap.add_argument("--sizes", nargs="+", default=[str(s) if s is not None else "all" for s in SIZES])
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--definitions-only", action="store_true", help="strip the codebook to names and definitions")
