@@ -445,3 +445,29 @@ def passage_features_of(tagger, units):
     from pipeline.decision import passage_features
 
     return passage_features(units, tagger.base_scores(units), passage_texts(units), scale=tagger.head_scale_)
+
+
+def test_a_hand_edited_model_json_is_one_error_naming_it(tmp_path, fake_embedder):
+    """A combined model whose model.json lost its codes' shares, or its learned settings,
+    or whose shares do not match the codes, is refused with an InputError naming the
+    file, not a traceback."""
+    import pytest
+
+    from pipeline.errors import InputError
+
+    cb, rows = context_study()
+    tagger = fit_told(cb, rows, fake_embedder, {**fit_rows(cb, rows, fake_embedder).head_check_, "chosen": "combined"})
+    tagger.save(tmp_path / "m", codebook_sha256="x", embedder=fake_embedder, training=[])
+    path = tmp_path / "m" / "model.json"
+    meta = json.loads(path.read_text())
+    without_shares = {**meta, "decisions": {k: v for k, v in meta["decisions"].items() if k != "code_prior"}}
+    wrong_shares = {**meta, "decisions": {**meta["decisions"], "code_prior": [0.5]}}
+    for edited in (without_shares, wrong_shares, {k: v for k, v in meta.items() if k != "learned"}):
+        path.write_text(json.dumps(edited))
+        with pytest.raises(InputError, match="incomplete or altered model.json") as caught:
+            LearnedTagger.load(
+                tmp_path / "m", codebook=cb, codebook_sha256="x", config=Config(), embedder=fake_embedder
+            )
+        assert str(path) in str(caught.value)
+    path.write_text(json.dumps(meta))
+    assert LearnedTagger.load(tmp_path / "m", codebook=cb, codebook_sha256="x", config=Config(), embedder=fake_embedder)

@@ -120,18 +120,25 @@ class SavedModel:
             tagger, head = cls._read_weights(weights_path, codebook, config)
         except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:  # pickled object arrays are refused
             raise InputError(weights_path, f"not a qcode weights file: {str(err)[:300]}") from None
-        tagger._load_head(meta.get("decisions") or {}, head)
-        tagger.modes_ = [meta["modes"][c] for c in codebook.code_ids]
-        tagger.codebook_weight_, tagger.n0_ = meta["learned"]["codebook_weight"], meta["learned"]["n0"]
-        tagger.min_codes_, tagger.max_codes_ = (
-            meta["learned"]["codes_per_passage"]["least"],
-            meta["learned"]["codes_per_passage"]["most"],
-        )
-        tagger.report_ = meta["cross_validated"]
-        tagger.n_train_ = meta["training"]["passages"]
+        try:
+            tagger._read_meta(meta, head)
+        except (KeyError, TypeError, ValueError) as err:  # hand-edited or cut short: one line, not a traceback
+            raise InputError(path, f"an incomplete or altered model.json ({type(err).__name__}: {err})") from None
         tagger.model_sha256_ = model_sha256(Path(model_dir))
         tagger.embed_codebook(embedder)
         return tagger
+
+    def _read_meta(self, meta: dict, head: dict) -> None:
+        """What model.json says of how this model decides (`load`)."""
+        self._load_head(meta.get("decisions") or {}, head)
+        self.modes_ = [meta["modes"][c] for c in self.codebook.code_ids]
+        self.codebook_weight_, self.n0_ = meta["learned"]["codebook_weight"], meta["learned"]["n0"]
+        self.min_codes_, self.max_codes_ = (
+            meta["learned"]["codes_per_passage"]["least"],
+            meta["learned"]["codes_per_passage"]["most"],
+        )
+        self.report_ = meta["cross_validated"]
+        self.n_train_ = meta["training"]["passages"]
 
     @classmethod
     def _read_weights(cls, weights_path: Path, codebook: Codebook, config: Config) -> tuple[Self, dict]:
@@ -155,6 +162,10 @@ class SavedModel:
         self.head_source_, self.head_prior_ = meta.get("source"), None
         if self.head_mode_ == "combined":
             self.head_prior_ = np.asarray(meta["code_prior"], dtype=np.float64)
+            if self.head_prior_.shape != (len(self.codebook.code_ids),):
+                raise ValueError(
+                    f"decisions.code_prior has {self.head_prior_.size} shares for {len(self.codebook.code_ids)} codes"
+                )
         if self.head_mode_ != "codes":
             power = float(meta.get("power", 0.0))
             self.head_ = DecisionModel.from_arrays(self.config.seed, meta["classes"], arrays, power=power)
