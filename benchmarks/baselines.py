@@ -15,6 +15,7 @@ from sklearn.svm import LinearSVC
 from pipeline.decision import neighbour_means, passage_means
 from pipeline.evaluate import label_matrix
 from pipeline.learn import Labelled, f1_of, paired_f1_se
+from pipeline.learn.settings import HEADS
 from pipeline.tag import CodebookTagger
 from pipeline.units import UnitVectors, embed_units
 
@@ -116,6 +117,9 @@ class TfidfSvc:
 
 
 NONE = "(none)"
+# qcode's learner as learned-blend-v9 decided (the benchmarks' learner `qcode-v9`): one
+# way of deciding at a time, without v10's "combined".
+ONE_WAY_AT_A_TIME = tuple(h for h in HEADS if h != "combined")
 
 
 def logreg_top1(items, units, train, test, *, neighbours: bool, seed: int) -> list[list[str]]:

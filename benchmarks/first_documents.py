@@ -31,19 +31,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baselines import logreg_top1  # noqa: E402
+from baselines import ONE_WAY_AT_A_TIME, logreg_top1  # noqa: E402
 from gold import load_gold  # noqa: E402
 
 from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
-from pipeline.learn.settings import HEADS  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
 LEARNERS = ("codebook", "qcode", "logreg-top1", "logreg-top1+nb", "qcode-v9")
-ONE_WAY_AT_A_TIME = tuple(h for h in HEADS if h != "combined")  # learned-blend-v9's ways of deciding
 
 
 def split(items, fraction: float) -> tuple[list[int], list[int]]:
@@ -56,7 +54,7 @@ def split(items, fraction: float) -> tuple[list[int], list[int]]:
     return train, [i for i, it in enumerate(items) if it.document not in first]
 
 
-def qcode(items, units, train, test, codebook, config, embedder, heads=HEADS) -> list[list[str]]:
+def qcode(items, units, train, test, codebook, config, embedder, heads=LearnedTagger.heads) -> list[list[str]]:
     groups = [it.document for it in items]
     data = Labelled(
         [items[i].id for i in train],
@@ -79,7 +77,7 @@ def predict(learner, items, units, train, test, codebook, config, embedder) -> l
         tagger = CodebookTagger(codebook, config=config).fit(embedder, units)
         return [c for _, c in tagger.suggest(units.take(test))]
     if learner in ("qcode", "qcode-v9"):
-        heads = HEADS if learner == "qcode" else ONE_WAY_AT_A_TIME
+        heads = LearnedTagger.heads if learner == "qcode" else ONE_WAY_AT_A_TIME
         return qcode(items, units, train, test, codebook, config, embedder, heads)
     return logreg_top1(items, units, train, test, neighbours=learner.endswith("+nb"), seed=config.seed)
 

@@ -26,20 +26,18 @@ from sklearn.model_selection import KFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baselines import PreviousLearner, TfidfSvc, logreg_top1  # noqa: E402
+from baselines import ONE_WAY_AT_A_TIME, PreviousLearner, TfidfSvc, logreg_top1  # noqa: E402
 from gold import load_gold  # noqa: E402
 
 from pipeline import Config  # noqa: E402
 from pipeline.embed import build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
 from pipeline.learn import Labelled, LearnedTagger  # noqa: E402
-from pipeline.learn.settings import HEADS  # noqa: E402
 from pipeline.tag import CodebookTagger  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
 
 SIZES = (0, 25, 50, 100, 200, None)  # None = all
 LEARNERS = ("qcode", "previous", "tfidf-svc", "logreg-top1", "qcode-v9")
-ONE_WAY_AT_A_TIME = tuple(h for h in HEADS if h != "combined")  # learned-blend-v9's ways of deciding
 
 
 def predict(learner, items, train, test, units, codebook, config, embedder, base):

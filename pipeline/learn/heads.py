@@ -57,6 +57,12 @@ def moved_by_threshold(best: set[int], marginals: np.ndarray, threshold: float) 
     return best
 
 
+def richest(features: dict) -> str:
+    """The features a combined way reads its model of whole decisions on: with the
+    neighbours where the documents are known."""
+    return "context" if "context" in features else "decisions"
+
+
 class DecidingHead:
     """How passages are decided: chosen out of fold, fitted, and applied (a part of
     `LearnedTagger`)."""
@@ -89,7 +95,7 @@ class DecidingHead:
         else:
             self._check_heads(units, data.labels, base_scores, features)
         if self.head_mode_ == "combined":
-            self.head_source_ = "context" if "context" in features else "decisions"
+            self.head_source_ = richest(features)
             self.head_ = DecisionModel(self.config.seed).fit(features[self.head_source_], decisions)
             self.head_prior_ = code_prior(decisions, ids)
         elif self.head_mode_ != "codes":
@@ -112,7 +118,7 @@ class DecidingHead:
             )
             powers[mode], oof[mode] = self._best_power(labels, by_power)
         if "combined" in self.heads:
-            both = combined_scores(code_scores, balanced["context" if "context" in features else "decisions"])
+            both = combined_scores(code_scores, balanced[richest(features)])
             oof["combined"] = [tuple(ids[k] for k in row) for row in self.decide(both)]
         self.head_mode_, self.head_check_ = self._choose_head(labels, oof)
         self.head_check_["powers"] = powers

@@ -4,10 +4,10 @@ records them: `learner_settings`). What each was chosen on is in docs/tagging.md
 from __future__ import annotations
 
 STRATEGY = "learned-blend-v10"
-# Older models still read (v9: no "combined" way of deciding; v8: one code per passage wherever the 90th percentile said
-# so; v7: the decision's shape from 40 labelled passages even where all carry a code; v6:
-# the codebook part as adapted, blind to the labels; v5: whole decisions always the most
-# probable; v4: no model of whole decisions).
+# Older models still read (v9: no "combined" way of deciding; v8: one code per passage
+# wherever the 90th percentile said so; v7: the decision's shape from 40 labelled passages
+# even where all carry a code; v6: the codebook part as adapted, blind to the labels; v5:
+# whole decisions always the most probable; v4: no model of whole decisions).
 READS = (
     "learned-blend-v9",
     "learned-blend-v8",
