@@ -59,9 +59,9 @@ def code_corpus(
     out_dir = Path(out_dir)
     result = RunResult(out_dir=out_dir)
     ReviewLedger(out_dir / EXCERPTS)  # a bad excerpts file or journal stops the run here
-    if (config or Config()).pseudonymise:  # a key inside the folder to share stops it too
-        check_key_path((redacting or Redacting()).key or default_key_path(out_dir), out_dir)
     key = (redacting or Redacting()).key or default_key_path(out_dir)
+    if (config or Config()).pseudonymise:  # a key inside the folder to share stops it too
+        check_key_path(key, out_dir)
     setup = prepare(
         inputs,
         config=config or Config(),
