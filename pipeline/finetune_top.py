@@ -149,6 +149,30 @@ def _autocast(precision: str, device: str):
     return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
 
 
+def trainable_top(model, top_layers: int) -> tuple[int, list]:
+    """(the first layer trained, the parameters trained): every weight frozen but the top
+    `top_layers` layers'; the frozen part's dropout off (its states are cached), the top
+    layers' on."""
+    _, layers, _ = _parts(model)
+    bottom = max(0, len(layers) - top_layers)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    trainable = [p for layer in layers[bottom:] for p in layer.parameters()]
+    for p in trainable:
+        p.requires_grad_(True)
+    model.eval()
+    for layer in layers[bottom:]:
+        layer.train()
+    return bottom, trainable
+
+
+def trained(model) -> None:
+    """After training: every weight trainable again (as loaded), dropout off."""
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model.eval()
+
+
 def train_top(
     model,
     pairs: list[tuple[str, str, float]],
@@ -164,19 +188,10 @@ def train_top(
     `lower`: lower-layer states kept between tunings of the same untuned model in one run
     (`qcode learn`'s check tunes it once per fold, then on every passage): each text goes
     through the frozen layers once."""
-    auto, layers, _ = _parts(model)
-    bottom = max(0, len(layers) - top_layers)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    trainable = [p for layer in layers[bottom:] for p in layer.parameters()]
-    for p in trainable:
-        p.requires_grad_(True)
-    model.eval()  # the frozen part's dropout off while its states are cached
+    bottom, trainable = trainable_top(model, top_layers)
     cache = {} if lower is None else lower.setdefault(bottom, {})
     cache.update(lower_states(model, list({t for a, b, _ in pairs for t in (a, b)} - cache.keys()), bottom, device))
     optimiser = torch.optim.AdamW(trainable, lr=lr)
-    for layer in layers[bottom:]:
-        layer.train()
     for _ in range(epochs):
         for i in range(0, len(pairs), BATCH):
             batch = pairs[i : i + BATCH]
@@ -188,6 +203,4 @@ def train_top(
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-    for p in model.parameters():
-        p.requires_grad_(True)
-    model.eval()
+    trained(model)
