@@ -32,7 +32,7 @@ from pipeline import Config  # noqa: E402
 from pipeline.embed import SentenceTransformerEmbedder, build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
 from pipeline.finetune import finetune, labelled_texts  # noqa: E402
-from pipeline.finetune_top import LEARNING_RATE, _embed_grouped, lower_states, trainable_top, trained  # noqa: E402
+from pipeline.finetune_top import LEARNING_RATE, _embed_grouped, first_trained, lower_states, trainable_top, trained  # noqa: E402
 from pipeline.io import replace_folder  # noqa: E402
 from pipeline.learn import Labelled  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
@@ -73,7 +73,7 @@ def tune_on_codes(model, texts, labels, *, top_layers: int, passes: int, seed: i
     cosine of each text to each code's row; the head is then dropped."""
     import torch
 
-    bottom = max(0, len(model[0].auto_model.encoder.layer) - top_layers)
+    bottom = first_trained(model, top_layers)
     model.eval()  # the head starts from the vectors as they are (no dropout)
     cache = lower_states(model, list(set(texts)), bottom, "cpu")
     W, b, Y, weights = code_head(model, cache, texts, labels, bottom)
@@ -121,7 +121,6 @@ def tuned_encoder(args, codebook, data, config, tmp: Path) -> tuple[Path, str]:
         top_layers=args.top_layers,
         per_text=args.pairs,
         most_pairs=args.most_pairs,
-        precision="fp32",
     )
     return tuned.folder, f"{tuned.pairs} pairs"
 

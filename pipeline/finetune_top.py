@@ -100,9 +100,8 @@ class KeptStatesEmbedder:
     each fold's tuned encoder, and the layers below never change."""
 
     def __init__(self, model, lower: dict, top_layers: int, device: str, fingerprint: str):
-        _, layers, _ = _parts(model)
         self.model, self.device = model, device
-        self.bottom = max(0, len(layers) - top_layers)
+        self.bottom = first_trained(model, top_layers)
         self.states = lower.setdefault(self.bottom, {})
         self.model_id = self.fingerprint = fingerprint
 
@@ -149,12 +148,17 @@ def _autocast(precision: str, device: str):
     return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
 
 
+def first_trained(model, top_layers: int) -> int:
+    """The index of the first of the top `top_layers` layers (0: every layer)."""
+    return max(0, len(_parts(model)[1]) - top_layers)
+
+
 def trainable_top(model, top_layers: int) -> tuple[int, list]:
     """(the first layer trained, the parameters trained): every weight frozen but the top
     `top_layers` layers'; the frozen part's dropout off (its states are cached), the top
     layers' on."""
     _, layers, _ = _parts(model)
-    bottom = max(0, len(layers) - top_layers)
+    bottom = first_trained(model, top_layers)
     for p in model.parameters():
         p.requires_grad_(False)
     trainable = [p for layer in layers[bottom:] for p in layer.parameters()]
