@@ -11,7 +11,7 @@ logistic regression score the rest, on the frozen vectors and on the tuned ones.
 `--objective codes` tunes with another objective instead of `qcode learn`'s pairs (tried
 and not kept, docs/tagging.md): a linear head over the codes on top of the sentence
 embedding, each code's row starting at its coded passages' mean vector, trained with the
-top layers by multi-label binary cross-entropy, on as many texts as the pairs would embed.
+top layers by multi-label binary cross-entropy, on at least as many texts as the pairs embed.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pipeline import Config  # noqa: E402
 from pipeline.embed import SentenceTransformerEmbedder, build_embedder  # noqa: E402
 from pipeline.evaluate import score  # noqa: E402
 from pipeline.finetune import finetune, labelled_texts  # noqa: E402
-from pipeline.finetune_top import LEARNING_RATE, _embed_grouped, first_trained, lower_states, trainable_top, trained  # noqa: E402
+from pipeline.finetune_top import LEARNING_RATE, embed_grouped, first_trained, lower_states, trainable_top, trained  # noqa: E402
 from pipeline.io import replace_folder  # noqa: E402
 from pipeline.learn import Labelled  # noqa: E402
 from pipeline.units import embed_units  # noqa: E402
@@ -59,7 +59,7 @@ def code_head(model, cache, texts, labels, bottom: int):
     codes = sorted({c for codes in labels for c in codes})
     Y = torch.tensor([[c in codes_ for c in codes] for codes_ in labels], dtype=torch.float32)
     with torch.no_grad():
-        E = torch.cat([_embed_grouped(model, cache, texts[i : i + 64], bottom) for i in range(0, len(texts), 64)])
+        E = torch.cat([embed_grouped(model, cache, texts[i : i + 64], bottom) for i in range(0, len(texts), 64)])
     rows = torch.stack([E[Y[:, k] > 0].mean(0) for k in range(len(codes))])
     W = torch.nn.Parameter(torch.nn.functional.normalize(rows, dim=-1).clone())
     positives = Y.sum(0)
@@ -84,7 +84,7 @@ def tune_on_codes(model, texts, labels, *, top_layers: int, passes: int, seed: i
         order += rng.sample(range(len(texts)), len(texts))
     for i in range(0, passes, 32):
         batch = order[i : min(i + 32, passes)]
-        vectors = _embed_grouped(model, cache, [texts[j] for j in batch], bottom)
+        vectors = embed_grouped(model, cache, [texts[j] for j in batch], bottom)
         logits = scale * vectors @ torch.nn.functional.normalize(W, dim=-1).T + b
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, Y[batch], pos_weight=weights)
         optimiser.zero_grad()
@@ -109,7 +109,8 @@ def tuned_on_codes(codebook, data, config, folder: Path, top_layers: int, passes
 def tuned_encoder(args, codebook, data, config, tmp: Path) -> tuple[Path, str]:
     """(the tuned encoder's folder, what it was tuned on) by `args.objective`."""
     if args.objective == "codes":
-        passes = 2 * (args.most_pairs or args.pairs * 2 * len(data.texts))  # texts the pairs would embed
+        # at least as many texts as the pairs embed: their cap, else the most they can be
+        passes = 2 * (args.most_pairs or args.pairs * 2 * len(data.texts))
         folder = tuned_on_codes(codebook, data, config, tmp / "encoder", args.top_layers, passes)
         return folder, f"{passes} texts"
     tuned = finetune(

@@ -83,7 +83,7 @@ def _embed(model, cache, texts: list[str], bottom: int) -> torch.Tensor:
     return torch.nn.functional.normalize(features["sentence_embedding"], dim=-1)
 
 
-def _embed_grouped(model, cache, texts: list[str], bottom: int) -> torch.Tensor:
+def embed_grouped(model, cache, texts: list[str], bottom: int) -> torch.Tensor:
     """As _embed, in groups of GROUP texts of like length: talk is mostly short turns with a
     few long ones, and a batch padded to its longest text spends most of its work on
     padding (3.4 padded tokens per real one in batches of 16 AnnoMI turns)."""
@@ -112,7 +112,7 @@ class KeptStatesEmbedder:
             return np.zeros((0, self.model.get_embedding_dimension()), dtype=np.float32)
         self.states.update(lower_states(self.model, list(set(texts) - self.states.keys()), self.bottom, self.device))
         parts = [
-            _embed_grouped(self.model, self.states, texts[i : i + 512], self.bottom) for i in range(0, len(texts), 512)
+            embed_grouped(self.model, self.states, texts[i : i + 512], self.bottom) for i in range(0, len(texts), 512)
         ]
         return np.ascontiguousarray(torch.cat(parts).float().cpu().numpy(), dtype=np.float32)
 
@@ -200,7 +200,7 @@ def train_top(
         for i in range(0, len(pairs), BATCH):
             batch = pairs[i : i + BATCH]
             with _autocast(precision, device):
-                vectors = _embed_grouped(model, cache, [a for a, _, _ in batch] + [b for _, b, _ in batch], bottom)
+                vectors = embed_grouped(model, cache, [a for a, _, _ in batch] + [b for _, b, _ in batch], bottom)
                 similarity = (vectors[: len(batch)] * vectors[len(batch) :]).sum(-1)
             target = torch.tensor([y for *_, y in batch], device=device)
             loss = torch.nn.functional.mse_loss(similarity.float(), target)

@@ -102,7 +102,7 @@ def test_top_layers_on_cached_states_embed_as_the_whole_model_then_learn(model_i
     import torch
 
     from pipeline.embed import SentenceTransformerEmbedder
-    from pipeline.finetune_top import GROUP, KeptStatesEmbedder, _embed, _embed_grouped, lower_states, train_top
+    from pipeline.finetune_top import GROUP, KeptStatesEmbedder, _embed, embed_grouped, lower_states, train_top
 
     model = SentenceTransformerEmbedder(model_id, seed=42, device="cpu").model
     texts = ["We trust each other at the board now.", "Money moved, and the council lost two posts this year."]
@@ -113,7 +113,7 @@ def test_top_layers_on_cached_states_embed_as_the_whole_model_then_learn(model_i
     asked = texts[::-1] + texts[:3]  # out of length order, with repeats
     with torch.no_grad():
         split = _embed(model, cache, texts, len(layers) - 2).numpy()
-        grouped = _embed_grouped(model, cache, asked, len(layers) - 2).numpy()
+        grouped = embed_grouped(model, cache, asked, len(layers) - 2).numpy()
     assert np.allclose(whole, split, atol=1e-5)
     assert np.allclose(model.encode(asked, normalize_embeddings=True), grouped, atol=1e-5)
     lower = {len(layers) - 2: dict(cache)}
